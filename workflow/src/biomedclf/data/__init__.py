@@ -1,0 +1,1 @@
+"""Data preparation: sources, decoding, splits and the uint8 tensor cache."""
