@@ -64,3 +64,74 @@ def comparison_variants(config: dict[str, Any], name: str) -> list[str]:
     """Baseline first, then the compared variants, of comparison ``name``."""
     comp = config["comparisons"][name]
     return [comp["baseline"], *comp["variants"]]
+
+
+#: Top-level sets that a user's config file replaces whole instead of merging into the defaults.
+REPLACED_SETS = ("variants", "comparisons")
+
+
+def replace_sets(config: dict[str, Any], user_configs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Let a user's config file replace the default ``variants`` and ``comparisons``.
+
+    Snakemake merges ``--configfile`` files into the workflow's ``config.yaml`` key by key, so
+    a study that lists two variants would silently inherit the six default ones too. For the
+    named sets the last user file that defines one wins outright.
+    """
+    for user in user_configs:
+        for key in REPLACED_SETS:
+            if isinstance(user, dict) and key in user:
+                config[key] = copy.deepcopy(user[key])
+    return config
+
+
+def check_references(config: dict[str, Any]) -> None:
+    """Raise :class:`ConfigError` when a comparison names a variant that does not exist."""
+    variants = set(config.get("variants") or {})
+    for comp, spec in (config.get("comparisons") or {}).items():
+        names = [("baseline", spec["baseline"])] + [
+            (f"variants[{i}]", v) for i, v in enumerate(spec["variants"])
+        ]
+        for key, name in names:
+            if name not in variants:
+                raise ConfigError(
+                    f"comparisons.{comp}.{key}: unknown variant '{name}'; "
+                    f"defined variants are {sorted(variants)}"
+                )
+        if spec["baseline"] in spec["variants"]:
+            raise ConfigError(
+                f"comparisons.{comp}: the baseline '{spec['baseline']}' is also listed "
+                "under variants; compare it with other variants"
+            )
+
+
+def data_spec(config: dict[str, Any], synthetic_root: str | None = None) -> dict[str, Any]:
+    """The ``data:`` section a prepare job runs with.
+
+    A synthetic source is generated into ``synthetic_root`` first and then read like any
+    class-folder dataset, so the real ingestion path runs every time.
+    """
+    data = copy.deepcopy(config["data"])
+    data.pop("synthetic", None)
+    if data["source"] == "synthetic":
+        data["source"] = "folder"
+        data["path"] = synthetic_root
+    elif not data.get("path"):
+        raise ConfigError(
+            f"data.path: required for data.source '{data['source']}'; set it to your "
+            "folder, CSV manifest or .npz file"
+        )
+    return data
+
+
+def load_yaml_files(paths: list[str] | tuple[str, ...]) -> list[dict[str, Any]]:
+    """Read YAML (or JSON) config files, naming the file that does not parse."""
+    import yaml
+
+    loaded = []
+    for path in paths or ():
+        try:
+            with open(path) as fh:
+                loaded.append(yaml.safe_load(fh) or {})
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    return loaded

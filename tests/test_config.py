@@ -1,0 +1,133 @@
+"""The config layer: schema defaults and errors, resolved variant specs, replaced sets."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.utils import validate
+
+from biomedclf.config import (
+    ConfigError,
+    check_references,
+    data_spec,
+    load_yaml_files,
+    replace_sets,
+    resolve_variant,
+)
+from biomedclf.provenance import code_digest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((ROOT / name).read_text())
+
+
+def validated(config: dict) -> dict:
+    validate(config, SCHEMA)
+    return config
+
+
+@pytest.mark.parametrize(
+    "name", ["config.yaml", "configs/smoke.yaml", "configs/chest_xray.yaml", "configs/medmnist.yaml"]
+)
+def test_shipped_configs_validate(name):
+    config = load(name)
+    if "variants" not in config:  # presets inherit the default suite from config.yaml
+        config["variants"] = load("config.yaml")["variants"]
+    validated(config)
+    check_references(config)
+
+
+def test_schema_fills_defaults():
+    config = validated({"name": "x", "variants": {"a": {"model": "conv"}}})
+    assert config["training"]["epochs"] == 10
+    assert config["training"]["seeds"] == [0, 1, 2]
+    assert config["data"]["split"]["val"] == 0.15
+    assert config["statistics"]["n_bootstrap"] == 2000
+
+
+@pytest.mark.parametrize(
+    "config, key",
+    [
+        ({"name": "x", "variants": {"a": {"model": "conv"}}, "bogus": 1}, "bogus"),
+        ({"name": "x", "variants": {"a": {"model": "conv"}}, "training": {"epochs": "ten"}}, "ten"),
+        ({"name": "x", "variants": {"a": {"model": "conv"}}, "training": {"lr": -1}}, "-1"),
+        ({"name": "x", "variants": {"a": {"model": "transformer"}}}, "transformer"),
+        ({"name": "x", "variants": {"a": {"model": "conv", "dropuot": 0.5}}}, "dropuot"),
+    ],
+)
+def test_schema_errors_name_the_key(config, key):
+    with pytest.raises(Exception) as err:
+        validated(config)
+    assert key in str(err.value)
+
+
+def test_resolve_variant_applies_overrides_and_keeps_only_its_own_settings():
+    config = validated(load("config.yaml"))
+    spec = resolve_variant(config, "cnn_l2")
+    assert spec["model"] == "conv"
+    assert spec["training"]["weight_decay"] == 0.01
+    assert spec["training"]["epochs"] == config["training"]["epochs"]
+    assert "seeds" not in spec["training"]
+    assert resolve_variant(config, "cnn")["training"]["weight_decay"] == 0.0
+    assert resolve_variant(config, "cnn_dropout")["model_args"] == {"dropout": 0.5}
+
+
+def test_resolve_unknown_variant_lists_known_ones():
+    with pytest.raises(ConfigError, match="variants.nope.*ann"):
+        resolve_variant(validated(load("config.yaml")), "nope")
+
+
+def test_comparison_naming_unknown_variant_is_an_error():
+    config = validated(load("config.yaml"))
+    config["comparisons"]["dropout"]["variants"] = ["cnn_dropuot"]
+    with pytest.raises(ConfigError, match=r"comparisons\.dropout\.variants\[0\].*cnn_dropuot"):
+        check_references(config)
+
+
+def test_user_file_replaces_variants_and_comparisons(tmp_path):
+    user = tmp_path / "my.yaml"
+    user.write_text("name: mine\nvariants:\n  only: {model: linear}\ncomparisons: {}\n")
+    config = replace_sets(load("config.yaml"), load_yaml_files([str(user)]))
+    assert list(config["variants"]) == ["only"]
+    assert config["comparisons"] == {}
+
+
+def test_user_file_without_variants_keeps_defaults(tmp_path):
+    user = tmp_path / "my.yaml"
+    user.write_text("name: mine\ndata: {source: folder, path: x}\n")
+    config = replace_sets(load("config.yaml"), load_yaml_files([str(user)]))
+    assert "cnn" in config["variants"]
+
+
+def test_bad_yaml_names_the_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(ConfigError, match="bad.yaml"):
+        load_yaml_files([str(bad)])
+
+
+def test_data_spec_points_synthetic_at_the_generated_folder():
+    config = validated(load("config.yaml"))
+    spec = data_spec(config, synthetic_root="results/demo/synthetic")
+    assert spec["source"] == "folder" and spec["path"] == "results/demo/synthetic"
+    config["data"]["source"] = "manifest"
+    with pytest.raises(ConfigError, match="data.path"):
+        data_spec(config)
+
+
+def test_code_digest_changes_with_the_module(tmp_path, monkeypatch):
+    import biomedclf.provenance as prov
+
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.py").write_text("y = 1\n")
+    monkeypatch.setattr(prov, "PACKAGE_DIR", tmp_path)
+    before = (code_digest("a.py"), code_digest("sub/"))
+    (tmp_path / "sub" / "b.py").write_text("y = 2\n")
+    assert code_digest("a.py") == before[0]
+    assert code_digest("sub/") != before[1]
+    with pytest.raises(FileNotFoundError, match="missing.py"):
+        code_digest("missing.py")

@@ -1,0 +1,190 @@
+# Aggregates: statistics, tables, figures and the summary, from every run's outputs.
+
+
+rule stats:
+    input:
+        run_files(),
+    output:
+        STUDY / "stats" / "stats.json",
+    params:
+        variants=VARIANTS,
+        seeds=SEEDS,
+        comparisons=config["comparisons"],
+        statistics=config["statistics"],
+        code=CODE["stats"],
+    log:
+        LOGS / "stats.log",
+    conda:
+        ENV
+    script:
+        "../scripts/stats.py"
+
+
+rule study_tables:
+    input:
+        run_files(),
+        stats=STUDY / "stats" / "stats.json",
+    output:
+        report(
+            multiext(str(STUDY / "tables" / "test_metrics"), ".csv", ".md"),
+            caption="../report/test_metrics.rst",
+            category="Study",
+            labels={"table": "test metrics"},
+        ),
+        report(
+            multiext(str(STUDY / "tables" / "training_time"), ".csv", ".md"),
+            caption="../report/training_time.rst",
+            category="Study",
+            labels={"table": "training time"},
+        ),
+    params:
+        variants=VARIANTS,
+        seeds=SEEDS,
+        code=CODE["tables"],
+    log:
+        LOGS / "tables" / "study.log",
+    conda:
+        ENV
+    script:
+        "../scripts/study_tables.py"
+
+
+rule comparison_tables:
+    input:
+        comparison_run_files,
+        stats=STUDY / "stats" / "stats.json",
+    output:
+        report(
+            multiext(str(STUDY / "tables" / "comparison_{comparison}"), ".csv", ".md"),
+            caption="../report/comparison_table.rst",
+            category="{comparison}",
+            labels={"table": "baseline vs variant"},
+        ),
+        report(
+            multiext(str(STUDY / "tables" / "stats_{comparison}"), ".csv", ".md"),
+            caption="../report/stats_table.rst",
+            category="{comparison}",
+            labels={"table": "statistics"},
+        ),
+    params:
+        comparison=lambda w: config["comparisons"][w.comparison],
+        seeds=SEEDS,
+        code=CODE["tables"],
+    log:
+        LOGS / "tables" / "{comparison}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/comparison_tables.py"
+
+
+rule architecture:
+    output:
+        report(
+            multiext(str(STUDY / "tables" / "architecture"), ".csv", ".md"),
+            caption="../report/architecture.rst",
+            category="Study",
+            labels={"table": "architecture"},
+        ),
+    params:
+        specs={v: resolve_variant(config, v) for v in VARIANTS},
+        image_size=config["data"]["image_size"],
+        channels=config["data"]["channels"],
+        code=CODE["architecture"],
+    log:
+        LOGS / "tables" / "architecture.log",
+    conda:
+        ENV
+    script:
+        "../scripts/architecture.py"
+
+
+rule study_figures:
+    input:
+        run_files(),
+        stats=STUDY / "stats" / "stats.json",
+    output:
+        report(
+            STUDY / "figures" / "test_accuracy.png",
+            caption="../report/test_accuracy.rst",
+            category="Study",
+            labels={"figure": "test accuracy"},
+        ),
+        report(
+            STUDY / "figures" / "accuracy_vs_time.png",
+            caption="../report/accuracy_vs_time.rst",
+            category="Study",
+            labels={"figure": "accuracy vs training time"},
+        ),
+        report(
+            STUDY / "figures" / "reliability.png",
+            caption="../report/reliability.rst",
+            category="Study",
+            labels={"figure": "calibration"},
+        ),
+    params:
+        variants=VARIANTS,
+        seeds=SEEDS,
+        code=CODE["plots"],
+    log:
+        LOGS / "figures" / "study.log",
+    conda:
+        ENV
+    script:
+        "../scripts/study_figures.py"
+
+
+rule comparison_figures:
+    input:
+        comparison_run_files,
+        stats=STUDY / "stats" / "stats.json",
+    output:
+        report(
+            STUDY / "figures" / "curves_{comparison}.png",
+            caption="../report/curves.rst",
+            category="{comparison}",
+            labels={"figure": "learning curves"},
+        ),
+        report(
+            STUDY / "figures" / "roc_{comparison}.png",
+            caption="../report/roc.rst",
+            category="{comparison}",
+            labels={"figure": "ROC"},
+        ),
+    params:
+        comparison=lambda w: config["comparisons"][w.comparison],
+        seeds=SEEDS,
+        code=CODE["plots"],
+    log:
+        LOGS / "figures" / "{comparison}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/comparison_figures.py"
+
+
+rule summary:
+    input:
+        run_files(),
+        stats=STUDY / "stats" / "stats.json",
+        data_summary=STUDY / "data" / "summary.json",
+    output:
+        report(
+            STUDY / "summary.md",
+            caption="../report/summary.rst",
+            category="Study",
+            labels={"document": "summary"},
+        ),
+    params:
+        name=NAME,
+        variants=VARIANTS,
+        seeds=SEEDS,
+        specs={v: resolve_variant(config, v) for v in VARIANTS},
+        comparisons=config["comparisons"],
+        code=CODE["summary"],
+    log:
+        LOGS / "summary.log",
+    conda:
+        ENV
+    script:
+        "../scripts/summary.py"

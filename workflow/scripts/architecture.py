@@ -1,0 +1,15 @@
+"""Adapter: the architecture table of every variant at the configured input size."""
+
+from pathlib import Path
+
+from biomedclf.logs import log_to
+from biomedclf.models import architecture_table
+from biomedclf.tables import write_architecture_tables
+
+with log_to(snakemake.log[0]):
+    p = snakemake.params
+    rows = {
+        name: architecture_table(spec["model"], spec["model_args"], p.channels, p.image_size)
+        for name, spec in p.specs.items()
+    }
+    write_architecture_tables(rows, Path(snakemake.output[0]).parent)

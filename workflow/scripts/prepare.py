@@ -1,0 +1,13 @@
+"""Adapter: index, validate, decode and split the dataset into the uint8 cache."""
+
+from pathlib import Path
+
+from biomedclf.data.prepare import prepare_dataset
+from biomedclf.logs import log_to
+
+with log_to(snakemake.log[0]):
+    prepare_dataset(
+        snakemake.params.data,
+        Path(snakemake.output.summary).parent,
+        threads=snakemake.threads,
+    )
