@@ -9,7 +9,12 @@ min_version("9.0")
 
 # The package lives in workflow/src; make it importable without an install as well.
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "src"))
-from biomedclf.config import ConfigError, check_references, load_yaml_files, replace_sets
+from biomedclf.config import (
+    ConfigError,
+    check_references,
+    load_yaml_files,
+    replace_sets,
+)
 
 
 configfile: "config.yaml"
@@ -34,6 +39,6 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         final_outputs(),
-    default_target: True

@@ -7,7 +7,12 @@ from biomedclf.provenance import code_digest
 
 # Jobs run the scripts in fresh interpreters: let them find the package without an install.
 os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (str(Path(workflow.basedir) / "workflow" / "src"), os.environ.get("PYTHONPATH")) if p
+    p
+    for p in (
+        str(Path(workflow.basedir) / "workflow" / "src"),
+        os.environ.get("PYTHONPATH"),
+    )
+    if p
 )
 
 NAME = config["name"]
@@ -23,8 +28,12 @@ RES = config["resources"]
 CODE = {
     "synthetic": code_digest("data/synthetic.py"),
     "prepare": code_digest("data/"),
-    "train": code_digest("models.py", "train.py", "augment.py", "devices.py", "data/cache.py"),
-    "evaluate": code_digest("models.py", "evaluate.py", "metrics.py", "devices.py", "data/cache.py"),
+    "train": code_digest(
+        "models.py", "train.py", "augment.py", "devices.py", "data/cache.py"
+    ),
+    "evaluate": code_digest(
+        "models.py", "evaluate.py", "metrics.py", "devices.py", "data/cache.py"
+    ),
     "stats": code_digest("stats.py"),
     "tables": code_digest("tables.py"),
     "architecture": code_digest("models.py", "tables.py"),
@@ -67,7 +76,9 @@ def variant_spec(wildcards):
 
 
 def train_resources_gpu(wildcards):
-    device = resolve_variant(config, wildcards.variant)["training"].get("device", "auto")
+    device = resolve_variant(config, wildcards.variant)["training"].get(
+        "device", "auto"
+    )
     return 1 if device == "cuda" else 0
 
 
@@ -84,6 +95,10 @@ def final_outputs():
     figures += [f"{kind}_{c}" for c in COMPARISONS for kind in ("curves", "roc")]
     return (
         [str(STUDY / "summary.md"), str(STUDY / "stats" / "stats.json")]
-        + [str(STUDY / "tables" / f"{t}.{ext}") for t in tables for ext in ("csv", "md")]
+        + [
+            str(STUDY / "tables" / f"{t}.{ext}")
+            for t in tables
+            for ext in ("csv", "md")
+        ]
         + [str(STUDY / "figures" / f"{f}.png") for f in figures]
     )

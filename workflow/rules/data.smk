@@ -4,13 +4,13 @@
 rule synthesize:
     output:
         directory(STUDY / "synthetic"),
-    params:
-        spec={**config["data"]["synthetic"], "image_size": config["data"]["image_size"]},
-        code=CODE["synthetic"],
     log:
         LOGS / "synthesize.log",
     conda:
         ENV
+    params:
+        spec={**config["data"]["synthetic"], "image_size": config["data"]["image_size"]},
+        code=CODE["synthetic"],
     script:
         "../scripts/synthesize.py"
 
@@ -23,16 +23,16 @@ rule prepare:
         manifest=STUDY / "data" / "manifest.csv",
         rejected=STUDY / "data" / "rejected.csv",
         summary=STUDY / "data" / "summary.json",
-    params:
-        data=data_spec(config, synthetic_root=str(STUDY / "synthetic")),
-        code=CODE["prepare"],
-    threads: RES["prepare_threads"]
-    resources:
-        mem_mb=4000,
-        runtime=60,
     log:
         LOGS / "prepare.log",
     conda:
         ENV
+    threads: RES["prepare_threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        data=data_spec(config, synthetic_root=str(STUDY / "synthetic")),
+        code=CODE["prepare"],
     script:
         "../scripts/prepare.py"

@@ -8,17 +8,19 @@ rule evaluate:
     output:
         metrics=STUDY / "eval" / "{variant}" / "seed{seed}" / "metrics.json",
         predictions=STUDY / "eval" / "{variant}" / "seed{seed}" / "predictions.csv",
-    params:
-        code=CODE["evaluate"],
-        device=lambda w: resolve_variant(config, w.variant)["training"].get("device", "auto"),
+    log:
+        LOGS / "eval" / "{variant}" / "seed{seed}.log",
+    conda:
+        ENV
     threads: RES["train_threads"]
     resources:
         mem_mb=RES["train_mem_mb"],
         runtime=30,
         gpu=train_resources_gpu,
-    log:
-        LOGS / "eval" / "{variant}" / "seed{seed}.log",
-    conda:
-        ENV
+    params:
+        code=CODE["evaluate"],
+        device=lambda w: resolve_variant(config, w.variant)["training"].get(
+            "device", "auto"
+        ),
     script:
         "../scripts/evaluate.py"

@@ -6,16 +6,16 @@ rule stats:
         run_files(),
     output:
         STUDY / "stats" / "stats.json",
+    log:
+        LOGS / "stats.log",
+    conda:
+        ENV
     params:
         variants=VARIANTS,
         seeds=SEEDS,
         comparisons=config["comparisons"],
         statistics=config["statistics"],
         code=CODE["stats"],
-    log:
-        LOGS / "stats.log",
-    conda:
-        ENV
     script:
         "../scripts/stats.py"
 
@@ -37,14 +37,14 @@ rule study_tables:
             category="Study",
             labels={"table": "training time"},
         ),
-    params:
-        variants=VARIANTS,
-        seeds=SEEDS,
-        code=CODE["tables"],
     log:
         LOGS / "tables" / "study.log",
     conda:
         ENV
+    params:
+        variants=VARIANTS,
+        seeds=SEEDS,
+        code=CODE["tables"],
     script:
         "../scripts/study_tables.py"
 
@@ -66,14 +66,14 @@ rule comparison_tables:
             category="{comparison}",
             labels={"table": "statistics"},
         ),
-    params:
-        comparison=lambda w: config["comparisons"][w.comparison],
-        seeds=SEEDS,
-        code=CODE["tables"],
     log:
         LOGS / "tables" / "{comparison}.log",
     conda:
         ENV
+    params:
+        comparison=lambda w: config["comparisons"][w.comparison],
+        seeds=SEEDS,
+        code=CODE["tables"],
     script:
         "../scripts/comparison_tables.py"
 
@@ -86,15 +86,15 @@ rule architecture:
             category="Study",
             labels={"table": "architecture"},
         ),
+    log:
+        LOGS / "tables" / "architecture.log",
+    conda:
+        ENV
     params:
         specs={v: resolve_variant(config, v) for v in VARIANTS},
         image_size=config["data"]["image_size"],
         channels=config["data"]["channels"],
         code=CODE["architecture"],
-    log:
-        LOGS / "tables" / "architecture.log",
-    conda:
-        ENV
     script:
         "../scripts/architecture.py"
 
@@ -122,14 +122,14 @@ rule study_figures:
             category="Study",
             labels={"figure": "calibration"},
         ),
-    params:
-        variants=VARIANTS,
-        seeds=SEEDS,
-        code=CODE["plots"],
     log:
         LOGS / "figures" / "study.log",
     conda:
         ENV
+    params:
+        variants=VARIANTS,
+        seeds=SEEDS,
+        code=CODE["plots"],
     script:
         "../scripts/study_figures.py"
 
@@ -151,14 +151,14 @@ rule comparison_figures:
             category="{comparison}",
             labels={"figure": "ROC"},
         ),
-    params:
-        comparison=lambda w: config["comparisons"][w.comparison],
-        seeds=SEEDS,
-        code=CODE["plots"],
     log:
         LOGS / "figures" / "{comparison}.log",
     conda:
         ENV
+    params:
+        comparison=lambda w: config["comparisons"][w.comparison],
+        seeds=SEEDS,
+        code=CODE["plots"],
     script:
         "../scripts/comparison_figures.py"
 
@@ -175,6 +175,10 @@ rule summary:
             category="Study",
             labels={"document": "summary"},
         ),
+    log:
+        LOGS / "summary.log",
+    conda:
+        ENV
     params:
         name=NAME,
         variants=VARIANTS,
@@ -182,9 +186,5 @@ rule summary:
         specs={v: resolve_variant(config, v) for v in VARIANTS},
         comparisons=config["comparisons"],
         code=CODE["summary"],
-    log:
-        LOGS / "summary.log",
-    conda:
-        ENV
     script:
         "../scripts/summary.py"

@@ -8,19 +8,19 @@ rule train:
         model=STUDY / "train" / "{variant}" / "seed{seed}" / "model.pt",
         history=STUDY / "train" / "{variant}" / "seed{seed}" / "history.csv",
         info=STUDY / "train" / "{variant}" / "seed{seed}" / "train.json",
-    params:
-        spec=variant_spec,
-        code=CODE["train"],
-        # Resumable per-epoch checkpoint, outside the declared outputs (kept on failure).
-        checkpoint=lambda w: str(STUDY / ".checkpoints" / w.variant / f"seed{w.seed}"),
+    log:
+        LOGS / "train" / "{variant}" / "seed{seed}.log",
+    conda:
+        ENV
     threads: RES["train_threads"]
     resources:
         mem_mb=RES["train_mem_mb"],
         runtime=RES["train_runtime"],
         gpu=train_resources_gpu,
-    log:
-        LOGS / "train" / "{variant}" / "seed{seed}.log",
-    conda:
-        ENV
+    params:
+        spec=variant_spec,
+        code=CODE["train"],
+        # Resumable per-epoch checkpoint, outside the declared outputs (kept on failure).
+        checkpoint=lambda w: str(STUDY / ".checkpoints" / w.variant / f"seed{w.seed}"),
     script:
         "../scripts/train.py"
