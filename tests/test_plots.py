@@ -1,0 +1,74 @@
+"""Figures of the aggregate step: the expected PNG files, non-empty, deterministic."""
+
+from __future__ import annotations
+
+import pytest
+from aggregate_fixtures import make_study
+
+from biomedclf import plots
+from biomedclf import stats as stats_mod
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    root = tmp_path_factory.mktemp("study")
+    runs, study = make_study(root, seeds=[0, 1], n_test=40, epochs=3)
+    st = stats_mod.study_statistics(runs, study["comparisons"], n_bootstrap=100)
+    return runs, study, st
+
+
+def _assert_png(path):
+    data = path.read_bytes()
+    assert data.startswith(PNG_MAGIC) and len(data) > 5000, path
+    assert b"Software" not in data[:2000], "PNG should not embed the software version"
+
+
+def test_plot_comparison_writes_curves_and_roc(study, tmp_path):
+    runs, spec, st = study
+    paths = plots.plot_comparison("dropout", spec["comparisons"]["dropout"], runs, st, tmp_path)
+    assert [p.name for p in paths] == ["curves_dropout.png", "roc_dropout.png"]
+    for p in paths:
+        assert p.parent == tmp_path / "figures"
+        _assert_png(p)
+    assert not list((tmp_path / "figures").glob("*.tmp"))
+
+
+def test_plot_study_writes_three_figures(study, tmp_path):
+    runs, _, st = study
+    paths = plots.plot_study(runs, st, tmp_path / "figures")
+    assert [p.name for p in paths] == [
+        "test_accuracy.png",
+        "accuracy_vs_time.png",
+        "reliability.png",
+    ]
+    for p in paths:
+        _assert_png(p)
+
+
+def test_figures_are_deterministic(study, tmp_path):
+    runs, spec, st = study
+    a = plots.plot_test_accuracy(runs, st, tmp_path / "a.png")
+    b = plots.plot_test_accuracy(runs, st, tmp_path / "b.png")
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_single_seed_and_early_stopping_are_drawn(tmp_path):
+    variants = {"a": ("conv", 0.7, 1.0), "b": ("conv", 0.8, 2.0)}
+    comps = {"ab": {"baseline": "a", "variants": ["b"]}}
+    runs, _ = make_study(tmp_path / "s", variants, seeds=[0], n_test=30, comparisons=comps)
+    # seed 0 of b stopped early: drop its last epoch
+    hist = runs[-1].history
+    hist.write_text("\n".join(hist.read_text().splitlines()[:-1]) + "\n")
+    st = stats_mod.study_statistics(runs, comps, n_bootstrap=50)
+    paths = plots.plot_comparison("ab", comps["ab"], runs, st, tmp_path / "out")
+    paths.append(plots.plot_accuracy_vs_time(runs, st, tmp_path / "out" / "time.png"))
+    for p in paths:
+        _assert_png(p)
+
+
+def test_unknown_comparison_variant_is_named(study, tmp_path):
+    runs, _, st = study
+    with pytest.raises(ValueError, match="comparisons.x"):
+        plots.plot_comparison("x", {"baseline": "cnn", "variants": ["nope"]}, runs, st, tmp_path)

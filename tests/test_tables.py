@@ -1,0 +1,201 @@
+"""Tables of the aggregate step: rows match variants and seeds, Markdown is well-formed."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from aggregate_fixtures import make_study
+
+from biomedclf import stats as stats_mod
+from biomedclf import tables
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def assert_markdown_tables_well_formed(text: str) -> int:
+    """Every table: a header, a separator of ---, rows with the header's cell count."""
+    lines = text.splitlines()
+    n_tables = 0
+    i = 0
+    while i < len(lines):
+        if lines[i].startswith("|"):
+            block = []
+            while i < len(lines) and lines[i].startswith("|"):
+                block.append(lines[i])
+                i += 1
+            cells = [_split_row(r) for r in block]
+            assert len(block) >= 3, f"table without rows: {block}"
+            assert all(c.strip(":").strip("-") == "" and "-" in c for c in cells[1]), block[1]
+            assert all(len(c) == len(cells[0]) for c in cells), block
+            assert all(r.endswith("|") for r in block)
+            n_tables += 1
+        i += 1
+    return n_tables
+
+
+def _split_row(row: str) -> list[str]:
+    inner = row.strip()[1:-1]
+    parts, cur, esc = [], "", False
+    for ch in inner:
+        if esc:
+            cur += ch
+            esc = False
+        elif ch == "\\":
+            cur += ch
+            esc = True
+        elif ch == "|":
+            parts.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur.strip())
+    return parts
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    root = tmp_path_factory.mktemp("study")
+    runs, study = make_study(root, seeds=[0, 1, 2], n_test=60)
+    st = stats_mod.study_statistics(runs, study["comparisons"], n_bootstrap=200)
+    return root, runs, study, st
+
+
+def test_markdown_table_renderer_escapes_pipes_and_checks_width():
+    text = tables.markdown_table(["a", "b|c"], [[1, "x|y"], [None, 2.5]], ["l", "r"])
+    assert assert_markdown_tables_well_formed(text) == 1
+    assert "x\\|y" in text and "---:" in text
+    with pytest.raises(ValueError, match="row 0"):
+        tables.markdown_table(["a"], [[1, 2]])
+
+
+def test_formatters():
+    assert tables.fmt_mean_sd({"mean": 0.7725, "sd": 0.012}, "accuracy") == "77.2 ± 1.2"
+    assert tables.fmt_mean_sd({"mean": 0.8, "sd": None}, "accuracy") == "80.0"
+    assert tables.fmt_mean_sd(None) == "n/a"
+    assert tables.fmt_ci({"low": 0.1, "high": 0.2}, "auroc") == "[0.100, 0.200]"
+    assert tables.fmt_p(0.0001) == "< 0.001" and tables.fmt_p(0.0432) == "0.0432"
+    assert tables.fmt_int(2097184) == "2,097,184"
+
+
+def test_output_dir_accepts_study_or_tables_folder(tmp_path):
+    assert tables.output_dir(tmp_path, "tables") == tmp_path / "tables"
+    assert tables.output_dir(tmp_path / "tables", "tables") == tmp_path / "tables"
+
+
+def test_study_tables_rows_match_variants_and_seeds(study, tmp_path):
+    _, runs, spec, st = study
+    paths = tables.write_study_tables(runs, st, tmp_path)
+    names = sorted(p.name for p in paths)
+    assert names == ["test_metrics.csv", "test_metrics.md", "training_time.csv", "training_time.md"]
+    assert all(p.parent == tmp_path / "tables" and p.stat().st_size > 0 for p in paths)
+    rows = _read_csv(tmp_path / "tables" / "test_metrics.csv")
+    seed_rows = [(r["variant"], int(r["seed"])) for r in rows if r["statistic"] == "seed"]
+    assert seed_rows == [(v, s) for v in spec["variants"] for s in spec["seeds"]]
+    for v in spec["variants"]:
+        stats_rows = [r["statistic"] for r in rows if r["variant"] == v]
+        assert stats_rows == ["seed"] * 3 + ["mean", "sd", "ensemble"]
+    # per-seed accuracy equals metrics.json; mean row equals the mean
+    for run in runs:
+        want = stats_mod.load_metrics(run)["threshold_0.5"]["accuracy"]
+        got = next(r for r in rows if r["variant"] == run.variant and r["seed"] == str(run.seed))
+        assert float(got["accuracy"]) == pytest.approx(want, abs=1e-6)
+        assert float(got["accuracy_ci_low"]) <= want <= float(got["accuracy_ci_high"])
+    md = (tmp_path / "tables" / "test_metrics.md").read_text()
+    assert assert_markdown_tables_well_formed(md) == 1
+    for v in spec["variants"]:
+        assert f"| {v} |" in md
+    time_rows = _read_csv(tmp_path / "tables" / "training_time.csv")
+    assert [(r["variant"], r["seed"]) for r in time_rows if r["statistic"] == "seed"] == [
+        (v, str(s)) for v in spec["variants"] for s in spec["seeds"]
+    ]
+    assert {r["device"] for r in time_rows} == {"cpu"}
+    md = (tmp_path / "tables" / "training_time.md").read_text()
+    assert assert_markdown_tables_well_formed(md) == 1 and "2,100,000" in md
+
+
+def test_comparison_tables(study, tmp_path):
+    _, runs, spec, st = study
+    comp = spec["comparisons"]["dropout"]
+    paths = tables.write_comparison_tables("dropout", comp, runs, st, tmp_path / "tables")
+    assert sorted(p.name for p in paths) == [
+        "comparison_dropout.csv",
+        "comparison_dropout.md",
+        "stats_dropout.csv",
+        "stats_dropout.md",
+    ]
+    rows = _read_csv(tmp_path / "tables" / "comparison_dropout.csv")
+    assert [(r["role"], r["variant"]) for r in rows] == [
+        ("baseline", "cnn"),
+        ("variant", "cnn_dropout"),
+    ]
+    for r in rows:
+        gap = float(r["final_train_accuracy_mean"]) - float(r["final_val_accuracy_mean"])
+        assert float(r["overfitting_gap_mean"]) == pytest.approx(gap, abs=1e-5)
+        assert float(r["train_seconds_mean"]) > 0
+    srows = _read_csv(tmp_path / "tables" / "stats_dropout.csv")
+    acc_seed = [r for r in srows if r["metric"] == "accuracy" and r["scope"] == "seed"]
+    assert [r["seed"] for r in acc_seed] == ["0", "1", "2"]
+    assert all(r["mcnemar_p"] != "" for r in acc_seed)
+    pooled = [r for r in srows if r["scope"] == "pooled"]
+    assert {r["metric"] for r in pooled} == {"accuracy", "auroc"}
+    assert all(r["verdict"] in ("better", "worse", "no detectable difference") for r in pooled)
+    md = (tmp_path / "tables" / "stats_dropout.md").read_text()
+    assert assert_markdown_tables_well_formed(md) == 1
+    assert "pooled over seeds" in md and "seed ensemble" in md
+    md = (tmp_path / "tables" / "comparison_dropout.md").read_text()
+    assert assert_markdown_tables_well_formed(md) == 1
+
+
+def test_comparison_table_rejects_unknown_variant(study, tmp_path):
+    _, runs, _, st = study
+    with pytest.raises(ValueError, match="comparisons.bad"):
+        tables.write_comparison_tables(
+            "bad", {"baseline": "cnn", "variants": ["nope"]}, runs, st, tmp_path
+        )
+
+
+def test_stats_must_cover_the_runs(study, tmp_path):
+    _, runs, _, st = study
+    partial = {**st, "variants": {k: v for k, v in st["variants"].items() if k != "ann"}}
+    with pytest.raises(ValueError, match="ann"):
+        tables.write_study_tables(runs, partial, tmp_path)
+
+
+def test_architecture_tables(tmp_path):
+    rows = {
+        "ann": [
+            {"layer": "Flatten-1", "output_shape": [-1, 65536], "parameters": 0},
+            {"layer": "Linear-2", "output_shape": [-1, 32], "parameters": 2097184},
+            {"layer": "Linear-3", "output_shape": (-1, 1), "parameters": 33},
+        ],
+        "cnn": [{"layer": "Conv2d-1", "output_shape": "[-1, 32, 16, 16]", "parameters": 320}],
+    }
+    paths = tables.write_architecture_tables(rows, tmp_path)
+    assert sorted(p.name for p in paths) == ["architecture.csv", "architecture.md"]
+    csv_rows = _read_csv(tmp_path / "tables" / "architecture.csv")
+    assert [r["layer"] for r in csv_rows if r["variant"] == "ann"][-1] == "Total"
+    total = next(r for r in csv_rows if r["variant"] == "ann" and r["layer"] == "Total")
+    assert int(total["parameters"]) == 2097217
+    assert csv_rows[1]["output_shape"] == "[-1, 32]"
+    md = (tmp_path / "tables" / "architecture.md").read_text()
+    assert assert_markdown_tables_well_formed(md) == 2
+    assert "## ann" in md and "2,097,217" in md
+    with pytest.raises(ValueError, match="parameters"):
+        tables.write_architecture_tables({"x": [{"layer": "a", "output_shape": 1}]}, tmp_path)
+
+
+def test_tables_do_not_import_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, biomedclf.tables, biomedclf.summary; "
+        "bad = [m for m in ('torch', 'sklearn', 'scipy', 'matplotlib') if m in sys.modules]; "
+        "sys.exit(1 if bad else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

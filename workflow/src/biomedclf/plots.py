@@ -1,0 +1,350 @@
+"""The study's figures (PNG), drawn with matplotlib's Agg canvas, deterministic bytes.
+
+* ``figures/curves_{comp}.png``: accuracy (top) and loss (bottom) per epoch, one column per
+  variant of the comparison (baseline first, like the homework's before/after Tables 1, 2, 5),
+  train dashed and validation solid, the mean over seeds with a min–max band;
+* ``figures/roc_{comp}.png``: ROC curves of the seed-ensembled probabilities, AUROC with its
+  bootstrap interval in the legend;
+* ``figures/test_accuracy.png``: test accuracy of every variant, mean over seeds with the
+  bootstrap interval as error bars and each seed as a dot;
+* ``figures/accuracy_vs_time.png``: test accuracy against training seconds (error bars: the
+  accuracy interval and the sd of the time over seeds);
+* ``figures/reliability.png``: a reliability diagram per variant (seeds pooled), ECE in the
+  legend.
+
+Figures are built on :class:`matplotlib.figure.Figure` with the Agg canvas (no pyplot, no
+global backend state) and saved without the ``Software`` PNG text chunk, so the same inputs
+give the same bytes with the same matplotlib. Numbers come from the statistics dict of
+:func:`biomedclf.stats.study_statistics`; curves and ROC points from the run files.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from biomedclf.io import atomic_path
+from biomedclf.runs import RunFiles
+from biomedclf.stats import align_predictions, load_history, load_predictions
+from biomedclf.tables import output_dir, variant_order
+
+log = logging.getLogger(__name__)
+
+#: Resolution of the saved figures.
+DPI = 120
+
+_STYLE = {
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+}
+
+
+def _colours(variants: Sequence[str]) -> dict[str, Any]:
+    """A fixed colour per variant, by its position in the study (tab10, then tab20)."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10" if len(variants) <= 10 else "tab20"]
+    return {v: cmap(i % cmap.N) for i, v in enumerate(variants)}
+
+
+def _new_figure(width: float, height: float, nrows: int = 1, ncols: int = 1, **kw: Any):
+    import matplotlib
+
+    with matplotlib.rc_context(_STYLE):
+        fig = Figure(figsize=(width, height), layout="constrained")
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
+    return fig, axes
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    """Save ``fig`` as PNG atomically, without the Software text chunk."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None})
+    log.info("wrote %s", path)
+    return path
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _runs_of(runs: Sequence[RunFiles], variant: str) -> list[RunFiles]:
+    return sorted((r for r in runs if r.variant == variant), key=lambda r: r.seed)
+
+
+def _comparison_variants(comp_name: str, comparison: dict, runs: Sequence[RunFiles]) -> list[str]:
+    members = [comparison.get("baseline"), *(comparison.get("variants") or [])]
+    have = {r.variant for r in runs}
+    missing = [v for v in members if v not in have]
+    if missing:
+        raise ValueError(
+            f"comparisons.{comp_name}: no runs for {missing}; the runs cover {sorted(have)}"
+        )
+    return members
+
+
+def _curve_band(histories: list[dict[str, np.ndarray]], column: str):
+    """Epochs, mean, min and max over seeds of one history column (seeds may stop early)."""
+    last = max(int(h["epoch"].max()) for h in histories)
+    epochs = np.arange(1, last + 1)
+    table = np.full((len(histories), last), np.nan)
+    for i, h in enumerate(histories):
+        table[i, h["epoch"] - 1] = h[column]
+    keep = ~np.all(np.isnan(table), axis=0)
+    with np.errstate(all="ignore"):
+        return (
+            epochs[keep],
+            np.nanmean(table[:, keep], axis=0),
+            np.nanmin(table[:, keep], axis=0),
+            np.nanmax(table[:, keep], axis=0),
+        )
+
+
+def plot_curves(
+    comp_name: str, comparison: dict, runs: Sequence[RunFiles], path: Path,
+    colours: dict[str, Any] | None = None,
+) -> Path:  # fmt: skip
+    """Accuracy and loss per epoch, one column per variant, mean line with a min–max band."""
+    import matplotlib
+
+    members = _comparison_variants(comp_name, comparison, runs)
+    colours = colours or _colours(members)
+    histories = {v: [load_history(r) for r in _runs_of(runs, v)] for v in members}
+    with matplotlib.rc_context(_STYLE):
+        fig, axes = _new_figure(3.6 * len(members) + 0.4, 5.6, 2, len(members), sharey="row")
+        for j, v in enumerate(members):
+            n_seeds = len(histories[v])
+            role = "baseline" if j == 0 else "variant"
+            for i, (metric, label) in enumerate((("accuracy", "Accuracy (%)"),
+                                                  ("loss", "Loss (BCE)"))):  # fmt: skip
+                ax = axes[i, j]
+                scale = 100.0 if metric == "accuracy" else 1.0
+                for split, style in (("train", "--"), ("val", "-")):
+                    ep, mean, lo, hi = _curve_band(histories[v], f"{split}_{metric}")
+                    name = "train" if split == "train" else "validation"
+                    ax.plot(ep, mean * scale, style, color=colours[v], lw=1.6,
+                            label=f"{name} (mean)")  # fmt: skip
+                    if n_seeds > 1:
+                        ax.fill_between(ep, lo * scale, hi * scale, color=colours[v],
+                                        alpha=0.12 if split == "train" else 0.22, lw=0)  # fmt: skip
+                ax.set_xlabel("Epoch")
+                if j == 0:
+                    ax.set_ylabel(label)
+                if i == 0:
+                    ax.set_title(f"{v} ({role}), {n_seeds} seed{'s' * (n_seeds != 1)}")
+                ax.legend(loc="best")
+                ax.xaxis.get_major_locator().set_params(integer=True)
+        band = "band: min–max over seeds; " if any(len(h) > 1 for h in histories.values()) else ""
+        fig.suptitle(
+            f"Comparison {comp_name}: training curves ({band}train dashed, validation solid)"
+        )
+        return _save(fig, path)
+
+
+def _ensembled(runs: Sequence[RunFiles], variant: str):
+    preds = [load_predictions(r) for r in _runs_of(runs, variant)]
+    ref = preds[0]
+    probs = np.vstack([ref.probabilities] + [align_predictions(ref, p).probabilities
+                                             for p in preds[1:]])  # fmt: skip
+    return ref.labels, probs.mean(axis=0), len(preds)
+
+
+def plot_roc(
+    comp_name: str, comparison: dict, runs: Sequence[RunFiles], stats: dict, path: Path,
+    colours: dict[str, Any] | None = None,
+) -> Path:  # fmt: skip
+    """ROC curves of the seed-ensembled probabilities of each variant in the comparison."""
+    import matplotlib
+    from sklearn.metrics import roc_curve
+
+    members = _comparison_variants(comp_name, comparison, runs)
+    colours = colours or _colours(members)
+    conf = stats.get("settings", {}).get("confidence", 0.95)
+    with matplotlib.rc_context(_STYLE):
+        fig, axes = _new_figure(5.0, 4.6)
+        ax = axes[0, 0]
+        ax.plot([0, 1], [0, 1], ":", color="grey", lw=1, label="chance")
+        for v in members:
+            labels, probs, n_seeds = _ensembled(runs, v)
+            label = f"{v} ({n_seeds} seed{'s' * (n_seeds != 1)})"
+            ci = stats.get("variants", {}).get(v, {}).get("bootstrap", {}).get("ensemble", {})
+            auc = ci.get("auroc") or {}
+            if _finite(auc.get("estimate")):
+                label += f": AUROC {auc['estimate']:.3f}"
+                if _finite(auc.get("low")) and _finite(auc.get("high")):
+                    label += f" [{auc['low']:.3f}, {auc['high']:.3f}]"
+            if len(np.unique(labels)) < 2:
+                log.warning("%s: one class in the test set; no ROC curve", v)
+                continue
+            fpr, tpr, _ = roc_curve(labels, probs)
+            ax.plot(fpr, tpr, color=colours[v], lw=1.6, label=label)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.01)
+        ax.set_aspect("equal")
+        ax.set_xlabel("False positive rate (1 − specificity)")
+        ax.set_ylabel("True positive rate (sensitivity)")
+        ax.set_title(
+            f"Comparison {comp_name}: ROC, seed-ensembled probabilities\n"
+            f"(legend: AUROC [{conf * 100:g}% bootstrap CI])"
+        )
+        ax.legend(loc="lower right")
+        return _save(fig, path)
+
+
+def plot_comparison(
+    comp_name: str, comparison: dict, runs: list[RunFiles], stats: dict, out_dir: Path
+) -> list[Path]:
+    """Write ``figures/curves_{comp}.png`` and ``figures/roc_{comp}.png``.
+
+    ``comparison`` is the config entry (``{"baseline", "variants", ...}``); ``out_dir`` the
+    study folder or its ``figures`` folder. Colours follow the variant's position in ``runs``,
+    so a variant has the same colour in every figure of the study.
+    """
+    figures = output_dir(out_dir, "figures")
+    colours = _colours(variant_order(runs, stats))
+    return [
+        plot_curves(comp_name, comparison, runs, figures / f"curves_{comp_name}.png", colours),
+        plot_roc(comp_name, comparison, runs, stats, figures / f"roc_{comp_name}.png", colours),
+    ]
+
+
+def _accuracy_summary(stats: dict, v: str):
+    vs = stats["variants"][v]
+    acc = vs["metrics"]["threshold_0.5"]["accuracy"]
+    ci = vs.get("bootstrap", {}).get("seed_mean", {}).get("accuracy") or {}
+    mean = acc.get("mean")
+    lo = ci.get("low") if _finite(ci.get("low")) else mean
+    hi = ci.get("high") if _finite(ci.get("high")) else mean
+    return mean, lo, hi, [x for x in acc.get("values", []) if _finite(x)]
+
+
+def plot_test_accuracy(runs: Sequence[RunFiles], stats: dict, path: Path) -> Path:
+    """Test accuracy of every variant: mean with bootstrap-CI error bars, seeds as dots."""
+    import matplotlib
+
+    variants = variant_order(runs, stats)
+    colours = _colours(variants)
+    conf = stats.get("settings", {}).get("confidence", 0.95)
+    with matplotlib.rc_context(_STYLE):
+        fig, axes = _new_figure(max(6.0, 1.0 * len(variants) + 2.5), 4.2)
+        ax = axes[0, 0]
+        for i, v in enumerate(variants):
+            mean, lo, hi, seeds = _accuracy_summary(stats, v)
+            if not _finite(mean):
+                continue
+            ax.errorbar(
+                [i], [100 * mean], yerr=[[100 * (mean - lo)], [100 * (hi - mean)]],
+                fmt="s", color=colours[v], ms=7, capsize=5, lw=1.5,
+            )  # fmt: skip
+            if seeds:
+                offsets = np.linspace(-0.09, 0.09, len(seeds)) if len(seeds) > 1 else [0.0]
+                ax.plot(i + 0.28 + np.asarray(offsets), 100 * np.asarray(seeds), "o",
+                        color=colours[v], alpha=0.55, ms=4)  # fmt: skip
+        ax.errorbar([], [], yerr=[], fmt="s", color="0.35", ms=7, capsize=5,
+                    label=f"mean over seeds, {conf * 100:g}% CI")  # fmt: skip
+        ax.plot([], [], "o", color="0.35", alpha=0.55, ms=4, label="single seed")
+        ax.set_xlim(-0.6, len(variants) - 0.2)
+        ax.set_xticks(range(len(variants)), variants, rotation=20, ha="right")
+        ax.set_ylabel("Test accuracy (%)")
+        ax.set_xlabel("Variant")
+        ax.set_title(
+            "Test accuracy per variant\n"
+            f"(mean over seeds, {conf * 100:g}% bootstrap CI over test images)"
+        )
+        ax.legend(loc="best")
+        return _save(fig, path)
+
+
+def plot_accuracy_vs_time(runs: Sequence[RunFiles], stats: dict, path: Path) -> Path:
+    """Test accuracy against training seconds per variant, with error bars on both axes."""
+    import matplotlib
+
+    variants = variant_order(runs, stats)
+    colours = _colours(variants)
+    conf = stats.get("settings", {}).get("confidence", 0.95)
+    with matplotlib.rc_context(_STYLE):
+        fig, axes = _new_figure(5.6, 4.4)
+        ax = axes[0, 0]
+        for v in variants:
+            mean, lo, hi, _ = _accuracy_summary(stats, v)
+            t = stats["variants"][v].get("train_seconds") or {}
+            if not (_finite(mean) and _finite(t.get("mean"))):
+                continue
+            sd = t["sd"] if _finite(t.get("sd")) else 0.0
+            ax.errorbar(
+                [t["mean"]], [100 * mean], xerr=[[sd], [sd]],
+                yerr=[[100 * (mean - lo)], [100 * (hi - mean)]],
+                fmt="o", color=colours[v], capsize=4, ms=6, label=v,
+            )  # fmt: skip
+            ax.annotate(v, (t["mean"], 100 * mean), textcoords="offset points",
+                        xytext=(6, 6), fontsize=8, color=colours[v])  # fmt: skip
+        ax.set_xlabel("Training time (s, mean ± sd over seeds)")
+        ax.set_ylabel(f"Test accuracy (%, mean, {conf * 100:g}% CI)")
+        ax.set_title("Test accuracy against training time")
+        ax.legend(loc="best")
+        return _save(fig, path)
+
+
+def plot_reliability(runs: Sequence[RunFiles], stats: dict, path: Path) -> Path:
+    """A reliability diagram per variant (seeds pooled), ECE in the legend."""
+    import matplotlib
+
+    variants = variant_order(runs, stats)
+    colours = _colours(variants)
+    ncols = min(3, len(variants))
+    nrows = math.ceil(len(variants) / ncols)
+    with matplotlib.rc_context(_STYLE):
+        fig, axes = _new_figure(3.3 * ncols, 3.3 * nrows + 0.4, nrows, ncols,
+                                sharex=True, sharey=True)  # fmt: skip
+        for k, v in enumerate(variants):
+            ax = axes[k // ncols, k % ncols]
+            cal = stats["variants"][v].get("calibration") or {}
+            bins = [b for b in cal.get("bins", []) if b.get("count")]
+            ax.plot([0, 1], [0, 1], ":", color="grey", lw=1, label="perfect calibration")
+            if bins:
+                x = [b["mean_probability"] for b in bins]
+                y = [b["observed_frequency"] for b in bins]
+                n = np.array([b["count"] for b in bins], dtype=float)
+                ece = cal.get("ece")
+                label = f"ECE {ece:.3f}" if _finite(ece) else "ECE n/a"
+                ax.plot(x, y, "-", color=colours[v], lw=1.4, label=label)
+                ax.scatter(x, y, s=12 + 60 * n / n.max(), color=colours[v], zorder=3)
+            n_seeds = len(stats["variants"][v].get("seeds", []))
+            ax.set_title(f"{v} ({n_seeds} seed{'s' * (n_seeds != 1)} pooled)")
+            ax.set_xlim(0, 1)
+            ax.set_ylim(0, 1)
+            ax.set_aspect("equal")
+            ax.legend(loc="upper left")
+            if k % ncols == 0:
+                ax.set_ylabel("Observed fraction positive")
+            if k // ncols == nrows - 1:
+                ax.set_xlabel("Mean predicted probability")
+        for k in range(len(variants), nrows * ncols):
+            axes[k // ncols, k % ncols].set_visible(False)
+        fig.suptitle("Reliability diagrams (marker area ∝ images in the bin)")
+        return _save(fig, path)
+
+
+def plot_study(runs: list[RunFiles], stats: dict, out_dir: Path) -> list[Path]:
+    """Write ``figures/test_accuracy.png``, ``accuracy_vs_time.png`` and ``reliability.png``.
+
+    ``out_dir`` is the study folder or its ``figures`` folder.
+    """
+    figures = output_dir(out_dir, "figures")
+    return [
+        plot_test_accuracy(runs, stats, figures / "test_accuracy.png"),
+        plot_accuracy_vs_time(runs, stats, figures / "accuracy_vs_time.png"),
+        plot_reliability(runs, stats, figures / "reliability.png"),
+    ]
