@@ -50,9 +50,17 @@ _STYLE = {
 }
 
 
-def _colours(variants: Sequence[str]) -> dict[str, Any]:
-    """A fixed colour per variant, by its position in the study (tab10, then tab20)."""
+def _colours(variants: Sequence[str], stats: dict | None = None) -> dict[str, Any]:
+    """A fixed colour per variant, by its position in the study (tab10, then tab20).
+
+    With ``stats``, positions follow the study's variant order in the statistics (every
+    variant of the study), so a variant keeps its colour in figures that show a subset.
+    """
     from matplotlib import colormaps
+
+    if stats and stats.get("variants"):
+        order = list(stats["variants"])
+        variants = order + [v for v in variants if v not in order]
 
     cmap = colormaps["tab10" if len(variants) <= 10 else "tab20"]
     return {v: cmap(i % cmap.N) for i, v in enumerate(variants)}
@@ -213,7 +221,7 @@ def plot_comparison(
     so a variant has the same colour in every figure of the study.
     """
     figures = output_dir(out_dir, "figures")
-    colours = _colours(variant_order(runs, stats))
+    colours = _colours(variant_order(runs, stats), stats)
     return [
         plot_curves(comp_name, comparison, runs, figures / f"curves_{comp_name}.png", colours),
         plot_roc(comp_name, comparison, runs, stats, figures / f"roc_{comp_name}.png", colours),
@@ -235,7 +243,7 @@ def plot_test_accuracy(runs: Sequence[RunFiles], stats: dict, path: Path) -> Pat
     import matplotlib
 
     variants = variant_order(runs, stats)
-    colours = _colours(variants)
+    colours = _colours(variants, stats)
     conf = stats.get("settings", {}).get("confidence", 0.95)
     with matplotlib.rc_context(_STYLE):
         fig, axes = _new_figure(max(6.0, 1.0 * len(variants) + 2.5), 4.2)
@@ -272,7 +280,7 @@ def plot_accuracy_vs_time(runs: Sequence[RunFiles], stats: dict, path: Path) -> 
     import matplotlib
 
     variants = variant_order(runs, stats)
-    colours = _colours(variants)
+    colours = _colours(variants, stats)
     conf = stats.get("settings", {}).get("confidence", 0.95)
     with matplotlib.rc_context(_STYLE):
         fig, axes = _new_figure(5.6, 4.4)
@@ -302,7 +310,7 @@ def plot_reliability(runs: Sequence[RunFiles], stats: dict, path: Path) -> Path:
     import matplotlib
 
     variants = variant_order(runs, stats)
-    colours = _colours(variants)
+    colours = _colours(variants, stats)
     ncols = min(3, len(variants))
     nrows = math.ceil(len(variants) / ncols)
     with matplotlib.rc_context(_STYLE):
