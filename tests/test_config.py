@@ -118,16 +118,35 @@ def test_data_spec_points_synthetic_at_the_generated_folder():
         data_spec(config)
 
 
-def test_code_digest_changes_with_the_module(tmp_path, monkeypatch):
+def test_code_digest_follows_package_imports(tmp_path, monkeypatch):
     import biomedclf.provenance as prov
 
-    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "__init__.py").write_text("")
     (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "__init__.py").write_text("")
     (tmp_path / "sub" / "b.py").write_text("y = 1\n")
+    (tmp_path / "a.py").write_text("def f():\n    from biomedclf.sub import b\n")
+    (tmp_path / "c.py").write_text("from .sub.b import y\nimport numpy\n")
+    (tmp_path / "lone.py").write_text("import os\n")
     monkeypatch.setattr(prov, "PACKAGE_DIR", tmp_path)
-    before = (code_digest("a.py"), code_digest("sub/"))
+    names = [p.relative_to(tmp_path).as_posix() for p in prov.module_closure("a.py")]
+    assert names == ["__init__.py", "a.py", "sub/__init__.py", "sub/b.py"]
+    assert "sub/b.py" in [p.relative_to(tmp_path).as_posix() for p in prov.module_closure("c.py")]
+    before = {m: code_digest(m) for m in ("a.py", "c.py", "lone.py")}
     (tmp_path / "sub" / "b.py").write_text("y = 2\n")
-    assert code_digest("a.py") == before[0]
-    assert code_digest("sub/") != before[1]
+    assert code_digest("a.py") != before["a.py"]
+    assert code_digest("c.py") != before["c.py"]
+    assert code_digest("lone.py") == before["lone.py"]
     with pytest.raises(FileNotFoundError, match="missing.py"):
         code_digest("missing.py")
+
+
+def test_plotting_code_is_not_part_of_training_code():
+    from biomedclf.provenance import PACKAGE_DIR, module_closure
+
+    def names(m):
+        return {p.relative_to(PACKAGE_DIR).as_posix() for p in module_closure(m)}
+
+    assert "plots.py" not in names("train.py") | names("evaluate.py") | names("stats.py")
+    assert "models.py" in names("train.py")
+    assert "data/prepare.py" not in names("train.py")

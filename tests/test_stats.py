@@ -235,6 +235,16 @@ def test_warnings_for_few_seeds_and_wide_interval(tmp_path):
     assert result["variants"]["a"]["metrics"]["threshold_0.5"]["accuracy"]["sd"] is None
 
 
+def test_no_wide_interval_warning_for_a_clear_difference(tmp_path):
+    variants = {"a": ("conv", 0.6, 1.0), "b": ("conv", 0.95, 1.0)}
+    comps = {"ab": {"baseline": "a", "variants": ["b"]}}
+    runs, _ = make_study(tmp_path, variants, seeds=[0, 1, 2], n_test=200, comparisons=comps)
+    result = stats.study_statistics(runs, comps, n_bootstrap=300)
+    entry = result["comparisons"]["ab"]["results"]["b"]
+    assert entry["verdict"] == "better"
+    assert not any("wider" in w and "accuracy" in w for w in entry["warnings"])
+
+
 def test_pairs_by_path_and_names_files_when_test_sets_differ(tmp_path):
     variants = {"a": ("conv", 0.75, 1.0), "b": ("conv", 0.8, 1.0)}
     comps = {"ab": {"baseline": "a", "variants": ["b"]}}

@@ -24,16 +24,13 @@ COMPARISONS = list(config["comparisons"])
 ENV = "../../envs/biomedclf.yaml"
 RES = config["resources"]
 
-# The package modules each kind of job runs (DESIGN.md, rerun rules).
+# The package modules each kind of job runs: the module its script calls, with everything that
+# module imports from the package (DESIGN.md, rerun rules).
 CODE = {
     "synthetic": code_digest("data/synthetic.py"),
-    "prepare": code_digest("data/"),
-    "train": code_digest(
-        "models.py", "train.py", "augment.py", "devices.py", "data/cache.py"
-    ),
-    "evaluate": code_digest(
-        "models.py", "evaluate.py", "metrics.py", "devices.py", "data/cache.py"
-    ),
+    "prepare": code_digest("data/prepare.py"),
+    "train": code_digest("train.py"),
+    "evaluate": code_digest("evaluate.py"),
     "stats": code_digest("stats.py"),
     "tables": code_digest("tables.py"),
     "architecture": code_digest("models.py", "tables.py"),

@@ -1,12 +1,14 @@
 """Digests of the package modules a job runs, and the versions it ran with.
 
 Snakemake notices an edited ``script:`` file but not the modules that script imports. Each
-rule therefore carries, in its ``params``, a digest of the package modules its job runs: an
-edit to ``models.py`` reruns training, an edit to ``plots.py`` reruns only the figures.
+rule therefore carries, in its ``params``, a digest of the package modules its job runs (the
+module it calls and everything that module imports from the package): an edit to
+``models.py`` reruns training, an edit to ``plots.py`` reruns only the figures.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import platform
 import sys
@@ -16,22 +18,77 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-def code_digest(*modules: str) -> str:
-    """SHA-256 (first 16 hex digits) of the named package files, e.g. ``"models.py"``.
+def module_closure(*modules: str) -> list[Path]:
+    """The named package files and every package module they import, transitively.
 
-    A name that ends in ``/`` stands for every ``.py`` file in that sub-package.
+    ``modules`` are paths inside the package such as ``"train.py"`` or ``"data/cache.py"``.
+    Imports are read from the source (``import biomedclf.x``, ``from biomedclf.x import y``,
+    relative imports), including those inside functions; the ``__init__.py`` of each package
+    on the way is part of the closure, since importing a module runs it.
     """
+    seen: set[Path] = set()
+    todo = [_package_file(m) for m in modules]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for parent in path.relative_to(PACKAGE_DIR).parents:
+            init = PACKAGE_DIR / parent / "__init__.py"
+            if init.is_file() and init not in seen:
+                todo.append(init)
+        todo.extend(_imported_files(path))
+    return sorted(seen)
+
+
+def code_digest(*modules: str) -> str:
+    """SHA-256 (first 16 hex digits) of the named package files and all they import."""
     h = hashlib.sha256()
-    for name in modules:
-        path = PACKAGE_DIR / name
-        files = sorted(path.glob("*.py")) if name.endswith("/") else [path]
-        if not files or not all(f.is_file() for f in files):
-            raise FileNotFoundError(f"{path}: no such module in the biomedclf package")
-        for f in files:
-            h.update(f.relative_to(PACKAGE_DIR).as_posix().encode())
-            h.update(b"\0")
-            h.update(f.read_bytes())
+    for f in module_closure(*modules):
+        h.update(f.relative_to(PACKAGE_DIR).as_posix().encode())
+        h.update(b"\0")
+        h.update(f.read_bytes())
     return h.hexdigest()[:16]
+
+
+def _package_file(name: str) -> Path:
+    path = PACKAGE_DIR / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such module in the biomedclf package")
+    return path
+
+
+def _resolve(dotted: str) -> Path | None:
+    """File of ``biomedclf.a.b`` (a module or a package's ``__init__.py``), if it exists."""
+    parts = dotted.split(".")
+    if parts[0] != "biomedclf":
+        return None
+    base = PACKAGE_DIR.joinpath(*parts[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imported_files(path: Path) -> list[Path]:
+    package = ["biomedclf", *path.relative_to(PACKAGE_DIR).parent.parts]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                anchor = package[: len(package) - node.level + 1]
+                module = ".".join(anchor + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            names = [module] + [f"{module}.{alias.name}" for alias in node.names]
+        for name in names:
+            resolved = _resolve(name)
+            if resolved is not None:
+                found.append(resolved)
+    return found
 
 
 def environment() -> dict[str, str]:

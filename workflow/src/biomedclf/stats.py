@@ -849,11 +849,13 @@ def _comparison_statistics(
                 "verdict_text": vd["text"],
             }
             if pooled["difference"] is not None and pooled["low"] is not None:
-                width = pooled["high"] - pooled["low"]
-                if width > abs(pooled["difference"]):
+                # The interval is wider than the difference when its half-width (the margin
+                # of error) exceeds the difference: the data cannot pin the effect down.
+                margin = (pooled["high"] - pooled["low"]) / 2
+                if margin > abs(pooled["difference"]):
                     warnings.append(
                         f"the {confidence * 100:g}% interval of the {METRIC_LABELS[m]} "
-                        f"difference is wider ({_fmt_metric(width, m)}) than the difference "
+                        f"difference is wider (±{_fmt_metric(margin, m)}) than the difference "
                         f"it reports ({_fmt_metric(abs(pooled['difference']), m)}); the test "
                         "set is too small to pin the effect down"
                     )
