@@ -1,0 +1,195 @@
+"""Model registry: the homework's parameter counts, forward shapes, errors, loading."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from biomedclf.models import (
+    REGISTRY,
+    architecture_table,
+    build_model,
+    count_parameters,
+    load_model,
+)
+
+
+def test_linear_model_matches_homework_fig5() -> None:
+    rows = architecture_table("linear", {}, in_channels=1, image_size=256)
+    assert [(r["layer"], r["output_shape"], r["parameters"]) for r in rows] == [
+        ("Flatten-1", "[-1, 65536]", 0),
+        ("Linear-2", "[-1, 32]", 2_097_184),
+        ("Linear-3", "[-1, 32]", 1_056),
+        ("Linear-4", "[-1, 32]", 1_056),
+        ("Linear-5", "[-1, 1]", 33),
+    ]
+
+
+def test_conv_model_matches_homework_fig6() -> None:
+    rows = architecture_table("conv", {"dropout": 0.5}, in_channels=1, image_size=256)
+    assert [(r["layer"], r["output_shape"], r["parameters"]) for r in rows] == [
+        ("Conv2d-1", "[-1, 32, 256, 256]", 320),
+        ("MaxPool2d-2", "[-1, 32, 128, 128]", 0),
+        ("Conv2d-3", "[-1, 32, 128, 128]", 9_248),
+        ("MaxPool2d-4", "[-1, 32, 64, 64]", 0),
+        ("Conv2d-5", "[-1, 32, 64, 64]", 9_248),
+        ("MaxPool2d-6", "[-1, 32, 32, 32]", 0),
+        ("Linear-7", "[-1, 32]", 1_048_608),
+        ("Linear-8", "[-1, 1]", 33),
+    ]
+
+
+def test_table_sums_to_parameter_count() -> None:
+    for name, args in [
+        ("linear", {"hidden": [16, 8]}),
+        ("conv", {}),
+        ("conv_gap", {"width": 64, "batch_norm": True, "dropout": 0.3}),
+    ]:
+        rows = architecture_table(name, args, 3, 64)
+        model = build_model(name, args, 3, 64)
+        assert sum(r["parameters"] for r in rows) == count_parameters(model), name
+
+
+def test_resnet18_table() -> None:
+    rows = architecture_table("resnet18", {}, 1, 64)
+    assert rows[0] == {
+        "layer": "Conv2d-1",
+        "output_shape": "[-1, 64, 32, 32]",
+        "parameters": 64 * 7 * 7,  # 1-channel stem, no bias
+    }
+    assert rows[-2]["layer"].startswith("AdaptiveAvgPool2d")
+    assert rows[-1]["parameters"] == 512 + 1  # fc -> one logit
+    # torchvision's 11,689,512 less the 3-channel stem and 1000-class head, plus ours
+    assert (
+        sum(r["parameters"] for r in rows) == 11_689_512 - 9408 - 513_000 + 3136 + 513
+    )
+
+
+def test_conv_gap_layers() -> None:
+    rows = architecture_table("conv_gap", {"width": 64, "batch_norm": True}, 1, 32)
+    layers = [r["layer"].rsplit("-", 1)[0] for r in rows]
+    assert layers == ["Conv2d", "BatchNorm2d", "MaxPool2d"] * 3 + [
+        "AdaptiveAvgPool2d",
+        "Linear",
+    ]
+    assert rows[-2]["output_shape"] == "[-1, 64, 1, 1]"
+    # no conv bias before BatchNorm: 1*64*9 weights only
+    assert rows[0]["parameters"] == 576
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("size", [32, 64, 100])
+def test_forward_shapes(name: str, channels: int, size: int) -> None:
+    torch.manual_seed(0)
+    model = build_model(name, {}, channels, size).eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, channels, size, size))
+    assert out.shape == (2, 1)
+    assert torch.isfinite(out).all()
+
+
+def test_channels_last_gives_same_output() -> None:
+    torch.manual_seed(0)
+    model = build_model("conv_gap", {"batch_norm": True}, 1, 32).eval()
+    x = torch.randn(4, 1, 32, 32)
+    with torch.no_grad():
+        ref = model(x)
+        model.to(memory_format=torch.channels_last)
+        out = model(x.contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_model_settings_take_effect() -> None:
+    model = build_model(
+        "conv", {"width": 8, "depth": 2, "fc": 4, "dropout": 0.25}, 1, 32
+    )
+    assert model.fc1.in_features == 8 * 8 * 8
+    assert model.fc1.out_features == 4
+    assert model.dropout.p == 0.25
+    linear = build_model("linear", {"hidden": [5], "dropout": 0.1}, 3, 8)
+    assert [
+        m.out_features for m in linear.modules() if isinstance(m, torch.nn.Linear)
+    ] == [5, 1]
+    assert any(isinstance(m, torch.nn.Dropout) for m in linear.modules())
+
+
+def test_unknown_model_and_setting_name_the_key() -> None:
+    with pytest.raises(
+        ValueError, match=r"variants\.v1\.model: unknown model 'vgg'.*conv_gap"
+    ):
+        build_model("vgg", {}, 1, 32, variant="v1")
+    with pytest.raises(
+        ValueError, match=r"variants\.v2\.batch_norm: not a setting of model 'conv'"
+    ):
+        build_model("conv", {"batch_norm": True}, 1, 32, variant="v2")
+    with pytest.raises(
+        ValueError, match=r"allowed: \['depth', 'dropout', 'fc', 'width'\]"
+    ):
+        build_model("conv", {"batch_norm": True}, 1, 32)
+    with pytest.raises(ValueError, match=r"variants\.v3\.dropout: must be in \[0, 1\)"):
+        build_model("conv_gap", {"dropout": 1.5}, 1, 32, variant="v3")
+    with pytest.raises(ValueError, match=r"variants\.v4\.depth: .*shrink"):
+        build_model("conv", {"depth": 6}, 1, 16, variant="v4")
+    with pytest.raises(ValueError, match=r"variants\.v5\.hidden"):
+        build_model("linear", {"hidden": []}, 1, 16, variant="v5")
+
+
+def test_resnet18_weights(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"variants\.r\.weights: .*does not exist"):
+        build_model(
+            "resnet18", {"weights": str(tmp_path / "nope.pt")}, 1, 32, variant="r"
+        )
+    from torchvision.models import resnet18
+
+    torch.manual_seed(1)
+    imagenet_like = resnet18(weights=None)  # 3-channel stem, 1000 classes
+    path = tmp_path / "r18.pt"
+    torch.save(imagenet_like.state_dict(), path)
+    model = build_model("resnet18", {"weights": str(path)}, 1, 32)
+    ref = imagenet_like.state_dict()
+    own = model.state_dict()
+    torch.testing.assert_close(
+        own["conv1.weight"], ref["conv1.weight"].sum(1, keepdim=True)
+    )
+    torch.testing.assert_close(own["layer4.1.bn2.weight"], ref["layer4.1.bn2.weight"])
+    assert own["fc.weight"].shape == (1, 512)  # trained afresh
+    # with load_weights=False (used by load_model) the file is not needed
+    build_model(
+        "resnet18", {"weights": str(tmp_path / "gone.pt")}, 1, 32, load_weights=False
+    )
+
+
+def test_load_model_roundtrip(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    spec = {
+        "name": "gap",
+        "model": "conv_gap",
+        "model_args": {"width": 8, "batch_norm": True},
+    }
+    model = build_model("conv_gap", spec["model_args"], 3, 24).eval()
+    path = tmp_path / "model.pt"
+    torch.save(
+        {
+            "spec": spec,
+            "seed": 0,
+            "state_dict": model.state_dict(),
+            "class_names": ["a", "b"],
+            "mean": [0.5] * 3,
+            "std": [0.2] * 3,
+            "image_size": 24,
+            "channels": 3,
+            "best_epoch": 1,
+        },
+        path,
+    )
+    loaded, ckpt = load_model(path)
+    assert not loaded.training
+    assert ckpt["class_names"] == ["a", "b"]
+    x = torch.randn(3, 3, 24, 24)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model(x))
+    with pytest.raises(FileNotFoundError, match="run the train step"):
+        load_model(tmp_path / "missing.pt")

@@ -1,0 +1,327 @@
+"""Training: outputs, learning, determinism, early stopping and a real kill-and-resume."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from biomedclf.train import (
+    CHECKPOINT_NAME,
+    HISTORY_COLUMNS,
+    TrainingSettings,
+    run_training,
+)
+
+TRAIN_JSON_KEYS = [
+    "variant", "seed", "model", "train_seconds", "best_epoch", "epochs_run", "stopped_early",
+    "parameters", "device", "device_name", "threads", "torch_version", "torchvision_version",
+    "python_version", "platform", "peak_memory_mb", "images_per_second", "n_train", "n_val",
+    "image_size", "channels",
+]  # fmt: skip
+
+
+def write_cache(
+    data_dir: Path,
+    sizes: tuple[int, int, int] = (64, 32, 32),
+    image_size: int = 16,
+    channels: int = 1,
+    seed: int = 0,
+) -> Path:
+    """A data cache as CONTRACTS.md describes it: class 1 has a brighter centre square."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    g = torch.Generator().manual_seed(seed)
+    for split, n in zip(("train", "val", "test"), sizes):
+        labels = (torch.arange(n) % 2).long()
+        img = torch.rand(n, channels, image_size, image_size, generator=g) * 0.6
+        c = image_size // 4
+        img[labels == 1, :, c : image_size - c, c : image_size - c] += 0.3
+        torch.save(
+            {
+                "images": (img.clamp(0, 1) * 255).to(torch.uint8).contiguous(),
+                "labels": labels,
+                "paths": [f"{split}/img{i:03d}.png" for i in range(n)],
+                "class_names": ["normal", "abnormal"],
+                "mean": [0.35] * channels,
+                "std": [0.2] * channels,
+            },
+            data_dir / f"{split}.pt",
+        )
+    return data_dir
+
+
+def make_spec(
+    model: str = "conv", model_args: dict | None = None, **training: Any
+) -> dict:
+    base = {"epochs": 3, "batch_size": 16, "optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0,
+            "momentum": 0.9, "early_stopping": None, "augment": False, "device": "cpu",
+            "amp": True}  # fmt: skip
+    base.update(training)
+    return {
+        "name": f"{model}_test",
+        "model": model,
+        "model_args": model_args or {},
+        "training": base,
+    }
+
+
+def read_history(path: Path) -> list[dict[str, str]]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def without_seconds(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+def train(spec: dict, seed: int, data: Path, root: Path, tag: str) -> tuple[dict, Path]:
+    out = root / tag / "out"
+    info = run_training(spec, seed, data, out, root / tag / "ckpt", threads=1)
+    return info, out
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_cache(tmp_path_factory.mktemp("cache"))
+
+
+def test_outputs_follow_the_contract(data: Path, tmp_path: Path) -> None:
+    spec = make_spec("conv", {"width": 8, "dropout": 0.3}, epochs=2)
+    info, out = train(spec, 0, data, tmp_path, "a")
+    assert sorted(p.name for p in out.iterdir()) == [
+        "history.csv",
+        "model.pt",
+        "train.json",
+    ]
+    assert not (tmp_path / "a" / "ckpt").exists()  # checkpoint removed after success
+    assert json.loads((out / "train.json").read_text()) == info
+    assert list(info) == TRAIN_JSON_KEYS
+    assert (info["variant"], info["seed"], info["model"]) == ("conv_test", 0, "conv")
+    assert (info["n_train"], info["n_val"], info["image_size"], info["channels"]) == (
+        64,
+        32,
+        16,
+        1,
+    )
+    assert (
+        info["device"] == "cpu"
+        and info["epochs_run"] == 2
+        and not info["stopped_early"]
+    )
+    assert info["images_per_second"] > 0 and info["peak_memory_mb"] > 0
+    rows = read_history(out / "history.csv")
+    assert list(rows[0]) == list(HISTORY_COLUMNS)
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert all(0 <= float(r["train_accuracy"]) <= 1 for r in rows)
+    assert float(rows[0]["lr"]) == 1e-3
+    assert info["train_seconds"] == pytest.approx(
+        sum(float(r["seconds"]) for r in rows)
+    )
+    best = min(range(2), key=lambda i: float(rows[i]["val_loss"])) + 1
+    assert info["best_epoch"] == best
+    ckpt = torch.load(out / "model.pt", weights_only=True)
+    assert set(ckpt) == {"spec", "seed", "state_dict", "class_names", "mean", "std",
+                         "image_size", "channels", "best_epoch"}  # fmt: skip
+    assert ckpt["spec"] == spec and ckpt["best_epoch"] == best
+    assert ckpt["class_names"] == ["normal", "abnormal"] and ckpt["mean"] == [0.35]
+
+
+@pytest.mark.parametrize(
+    ("model", "args", "training"),
+    [
+        ("linear", {}, {}),
+        ("conv", {"width": 8}, {"optimizer": "sgd", "lr": 0.05}),
+        (
+            "conv_gap",
+            {"width": 16, "batch_norm": True},
+            {"optimizer": "adamw", "lr": 3e-3},
+        ),
+    ],
+)
+def test_short_run_lowers_the_loss(
+    data: Path, tmp_path: Path, model, args, training
+) -> None:
+    info, out = train(
+        make_spec(model, args, epochs=5, **training), 0, data, tmp_path, "r"
+    )
+    rows = read_history(out / "history.csv")
+    assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
+    best_val = min(float(r["val_loss"]) for r in rows)
+    assert best_val < 0.69  # better than chance (ln 2)
+
+
+def test_deterministic_on_cpu(data: Path, tmp_path: Path) -> None:
+    spec = make_spec("conv", {"width": 8, "dropout": 0.3}, epochs=3, augment=True)
+    _, out1 = train(spec, 7, data, tmp_path, "one")
+    _, out2 = train(spec, 7, data, tmp_path, "two")
+    _, out3 = train(spec, 8, data, tmp_path, "other_seed")
+    h1, h2, h3 = (read_history(o / "history.csv") for o in (out1, out2, out3))
+    assert without_seconds(h1) == without_seconds(h2)
+    assert without_seconds(h1) != without_seconds(h3)
+    s1 = torch.load(out1 / "model.pt", weights_only=True)["state_dict"]
+    s2 = torch.load(out2 / "model.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(s1[k], s2[k]) for k in s1)
+
+
+def test_early_stopping(data: Path, tmp_path: Path) -> None:
+    # lr so small that nothing changes: epoch 1 is best, then `patience` epochs without gain
+    spec = make_spec("linear", {}, epochs=10, early_stopping=2, lr=1e-12)
+    info, out = train(spec, 0, data, tmp_path, "es")
+    assert info["stopped_early"] and info["epochs_run"] == 3 and info["best_epoch"] == 1
+    assert len(read_history(out / "history.csv")) == 3
+
+
+def test_settings_errors_name_the_key() -> None:
+    with pytest.raises(
+        ValueError, match=r"variants\.v\.optimizer \(or training\.optimizer\)"
+    ):
+        TrainingSettings.from_spec({"name": "v", "training": {"optimizer": "rmsprop"}})
+    with pytest.raises(
+        ValueError, match=r"variants\.v\.learning_rate: not a training setting"
+    ):
+        TrainingSettings.from_spec({"name": "v", "training": {"learning_rate": 0.1}})
+    with pytest.raises(ValueError, match=r"variants\.v\.early_stopping"):
+        TrainingSettings.from_spec({"name": "v", "training": {"early_stopping": 0}})
+    assert TrainingSettings.from_spec({"training": {}}) == TrainingSettings()
+
+
+def test_missing_cache_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(
+        FileNotFoundError, match=r"train\.pt: no cached split; run the prepare step"
+    ):
+        run_training(
+            make_spec(), 0, tmp_path / "nodata", tmp_path / "o", tmp_path / "c"
+        )
+
+
+def test_foreign_checkpoint_is_ignored(
+    data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spec = make_spec("linear", {"hidden": [8]}, epochs=2)
+    _, ref = train(spec, 0, data, tmp_path, "ref")
+    ckpt_dir = tmp_path / "x" / "ckpt"
+    ckpt_dir.mkdir(parents=True)
+    (ckpt_dir / CHECKPOINT_NAME).write_bytes(b"not a checkpoint")
+    with caplog.at_level(logging.WARNING, logger="biomedclf.train"):
+        run_training(spec, 0, data, tmp_path / "x" / "out", ckpt_dir)
+    assert "unreadable checkpoint" in caplog.text
+    assert without_seconds(read_history(ref / "history.csv")) == without_seconds(
+        read_history(tmp_path / "x" / "out" / "history.csv")
+    )
+
+
+KILLED_RUN = """
+import sys, time
+from pathlib import Path
+import biomedclf.train as train
+
+save = train._save_checkpoint
+
+def slow_save(*args, **kwargs):  # widen the window between epochs; the maths is unchanged
+    save(*args, **kwargs)
+    time.sleep(0.5)
+
+train._save_checkpoint = slow_save
+spec = eval(sys.argv[1])
+train.run_training(spec, 3, Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]), threads=1)
+"""
+
+
+def _checkpoint_epoch(path: Path) -> int:
+    if not path.is_file():
+        return 0
+    try:
+        return int(torch.load(path, weights_only=True)["progress"]["epoch"])
+    except Exception:  # noqa: BLE001 - mid-replace on some filesystems; poll again
+        return 0
+
+
+def test_sigkill_and_resume_equals_uninterrupted_run(
+    data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spec = make_spec("conv", {"width": 8, "dropout": 0.3}, epochs=6, augment=True)
+    out, ckpt_dir = tmp_path / "killed" / "out", tmp_path / "killed" / "ckpt"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(KILLED_RUN),
+            repr(spec),
+            str(data),
+            str(out),
+            str(ckpt_dir),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    ckpt = ckpt_dir / CHECKPOINT_NAME
+    deadline = time.monotonic() + 120
+    try:
+        while _checkpoint_epoch(ckpt) < 1:
+            assert proc.poll() is None, proc.stdout.read().decode()
+            assert time.monotonic() < deadline, "no checkpoint within 120 s"
+            time.sleep(0.05)  # polling interval, not a synchronisation
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    done = _checkpoint_epoch(ckpt)
+    assert 1 <= done < 6, done
+    assert not (out / "model.pt").exists()
+
+    with caplog.at_level(logging.INFO, logger="biomedclf.train"):
+        resumed = run_training(copy.deepcopy(spec), 3, data, out, ckpt_dir, threads=1)
+    assert f"after epoch {done}" in caplog.text
+    assert not ckpt.exists()
+    ref_info, ref = train(spec, 3, data, tmp_path, "uninterrupted")
+
+    assert without_seconds(read_history(out / "history.csv")) == without_seconds(
+        read_history(ref / "history.csv")
+    )
+    assert (
+        resumed["best_epoch"] == ref_info["best_epoch"] and resumed["epochs_run"] == 6
+    )
+    a = torch.load(out / "model.pt", weights_only=True)
+    b = torch.load(ref / "model.pt", weights_only=True)
+    assert a["state_dict"].keys() == b["state_dict"].keys()
+    assert all(
+        torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"]
+    )
+
+
+def test_augmentation_is_per_image_and_seeded() -> None:
+    from biomedclf.augment import augment_batch
+
+    x = torch.rand(1, 1, 16, 16).repeat(8, 1, 1, 1)
+    a = augment_batch(x.clone(), torch.Generator().manual_seed(0))
+    b = augment_batch(x.clone(), torch.Generator().manual_seed(0))
+    c = augment_batch(x.clone(), torch.Generator().manual_seed(1))
+    assert a.shape == x.shape and a.dtype == x.dtype
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert 0 <= a.min() and a.max() <= 1
+    # each image gets its own transform: no two of the eight copies end up equal
+    flat = a.flatten(1)
+    assert all(
+        not torch.equal(flat[i], flat[j]) for i in range(8) for j in range(i + 1, 8)
+    )
+
+
+def test_trailing_single_image_batch_is_skipped(tmp_path: Path) -> None:
+    # 10 = 3 * 3 + 1: a last batch of one image would break ResNet-18's final BatchNorm
+    # (one 1x1 value per channel) in training
+    small = write_cache(tmp_path / "small", sizes=(10, 4, 4), image_size=16)
+    spec = make_spec("resnet18", {}, epochs=1, batch_size=3)
+    info, _ = train(spec, 0, small, tmp_path, "bn")
+    assert info["epochs_run"] == 1

@@ -1,0 +1,408 @@
+"""The model registry: the homework's classifiers as configurable variants.
+
+Every model maps a float batch ``N x C x H x W`` to one logit per image (shape ``N x 1``);
+the positive class is label 1. Models are built by name from a variant's ``model:`` and its
+model settings (``dropout``, ``width``, ...), see :data:`REGISTRY`:
+
+- ``linear``: flatten, hidden fully connected layers with ReLU (homework Fig. 5).
+- ``conv``: 3x3 convolutions (padding 1) each with ReLU and 2x2 max-pooling, fc, output
+  (homework Fig. 6, with Task A's dropout between fc1 and fc2).
+- ``conv_gap``: convolution blocks, global average pooling, dropout, linear head (section 3).
+- ``resnet18``: torchvision's ResNet-18 from scratch, stem taking ``in_channels``; optional
+  local weights file (never a download).
+
+:func:`architecture_table` lists layers, output shapes and parameter counts like the
+homework's figures; :func:`load_model` rebuilds a trained model from its ``model.pt`` alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "REGISTRY",
+    "LinearModel",
+    "ConvModel",
+    "ConvGAP",
+    "build_model",
+    "architecture_table",
+    "count_parameters",
+    "load_model",
+    "uses_convolutions",
+]
+
+
+class LinearModel(nn.Module):
+    """Fully connected network on the flattened image (the homework's ANN, Fig. 5).
+
+    ``Flatten -> [Linear -> ReLU -> Dropout] x len(hidden) -> Linear(1)``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        image_size: int,
+        hidden: list[int] | tuple[int, ...] = (32, 32, 32),
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = in_channels * image_size * image_size
+        for size in hidden:
+            layers += [nn.Linear(width, size), nn.ReLU(inplace=True)]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            width = size
+        layers.append(nn.Linear(width, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def _pooled_size(image_size: int, depth: int, key: str) -> int:
+    """Spatial size after ``depth`` 2x2 max-pools (floor), or a ValueError naming ``key``."""
+    size = image_size
+    for _ in range(depth):
+        size //= 2
+    if size < 1:
+        raise ValueError(
+            f"{key}: {depth} pooling stages shrink a {image_size}px image to nothing; "
+            f"use depth <= {max(image_size.bit_length() - 1, 0)} or a larger data.image_size"
+        )
+    return size
+
+
+class ConvModel(nn.Module):
+    """The homework's CNN (Fig. 6): ``depth`` x [Conv3x3(pad 1) -> ReLU -> MaxPool2x2], fc, out.
+
+    The flattened size is computed from ``image_size``, so any input size works. Dropout sits
+    between fc1 and fc2 (homework Task A, ``dropout_prob``). Flattening is done in ``forward``
+    (not a module) so the architecture table matches Fig. 6 row for row.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        image_size: int,
+        width: int = 32,
+        depth: int = 3,
+        fc: int = 32,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        side = _pooled_size(image_size, depth, "depth")
+        blocks: list[nn.Module] = []
+        channels = in_channels
+        for _ in range(depth):
+            blocks += [
+                nn.Conv2d(channels, width, kernel_size=3, stride=1, padding=1),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(2),
+            ]
+            channels = width
+        self.features = nn.Sequential(*blocks)
+        self.fc1 = nn.Linear(width * side * side, fc)
+        self.relu = nn.ReLU(inplace=True)
+        self.dropout = nn.Dropout(dropout)
+        self.fc2 = nn.Linear(fc, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.flatten(self.features(x), 1)
+        x = self.dropout(self.relu(self.fc1(x)))
+        return self.fc2(x)
+
+
+class ConvGAP(nn.Module):
+    """CNN with global average pooling (homework section 3).
+
+    ``depth`` x [Conv3x3 -> BatchNorm (optional) -> ReLU -> MaxPool2x2] -> GAP -> Dropout ->
+    Linear(1). The homework's "before" is the default; "after increasing the performance" is
+    ``width: 64, batch_norm: true, dropout: 0.3``-like settings.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        image_size: int,
+        width: int = 32,
+        depth: int = 3,
+        batch_norm: bool = False,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        _pooled_size(image_size, depth, "depth")
+        blocks: list[nn.Module] = []
+        channels = in_channels
+        for _ in range(depth):
+            blocks.append(
+                nn.Conv2d(
+                    channels,
+                    width,
+                    kernel_size=3,
+                    stride=1,
+                    padding=1,
+                    bias=not batch_norm,
+                )
+            )
+            if batch_norm:
+                blocks.append(nn.BatchNorm2d(width))
+            blocks += [nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+            channels = width
+        self.features = nn.Sequential(*blocks)
+        self.gap = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(width, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.flatten(self.gap(self.features(x)), 1)
+        return self.head(self.dropout(x))
+
+
+def _resnet18(
+    in_channels: int,
+    image_size: int,
+    weights: str | None = None,
+    *,
+    load_weights: bool = True,
+) -> nn.Module:
+    """torchvision's ResNet-18 with a stem for ``in_channels`` and one output logit.
+
+    ``weights`` is an optional local ``.pt`` state dict (e.g. torchvision's ImageNet file saved
+    beforehand); nothing is downloaded. A 3-channel stem in the file is summed over its input
+    channels for a 1-channel model; a classifier of another size is skipped (trained afresh).
+    """
+    from torchvision.models import resnet18
+
+    model = resnet18(weights=None, num_classes=1)
+    if in_channels != 3:
+        model.conv1 = nn.Conv2d(
+            in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False
+        )
+    if weights and load_weights:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise ValueError(
+                f"weights: {path} does not exist; give the path of a local ResNet-18 state dict "
+                "(.pt) or remove 'weights' to train from scratch (nothing is downloaded)"
+            )
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(state, dict) and "state_dict" in state:
+            state = state["state_dict"]
+        own = model.state_dict()
+        stem = state.get("conv1.weight")
+        if stem is not None and stem.shape[1] != in_channels and in_channels == 1:
+            state["conv1.weight"] = stem.sum(dim=1, keepdim=True)
+        skipped = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
+        unexpected = [k for k in state if k not in own]
+        if unexpected:
+            raise ValueError(
+                f"weights: {path} is not a ResNet-18 state dict (unexpected keys "
+                f"{unexpected[:5]}...); save torchvision.models.resnet18().state_dict()"
+            )
+        state = {k: v for k, v in state.items() if k not in skipped}
+        missing = model.load_state_dict(state, strict=False).missing_keys
+        log.info(
+            "loaded ResNet-18 weights from %s (trained afresh: %s)",
+            path,
+            missing or "none",
+        )
+    return model
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A registered model: its builder and the defaults of its settings (CONTRACTS.md)."""
+
+    builder: Callable[..., nn.Module]
+    defaults: dict[str, Any]
+    convolutional: bool
+
+
+#: name -> entry; the keys are the values ``model:`` accepts.
+REGISTRY: dict[str, ModelEntry] = {
+    "linear": ModelEntry(LinearModel, {"hidden": [32, 32, 32], "dropout": 0.0}, False),
+    "conv": ModelEntry(
+        ConvModel, {"width": 32, "depth": 3, "fc": 32, "dropout": 0.0}, True
+    ),
+    "conv_gap": ModelEntry(
+        ConvGAP, {"width": 32, "depth": 3, "batch_norm": False, "dropout": 0.0}, True
+    ),
+    "resnet18": ModelEntry(_resnet18, {"weights": None}, True),
+}
+
+
+def _check_args(name: str, args: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """Merge ``args`` over the defaults of model ``name``; ValueError on unknown/bad values."""
+    entry = REGISTRY[name]
+    unknown = sorted(set(args) - set(entry.defaults))
+    if unknown:
+        raise ValueError(
+            f"{prefix}.{unknown[0]}: not a setting of model '{name}'; "
+            f"allowed: {sorted(entry.defaults)}"
+        )
+    merged = {**entry.defaults, **args}
+    for key, value in merged.items():
+        where = f"{prefix}.{key}"
+        if key == "dropout":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{where}: must be a number in [0, 1), got {value!r}")
+            if not 0 <= value < 1:
+                raise ValueError(f"{where}: must be in [0, 1), got {value}")
+        elif key in ("width", "depth", "fc"):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{where}: must be a positive integer, got {value!r}")
+        elif key == "hidden":
+            if (
+                not isinstance(value, (list, tuple))
+                or not value
+                or not all(
+                    isinstance(v, int) and not isinstance(v, bool) and v > 0
+                    for v in value
+                )
+            ):
+                raise ValueError(
+                    f"{where}: must be a non-empty list of positive integers"
+                )
+        elif key == "batch_norm" and not isinstance(value, bool):
+            raise ValueError(f"{where}: must be true or false, got {value!r}")
+        elif (
+            key == "weights"
+            and value is not None
+            and not isinstance(value, (str, Path))
+        ):
+            raise ValueError(f"{where}: must be a file path or null, got {value!r}")
+    return merged
+
+
+def build_model(
+    name: str,
+    model_args: dict[str, Any] | None,
+    in_channels: int,
+    image_size: int,
+    *,
+    variant: str | None = None,
+    load_weights: bool = True,
+) -> nn.Module:
+    """Build model ``name`` with ``model_args`` for ``in_channels`` x ``image_size``^2 input.
+
+    Unknown models or settings raise ValueError naming the config key
+    (``variants.<variant>.<key>``) and what is allowed. ``load_weights=False`` skips a
+    ``resnet18`` weights file (used when a trained state dict is loaded over it anyway).
+    """
+    prefix = f"variants.{variant or '<variant>'}"
+    if name not in REGISTRY:
+        raise ValueError(
+            f"{prefix}.model: unknown model '{name}'; allowed: {sorted(REGISTRY)}"
+        )
+    if in_channels < 1 or image_size < 1:
+        raise ValueError(
+            f"data.channels/data.image_size: must be positive, got {in_channels}, {image_size}"
+        )
+    args = _check_args(name, dict(model_args or {}), prefix)
+    try:
+        if name == "resnet18":
+            return _resnet18(in_channels, image_size, load_weights=load_weights, **args)
+        return REGISTRY[name].builder(in_channels, image_size, **args)
+    except ValueError as exc:
+        msg = str(exc)
+        raise ValueError(msg if msg.startswith(prefix) else f"{prefix}.{msg}") from None
+
+
+def uses_convolutions(name: str) -> bool:
+    """True for models that profit from channels_last memory format."""
+    return REGISTRY[name].convolutional
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameters of ``model`` (all, or only those with requires_grad)."""
+    return sum(
+        p.numel() for p in model.parameters() if p.requires_grad or not trainable_only
+    )
+
+
+def _shown_in_table(module: nn.Module) -> bool:
+    """Leaf modules with parameters, pooling layers and Flatten, as in the homework's tables."""
+    if any(True for _ in module.children()):
+        return False
+    if isinstance(module, nn.Flatten):
+        return True
+    if type(module).__module__ == "torch.nn.modules.pooling":
+        return True
+    return any(True for _ in module.parameters(recurse=False))
+
+
+def architecture_table(
+    name: str, model_args: dict[str, Any] | None, in_channels: int, image_size: int
+) -> list[dict[str, Any]]:
+    """Layer rows of model ``name`` at the given input size, like the homework's Fig. 5/6.
+
+    Each row is ``{"layer": "Conv2d-1", "output_shape": "[-1, 32, 256, 256]",
+    "parameters": 320}``, in execution order, found with forward hooks on a batch of one.
+    """
+    model = build_model(
+        name, model_args, in_channels, image_size, load_weights=False
+    ).eval()
+    rows: list[dict[str, Any]] = []
+    handles = []
+
+    def hook(module: nn.Module, _inputs: Any, output: Any) -> None:
+        shape = output.shape if isinstance(output, torch.Tensor) else output[0].shape
+        rows.append(
+            {
+                "layer": f"{type(module).__name__}-{len(rows) + 1}",
+                "output_shape": "[" + ", ".join(["-1", *map(str, shape[1:])]) + "]",
+                "parameters": sum(p.numel() for p in module.parameters(recurse=False)),
+            }
+        )
+
+    for module in model.modules():
+        if _shown_in_table(module):
+            handles.append(module.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, in_channels, image_size, image_size))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return rows
+
+
+def load_model(
+    path: Path | str, map_location: str | torch.device = "cpu"
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the trained model saved in ``model.pt`` (CONTRACTS.md); returns (model, dict).
+
+    The model is in eval mode on ``map_location``; the dict holds spec, seed, class names,
+    normalisation (mean/std), image size, channels and best epoch.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such model file; run the train step first")
+    checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    for key in ("spec", "state_dict", "image_size", "channels"):
+        if key not in checkpoint:
+            raise ValueError(
+                f"{path}: not a biomedclf model.pt (no '{key}'); retrain it"
+            )
+    spec = checkpoint["spec"]
+    model = build_model(
+        spec["model"],
+        spec.get("model_args") or {},
+        int(checkpoint["channels"]),
+        int(checkpoint["image_size"]),
+        variant=spec.get("name"),
+        load_weights=False,
+    )
+    model.load_state_dict(checkpoint["state_dict"])
+    model.to(map_location).eval()
+    return model, checkpoint
