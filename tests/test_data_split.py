@@ -1,0 +1,71 @@
+"""Split groups and group-aware stratified splitting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from biomedclf.data.split import SplitError, assign_splits, carve, check_nonempty, split_groups
+
+
+def test_split_groups_joins_names_and_hashes() -> None:
+    groups = ["p1", "p1", None, None, "p2", None]
+    hashes = ["h1", "h2", "h2", "h3", "h4", "h3"]
+    ids = split_groups(groups, hashes)
+    # 0-1 by name, 1-2 by hash, 3-5 by hash; 4 alone.
+    assert ids[0] == ids[1] == ids[2]
+    assert ids[3] == ids[5]
+    assert len(set(ids.tolist())) == 3
+    assert ids.tolist() == [0, 0, 0, 1, 2, 1]  # numbered by first appearance
+
+
+def test_split_groups_without_anything_is_singletons() -> None:
+    assert split_groups([None] * 4).tolist() == [0, 1, 2, 3]
+
+
+def test_assign_splits_stratified_exact_without_groups() -> None:
+    labels = np.array([0] * 60 + [1] * 40)
+    ids = np.arange(100)
+    splits = assign_splits(labels, ids, val=0.15, test=0.2, seed=0)
+    counts = check_nonempty(splits, labels, ["a", "b"])
+    assert counts["test"] == {"a": 12, "b": 8}
+    assert counts["val"] == {"a": 9, "b": 6}
+    assert np.array_equal(splits, assign_splits(labels, ids, 0.15, 0.2, seed=0))
+    assert not np.array_equal(splits, assign_splits(labels, ids, 0.15, 0.2, seed=1))
+
+
+@pytest.mark.parametrize("mixed", [False, True])
+def test_assign_splits_never_cuts_a_group(mixed: bool) -> None:
+    rng = np.random.default_rng(0)
+    ids = np.repeat(np.arange(60), rng.integers(1, 5, 60))
+    labels = (ids % 2).astype(np.int64)
+    if mixed:
+        labels[::7] = 1 - labels[::7]
+    splits = assign_splits(labels, ids, val=0.15, test=0.2, seed=3)
+    for g in np.unique(ids):
+        assert len(set(splits[ids == g])) == 1
+    frac_test = np.mean(splits == "test")
+    assert 0.1 < frac_test < 0.3
+    check_nonempty(splits, labels, ["a", "b"])
+
+
+def test_carve_fraction_and_errors() -> None:
+    labels = np.array([0, 1] * 20)
+    mask = carve(labels, np.arange(40), 0.25, seed=0)
+    assert mask.sum() == 10 and labels[mask].sum() == 5
+    with pytest.raises(SplitError, match="cannot carve val"):
+        carve(np.array([0, 0, 0, 1]), np.arange(4), 0.25, seed=0, what="val")
+
+
+def test_check_nonempty_names_class_and_counts() -> None:
+    splits = np.array(["train", "train", "val", "test", "test"], dtype=object)
+    labels = np.array([0, 1, 0, 0, 1])
+    with pytest.raises(
+        SplitError, match=r"'val' would hold no image of class 'pos'.*val: neg 1, pos 0"
+    ):
+        check_nonempty(splits, labels, ["neg", "pos"])
+
+
+def test_fractions_must_leave_training_data() -> None:
+    with pytest.raises(SplitError, match="data.split.val"):
+        assign_splits(np.array([0, 1] * 5), np.arange(10), val=0.5, test=0.5, seed=0)

@@ -1,0 +1,224 @@
+"""Decode image files (or arrays) into the cache's uint8 C x H x W pixels.
+
+One function turns one file into the pixels the model will see: Pillow decodes it, the mode is
+converted to the requested channel count (16-bit images scaled by their full 16-bit range, not
+clipped; alpha composited over black), and Pillow resizes it to a square ``image_size`` (bicubic
+with antialiasing by default, the same as ``torchvision.transforms.Resize(antialias=True)`` on a
+PIL image). A file that cannot be used raises :class:`DecodeError` whose ``reason`` is the short
+text that goes to ``rejected.csv``.
+
+:func:`decode_many` runs that over a thread pool: Pillow releases the GIL while it decodes and
+resamples, and hashlib while it hashes, so threads scale without the pickling cost of processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: File name endings the folder source treats as images (case-insensitive).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+#: ``data.interpolation`` -> Pillow filter. Pillow's bilinear and bicubic resampling widen the
+#: kernel when shrinking, i.e. they antialias.
+RESAMPLE = {
+    "bicubic": Image.Resampling.BICUBIC,
+    "bilinear": Image.Resampling.BILINEAR,
+    "nearest": Image.Resampling.NEAREST,
+}
+
+_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+
+
+class DecodeError(Exception):
+    """A file cannot be used; ``reason`` is the short text written to ``rejected.csv``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class DecodeSpec:
+    """What every decoded image is turned into."""
+
+    image_size: int
+    channels: int = 1
+    interpolation: str = "bicubic"
+
+    def __post_init__(self) -> None:
+        if self.channels not in (1, 3):
+            raise ValueError(f"data.channels: {self.channels!r}; use 1 or 3")
+        if self.interpolation not in RESAMPLE:
+            raise ValueError(
+                f"data.interpolation: {self.interpolation!r}; use one of {sorted(RESAMPLE)}"
+            )
+        if self.image_size < 1:
+            raise ValueError(f"data.image_size: {self.image_size!r}; use a positive size")
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """Pixels of one image as the cache stores them, and their sha256."""
+
+    pixels: np.ndarray  # uint8, C x H x W, contiguous
+    sha256: str
+
+
+def pixel_sha256(pixels: np.ndarray) -> str:
+    """sha256 of the cached pixels (uint8 C x H x W bytes); equal images, equal digests."""
+    return hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest()
+
+
+def _float_image(arr: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.ascontiguousarray(arr, dtype=np.float32))
+
+
+def _to_working_image(img: Image.Image) -> Image.Image:
+    """Return the image in mode L, F (values 0..255) or RGB.
+
+    16-bit images become a float image scaled by the full 16-bit range (65535 -> 255), so no
+    precision is lost before resizing. Alpha is composited over black.
+    """
+    mode = img.mode
+    if mode in _SIXTEEN_BIT_MODES:
+        arr = np.asarray(img).astype(np.float32)
+        return _float_image(arr * (255.0 / 65535.0))
+    if mode == "I":
+        # 32-bit integer mode: what Pillow gives for some 16-bit PNG/TIFF files. Values within
+        # 0..65535 are read as 16-bit; anything else is stretched over its own range.
+        arr = np.asarray(img).astype(np.float64)
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo >= 0 and hi <= 65535:
+            return _float_image(arr * (255.0 / 65535.0))
+        return _float_image((arr - lo) * (255.0 / max(hi - lo, 1e-12)))
+    if mode == "F":
+        arr = np.asarray(img).astype(np.float64)
+        if not np.isfinite(arr).all():
+            raise DecodeError("unreadable: float image holds NaN or infinite values")
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo >= 0 and hi <= 1:
+            return _float_image(arr * 255.0)
+        return _float_image((arr - lo) * (255.0 / max(hi - lo, 1e-12)))
+    if mode == "L":
+        return img
+    if mode == "1":
+        return img.convert("L")
+    if mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    elif mode in ("LA", "La", "PA", "RGBa"):
+        img = img.convert("RGBA")
+    if img.mode == "RGBA":
+        black = Image.new("RGBA", img.size, (0, 0, 0, 255))
+        return Image.alpha_composite(black, img).convert("RGB")
+    if img.mode != "RGB":
+        img = img.convert("RGB")  # CMYK, YCbCr, LAB, HSV, RGBX
+    return img
+
+
+def _to_pixels(img: Image.Image, spec: DecodeSpec) -> np.ndarray:
+    size = (spec.image_size, spec.image_size)
+    resample = RESAMPLE[spec.interpolation]
+    if img.mode == "RGB" and spec.channels == 1:
+        img = img.convert("L")  # ITU-R 601-2 luma, as torchvision's Grayscale
+    if img.size != size:
+        img = img.resize(size, resample)
+    arr = np.asarray(img)
+    if arr.dtype != np.uint8:  # float plane from a 16-bit or float image
+        arr = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+    if arr.ndim == 2:
+        arr = arr[None]
+        if spec.channels == 3:
+            arr = np.repeat(arr, 3, axis=0)
+    else:
+        arr = arr.transpose(2, 0, 1)
+    return np.ascontiguousarray(arr, dtype=np.uint8)
+
+
+def decode_pil(img: Image.Image, spec: DecodeSpec) -> Decoded:
+    """Convert a loaded Pillow image to cache pixels."""
+    pixels = _to_pixels(_to_working_image(img), spec)
+    return Decoded(pixels=pixels, sha256=pixel_sha256(pixels))
+
+
+def decode_array(arr: np.ndarray, spec: DecodeSpec) -> Decoded:
+    """Convert an H x W or H x W x C array (uint8 or uint16, e.g. from an .npz) to cache pixels."""
+    arr = np.asarray(arr)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.dtype == np.uint16:
+        if arr.ndim != 2:
+            raise DecodeError("unreadable: 16-bit colour arrays are not supported")
+        return decode_pil(Image.fromarray(np.ascontiguousarray(arr)), spec)
+    if arr.dtype != np.uint8:
+        raise DecodeError(f"unreadable: array dtype {arr.dtype}, expected uint8 or uint16")
+    if arr.ndim == 2:
+        img = Image.fromarray(np.ascontiguousarray(arr))
+    elif arr.ndim == 3 and arr.shape[2] in (3, 4):
+        img = Image.fromarray(np.ascontiguousarray(arr))
+    else:
+        raise DecodeError(f"unreadable: array of shape {arr.shape}, expected H x W [x 1|3|4]")
+    return decode_pil(img, spec)
+
+
+def decode_file(path: Path, spec: DecodeSpec) -> Decoded:
+    """Decode one image file to cache pixels, or raise :class:`DecodeError` saying why not."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise DecodeError(f"unreadable: {exc.strerror or exc}") from exc
+    if size == 0:
+        raise DecodeError("zero bytes")
+    try:
+        # (No warnings.catch_warnings here: it is not thread-safe. Pillow itself raises
+        # DecompressionBombError above twice its MAX_IMAGE_PIXELS.)
+        with Image.open(path) as img:
+            img.load()
+            return decode_pil(img, spec)
+    except DecodeError:
+        raise
+    except UnidentifiedImageError as exc:
+        raise DecodeError("not an image: Pillow cannot identify the file format") from exc
+    except Image.DecompressionBombError as exc:
+        raise DecodeError(f"unreadable: too many pixels ({exc})") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        text = str(exc)
+        if "truncated" in text.lower() or isinstance(exc, EOFError):
+            raise DecodeError(f"truncated: {text or 'file ends early'}") from exc
+        raise DecodeError(f"unreadable: {text or type(exc).__name__}") from exc
+
+
+def decode_many(
+    items: Sequence[T],
+    spec: DecodeSpec,
+    threads: int = 1,
+    decode: Callable[[T, DecodeSpec], Decoded] = decode_file,  # type: ignore[assignment]
+) -> list[Decoded | DecodeError]:
+    """Decode ``items`` (file paths by default) in order over ``threads`` threads.
+
+    Failures are returned in place as :class:`DecodeError`, not raised, so one bad file costs
+    one row in ``rejected.csv`` and nothing else.
+    """
+
+    def one(item: T) -> Decoded | DecodeError:
+        try:
+            return decode(item, spec)
+        except DecodeError as exc:
+            return exc
+
+    if threads <= 1 or len(items) < 2:
+        return [one(item) for item in items]
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="decode") as pool:
+        return list(pool.map(one, items))

@@ -1,0 +1,170 @@
+"""Leak-free, stratified, seeded splits.
+
+Images are first joined into *split groups*: images that share a user group (the
+``data.split.group_pattern`` match or a manifest ``group`` column) or identical pixels (same
+sha256) are one group, found as connected components of an image-key graph. A group is never
+cut: every split decision is taken per group, so no patient and no duplicate straddles two
+splits.
+
+The cut itself uses scikit-learn: when every group holds one class (the usual case: singletons,
+duplicate sets, one-class patients) ``train_test_split`` on the groups, stratified by their
+class; when some group mixes classes, ``StratifiedGroupKFold`` with the fold count nearest to the
+requested fraction (one fold is taken), which balances classes across folds by image counts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+class SplitError(ValueError):
+    """A split cannot be made as configured; the message names the class and the counts."""
+
+
+def split_groups(
+    groups: Sequence[str | None], hashes: Sequence[str | None] | None = None
+) -> np.ndarray:
+    """Return an int group id per image: images sharing a group name or a hash share an id.
+
+    ``None`` group names and hashes link nothing, so such an image alone is its own group.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(groups)
+    keys: dict[tuple[str, str], int] = {}
+    rows: list[int] = []
+    cols: list[int] = []
+    for i in range(n):
+        for kind, value in (("g", groups[i]), ("h", hashes[i] if hashes is not None else None)):
+            if value is None:
+                continue
+            node = keys.setdefault((kind, value), n + len(keys))
+            rows.append(i)
+            cols.append(node)
+    size = n + len(keys)
+    graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(size, size))
+    _, component = connected_components(graph, directed=False)
+    # Renumber in order of first appearance so ids do not depend on scipy's numbering.
+    _, first, inverse = np.unique(component[:n], return_index=True, return_inverse=True)
+    order = np.argsort(np.argsort(first))
+    return order[inverse].astype(np.int64)
+
+
+def _counts(labels: np.ndarray, class_names: Sequence[str]) -> str:
+    return ", ".join(f"{name}: {int((labels == k).sum())}" for k, name in enumerate(class_names))
+
+
+def carve(
+    labels: np.ndarray,
+    group_ids: np.ndarray,
+    fraction: float,
+    seed: int,
+    class_names: Sequence[str] = ("0", "1"),
+    what: str = "split",
+) -> np.ndarray:
+    """Pick about ``fraction`` of the images, whole groups at a time, stratified by class.
+
+    Returns a boolean mask of the picked images. Deterministic for a ``seed``.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+
+    labels = np.asarray(labels)
+    group_ids = np.asarray(group_ids)
+    uniq, inverse = np.unique(group_ids, return_inverse=True)
+    n_groups = len(uniq)
+    # Per group: how many images of each class.
+    per_group = np.zeros((n_groups, 2), dtype=np.int64)
+    np.add.at(per_group, (inverse, labels), 1)
+    pure = (per_group > 0).sum(axis=1) == 1
+    hint = (
+        f"cannot carve {what} ({fraction:.0%}) from {len(labels)} images in {n_groups} groups "
+        f"({_counts(labels, class_names)}); add images, or change data.split.{what} "
+        "(or data.split.group_pattern when groups are large)"
+    )
+    if pure.all():
+        group_label = per_group.argmax(axis=1)
+        try:
+            _, picked = train_test_split(
+                np.arange(n_groups), test_size=fraction, random_state=seed, stratify=group_label
+            )
+        except ValueError as exc:
+            raise SplitError(f"{hint} [{exc}]") from exc
+        chosen = np.zeros(n_groups, dtype=bool)
+        chosen[picked] = True
+        return chosen[inverse]
+    # One fold of k is 1/k of the images; fewer groups than folds means fewer, larger folds.
+    n_splits = max(2, min(int(round(1.0 / fraction)), n_groups))
+    log.info(
+        "some groups hold both classes: carving %s as 1 of %d stratified group folds (%.1f%% "
+        "instead of %.1f%%)",
+        what,
+        n_splits,
+        100.0 / n_splits,
+        100.0 * fraction,
+    )
+    try:
+        folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        _, picked_idx = next(folds.split(np.zeros(len(labels)), labels, group_ids))
+    except ValueError as exc:
+        raise SplitError(f"{hint} [{exc}]") from exc
+    mask = np.zeros(len(labels), dtype=bool)
+    mask[picked_idx] = True
+    return mask
+
+
+def assign_splits(
+    labels: np.ndarray,
+    group_ids: np.ndarray,
+    val: float,
+    test: float,
+    seed: int,
+    class_names: Sequence[str] = ("0", "1"),
+) -> np.ndarray:
+    """Split images three ways: ``test`` and ``val`` fractions of all images, the rest train.
+
+    Returns an array of split names. Test is carved first, then val from the remainder (as the
+    fraction ``val / (1 - test)`` of it), both group-aware and stratified.
+    """
+    if val + test >= 1:
+        raise SplitError(
+            f"data.split.val ({val}) + data.split.test ({test}) must be below 1 to leave "
+            "images for training"
+        )
+    labels = np.asarray(labels)
+    group_ids = np.asarray(group_ids)
+    out = np.full(len(labels), "train", dtype=object)
+    is_test = carve(labels, group_ids, test, seed, class_names, "test")
+    out[is_test] = "test"
+    rest = np.flatnonzero(~is_test)
+    is_val = carve(labels[rest], group_ids[rest], val / (1.0 - test), seed, class_names, "val")
+    out[rest[is_val]] = "val"
+    return out
+
+
+def check_nonempty(
+    splits: np.ndarray, labels: np.ndarray, class_names: Sequence[str]
+) -> dict[str, dict[str, int]]:
+    """Counts per split x class; raise :class:`SplitError` when a split lacks a class."""
+    counts: dict[str, dict[str, int]] = {}
+    for split in ("train", "val", "test"):
+        sel = labels[splits == split]
+        counts[split] = {name: int((sel == k).sum()) for k, name in enumerate(class_names)}
+    for split, per_class in counts.items():
+        for name, n in per_class.items():
+            if n == 0:
+                table = "; ".join(
+                    f"{s}: " + ", ".join(f"{c} {m}" for c, m in pc.items())
+                    for s, pc in counts.items()
+                )
+                raise SplitError(
+                    f"split {split!r} would hold no image of class {name!r} (counts {table}); "
+                    "add images of that class, raise data.split.val / data.split.test, or check "
+                    "data.split.group_pattern"
+                )
+    return counts
