@@ -113,6 +113,7 @@ def test_data_spec_points_synthetic_at_the_generated_folder():
     config = validated(load("config.yaml"))
     spec = data_spec(config, synthetic_root="results/demo/synthetic")
     assert spec["source"] == "folder" and spec["path"] == "results/demo/synthetic"
+    assert spec["split"]["group_pattern"], "synthetic patients must be kept in one split"
     config["data"]["source"] = "manifest"
     with pytest.raises(ConfigError, match="data.path"):
         data_spec(config)

@@ -113,8 +113,13 @@ def data_spec(config: dict[str, Any], synthetic_root: str | None = None) -> dict
     data = copy.deepcopy(config["data"])
     data.pop("synthetic", None)
     if data["source"] == "synthetic":
+        from biomedclf.data.synthetic import GROUP_PATTERN
+
         data["source"] = "folder"
         data["path"] = synthetic_root
+        # Images of one synthetic patient share anatomy: keep each patient in one split.
+        if not data["split"].get("group_pattern"):
+            data["split"]["group_pattern"] = GROUP_PATTERN
     elif not data.get("path"):
         raise ConfigError(
             f"data.path: required for data.source '{data['source']}'; set it to your "
