@@ -8,7 +8,8 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 # The package lives in workflow/src; make it importable without an install as well.
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "src"))
+SRC = str(Path(workflow.basedir) / "workflow" / "src")
+sys.path.insert(0, SRC)
 from biomedclf.config import (
     ConfigError,
     check_references,

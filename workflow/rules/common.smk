@@ -5,14 +5,10 @@ import os
 from biomedclf.config import comparison_variants, data_spec, resolve_variant
 from biomedclf.provenance import code_digest
 
-# Jobs run the scripts in fresh interpreters: let them find the package without an install.
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p
-    for p in (
-        str(Path(workflow.basedir) / "workflow" / "src"),
-        os.environ.get("PYTHONPATH"),
-    )
-    if p
+# Jobs run the scripts in fresh interpreters: let them import this checkout's package first
+# (the workflow sets the variable; it reads nothing from it).
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
 )
 
 NAME = config["name"]
