@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from biomedclf.io import read_json
+from biomedclf.metrics import METRIC_KEYS, binary_metrics
 from biomedclf.runs import RunFiles
 
 log = logging.getLogger(__name__)
@@ -49,19 +50,8 @@ log = logging.getLogger(__name__)
 #: Metric blocks of metrics.json summarised over seeds.
 METRIC_BLOCKS = ("threshold_0.5", "threshold_youden")
 
-#: Scalar metrics of one block (CONTRACTS.md); ``threshold`` is kept for the Youden block.
-BLOCK_METRICS = (
-    "threshold",
-    "accuracy",
-    "balanced_accuracy",
-    "sensitivity",
-    "specificity",
-    "precision",
-    "f1",
-    "auroc",
-    "average_precision",
-    "brier",
-)
+#: Scalar metrics of one block; ``threshold`` is kept for the Youden block.
+BLOCK_METRICS = tuple(k for k in METRIC_KEYS if k != "confusion_matrix")
 
 #: Metrics that the bootstrap, the paired comparisons and the verdicts cover.
 BOOTSTRAP_METRICS = ("accuracy", "auroc")
@@ -560,38 +550,6 @@ def describe(values: Sequence[float | None]) -> dict[str, Any]:
         "max": float(finite.max()) if n else None,
         "n": n,
         "values": vals,
-    }
-
-
-def binary_metrics(labels: np.ndarray, probabilities: np.ndarray, threshold: float = 0.5) -> dict:
-    """The threshold metrics of CONTRACTS.md for one set of probabilities (the ensemble)."""
-    from sklearn.metrics import average_precision_score
-
-    y = np.asarray(labels, dtype=int)
-    p = np.asarray(probabilities, dtype=float)
-    pred = (p >= threshold).astype(int)
-    tp = int(np.sum((pred == 1) & (y == 1)))
-    tn = int(np.sum((pred == 0) & (y == 0)))
-    fp = int(np.sum((pred == 1) & (y == 0)))
-    fn = int(np.sum((pred == 0) & (y == 1)))
-
-    def ratio(a: int, b: int) -> float | None:
-        return a / b if b else None
-
-    sens, spec, prec = ratio(tp, tp + fn), ratio(tn, tn + fp), ratio(tp, tp + fp)
-    both = len(np.unique(y)) == 2
-    return {
-        "threshold": float(threshold),
-        "accuracy": float(np.mean(pred == y)),
-        "balanced_accuracy": (sens + spec) / 2 if sens is not None and spec is not None else None,
-        "sensitivity": sens,
-        "specificity": spec,
-        "precision": prec,
-        "f1": ratio(2 * tp, 2 * tp + fp + fn),
-        "auroc": _finite_or_none(auroc(y, p)) if both else None,
-        "average_precision": float(average_precision_score(y, p)) if both else None,
-        "brier": float(np.mean((p - y) ** 2)),
-        "confusion_matrix": [[tn, fp], [fn, tp]],
     }
 
 

@@ -27,22 +27,13 @@ from typing import Any
 
 from biomedclf.io import atomic_path
 from biomedclf.runs import RunFiles
+from biomedclf.metrics import METRIC_KEYS
 from biomedclf.stats import format_difference
 
 log = logging.getLogger(__name__)
 
 #: Metrics of the 0.5-threshold block in the tables, with their CSV name.
-TEST_METRICS = (
-    "accuracy",
-    "balanced_accuracy",
-    "sensitivity",
-    "specificity",
-    "precision",
-    "f1",
-    "auroc",
-    "average_precision",
-    "brier",
-)
+TEST_METRICS = tuple(k for k in METRIC_KEYS if k not in ("threshold", "confusion_matrix"))
 
 #: Metrics shown as percentages in Markdown (the others as 3-decimal numbers).
 PERCENT_METRICS = {
