@@ -39,6 +39,19 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 
 
+# Small jobs that are not worth a cluster queue: run them where Snakemake runs.
+localrules:
+    all,
+    synthesize,
+    stats,
+    study_tables,
+    comparison_tables,
+    architecture,
+    study_figures,
+    comparison_figures,
+    summary,
+
+
 rule all:
     default_target: True
     input:
