@@ -73,6 +73,16 @@ def edit_yaml(path: Path, change) -> str:
     return original
 
 
+def jobs_after_config_change(repo: Path, change) -> Counter:
+    """The dry-run job list with ``change`` applied to the smoke config, then reverted."""
+    path = repo / "configs" / "smoke.yaml"
+    original = edit_yaml(path, change)
+    try:
+        return planned_jobs(repo)
+    finally:
+        path.write_text(original)
+
+
 AGGREGATES = {"stats", "study_tables", "comparison_tables", "study_figures", "comparison_figures", "summary", "all"}
 
 
@@ -122,12 +132,9 @@ def test_nothing_changed_nothing_to_do(study):
 
 
 def test_variant_setting_change_reruns_that_variant_only(study):
-    path = study / "configs" / "smoke.yaml"
-    original = edit_yaml(path, lambda c: c["variants"]["cnn_dropout"].update(dropout=0.3))
-    try:
-        jobs = planned_jobs(study)
-    finally:
-        path.write_text(original)
+    jobs = jobs_after_config_change(
+        study, lambda c: c["variants"]["cnn_dropout"].update(dropout=0.3)
+    )
     per_run = {k for k in jobs if k[0] in ("train", "evaluate")}
     assert per_run == {(r, f"variant=cnn_dropout, seed={s}") for r in ("train", "evaluate") for s in (0, 1)}
     assert {k[0] for k in jobs} - {"train", "evaluate"} <= AGGREGATES | {"architecture"}
@@ -135,42 +142,32 @@ def test_variant_setting_change_reruns_that_variant_only(study):
 
 
 def test_added_variant_and_seed_run_only_their_jobs(study):
-    path = study / "configs" / "smoke.yaml"
-
     def add(c):
         c["variants"]["cnn_l2"] = {"model": "conv", "weight_decay": 0.01}
 
-    original = edit_yaml(path, add)
-    try:
-        jobs = planned_jobs(study)
-    finally:
-        path.write_text(original)
+    jobs = jobs_after_config_change(study, add)
     per_run = {k for k in jobs if k[0] in ("train", "evaluate")}
     assert per_run == {(r, f"variant=cnn_l2, seed={s}") for r in ("train", "evaluate") for s in (0, 1)}
 
-    original = edit_yaml(path, lambda c: c["training"].update(seeds=[0, 1, 2]))
-    try:
-        jobs = planned_jobs(study)
-    finally:
-        path.write_text(original)
+    jobs = jobs_after_config_change(study, lambda c: c["training"].update(seeds=[0, 1, 2]))
     per_run = {k for k in jobs if k[0] in ("train", "evaluate")}
     variants = list(smoke_config(study)["variants"])
     assert per_run == {(r, f"variant={v}, seed=2") for r in ("train", "evaluate") for v in variants}
 
 
-def edit_module(repo: Path, module: str):
+def jobs_after_module_edit(repo: Path, module: str) -> Counter:
+    """The dry-run job list with a comment appended to a package module, then reverted."""
     path = repo / "workflow" / "src" / "biomedclf" / module
     original = path.read_text()
     path.write_text(original + "\n# edited\n")
-    return path, original
+    try:
+        return planned_jobs(repo)
+    finally:
+        path.write_text(original)
 
 
 def test_model_module_edit_reruns_training_and_what_follows(study):
-    path, original = edit_module(study, "models.py")
-    try:
-        jobs = planned_jobs(study)
-    finally:
-        path.write_text(original)
+    jobs = jobs_after_module_edit(study, "models.py")
     rules = Counter(k[0] for k in jobs for _ in range(jobs[k]))
     cfg = smoke_config(study)
     n_runs = len(cfg["variants"]) * len(cfg["training"]["seeds"])
@@ -179,21 +176,12 @@ def test_model_module_edit_reruns_training_and_what_follows(study):
 
 
 def test_plotting_module_edit_reruns_only_figures(study):
-    path, original = edit_module(study, "plots.py")
-    try:
-        jobs = planned_jobs(study)
-    finally:
-        path.write_text(original)
+    jobs = jobs_after_module_edit(study, "plots.py")
     assert {k[0] for k in jobs} - {"all"} == {"study_figures", "comparison_figures"}
 
 
 def test_image_size_change_reruns_everything_from_preparation(study):
-    path = study / "configs" / "smoke.yaml"
-    original = edit_yaml(path, lambda c: c["data"].update(image_size=20))
-    try:
-        jobs = planned_jobs(study)
-    finally:
-        path.write_text(original)
+    jobs = jobs_after_config_change(study, lambda c: c["data"].update(image_size=20))
     rules = {k[0] for k in jobs}
     assert {"synthesize", "prepare", "train", "evaluate", "summary"} <= rules
 
