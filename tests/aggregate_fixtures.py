@@ -1,6 +1,6 @@
 """Fake run files for the aggregate tests (stats, tables, plots, summary).
 
-``make_study`` writes, for each (variant, seed), the four per-run files of CONTRACTS.md
+``make_study`` writes, for each (variant, seed), the four per-run files of workflow/CONTRACTS.md
 (``history.csv``, ``train.json``, ``metrics.json``, ``predictions.csv``) under a temporary
 study folder, with a chosen expected test accuracy per variant, and returns the runs and a
 ``study`` dict as the summary adapter passes it.

@@ -1,4 +1,5 @@
-"""Evaluation: contract files, Youden threshold from val, model.pt alone reproduces it."""
+"""Evaluation: contract files, Youden threshold from val, model.pt alone reproduces the
+scores, and the evaluation job runs without torch."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ import pytest
 import torch
 from test_train import make_spec, write_cache
 
-from biomedclf.evaluate import predict_probabilities, run_evaluation
+import subprocess
+import sys
+
+from biomedclf.evaluate import read_scores, run_evaluation
 from biomedclf.metrics import METRIC_KEYS, binary_metrics, youden_threshold
 from biomedclf.models import load_model
-from biomedclf.train import run_training
+from biomedclf.train import predict_probabilities, run_training
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +32,12 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]
     )
     run_training(spec, 5, data, root / "train", root / "ckpt")
     out = root / "eval"
-    run_evaluation(root / "train" / "model.pt", data, out, threads=1, device="cpu")
+    evaluate(root / "train", out)
     return data, root / "train" / "model.pt", out
+
+
+def evaluate(train_dir: Path, out: Path) -> dict:
+    return run_evaluation(train_dir / "scores.csv", train_dir / "train.json", out)
 
 
 def read_predictions(path: Path) -> list[dict[str, str]]:
@@ -83,6 +91,32 @@ def test_metrics_follow_from_predictions_and_val(
     assert binary_metrics(labels, probs, threshold) == metrics["threshold_youden"]
 
 
+def test_scores_come_from_the_saved_model(trained: tuple[Path, Path, Path]) -> None:
+    data, model_path, _ = trained
+    scores = read_scores(model_path.parent / "scores.csv")
+    for split in ("val", "test"):
+        cache = torch.load(data / f"{split}.pt", weights_only=True)
+        assert scores[split].paths == cache["paths"]
+        assert scores[split].labels.tolist() == cache["labels"].tolist()
+        again = predict_probabilities(model_path, cache["images"]).double().numpy()
+        assert scores[split].probabilities.tolist() == again.tolist()
+
+
+def test_evaluation_job_does_not_import_torch(
+    trained: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    _, model_path, out = trained
+    code = (
+        "import sys; from pathlib import Path; "
+        "from biomedclf.evaluate import run_evaluation; "
+        f"run_evaluation(Path({str(model_path.parent)!r}) / 'scores.csv', "
+        f"Path({str(model_path.parent)!r}) / 'train.json', Path({str(tmp_path)!r})); "
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert (tmp_path / "metrics.json").read_text() == (out / "metrics.json").read_text()
+
+
 def test_model_file_alone_predicts_the_same(trained: tuple[Path, Path, Path]) -> None:
     data, model_path, out = trained
     model, ckpt = load_model(model_path)  # no spec, no config, no cache stats needed
@@ -101,8 +135,8 @@ def test_model_file_alone_predicts_the_same(trained: tuple[Path, Path, Path]) ->
 def test_evaluation_is_repeatable(
     trained: tuple[Path, Path, Path], tmp_path: Path
 ) -> None:
-    data, model_path, out = trained
-    again = run_evaluation(model_path, data, tmp_path, device="cpu")
+    _, model_path, out = trained
+    again = evaluate(model_path.parent, tmp_path)
     assert again == json.loads((out / "metrics.json").read_text())
     assert (tmp_path / "predictions.csv").read_text() == (
         out / "predictions.csv"
@@ -114,5 +148,20 @@ def test_wrong_cache_is_refused(
 ) -> None:
     _, model_path, _ = trained
     other = write_cache(tmp_path / "other", image_size=16, channels=1)
+    test = torch.load(other / "test.pt", weights_only=True)
     with pytest.raises(ValueError, match="trained on"):
-        run_evaluation(model_path, other, tmp_path / "out", device="cpu")
+        predict_probabilities(model_path, test["images"])
+
+
+def test_broken_scores_file_is_named(
+    trained: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    _, model_path, _ = trained
+    lines = (model_path.parent / "scores.csv").read_text().splitlines()
+    bad = tmp_path / "scores.csv"
+    bad.write_text("\n".join(lines[:2] + [lines[2].rsplit(",", 1)[0] + ",1.5"]) + "\n")
+    with pytest.raises(ValueError, match=r"scores\.csv, line 3: .*out of range"):
+        read_scores(bad)
+    bad.write_text("\n".join(line for line in lines if not line.startswith("test,")))
+    with pytest.raises(ValueError, match="no test rows"):
+        read_scores(bad)

@@ -1,12 +1,13 @@
-"""Metrics against small cases worked out by hand."""
+"""Metrics against small cases worked out by hand, and against scikit-learn."""
 
 from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pytest
 
-from biomedclf.metrics import METRIC_KEYS, binary_metrics, youden_threshold
+from biomedclf.metrics import METRIC_KEYS, binary_metrics, roc_curve, youden_threshold
 
 LABELS = [0, 0, 0, 1, 1, 1]
 PROBS = [0.1, 0.6, 0.3, 0.8, 0.4, 0.9]
@@ -80,3 +81,40 @@ def test_bad_input_is_rejected() -> None:
         binary_metrics([0, 2], [0.5, 0.5], 0.5)
     with pytest.raises(ValueError, match="NaN"):
         binary_metrics([0, 1], [0.5, float("nan")], 0.5)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_every_value_matches_scikit_learn(seed: int) -> None:
+    """The numpy implementations give scikit-learn's values, ties in the scores included."""
+    from sklearn import metrics as sk
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 300))
+    y = rng.integers(0, 2, n)
+    y[:2] = [0, 1]
+    p = np.round(rng.random(n), int(rng.integers(1, 4)))  # coarse scores: many ties
+    fpr, tpr, thr = roc_curve(y, p)
+    sk_fpr, sk_tpr, sk_thr = sk.roc_curve(y, p, drop_intermediate=False)
+    np.testing.assert_array_equal(thr, sk_thr)
+    np.testing.assert_allclose(fpr, sk_fpr, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(tpr, sk_tpr, rtol=0, atol=1e-15)
+    for t in (0.5, float(np.median(p)), youden_threshold(y, p)):
+        got = binary_metrics(y, p, t)
+        pred = (p >= t).astype(int)
+        expected = {
+            "accuracy": sk.accuracy_score(y, pred),
+            "balanced_accuracy": sk.balanced_accuracy_score(y, pred),
+            "sensitivity": sk.recall_score(y, pred, zero_division=np.nan),
+            "specificity": sk.recall_score(y, pred, pos_label=0, zero_division=np.nan),
+            "precision": sk.precision_score(y, pred, zero_division=np.nan),
+            "f1": sk.f1_score(y, pred, zero_division=np.nan),
+            "auroc": sk.roc_auc_score(y, p),
+            "average_precision": sk.average_precision_score(y, p),
+            "brier": sk.brier_score_loss(y, p),
+        }
+        for key, value in expected.items():
+            if np.isnan(value):
+                assert got[key] is None, key
+            else:
+                assert got[key] == pytest.approx(value, rel=1e-12, abs=1e-12), key
+        assert got["confusion_matrix"] == sk.confusion_matrix(y, pred).tolist()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 
 from biomedclf.models import (
     REGISTRY,
@@ -193,3 +195,27 @@ def test_load_model_roundtrip(tmp_path: Path) -> None:
         torch.testing.assert_close(loaded(x), model(x))
     with pytest.raises(FileNotFoundError, match="run the train step"):
         load_model(tmp_path / "missing.pt")
+
+
+@pytest.mark.parametrize(
+    "name, args",
+    [("conv", {"width": 8}), ("conv_gap", {"width": 8, "batch_norm": True})],
+)
+def test_pooling_before_relu_matches_the_homework_order(name: str, args: dict) -> None:
+    """The blocks pool before the ReLU; outputs and gradients equal the homework's order."""
+    torch.manual_seed(0)
+    model = build_model(name, args, 1, 32).train()
+    reference = copy.deepcopy(model)
+    blocks = list(reference.features)
+    for i, module in enumerate(blocks[:-1]):
+        if isinstance(module, nn.MaxPool2d):  # [.., MaxPool, ReLU] -> [.., ReLU, MaxPool]
+            blocks[i], blocks[i + 1] = blocks[i + 1], blocks[i]
+    assert [type(m) for m in blocks] != [type(m) for m in model.features]
+    reference.features = nn.Sequential(*blocks)
+    x = torch.randn(4, 1, 32, 32)
+    out, ref = model(x), reference(x)
+    assert torch.equal(out, ref)
+    out.sum().backward()
+    ref.sum().backward()
+    for (key, p), q in zip(model.named_parameters(), reference.parameters(), strict=True):
+        assert torch.equal(p.grad, q.grad), key

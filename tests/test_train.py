@@ -29,7 +29,7 @@ TRAIN_JSON_KEYS = [
     "variant", "seed", "model", "train_seconds", "best_epoch", "epochs_run", "stopped_early",
     "parameters", "device", "device_name", "threads", "torch_version", "torchvision_version",
     "python_version", "platform", "peak_memory_mb", "images_per_second", "n_train", "n_val",
-    "image_size", "channels",
+    "image_size", "channels", "class_names",
 ]  # fmt: skip
 
 
@@ -40,7 +40,7 @@ def write_cache(
     channels: int = 1,
     seed: int = 0,
 ) -> Path:
-    """A data cache as CONTRACTS.md describes it: class 1 has a brighter centre square."""
+    """A data cache as workflow/CONTRACTS.md describes it; class 1 has a brighter centre."""
     data_dir.mkdir(parents=True, exist_ok=True)
     g = torch.Generator().manual_seed(seed)
     for split, n in zip(("train", "val", "test"), sizes):
@@ -103,6 +103,7 @@ def test_outputs_follow_the_contract(data: Path, tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == [
         "history.csv",
         "model.pt",
+        "scores.csv",
         "train.json",
     ]
     assert not (tmp_path / "a" / "ckpt").exists()  # checkpoint removed after success

@@ -1,10 +1,11 @@
-# Evaluation: one job per (variant, seed) on the test split.
+# Evaluation: one job per (variant, seed) on the test split. The training job already wrote
+# the saved model's probabilities (scores.csv), so this job needs no torch: it is metrics only.
 
 
 rule evaluate:
     input:
-        data_files("val.pt", "test.pt"),
-        model=STUDY / "train" / "{variant}" / "seed{seed}" / "model.pt",
+        scores=STUDY / "train" / "{variant}" / "seed{seed}" / "scores.csv",
+        info=STUDY / "train" / "{variant}" / "seed{seed}" / "train.json",
     output:
         metrics=STUDY / "eval" / "{variant}" / "seed{seed}" / "metrics.json",
         predictions=STUDY / "eval" / "{variant}" / "seed{seed}" / "predictions.csv",
@@ -12,15 +13,11 @@ rule evaluate:
         LOGS / "eval" / "{variant}" / "seed{seed}.log",
     conda:
         ENV
-    threads: RES["train_threads"]
+    threads: 1
     resources:
-        mem_mb=RES["train_mem_mb"],
-        runtime=30,
-        gpu=train_resources_gpu,
+        mem_mb=500,
+        runtime=5,
     params:
         code=CODE["evaluate"],
-        device=lambda w: resolve_variant(config, w.variant)["training"].get(
-            "device", "auto"
-        ),
     script:
         "../scripts/evaluate.py"

@@ -3,11 +3,14 @@
 
 rule train:
     input:
-        data_files("train.pt", "val.pt"),
+        # test.pt: the saved model's test probabilities (scores.csv) are written once
+        # training has ended; nothing from the test split feeds back into training
+        data_files("train.pt", "val.pt", "test.pt"),
     output:
         model=STUDY / "train" / "{variant}" / "seed{seed}" / "model.pt",
         history=STUDY / "train" / "{variant}" / "seed{seed}" / "history.csv",
         info=STUDY / "train" / "{variant}" / "seed{seed}" / "train.json",
+        scores=STUDY / "train" / "{variant}" / "seed{seed}" / "scores.csv",
     log:
         LOGS / "train" / "{variant}" / "seed{seed}.log",
     conda:

@@ -1,4 +1,4 @@
-"""Adapter: evaluate one trained model on the test split."""
+"""Adapter: metrics of one trained run on the test split, from its scores."""
 
 from pathlib import Path
 
@@ -7,9 +7,7 @@ from biomedclf.logs import log_to
 
 with log_to(snakemake.log[0]):
     run_evaluation(
-        Path(snakemake.input.model),
-        data_dir=Path(snakemake.input[0]).parent,
+        snakemake.input.scores,
+        snakemake.input.info,
         out_dir=Path(snakemake.output.metrics).parent,
-        threads=snakemake.threads,
-        device=snakemake.params.device,
     )

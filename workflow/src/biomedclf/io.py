@@ -10,6 +10,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+#: columns of a training job's ``scores.csv`` (written by biomedclf.train, read by
+#: biomedclf.evaluate, which must not import the torch-bound training module)
+SCORE_COLUMNS = ("split", "path", "label", "probability")
+
 
 @contextmanager
 def atomic_path(path: Path | str) -> Iterator[Path]:

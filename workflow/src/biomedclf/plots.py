@@ -31,6 +31,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from biomedclf.io import atomic_path
+from biomedclf.metrics import roc_curve
 from biomedclf.runs import RunFiles
 from biomedclf.stats import align_predictions, load_history, load_predictions
 from biomedclf.tables import output_dir, variant_order
@@ -175,7 +176,6 @@ def plot_roc(
 ) -> Path:  # fmt: skip
     """ROC curves of the seed-ensembled probabilities of each variant in the comparison."""
     import matplotlib
-    from sklearn.metrics import roc_curve
 
     members = _comparison_variants(comp_name, comparison, runs)
     colours = colours or _colours(members)

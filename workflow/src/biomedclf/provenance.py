@@ -9,6 +9,7 @@ module it calls and everything that module imports from the package): an edit to
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import platform
 import sys
@@ -71,6 +72,14 @@ def _resolve(dotted: str) -> Path | None:
 
 
 def _imported_files(path: Path) -> list[Path]:
+    """Package files ``path`` imports (parsed once per version of the file: a workflow
+    computes a digest per kind of job, and the closures share most of their modules)."""
+    st = path.stat()
+    return list(_imported_files_cached(path, st.st_mtime_ns, st.st_size))
+
+
+@functools.lru_cache(maxsize=256)
+def _imported_files_cached(path: Path, _mtime_ns: int, _size: int) -> tuple[Path, ...]:
     package = ["biomedclf", *path.relative_to(PACKAGE_DIR).parent.parts]
     found = []
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
@@ -88,7 +97,7 @@ def _imported_files(path: Path) -> list[Path]:
             resolved = _resolve(name)
             if resolved is not None:
                 found.append(resolved)
-    return found
+    return tuple(found)
 
 
 def environment() -> dict[str, str]:

@@ -1,7 +1,7 @@
 """Statistics of a study: is a difference between two variants real, or test-set noise?
 
 The homework draws its conclusions from one run per model on a 400-image test set. This module
-turns the per-run files (CONTRACTS.md: ``history.csv``, ``train.json``, ``metrics.json``,
+turns the per-run files (workflow/CONTRACTS.md: ``history.csv``, ``train.json``, ``metrics.json``,
 ``predictions.csv``) into evidence:
 
 * per variant, over seeds: mean and standard deviation of every test metric, of the

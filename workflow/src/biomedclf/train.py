@@ -11,7 +11,10 @@ Entry point: :func:`run_training` (called by the workflow's train adapter). It
 - on CPU uses ``threads`` threads and channels_last for convolutional models; on CUDA keeps
   cache and augmentation on the GPU and uses bf16 autocast when ``training.amp``;
 - keeps the epoch with the lowest validation loss and saves it as ``model.pt``, with
-  ``history.csv`` and ``train.json`` (formats in CONTRACTS.md), each written atomically;
+  ``history.csv``, ``train.json`` and ``scores.csv`` (that model's probabilities on the
+  validation and test splits, computed once training has ended; the evaluation job turns
+  them into metrics without loading torch), each written atomically (formats in
+  ``workflow/CONTRACTS.md``);
 - is deterministic on CPU: the same spec, seed, data and thread count give the same history
   (but its seconds) and model;
 - writes a checkpoint after every epoch into ``checkpoint_dir`` (model, optimizer, all random
@@ -27,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import importlib.metadata
 import json
 import logging
 import math
@@ -44,8 +48,19 @@ from torch import nn
 from biomedclf.augment import channel_stats, to_model_input
 from biomedclf.data.cache import CachedSplit, load_split
 from biomedclf.devices import DEVICE_CHOICES, device_name, select_device
-from biomedclf.io import atomic_path, write_json
-from biomedclf.models import build_model, count_parameters, uses_convolutions
+from biomedclf.io import SCORE_COLUMNS, atomic_path, write_json
+from biomedclf.models import (
+    build_model,
+    count_parameters,
+    load_model,
+    uses_convolutions,
+)
+from biomedclf.speedups import (
+    defer_dynamo_import,
+    keep_freed_memory,
+    plain_step,
+    use_deterministic_algorithms,
+)
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +229,35 @@ def predict_logits(
     return torch.cat(out)
 
 
+def predict_probabilities(
+    model_path: Path | str,
+    images: torch.Tensor,
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
+    """Positive-class probabilities (float32, CPU) of the model in ``model_path`` for a uint8
+    ``N x C x H x W`` tensor, normalised with the mean/std stored in the model file: the
+    numbers ``scores.csv`` holds, from the model file alone."""
+    device = torch.device(device) if isinstance(device, str) else device
+    model, ckpt = load_model(model_path, map_location=device)
+    expected = (int(ckpt["channels"]), int(ckpt["image_size"]), int(ckpt["image_size"]))
+    if tuple(images.shape[1:]) != expected:
+        raise ValueError(
+            f"images are {tuple(images.shape[1:])} but {model_path} was trained on "
+            f"{expected}; predict with the data cache the model was trained on"
+        )
+    channels_last = uses_convolutions(ckpt["spec"]["model"]) and device.type in (
+        "cpu",
+        "cuda",
+    )
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    mean, std = channel_stats(ckpt["mean"], ckpt["std"], device)
+    logits = predict_logits(
+        model, images.to(device), mean, std, channels_last=channels_last
+    )
+    return torch.sigmoid(logits).cpu()
+
+
 def _peak_memory_mb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
@@ -240,6 +284,19 @@ def _format_seconds(seconds: float) -> str:
     if seconds >= 60:
         return f"{seconds // 60}m{seconds % 60:02d}s"
     return f"{seconds}s"
+
+
+def _write_scores(
+    path: Path, splits: dict[str, tuple[list[str], list[int], list[float]]]
+) -> None:
+    """``split,path,label,probability`` rows (cache order) for each split; probabilities are
+    float32 sigmoids of float32 logits (no autocast), written exactly (``repr``)."""
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(SCORE_COLUMNS)
+        for split, (paths, labels, probs) in splits.items():
+            for row_path, label, prob in zip(paths, labels, probs, strict=True):
+                writer.writerow([split, row_path, int(label), repr(float(prob))])
 
 
 def _write_history(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -287,8 +344,8 @@ def run_training(
 ) -> dict[str, Any]:
     """Train ``spec`` (a resolved variant, biomedclf.config.resolve_variant) with ``seed``.
 
-    Writes ``model.pt``, ``history.csv`` and ``train.json`` into ``out_dir`` and returns the
-    train.json dict. ``checkpoint_dir`` (outside the declared outputs) holds the per-epoch
+    Writes ``model.pt``, ``history.csv``, ``train.json`` and ``scores.csv`` into
+    ``out_dir`` and returns the train.json dict. ``checkpoint_dir`` (outside the declared outputs) holds the per-epoch
     checkpoint; it is resumed when its spec, seed, data and device type match and deleted
     after success.
 
@@ -311,12 +368,15 @@ def run_training(
     threads = max(1, int(threads))
     torch.set_num_threads(threads)
     device = select_device(settings.device)
+    if device.type == "cpu" and keep_freed_memory():
+        log.debug("glibc malloc keeps freed memory for reuse (biomedclf.speedups)")
+    defer_dynamo_import()
     # Determinism on CPU: every generator is seeded and the thread count fixed; deterministic
     # algorithms are requested too (process-wide, so the previous mode is restored after).
     was_deterministic = torch.are_deterministic_algorithms_enabled()
     was_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     if device.type == "cpu":
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        use_deterministic_algorithms(True, warn_only=True)
     try:
         return _train(
             spec,
@@ -331,7 +391,7 @@ def run_training(
             startup,
         )
     finally:
-        torch.use_deterministic_algorithms(was_deterministic, warn_only=was_warn_only)
+        use_deterministic_algorithms(was_deterministic, warn_only=was_warn_only)
 
 
 def _train(
@@ -348,6 +408,8 @@ def _train(
 ) -> dict[str, Any]:
     train = load_cached_split(data_dir, "train")
     val = load_cached_split(data_dir, "val")
+    # the test split is only predicted, after the best epoch has been chosen on val
+    test = load_cached_split(data_dir, "test")
     n_train, channels, height, width = (int(v) for v in train.images.shape)
     n_val = int(val.images.shape[0])
     if height != width:
@@ -359,10 +421,11 @@ def _train(
             f"{data_dir}: the train ({n_train}) or val ({n_val}) split is empty; "
             "give data.split.val a larger fraction or add images"
         )
-    if tuple(val.images.shape[1:]) != (channels, height, width):
-        raise ValueError(
-            f"{data_dir}: train and val images differ in shape; rerun prepare"
-        )
+    for other in (val, test):
+        if tuple(other.images.shape[1:]) != (channels, height, width):
+            raise ValueError(
+                f"{data_dir}: train, val and test images differ in shape; rerun prepare"
+            )
     image_size = height
 
     channels_last = uses_convolutions(spec["model"]) and device.type in ("cpu", "cuda")
@@ -416,6 +479,7 @@ def _train(
         else:
             p = resumed
 
+    optimizer_step = plain_step(optimizer)
     bs = s.batch_size
     # a trailing batch of one image is skipped (BatchNorm cannot train on one 1x1 feature
     # map, e.g. ResNet-18's last block on small images); the permutation changes every
@@ -452,7 +516,7 @@ def _train(
             loss = criterion(logits, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
+            optimizer_step()
             loss_sum += loss.detach() * idx.numel()
             correct += ((logits.detach() > 0) == (y > 0.5)).sum()
         train_loss = loss_sum.item() / n_used
@@ -535,6 +599,7 @@ def _train(
         "n_val": n_val,
         "image_size": image_size,
         "channels": channels,
+        "class_names": list(train.class_names),
     }
     model_file = {
         "spec": spec,
@@ -551,6 +616,23 @@ def _train(
     with atomic_path(out_dir / "model.pt") as tmp:
         torch.save(model_file, tmp)
     _write_history(out_dir / "history.csv", p.history)
+    model.load_state_dict(p.best_state)
+    _write_scores(
+        out_dir / "scores.csv",
+        {
+            split: (
+                data.paths,
+                data.labels.tolist(),
+                torch.sigmoid(
+                    predict_logits(
+                        model, data.images.to(device), mean, std,
+                        channels_last=channels_last,
+                    )
+                ).tolist(),
+            )
+            for split, data in (("val", val), ("test", test))
+        },
+    )  # fmt: skip
     write_json(out_dir / "train.json", info)
     checkpoint_path.unlink(missing_ok=True)
     with contextlib.suppress(OSError):
@@ -564,11 +646,12 @@ def _train(
 
 
 def _torchvision_version() -> str | None:
+    """The installed torchvision's version, read from its metadata: importing torchvision
+    (and the compiler it pulls in) would cost a training job seconds of start-up."""
     try:
-        import torchvision
-    except ImportError:
+        return importlib.metadata.version("torchvision")
+    except importlib.metadata.PackageNotFoundError:
         return None
-    return torchvision.__version__
 
 
 # --------------------------------------------------------------------------------------------

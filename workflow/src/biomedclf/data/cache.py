@@ -1,6 +1,6 @@
 """The split cache: one ``{train,val,test}.pt`` per split, written by prepare, read by training.
 
-Each file is a ``torch.save`` of a plain dict (CONTRACTS.md)::
+Each file is a ``torch.save`` of a plain dict (workflow/CONTRACTS.md)::
 
     {"images": uint8 N x C x H x W, "labels": int64 N, "paths": [str], "class_names": [neg, pos],
      "mean": [float per channel], "std": [float per channel]}
