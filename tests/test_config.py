@@ -151,3 +151,45 @@ def test_plotting_code_is_not_part_of_training_code():
     assert "plots.py" not in names("train.py") | names("evaluate.py") | names("stats.py")
     assert "models.py" in names("train.py")
     assert "data/prepare.py" not in names("train.py")
+
+
+def _imports_by_ast(path: Path, package_dir: Path) -> set[Path]:
+    """Reference for the scanner: every package module an AST walk of ``path`` finds."""
+    import ast
+
+    import biomedclf.provenance as prov
+
+    package = ["biomedclf", *path.relative_to(package_dir).parent.parts]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:
+                anchor = package[: len(package) - node.level + 1]
+                module = ".".join(anchor + ([node.module] if node.module else []))
+            names = [module] + [f"{module}.{a.name}" for a in node.names]
+        found |= {r for r in map(prov._resolve, names) if r is not None}
+    return found
+
+
+def test_import_scanner_agrees_with_the_parser(tmp_path, monkeypatch):
+    import biomedclf.provenance as prov
+
+    for path in sorted(prov.PACKAGE_DIR.rglob("*.py")):
+        assert set(prov._imported_files(path)) == _imports_by_ast(path, prov.PACKAGE_DIR), path
+    (tmp_path / "__init__.py").write_text("")
+    for name in ("x", "y", "z", "w"):
+        (tmp_path / f"{name}.py").write_text("")
+    (tmp_path / "m.py").write_text(
+        "from biomedclf import (\n    x,  # first\n    y as why,\n)\n"
+        "import biomedclf.z as zed, os\n"
+        "if True:\n    from . import w\n"
+        "text = 'from biomedclf import nothing'\n"
+    )
+    monkeypatch.setattr(prov, "PACKAGE_DIR", tmp_path)
+    got = {p.name for p in prov._imported_files(tmp_path / "m.py")}
+    assert got == {"__init__.py", "x.py", "y.py", "z.py", "w.py"}
+    assert got == {p.name for p in _imports_by_ast(tmp_path / "m.py", tmp_path)}
