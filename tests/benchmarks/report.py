@@ -136,9 +136,12 @@ def markdown(results: dict[str, Any]) -> str:
         d, r, sm = wf["dag"], wf["rerun_nothing_to_do"], wf["smoke_study"]
         lines += [
             f"| DAG: `snakemake -n`, {d['variants']} variants x {d['seeds']} seeds"
-            f" ({d['train_jobs']} train jobs, {d['total_jobs']} in all), s | {_fmt(d['seconds'], ' s', 2)}"
+            f" ({d['train_jobs']} train jobs, {d['total_jobs']} in all), median of"
+            f" {len(d['all_seconds'])} (runs: {', '.join(f'{x:.2f}' for x in d['all_seconds'])})"
+            f" | {_fmt(d['seconds'], ' s', 2)}"
             f" | | | {verdict('dag')} |",
-            f"| No-change rerun: `snakemake --cores 2` on the finished smoke study, s"
+            f"| No-change rerun: `snakemake --cores 2` on the finished smoke study, median of"
+            f" {len(r['all_seconds'])}"
             f" | {_fmt(r['seconds'], ' s', 2)} | | | {verdict('rerun')} |",
             f"| Smoke study (configs/smoke.yaml) from scratch: wall vs sum of its {sm['jobs']} jobs'"
             f" wall times (snakemake metadata); cores busy {_fmt(100 * (sm['busy_fraction'] or 0), '%', 0)}"
