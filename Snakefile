@@ -43,6 +43,7 @@ include: "workflow/rules/report.smk"
 localrules:
     all,
     synthesize,
+    evaluate,
     stats,
     study_tables,
     comparison_tables,
