@@ -127,6 +127,25 @@ def test_outputs_exist_and_match_the_config(study):
     assert (study / "logs" / "smoke" / "train" / "cnn" / "seed0.log").stat().st_size > 0
 
 
+def test_html_report_groups_every_output_by_comparison(study):
+    """`snakemake --report` builds one HTML file: each comparison is a category holding its
+    figures and tables, each with its caption from workflow/report/."""
+    cfg = smoke_config(study)
+    smk(study, "--report", "results/smoke/report.html")
+    html = (study / "results" / "smoke" / "report.html").read_text()
+    match = re.search(r"var categories = (\{.*?\});\s*</script>", html, re.S)
+    assert match, "no category index in the report"
+    categories = json.loads(match.group(1))
+    assert set(categories) == {"Study", *cfg["comparisons"]}
+    for comp in cfg["comparisons"]:
+        files = {Path(f).name for group in categories[comp].values() for f in group}
+        assert {f"curves_{comp}.png", f"roc_{comp}.png", f"comparison_{comp}.md",
+                f"stats_{comp}.md"} <= files, (comp, sorted(files))  # fmt: skip
+    curves = (ROOT / "workflow" / "report" / "curves.rst").read_text().split(":")[0]
+    assert html.count(curves) >= len(cfg["comparisons"])
+    assert "summary.md" in {Path(f).name for g in categories["Study"].values() for f in g}
+
+
 def test_nothing_changed_nothing_to_do(study):
     assert planned_jobs(study) == Counter()
 
