@@ -103,7 +103,7 @@ def test_outputs_exist_and_match_the_config(study):
     variants, seeds = list(cfg["variants"]), cfg["training"]["seeds"]
     for v in variants:
         for s in seeds:
-            for f in ("model.pt", "history.csv", "train.json"):
+            for f in ("model.pt", "history.csv", "train.json", "scores.csv"):
                 assert (out / "train" / v / f"seed{s}" / f).stat().st_size > 0
             for f in ("metrics.json", "predictions.csv"):
                 assert (out / "eval" / v / f"seed{s}" / f).stat().st_size > 0
