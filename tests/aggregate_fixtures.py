@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from biomedclf.runs import RunFiles, study_runs
-from biomedclf.stats import binary_metrics
+from biomedclf.metrics import binary_metrics
 
 #: The homework's suite at fake scale: name -> (model, expected test accuracy, seconds).
 DEFAULT_VARIANTS: dict[str, tuple[str, float, float]] = {

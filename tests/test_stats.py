@@ -59,7 +59,7 @@ def test_weighted_auroc_matches_sklearn_with_ties_and_resampling():
     rng = np.random.default_rng(3)
     y = rng.integers(0, 2, 60)
     s = np.round(rng.random(60), 1)  # many ties
-    assert stats.auroc(y, s) == pytest.approx(roc_auc_score(y, s))
+    assert stats.weighted_auroc(y, s, np.ones((1, 60)))[0] == pytest.approx(roc_auc_score(y, s))
     idx = rng.integers(0, 60, size=(5, 60))
     w = np.stack([np.bincount(i, minlength=60) for i in idx])
     got = stats.weighted_auroc(y, s, w)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -17,22 +16,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from repo_copy import ROOT, copy_repo
 
 pytestmark = pytest.mark.workflow
 
-ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-IGNORE = shutil.ignore_patterns(
-    ".venv", ".git", "results", ".snakemake", "logs", "__pycache__", "*.egg-info", ".pytest_cache"
-)
-
-
-def copy_repo(dest: Path) -> Path:
-    shutil.copytree(ROOT, dest, symlinks=True, ignore=IGNORE)
-    (dest / "results").mkdir(exist_ok=True)
-    return dest
-
-
 def smk(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run(
         [*SNAKEMAKE, "--cores", "2", "--configfile", "configs/smoke.yaml", *args],

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -14,22 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from repo_copy import copy_repo  # tests/, on sys.path via run.py
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parents[2]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-IGNORE = shutil.ignore_patterns(
-    ".venv", ".git", "results", ".snakemake", "logs", "__pycache__", "*.egg-info",
-    ".pytest_cache", "benchmarks_out", ".checkpoints",
-)  # fmt: skip
-
-
-def copy_repo(dest: Path) -> Path:
-    """A copy of the working tree (no results, no snakemake state) to run snakemake in."""
-    shutil.copytree(ROOT, dest, symlinks=True, ignore=IGNORE)
-    (dest / "results").mkdir(exist_ok=True)
-    return dest
 
 
 def smk(repo: Path, *args: str, timeout: float = 3600) -> tuple[float, subprocess.CompletedProcess]:

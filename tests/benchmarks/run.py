@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path[:0] = [str(HERE), str(HERE.parent)]  # the suite's modules, then tests/ (repo_copy)
 
 import machine  # noqa: E402
 import report  # noqa: E402

@@ -29,15 +29,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from repo_copy import ROOT, copy_repo
 
 pytestmark = pytest.mark.cluster
 
-ROOT = Path(__file__).resolve().parents[2]
 SMOKE = "configs/smoke.yaml"
-# Not copied into the test's work trees: environments, outputs, Snakemake's state.
-COPY_IGNORE = shutil.ignore_patterns(
-    ".venv", ".git", ".snakemake", "results", "logs", "__pycache__", ".pytest_cache", "*.egg-info"
-)
 RUN_TIMEOUT = 1200  # seconds for one snakemake run (the smoke study takes a few minutes)
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: (\S+)\)")
 
@@ -98,11 +94,6 @@ def cluster() -> Cluster:
     if isinstance(found, str):
         pytest.skip(found)
     return found
-
-
-def copy_repo(dst: Path) -> Path:
-    shutil.copytree(ROOT, dst, symlinks=True, ignore=COPY_IGNORE)
-    return dst
 
 
 def write_overlay_profile(work: Path, cluster: Cluster) -> Path:

@@ -242,12 +242,6 @@ def weighted_auroc(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) 
         return np.where(denom > 0, u / np.where(denom > 0, denom, 1), np.nan)
 
 
-def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """AUROC on the full data (NaN when only one class is present)."""
-    n = len(labels)
-    return float(weighted_auroc(labels, scores, np.ones((1, n)))[0])
-
-
 def _statistic(
     metric: str, labels: np.ndarray, scores: np.ndarray, weights: np.ndarray, threshold: float
 ) -> np.ndarray:

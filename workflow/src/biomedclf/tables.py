@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from biomedclf.io import atomic_path
-from biomedclf.runs import RunFiles
 from biomedclf.metrics import METRIC_KEYS
+from biomedclf.runs import RunFiles
 from biomedclf.stats import format_difference
 
 log = logging.getLogger(__name__)

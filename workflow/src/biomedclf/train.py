@@ -345,9 +345,9 @@ def run_training(
     """Train ``spec`` (a resolved variant, biomedclf.config.resolve_variant) with ``seed``.
 
     Writes ``model.pt``, ``history.csv``, ``train.json`` and ``scores.csv`` into
-    ``out_dir`` and returns the train.json dict. ``checkpoint_dir`` (outside the declared outputs) holds the per-epoch
-    checkpoint; it is resumed when its spec, seed, data and device type match and deleted
-    after success.
+    ``out_dir`` and returns the train.json dict. ``checkpoint_dir`` (outside the declared
+    outputs) holds the per-epoch checkpoint; it is resumed when its spec, seed, data and
+    device type match and deleted after success.
 
     In train.json, ``train_seconds`` is the sum of the epochs' wall time (training, validation
     and checkpoint; no start-up), ``images_per_second`` counts training images over the
