@@ -13,6 +13,7 @@ from biomedclf.data.decode import (
     DecodeSpec,
     decode_array,
     decode_file,
+    decode_into,
     decode_many,
     pixel_sha256,
 )
@@ -126,6 +127,39 @@ def test_decode_many_keeps_order_and_returns_errors(tmp_path: Path) -> None:
         if not isinstance(a, DecodeError):
             assert not isinstance(b, DecodeError)
             assert a.sha256 == b.sha256
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_decode_into_rows_equal_decode_file(tmp_path: Path, threads: int, channels: int) -> None:
+    rng = np.random.default_rng(5)
+    paths = [
+        _save(tmp_path / "gray.png", rng.integers(0, 256, (20, 14), dtype=np.uint8)),
+        _save(tmp_path / "rgb.jpg", rng.integers(0, 256, (9, 30, 3), dtype=np.uint8)),
+        _save(tmp_path / "deep.tif", rng.integers(0, 65536, (16, 16), dtype=np.uint16)),
+        tmp_path / "bad.png",
+        _save(tmp_path / "rgba.png", rng.integers(0, 256, (12, 12, 4), dtype=np.uint8)),
+    ]
+    paths[3].write_bytes(b"")
+    spec = DecodeSpec(10, channels=channels, interpolation="bilinear")
+    out = np.full((len(paths), channels, 10, 10), 7, dtype=np.uint8)
+    hashes = decode_into(paths, spec, out, threads=threads)
+    for i, path in enumerate(paths):
+        if path.name == "bad.png":
+            assert isinstance(hashes[i], DecodeError) and hashes[i].reason == "zero bytes"
+            assert (out[i] == 7).all()  # a failed row is left as it was
+            continue
+        expected = decode_file(path, spec)
+        assert np.array_equal(out[i], expected.pixels), path.name
+        assert hashes[i] == expected.sha256 == pixel_sha256(out[i])
+
+
+def test_decode_into_checks_the_buffer(tmp_path: Path) -> None:
+    path = _save(tmp_path / "a.png", np.zeros((8, 8), np.uint8))
+    with pytest.raises(ValueError, match=r"decode buffer: need uint8 \(1, 1, 8, 8\)"):
+        decode_into([path], DecodeSpec(8), np.zeros((1, 3, 8, 8), np.uint8))
+    with pytest.raises(ValueError, match="decode buffer"):
+        decode_into([path], DecodeSpec(8), np.zeros((1, 1, 8, 8), np.float32))
 
 
 def test_decode_array_and_hash() -> None:

@@ -408,3 +408,75 @@ def test_load_split_mmap(tmp_path: Path) -> None:
     a = load_split(tmp_path / "out", "train")
     b = load_split(tmp_path / "out", "train", mmap=True)
     assert torch.equal(a.images, b.images)
+
+
+def test_defaults_agree_with_the_schema() -> None:
+    import yaml
+
+    from biomedclf.data.prepare import DATA_DEFAULTS, SPLIT_DEFAULTS
+
+    schema_path = Path(__file__).parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+    data = yaml.safe_load(schema_path.read_text())["properties"]["data"]["properties"]
+    split = data["split"]["properties"]
+    assert SPLIT_DEFAULTS == {key: spec["default"] for key, spec in split.items()}
+    schema_data = {k: v["default"] for k, v in data.items() if k not in ("split", "synthetic")}
+    # source: the workflow generates 'synthetic' and hands it over as 'folder'.
+    assert DATA_DEFAULTS["source"] in data["source"]["enum"] and DATA_DEFAULTS["source"] != (
+        "synthetic"
+    )
+    assert {k: v for k, v in DATA_DEFAULTS.items() if k != "source"} == {
+        k: v for k, v in schema_data.items() if k != "source"
+    }
+
+
+def test_cached_pixels_are_decode_file_pixels(tmp_path: Path) -> None:
+    """Decoding into one buffer and arranging it in place gives each file its own pixels."""
+    from biomedclf.data.decode import DecodeSpec, decode_file
+
+    root = tmp_path / "data"
+    for i in range(14):
+        rgb = np.random.default_rng(i).integers(0, 256, (15 + i, 11, 3), dtype=np.uint8)
+        for cls in ("a", "b"):
+            (root / cls).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rgb if cls == "a" else 255 - rgb).save(root / cls / f"{13 - i:02d}.png")
+    (root / "a" / "05.png").write_bytes(b"")  # a rejected row inside the buffer
+    (root / "b" / "copy.png").write_bytes((root / "b" / "07.png").read_bytes())
+    out = tmp_path / "out"
+    cfg = _cfg(root, channels=3, image_size=6, interpolation="bilinear")
+    prepare_dataset(cfg, out, threads=2)
+    spec = DecodeSpec(6, channels=3, interpolation="bilinear")
+    splits = load_splits(out)
+    for split in splits.values():
+        assert split.paths == sorted(split.paths)
+        for img, path in zip(split.images, split.paths):
+            assert np.array_equal(img.numpy(), decode_file(root / path, spec).pixels), path
+    assert sum(len(s) for s in splits.values()) == 28
+    train = splits["train"].images.numpy().astype(np.float64) / 255
+    assert splits["train"].mean == pytest.approx(train.mean(axis=(0, 2, 3)).tolist(), rel=1e-12)
+    assert splits["train"].std == pytest.approx(train.std(axis=(0, 2, 3)).tolist(), rel=1e-12)
+    for s in ("train", "val", "test"):  # each file holds its own split, not the whole buffer
+        raw = torch.load(out / f"{s}.pt", weights_only=True)["images"]
+        assert raw.untyped_storage().nbytes() == raw.numel()
+
+
+def test_memory_grows_by_about_the_cache_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Traced peak memory (numpy reports its buffers) grows per image by about the 9 KB each
+    image takes in the cache: no per-image arrays, no stacked or float copies of a split."""
+    import tracemalloc
+
+    from biomedclf.data import cache
+
+    monkeypatch.setattr(cache, "_STATS_CHUNK", 1 << 14)  # the statistics' fixed chunk, small
+    peaks = {}
+    for n in (10, 10, 60):  # the first run loads scipy and scikit-learn
+        root = _folder(tmp_path / f"d{n}", n=n, start=n)
+        tracemalloc.start()
+        try:
+            prepare_dataset(_cfg(root, image_size=96), tmp_path / f"out{n}")
+            peaks[n] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    per_image = (peaks[60] - peaks[10]) / (2 * 60 - 2 * 10)
+    assert per_image <= 1.5 * 96 * 96, f"{per_image / 1024:.1f} KB per image"

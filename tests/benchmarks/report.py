@@ -170,6 +170,9 @@ def markdown(results: dict[str, Any]) -> str:
 
         lines += ["", "What each change to the training step buys (ablation, median of"
                   f" {results['ablation']['rounds']} rounds):", "", ablation.markdown(results["ablation"]).rstrip()]
+    if results.get("prepare_memory"):
+        lines += ["", "Peak memory of prepare_dataset (384 px JPEGs, fresh process per size):", "",
+                  results["prepare_memory"]["markdown"].rstrip()]
     lines += ["", "Targets:"]
     for t in results["targets"]:
         note = f" ({t['note']})" if t["note"] else ""

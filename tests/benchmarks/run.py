@@ -41,7 +41,7 @@ import report  # noqa: E402
 
 log = logging.getLogger("benchmarks")
 PARTS = ("training", "preparation", "workflow")
-OPTIONAL_PARTS = ("ablation",)  # run only when named in --parts
+OPTIONAL_PARTS = ("ablation", "prepare_memory")  # run only when named in --parts
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -52,7 +52,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="folder for benchmarks.json and benchmarks.md (default: benchmarks_out/)")
     p.add_argument("--parts", default=",".join(PARTS),
                    help=f"comma-separated parts: {', '.join(PARTS)} (the default) and "
-                        f"{', '.join(OPTIONAL_PARTS)} (what each change to the training step buys)")
+                        f"{', '.join(OPTIONAL_PARTS)} (what each change to the training step buys; "
+                        "prepare's peak memory for 1,000 to 20,000 JPEGs)")
     p.add_argument("--ablation-rounds", type=int, default=2,
                    help="rounds of the ablation's round-robin (default 2)")
     p.add_argument("--threads", type=int, default=2, help="torch threads for both loops (2)")
@@ -155,6 +156,15 @@ def main(argv: list[str] | None = None) -> int:
             settle("workflow")
             results["workflow"] = overhead.run(work / "workflow", args.quick, cores=args.threads)
             results["load"]["parts"]["workflow"]["after"] = machine.load_average()
+        if "prepare_memory" in parts:
+            import prepare_memory
+
+            settle("prepare_memory")
+            results["prepare_memory"] = prepare_memory.run(
+                work / "prepare_memory", (1000, 5000) if args.quick else prepare_memory.SIZES,
+                image_size=args.image_size, threads=args.threads,
+            )  # fmt: skip
+            results["load"]["parts"]["prepare_memory"]["after"] = machine.load_average()
         if "ablation" in parts:
             import ablation
 

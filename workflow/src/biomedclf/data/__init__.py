@@ -10,7 +10,9 @@ Entry points (import the submodule; this package imports nothing heavy):
 * :func:`biomedclf.data.cache.load_split` / :func:`~biomedclf.data.cache.load_splits` read the
   cache back.
 
-Modules: ``sources`` (indexing, validation), ``decode`` (Pillow decoding, modes, resizing),
-``split`` (group-aware stratified splits), ``cache`` (the ``.pt`` files), ``prepare`` (the step),
-``synthetic`` (the generator).
+Modules: ``sources`` (indexing and validation, one module per source kind), ``decode`` (Pillow
+decoding, modes, resizing, decoding into one buffer), ``dedupe`` (exact duplicates), ``assign``
+(given splits and the split of each image), ``split`` (group-aware stratified cuts), ``layout``
+(each split a contiguous block of the decode buffer), ``outputs`` (writing the files), ``cache``
+(the ``.pt`` files, pixel statistics), ``prepare`` (the step), ``synthetic`` (the generator).
 """

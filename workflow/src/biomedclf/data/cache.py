@@ -10,7 +10,9 @@ Only tensors, lists, strings and floats are stored, so it loads with ``weights_o
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -38,31 +40,77 @@ class CachedSplit:
         return int(self.labels.shape[0])
 
 
-def channel_stats(images: np.ndarray | torch.Tensor) -> tuple[list[float], list[float]]:
-    """Per-channel mean and std of ``pixel / 255`` over an N x C x H x W uint8 stack.
+#: Pixels per ``np.bincount`` call in :func:`pixel_statistics` (its int64 copy: 8 MB).
+_STATS_CHUNK = 1 << 20
 
-    Accumulated in float64 chunk by chunk, so large caches need no float copy.
+
+def pixel_histograms(images: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Exact per-channel histograms (C x 256, int64) of an N x C x H x W uint8 stack.
+
+    Counted a few rows at a time, so memory stays at one small chunk whatever N is.
     """
     arr = images.numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
-    n, c = arr.shape[:2]
-    total = np.zeros(c)
-    total_sq = np.zeros(c)
-    count = 0
-    for start in range(0, n, 1024):
-        chunk = arr[start : start + 1024].astype(np.float64) / 255.0
-        total += chunk.sum(axis=(0, 2, 3))
-        total_sq += (chunk**2).sum(axis=(0, 2, 3))
-        count += chunk.shape[0] * chunk.shape[2] * chunk.shape[3]
-    if count == 0:
-        return [0.0] * c, [1.0] * c
-    mean = total / count
-    var = np.maximum(total_sq / count - mean**2, 0.0)
-    return [float(m) for m in mean], [float(s) for s in np.sqrt(var)]
+    if arr.dtype != np.uint8 or arr.ndim != 4:
+        raise ValueError(f"pixel statistics need uint8 N x C x H x W, got {arr.dtype} {arr.shape}")
+    n, c, h, w = arr.shape
+    hist = np.zeros((c, 256), dtype=np.int64)
+    rows = max(1, _STATS_CHUNK // max(1, h * w))
+    for start in range(0, n, rows):
+        chunk = arr[start : start + rows]
+        for k in range(c):
+            hist[k] += np.bincount(chunk[:, k].reshape(-1), minlength=256)
+    return hist
+
+
+def pixel_statistics(images: np.ndarray | torch.Tensor) -> tuple[list[float], list[float]]:
+    """Per-channel mean and (population) std of ``pixel / 255`` over an N x C x H x W uint8 stack.
+
+    Computed from exact integer histograms (:func:`pixel_histograms`): no float copy of the
+    images, and mean and variance are exact fractions rounded once. An empty stack gives mean 0
+    and std 1 per channel.
+    """
+    hist = pixel_histograms(images)
+    values = np.arange(256, dtype=object)
+    means: list[float] = []
+    stds: list[float] = []
+    for counts in hist:
+        n = int(counts.sum())
+        if n == 0:
+            means.append(0.0)
+            stds.append(1.0)
+            continue
+        s1 = int((counts.astype(object) * values).sum())
+        s2 = int((counts.astype(object) * values * values).sum())
+        means.append(float(Fraction(s1, 255 * n)))
+        variance = Fraction(s2 * n - s1 * s1, (255 * n) ** 2)
+        stds.append(math.sqrt(variance))
+    return means, stds
+
+
+def owns_storage(tensor: torch.Tensor) -> bool:
+    """True when ``tensor`` spans its whole storage, so ``torch.save`` writes nothing else.
+
+    ``torch.save`` writes a tensor's entire storage: a slice of a larger tensor would carry the
+    whole buffer into the file. ``torch.from_numpy`` of a numpy view owns exactly the view.
+    """
+    return (
+        tensor.is_contiguous()
+        and tensor.storage_offset() == 0
+        and tensor.untyped_storage().nbytes() == tensor.numel() * tensor.element_size()
+    )
 
 
 def save_split(path: Path, split: CachedSplit) -> None:
-    """Write one split atomically as the contract's plain dict."""
-    images = split.images.contiguous()
+    """Write one split atomically as the contract's plain dict.
+
+    ``split.images`` is written as it is when it spans its own storage (e.g. ``torch.from_numpy``
+    of a block of a larger numpy buffer), else a compact copy is written.
+    """
+    images = (
+        split.images
+        if owns_storage(split.images)
+        else split.images.clone(memory_format=torch.contiguous_format)
+    )
     if images.dtype != torch.uint8 or images.ndim != 4:
         raise ValueError(
             f"{path}: images must be uint8 N x C x H x W, got {images.dtype} {tuple(images.shape)}"

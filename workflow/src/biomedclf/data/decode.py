@@ -83,6 +83,7 @@ def pixel_sha256(pixels: np.ndarray) -> str:
 
 
 def _float_image(arr: np.ndarray) -> Image.Image:
+    """A Pillow float (mode F) image of ``arr``."""
     return Image.fromarray(np.ascontiguousarray(arr, dtype=np.float32))
 
 
@@ -129,6 +130,7 @@ def _to_working_image(img: Image.Image) -> Image.Image:
 
 
 def _to_pixels(img: Image.Image, spec: DecodeSpec) -> np.ndarray:
+    """Resize a working image (L, F or RGB) and return it as uint8 C x H x W."""
     size = (spec.image_size, spec.image_size)
     resample = RESAMPLE[spec.interpolation]
     if img.mode == "RGB" and spec.channels == 1:
@@ -222,3 +224,35 @@ def decode_many(
         return [one(item) for item in items]
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="decode") as pool:
         return list(pool.map(one, items))
+
+
+def decode_into(
+    items: Sequence[T],
+    spec: DecodeSpec,
+    out: np.ndarray,
+    threads: int = 1,
+    decode: Callable[[T, DecodeSpec], Decoded] = decode_file,  # type: ignore[assignment]
+) -> list[str | DecodeError]:
+    """Decode ``items`` into the rows of ``out`` (uint8, len(items) x C x H x W); return hashes.
+
+    Item ``i`` lands in ``out[i]`` (each thread writes only its own rows) and its entry in the
+    result is the pixels' sha256; a failure leaves its row untouched and is returned in place
+    as :class:`DecodeError`. Only one image per thread is held besides ``out``, so memory grows
+    by the cache's own size and no more.
+    """
+    expected = (len(items), spec.channels, spec.image_size, spec.image_size)
+    if out.dtype != np.uint8 or out.shape != expected:
+        raise ValueError(f"decode buffer: need uint8 {expected}, got {out.dtype} {out.shape}")
+
+    def one(i: int) -> str | DecodeError:
+        try:
+            decoded = decode(items[i], spec)
+        except DecodeError as exc:
+            return exc
+        out[i] = decoded.pixels
+        return decoded.sha256
+
+    if threads <= 1 or len(items) < 2:
+        return [one(i) for i in range(len(items))]
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="decode") as pool:
+        return list(pool.map(one, range(len(items))))

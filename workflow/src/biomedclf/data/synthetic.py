@@ -21,11 +21,11 @@ What an image holds (vectorised numpy, float32):
 
 ``difficulty`` (0..1) makes the blobs fainter and smaller and the noise stronger. The strength
 of the spots also varies widely per image, so some opacities are nearly invisible: a network
-that fits the training set keeps erring on new images (the overfitting the homework studies).
-On the defaults (300 per class, 64 px, difficulty 0.5) the homework's conv net trained 10 epochs
-reached about 0.86 train / 0.74 validation / 0.78 test accuracy and the fully connected net
-about 0.87 / 0.56 / 0.62 (one seed, CPU), while a logistic regression on per-image mean and std
-is at chance.
+that fits the training set keeps erring on new images (the overfitting that the default
+study's comparisons measure). On the defaults (300 per class, 64 px, difficulty 0.5) the
+``conv`` model trained 10 epochs reached about 0.86 train / 0.74 validation / 0.78 test accuracy
+and the fully connected ``linear`` model about 0.87 / 0.56 / 0.62 (one seed, CPU), while a
+logistic regression on per-image mean and std is at chance.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ class SyntheticParams:
 
     @classmethod
     def for_difficulty(cls, difficulty: float) -> SyntheticParams:
+        """Interpolate linearly between the easy (0) and hard (1) settings."""
         d = float(np.clip(difficulty, 0.0, 1.0))
         return cls(
             contrast=float(5.0 + (1.5 - 5.0) * d),
@@ -87,28 +88,15 @@ def _patients(rng: np.random.Generator, n_per_class: int) -> tuple[np.ndarray, n
     return np.array(classes), np.array(patients)
 
 
-def _render(
-    size: int,
-    anatomy: dict[str, np.ndarray],
-    spots: dict[str, np.ndarray],
-    noise: np.ndarray,
-    level: dict[str, np.ndarray],
-) -> np.ndarray:
-    """Render a chunk of n images (uint8 n x size x size) from drawn parameters.
+def _anatomy(
+    size: int, a: dict[str, np.ndarray], lowfreq: np.ndarray, xs: np.ndarray, ys: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The standardised anatomy field and the normal images' haze (both n x size x size).
 
-    ``anatomy`` and ``level`` hold one value per image, ``spots`` n x 3 values; lengths are in
-    image units where the side spans 2 (coordinates -1..1).
+    ``a`` holds float32 n x 1 x 1 parameters; ``xs``, ``ys`` the shifted pixel coordinates.
     """
     f32 = np.float32
-    n = noise.shape[0]
-    a = {k: np.asarray(v, dtype=f32).reshape(n, 1, 1) for k, v in anatomy.items() if k != "lowfreq"}
-    sp = {k: np.asarray(v, dtype=f32)[:, :, None, None] for k, v in spots.items()}
-    ax = (np.arange(size, dtype=f32) + f32(0.5)) / f32(size) * f32(2.0) - f32(1.0)
-    y = ax[None, :, None]
-    x = ax[None, None, :]
-    xs = x - a["shift_x"]
-    ys = y - a["shift_y"]
-
+    n = lowfreq.shape[0]
     # Body: bright, fading toward the sides.
     body = 1.0 / (1.0 + np.exp((np.abs(xs) - a["body_w"]) / f32(0.05)))
     # Two lung fields: dark soft-edged ellipses.
@@ -128,20 +116,46 @@ def _render(
     # Ribs: curved periodic bands, visible over the lungs.
     phase = f32(2 * np.pi) * a["rib_f"] * (ys + a["rib_c"] * xs**2) + a["rib_phi"]
     ribs = np.maximum(np.sin(phase), 0.0) ** 2
-    field = 0.9 * body - 0.75 * lungs + 0.25 * ribs * lungs + 0.12 * anatomy["lowfreq"]
+    field = 0.9 * body - 0.75 * lungs + 0.25 * ribs * lungs + 0.12 * lowfreq
     field = (field - field.mean(axis=(1, 2), keepdims=True)) / (
         field.std(axis=(1, 2), keepdims=True) + f32(1e-6)
     )
+    return field, haze
 
-    # Spots: rotated anisotropic Gaussians, summed over the 3 slots (amp 0 = unused slot).
+
+def _blobs(
+    a: dict[str, np.ndarray], sp: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray
+) -> np.ndarray:
+    """Spots: rotated anisotropic Gaussians, summed over the 3 slots (amp 0 = unused slot)."""
     dx = x[:, None] - sp["x"] - a["shift_x"][:, None]
     dy = y[:, None] - sp["y"] - a["shift_y"][:, None]
     cos, sin = np.cos(sp["theta"]), np.sin(sp["theta"])
     u = (dx * cos + dy * sin) / sp["sigma_u"]
     v = (dy * cos - dx * sin) / sp["sigma_v"]
-    blobs = (sp["amp"] * np.exp(f32(-0.5) * (u * u + v * v))).sum(axis=1)
+    return (sp["amp"] * np.exp(np.float32(-0.5) * (u * u + v * v))).sum(axis=1)
 
-    img = field + blobs + haze + noise
+
+def _render(
+    size: int,
+    anatomy: dict[str, np.ndarray],
+    spots: dict[str, np.ndarray],
+    noise: np.ndarray,
+    level: dict[str, np.ndarray],
+) -> np.ndarray:
+    """Render a chunk of n images (uint8 n x size x size) from drawn parameters.
+
+    ``anatomy`` and ``level`` hold one value per image, ``spots`` n x 3 values; lengths are in
+    image units where the side spans 2 (coordinates -1..1).
+    """
+    f32 = np.float32
+    n = noise.shape[0]
+    a = {k: np.asarray(v, dtype=f32).reshape(n, 1, 1) for k, v in anatomy.items() if k != "lowfreq"}
+    sp = {k: np.asarray(v, dtype=f32)[:, :, None, None] for k, v in spots.items()}
+    ax = (np.arange(size, dtype=f32) + f32(0.5)) / f32(size) * f32(2.0) - f32(1.0)
+    y = ax[None, :, None]
+    x = ax[None, None, :]
+    field, haze = _anatomy(size, a, anatomy["lowfreq"], x - a["shift_x"], y - a["shift_y"])
+    img = field + _blobs(a, sp, x, y) + haze + noise
     img = (img - img.mean(axis=(1, 2), keepdims=True)) / (
         img.std(axis=(1, 2), keepdims=True) + f32(1e-6)
     )
@@ -166,24 +180,12 @@ def _lowfreq(coarse: np.ndarray, size: int) -> np.ndarray:
     return field.astype(np.float32)
 
 
-def make_images(
-    n_per_class: int, image_size: int, difficulty: float, seed: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Generate images in memory: (uint8 N x H x W, class 0/1 per image, patient per image).
-
-    Everything is drawn from one ``numpy`` generator seeded with ``seed`` in a fixed order, so
-    the result is the same for a seed (and a given ``_CHUNK``, which orders the noise draws).
-    """
-    if n_per_class < 1:
-        raise ValueError(f"data.synthetic.n_per_class: {n_per_class}; use at least 1")
-    if image_size < 8:
-        raise ValueError(f"data.image_size: {image_size}; the synthetic set needs at least 8")
-    rng = np.random.default_rng(seed)
-    prm = SyntheticParams.for_difficulty(difficulty)
-    classes, patients = _patients(rng, n_per_class)
-    n, n_pat = len(classes), int(patients.max()) + 1
-
-    # Anatomy per patient, then a small repositioning shift per image.
+def _draw_anatomy(
+    rng: np.random.Generator, patients: np.ndarray
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Anatomy per image (shared by a patient's images, plus a small shift per image) and the
+    patients' 3 x 3 low-frequency weights."""
+    n, n_pat = len(patients), int(patients.max()) + 1
     pat = {
         "body_w": rng.uniform(0.80, 0.95, n_pat),
         "lung_x": rng.uniform(0.38, 0.50, n_pat),
@@ -198,11 +200,23 @@ def make_images(
     anatomy = {k: v[patients] for k, v in pat.items()}
     anatomy["shift_x"] = rng.normal(0, 0.03, n)
     anatomy["shift_y"] = rng.normal(0, 0.03, n)
+    return anatomy, pat_coarse
 
-    # Spots: 1-3 per image, each a Gaussian inside a lung field. An opacity image shows them as
-    # compact blobs; a normal image gets the same integrated intensity on the same lungs as an
-    # even haze over the inner lung field, so every pixel's expected value (and each lung's
-    # total brightness) follows the same law in both classes, but only opacities are local.
+
+def _draw_spots(
+    rng: np.random.Generator,
+    classes: np.ndarray,
+    anatomy: dict[str, np.ndarray],
+    prm: SyntheticParams,
+) -> dict[str, np.ndarray]:
+    """Spots: 1-3 per image, each a Gaussian inside a lung field.
+
+    An opacity image shows them as compact blobs; a normal image gets the same integrated
+    intensity on the same lungs as an even haze over the inner lung field (``haze_left`` and
+    ``haze_right``, added to ``anatomy``), so every pixel's expected value (and each lung's
+    total brightness) follows the same law in both classes, but only opacities are local.
+    """
+    n = len(classes)
     count = rng.choice([1, 2, 3], size=n, p=[0.45, 0.35, 0.20])
     is_pos = (classes == 1)[:, None]
     active = np.arange(_MAX_SPOTS)[None, :] < count[:, None]
@@ -219,7 +233,7 @@ def make_images(
     energy = np.where(is_pos, 0.0, amp * 2 * np.pi * sigma**2)  # Gaussian integral
     anatomy["haze_left"] = (energy * (side < 0)).sum(axis=1)
     anatomy["haze_right"] = (energy * (side > 0)).sum(axis=1)
-    spots = {
+    return {
         "x": sx,
         "y": sy,
         "theta": rng.uniform(0, np.pi, (n, _MAX_SPOTS)),
@@ -227,6 +241,26 @@ def make_images(
         "sigma_v": sigma / np.sqrt(aspect),
         "amp": np.where(is_pos, amp, 0.0),
     }
+
+
+def make_images(
+    n_per_class: int, image_size: int, difficulty: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Generate images in memory: (uint8 N x H x W, class 0/1 per image, patient per image).
+
+    Everything is drawn from one ``numpy`` generator seeded with ``seed`` in a fixed order, so
+    the result is the same for a seed (and a given ``_CHUNK``, which orders the noise draws).
+    """
+    if n_per_class < 1:
+        raise ValueError(f"data.synthetic.n_per_class: {n_per_class}; use at least 1")
+    if image_size < 8:
+        raise ValueError(f"data.image_size: {image_size}; the synthetic set needs at least 8")
+    rng = np.random.default_rng(seed)
+    prm = SyntheticParams.for_difficulty(difficulty)
+    classes, patients = _patients(rng, n_per_class)
+    anatomy, pat_coarse = _draw_anatomy(rng, patients)
+    spots = _draw_spots(rng, classes, anatomy, prm)
+    n = len(classes)
     level = {"mean": rng.uniform(0.42, 0.58, n), "std": rng.uniform(0.14, 0.20, n)}
 
     # Pixels chunk by chunk (bounded memory); noise is drawn last, chunk after chunk.

@@ -1,0 +1,85 @@
+"""The split cache: pixel statistics from histograms, and split files that hold only their split."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from biomedclf.data import cache
+from biomedclf.data.cache import (
+    CachedSplit,
+    load_split,
+    owns_storage,
+    pixel_histograms,
+    pixel_statistics,
+    save_split,
+)
+
+
+def _stack(n: int, c: int, size: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n, c, size, size), dtype=np.uint8)
+
+
+def test_histograms_count_every_pixel_across_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    images = _stack(7, 3, 5)
+    monkeypatch.setattr(cache, "_STATS_CHUNK", 40)  # 1 image (25 px) per chunk
+    hist = pixel_histograms(images)
+    assert hist.shape == (3, 256)
+    for k in range(3):
+        assert np.array_equal(hist[k], np.bincount(images[:, k].ravel(), minlength=256))
+
+
+@pytest.mark.parametrize("chunk", [40, 1 << 22])
+def test_statistics_equal_float64_numpy(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    monkeypatch.setattr(cache, "_STATS_CHUNK", chunk)
+    images = _stack(9, 3, 6, seed=1)
+    images[:, 1] //= 4  # channels with different statistics
+    mean, std = pixel_statistics(images)
+    as_float = images.astype(np.float64) / 255.0
+    assert mean == pytest.approx(as_float.mean(axis=(0, 2, 3)).tolist(), rel=1e-12, abs=0)
+    assert std == pytest.approx(as_float.std(axis=(0, 2, 3)).tolist(), rel=1e-12, abs=0)
+    # ... and they are the exact values, rounded once.
+    values = images[:, 0].ravel().tolist()
+    exact_mean = Fraction(sum(values), 255 * len(values))
+    assert mean[0] == float(exact_mean)
+    exact_var = Fraction(sum(v * v for v in values), 255**2 * len(values)) - exact_mean**2
+    assert std[0] == float(exact_var) ** 0.5
+
+
+def test_statistics_of_torch_tensor_and_edge_cases() -> None:
+    images = _stack(4, 1, 4, seed=2)
+    assert pixel_statistics(torch.from_numpy(images)) == pixel_statistics(images)
+    assert pixel_statistics(np.full((3, 1, 4, 4), 51, np.uint8)) == ([0.2], [0.0])
+    assert pixel_statistics(np.zeros((0, 3, 4, 4), np.uint8)) == ([0.0] * 3, [1.0] * 3)
+    with pytest.raises(ValueError, match="uint8 N x C x H x W"):
+        pixel_statistics(images.astype(np.float32))
+
+
+def _split(images: torch.Tensor) -> CachedSplit:
+    n = images.shape[0]
+    return CachedSplit(
+        images=images,
+        labels=torch.zeros(n, dtype=torch.int64),
+        paths=[f"{i}.png" for i in range(n)],
+        class_names=["a", "b"],
+        mean=[0.5],
+        std=[0.25],
+    )
+
+
+def test_split_file_holds_only_the_split(tmp_path: Path) -> None:
+    buffer = _stack(100, 1, 32, seed=3)  # 100 KB
+    numpy_view = torch.from_numpy(buffer[10:20])
+    torch_slice = torch.from_numpy(buffer)[10:20]
+    assert owns_storage(numpy_view) and not owns_storage(torch_slice)
+    for name, images in (("view", numpy_view), ("slice", torch_slice)):
+        save_split(tmp_path / name / "train.pt", _split(images))
+        assert (tmp_path / name / "train.pt").stat().st_size < 10 * 1024 + 4096, name
+        back = load_split(tmp_path / name, "train").images
+        assert torch.equal(back, torch.from_numpy(buffer[10:20].copy()))
+        assert back.untyped_storage().nbytes() == 10 * 32 * 32
+    assert not owns_storage(torch.zeros(4, 4).t())  # not contiguous

@@ -1,0 +1,102 @@
+"""What every source produces (:class:`Candidate`, :class:`SourceIndex`) and shared checks."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+SPLITS = ("train", "val", "test")
+
+#: Folder / manifest names accepted for each split.
+SPLIT_ALIASES = {
+    "train": "train",
+    "training": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "test": "test",
+    "testing": "test",
+}
+
+
+@dataclass
+class Candidate:
+    """One image the source offers, before decoding."""
+
+    path: str  # posix path relative to the source root (or a virtual name for .npz rows)
+    class_name: str
+    file: Path | None = None  # absolute file to decode; None for .npz rows
+    given_split: str | None = None  # split fixed by the source (pre-split folders, manifest)
+    group: str | None = None  # group from the manifest column or data.split.group_pattern
+    array_index: int | None = None  # row in the .npz split array
+
+
+@dataclass
+class SourceIndex:
+    """Everything prepare needs to know about a source before decoding."""
+
+    source: str  # folder | manifest | medmnist
+    layout: str  # class_folders | pre_split | manifest | manifest_with_splits | medmnist
+    root: Path
+    class_names: list[str]  # sorted, exactly two
+    candidates: list[Candidate]
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # .npz images per split
+    notes: list[str] = field(default_factory=list)
+
+
+def rel_posix(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` as a posix string (the path itself when outside root)."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def is_hidden(rel: PurePosixPath) -> bool:
+    """True when any part of the relative path starts with a dot."""
+    return any(part.startswith(".") for part in rel.parts)
+
+
+def check_classes(classes: list[str], where: str, key: str = "data.path") -> None:
+    """Raise unless exactly two classes were found (this release is binary)."""
+    if len(classes) == 1:
+        raise ValueError(
+            f"{where}: only one class ({classes[0]!r}) found; a classifier needs two classes. "
+            f"Add the other class (e.g. a second folder) or point {key} elsewhere"
+        )
+    if len(classes) > 2:
+        raise ValueError(
+            f"{where}: {len(classes)} classes found ({', '.join(map(repr, classes))}); this release "
+            "supports exactly two. Remove or merge classes so that two remain"
+        )
+
+
+def given_splits_note(candidates: list[Candidate]) -> str:
+    """The given splits, in train/val/test order, as a comma-separated list."""
+    return ", ".join(sorted({str(c.given_split) for c in candidates}, key=SPLITS.index))
+
+
+def group_of(name: str, pattern: re.Pattern[str] | None) -> str | None:
+    """The group named by ``pattern`` in a file name: its first capture group, else the match."""
+    if pattern is None:
+        return None
+    m = pattern.search(name)
+    if m is None:
+        return None
+    return m.group(1) if m.groups() and m.group(1) is not None else m.group(0)
+
+
+def compile_group_pattern(pattern: str | None) -> re.Pattern[str] | None:
+    """Compile ``data.split.group_pattern``, naming the key when the regex is invalid."""
+    if not pattern:
+        return None
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(
+            f"data.split.group_pattern: {pattern!r} is not a valid regular expression ({exc})"
+        ) from exc

@@ -1,0 +1,147 @@
+"""The ``manifest`` source: a CSV with ``path,label`` and optional ``split`` and ``group``."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+from .common import (
+    SPLIT_ALIASES,
+    Candidate,
+    SourceIndex,
+    check_classes,
+    given_splits_note,
+    group_of,
+    rel_posix,
+)
+
+
+def _shown(items: list[str], limit: int = 5) -> str:
+    """The first ``limit`` items joined by semicolons, and how many more there are."""
+    more = f"; and {len(items) - limit} more" if len(items) > limit else ""
+    return "; ".join(items[:limit]) + more
+
+
+def _read_rows(csv_path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """The stripped column names and rows; raise when the file or its header is unusable."""
+    if not csv_path.exists():
+        raise FileNotFoundError(
+            f"data.path: {csv_path} does not exist; expected a CSV file with columns "
+            "path,label and optional split,group"
+        )
+    if not csv_path.is_file():
+        raise ValueError(f"data.path: {csv_path} is not a file; expected a CSV manifest")
+    with csv_path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        columns = [c.strip() for c in (reader.fieldnames or [])]
+        rows = [{(k or "").strip(): (v or "").strip() for k, v in r.items()} for r in reader]
+    missing_cols = [c for c in ("path", "label") if c not in columns]
+    if missing_cols:
+        raise ValueError(
+            f"data.path: {csv_path} lacks column(s) {', '.join(missing_cols)} (found: "
+            f"{', '.join(columns) or 'none'}); expected a header path,label[,split][,group]"
+        )
+    if not rows:
+        raise ValueError(f"data.path: {csv_path} has a header but no rows; add one row per image")
+    return columns, rows
+
+
+def _row_candidates(
+    rows: list[dict[str, str]],
+    root: Path,
+    columns: list[str],
+    pattern: re.Pattern[str] | None,
+) -> tuple[list[Candidate], list[str], list[str]]:
+    """Candidates of the usable rows, the rows whose files are missing, and other row problems."""
+    has_split, has_group = "split" in columns, "group" in columns
+    problems: list[str] = []
+    missing: list[str] = []
+    candidates: list[Candidate] = []
+    for line, row in enumerate(rows, start=2):
+        if not row.get("path"):
+            problems.append(f"line {line}: empty path")
+            continue
+        if not row.get("label"):
+            problems.append(f"line {line} ({row['path']}): empty label")
+            continue
+        f = Path(row["path"]).expanduser()
+        f = f if f.is_absolute() else root / f
+        if not f.is_file():
+            missing.append(f"line {line}: {f}")
+            continue
+        split = None
+        if has_split:
+            split = SPLIT_ALIASES.get(row.get("split", "").lower())
+            if split is None:
+                problems.append(
+                    f"line {line} ({row['path']}): split {row.get('split', '')!r} is not one of "
+                    "train, val, test"
+                )
+                continue
+        group = row.get("group") or None if has_group else None
+        if group is None:
+            group = group_of(f.name, pattern)
+        candidates.append(
+            Candidate(
+                path=rel_posix(f, root), class_name=row["label"], file=f, given_split=split,
+                group=group,
+            )  # fmt: skip
+        )
+    return candidates, missing, problems
+
+
+def _check_rows(
+    csv_path: Path, root: Path, candidates: list[Candidate], missing: list[str], problems: list[str]
+) -> None:
+    """Raise on missing files, bad rows, or a file listed twice."""
+    if missing:
+        raise FileNotFoundError(
+            f"data.path: {csv_path}: {len(missing)} row(s) point at missing files "
+            f"({_shown(missing)}); relative paths resolve against {root}. Fix the paths or remove "
+            "those rows"
+        )
+    if problems:
+        raise ValueError(f"data.path: {csv_path}: {_shown(problems)}")
+    seen: dict[str, int] = {}
+    for c in candidates:
+        seen[c.path] = seen.get(c.path, 0) + 1
+    repeated = sorted(p for p, n in seen.items() if n > 1)
+    if repeated:
+        raise ValueError(
+            f"data.path: {csv_path} lists {len(repeated)} file(s) more than once (e.g. "
+            f"{repeated[0]}); list each file once"
+        )
+
+
+def index_manifest(csv_path: Path, pattern: re.Pattern[str] | None = None) -> SourceIndex:
+    """Index a CSV with ``path,label`` and optional ``split`` and ``group`` columns.
+
+    Relative paths resolve against the CSV's folder, which is the data root. Every row ends up
+    in ``manifest.csv`` or ``rejected.csv``; files not listed in the CSV are not part of the data.
+    """
+    csv_path = Path(csv_path)
+    columns, rows = _read_rows(csv_path)
+    root = csv_path.parent.resolve()
+    candidates, missing, problems = _row_candidates(rows, root, columns, pattern)
+    _check_rows(csv_path, root, candidates, missing, problems)
+    classes = sorted({c.class_name for c in candidates})
+    check_classes(classes, f"data.path: {csv_path} (column label)")
+    has_split = "split" in columns
+    if has_split and "train" not in {c.given_split for c in candidates}:
+        raise ValueError(
+            f"data.path: {csv_path} has a split column but no train rows; mark rows as train"
+        )
+    notes = []
+    if has_split:
+        notes.append(
+            f"splits given by the manifest's split column: {given_splits_note(candidates)}"
+        )
+    return SourceIndex(
+        source="manifest",
+        layout="manifest_with_splits" if has_split else "manifest",
+        root=root,
+        class_names=classes,
+        candidates=candidates,
+        notes=notes,
+    )
