@@ -2,8 +2,10 @@
 
 ``make_study`` writes, for each (variant, seed), the four per-run files of workflow/CONTRACTS.md
 (``history.csv``, ``train.json``, ``metrics.json``, ``predictions.csv``) under a temporary
-study folder, with a chosen expected test accuracy per variant, and returns the runs and a
-``study`` dict as the summary adapter passes it.
+study folder, with a chosen expected test accuracy per variant (or, with ``exact=True``, an
+exact one: the first ``round(accuracy * n_test)`` images right), and returns the runs and a
+``study`` dict as the summary adapter passes it. ``study_stats`` computes the statistics and
+reads them back through stats.json, as the workflow's aggregate steps do.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from biomedclf.runs import RunFiles, study_runs
+from biomedclf.io import write_json
 from biomedclf.metrics import binary_metrics
+from biomedclf.runs import RunFiles, study_runs
+from biomedclf.stats import study_statistics
+from biomedclf.stats_file import StudyStats, read_stats
 
-#: The homework's suite at fake scale: name -> (model, expected test accuracy, seconds).
+#: A three-variant suite at fake scale: name -> (model, expected test accuracy, seconds).
 DEFAULT_VARIANTS: dict[str, tuple[str, float, float]] = {
     "ann": ("linear", 0.70, 0.4),
     "cnn": ("conv", 0.75, 2.4),
@@ -43,9 +48,18 @@ def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
         writer.writerows(rows)
 
 
-def fake_probabilities(labels: np.ndarray, accuracy: float, rng: np.random.Generator) -> np.ndarray:
-    """Probabilities that are right (on the right side of 0.5) with chance ``accuracy``."""
-    correct = rng.random(labels.size) < accuracy
+def fake_probabilities(
+    labels: np.ndarray, accuracy: float, rng: np.random.Generator, exact: bool = False
+) -> np.ndarray:
+    """Probabilities that are right (on the right side of 0.5) with chance ``accuracy``.
+
+    With ``exact``, image ``i`` is right if and only if ``i < round(accuracy * n)``: two
+    variants with the same accuracy are right on the same images, whatever the seed.
+    """
+    if exact:
+        correct = np.arange(labels.size) < round(accuracy * labels.size)
+    else:
+        correct = rng.random(labels.size) < accuracy
     margin = rng.uniform(0.01, 0.49, labels.size)
     towards_label = np.where(labels == 1, 0.5 + margin, 0.5 - margin)
     away = np.where(labels == 1, 0.5 - margin, 0.5 + margin)
@@ -124,8 +138,12 @@ def make_study(
     epochs: int = 4,
     comparisons: dict[str, dict[str, Any]] | None = None,
     name: str = "fake",
+    exact: bool = False,
 ) -> tuple[list[RunFiles], dict[str, Any]]:
-    """Write a fake study under ``root``; return (runs, study dict)."""
+    """Write a fake study under ``root``; return (runs, study dict).
+
+    ``exact``: each variant is right on exactly its first ``round(accuracy * n_test)`` images.
+    """
     variants = DEFAULT_VARIANTS if variants is None else variants
     comparisons = DEFAULT_COMPARISONS if comparisons is None else comparisons
     seeds = list(seeds)
@@ -135,7 +153,7 @@ def make_study(
     for k, run in enumerate(runs):
         model, acc, seconds = variants[run.variant]
         rng = np.random.default_rng(1000 + k)
-        probs = fake_probabilities(labels, acc, rng)
+        probs = fake_probabilities(labels, acc, rng, exact)
         write_run(run, labels, paths, probs, model=model, seconds=seconds, epochs=epochs, rng=rng)
     study = {
         "name": name,
@@ -149,7 +167,13 @@ def make_study(
             "channels": 1,
             "class_names": ["NORMAL", "PNEUMONIA"],
             "positive_class": "PNEUMONIA",
-            "duplicates": 0,
+            "duplicates": {
+                "sets": 0,
+                "images": 0,
+                "rejected_conflicting_label": 0,
+                "rejected_across_splits": 0,
+                "kept_copies": 0,
+            },
             "rejected": 0,
             "source": "synthetic",
         },
@@ -172,3 +196,11 @@ def make_study(
         "seeds": seeds,
     }
     return runs, study
+
+
+def study_stats(
+    runs: list[RunFiles], comparisons: dict[str, Any], path: Path, **statistics: Any
+) -> StudyStats:
+    """Statistics of ``runs`` written to stats.json at ``path`` and read back typed."""
+    write_json(path, study_statistics(runs, comparisons, **statistics))
+    return read_stats(path)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
-from aggregate_fixtures import make_study
+from aggregate_fixtures import make_study, study_stats
 
 from biomedclf import plots
-from biomedclf import stats as stats_mod
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -15,7 +16,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def study(tmp_path_factory):
     root = tmp_path_factory.mktemp("study")
     runs, study = make_study(root, seeds=[0, 1], n_test=40, epochs=3)
-    st = stats_mod.study_statistics(runs, study["comparisons"], n_bootstrap=100)
+    st = study_stats(runs, study["comparisons"], root / "stats" / "stats.json", n_bootstrap=100)
     return runs, study, st
 
 
@@ -52,6 +53,30 @@ def test_figures_are_deterministic(study, tmp_path):
     a = plots.plot_test_accuracy(runs, st, tmp_path / "a.png")
     b = plots.plot_test_accuracy(runs, st, tmp_path / "b.png")
     assert a.read_bytes() == b.read_bytes()
+    # and they follow the statistics: another accuracy interval draws another figure
+    cnn = st.variants["cnn"]
+    wider = dataclasses.replace(
+        cnn.bootstrap.seed_mean,
+        accuracy=dataclasses.replace(cnn.bootstrap.seed_mean.accuracy, low=0.0, high=1.0),
+    )
+    changed = dataclasses.replace(
+        st,
+        variants={
+            **st.variants,
+            "cnn": dataclasses.replace(
+                cnn, bootstrap=dataclasses.replace(cnn.bootstrap, seed_mean=wider)
+            ),
+        },
+    )
+    c = plots.plot_test_accuracy(runs, changed, tmp_path / "c.png")
+    assert c.read_bytes() != a.read_bytes()
+
+
+def test_a_variant_keeps_its_colour_in_a_subset(study):
+    _, _, st = study
+    everyone = plots._colours(list(st.variants), st)
+    assert plots._colours(["cnn_dropout"], st)["cnn_dropout"] == everyone["cnn_dropout"]
+    assert len(set(everyone.values())) == len(everyone)
 
 
 def test_single_seed_and_early_stopping_are_drawn(tmp_path):
@@ -61,7 +86,7 @@ def test_single_seed_and_early_stopping_are_drawn(tmp_path):
     # seed 0 of b stopped early: drop its last epoch
     hist = runs[-1].history
     hist.write_text("\n".join(hist.read_text().splitlines()[:-1]) + "\n")
-    st = stats_mod.study_statistics(runs, comps, n_bootstrap=50)
+    st = study_stats(runs, comps, tmp_path / "stats.json", n_bootstrap=50)
     paths = plots.plot_comparison("ab", comps["ab"], runs, st, tmp_path / "out")
     paths.append(plots.plot_accuracy_vs_time(runs, st, tmp_path / "out" / "time.png"))
     for p in paths:

@@ -1,16 +1,19 @@
-"""Known-answer tests of biomedclf.stats and its study-level assembly on fake runs."""
+"""Known-answer tests of the statistics (bootstrap, McNemar, calibration, verdicts, summaries
+over seeds) and of their assembly into stats.json on fake runs."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import statistics as pystats
 
 import numpy as np
 import pytest
 from aggregate_fixtures import make_study
-from sklearn.metrics import roc_auc_score
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import accuracy_score, roc_auc_score
 
-from biomedclf import stats
+from biomedclf import bootstrap, calibration, descriptive, significance, stats
 
 # ---- pure functions -------------------------------------------------------------------------
 
@@ -20,13 +23,13 @@ def test_identical_predictions_give_zero_difference_and_mcnemar_one():
     y = rng.integers(0, 2, 100)
     p = rng.random(100)
     for metric in ("accuracy", "auroc"):
-        d = stats.paired_bootstrap_diff(y, p, p, metric, n_bootstrap=300, seed=1)
+        d = bootstrap.paired_bootstrap_diff(y, p, p, metric, n_bootstrap=300, seed=1)
         assert d["difference"] == 0.0
         assert d["low"] == 0.0 and d["high"] == 0.0
     correct = (p >= 0.5) == y
-    m = stats.mcnemar_exact(correct, correct)
+    m = significance.mcnemar_exact(correct, correct)
     assert m["p_value"] == 1.0 and m["discordant"] == 0
-    v = stats.verdict(0.0, 0.0, 0.0)
+    v = significance.verdict(0.0, 0.0, 0.0)
     assert v["verdict"] == "no detectable difference"
 
 
@@ -34,23 +37,23 @@ def test_variant_right_where_baseline_wrong_is_significant():
     y = np.array([0, 1] * 50)
     base = np.where(np.arange(100) < 30, 1 - y, y).astype(float)  # 30 errors
     var = y.astype(float)  # right everywhere
-    m = stats.mcnemar_exact((base >= 0.5) == y, (var >= 0.5) == y)
+    m = significance.mcnemar_exact((base >= 0.5) == y, (var >= 0.5) == y)
     assert m["variant_only"] == 30 and m["baseline_only"] == 0
     assert m["p_value"] < 1e-6
-    d = stats.paired_bootstrap_diff(y, base, var, "accuracy", n_bootstrap=500, seed=0)
+    d = bootstrap.paired_bootstrap_diff(y, base, var, "accuracy", n_bootstrap=500, seed=0)
     assert d["difference"] == pytest.approx(0.30)
     assert d["low"] > 0
-    assert stats.verdict(d["difference"], d["low"], d["high"])["verdict"] == "better"
+    assert significance.verdict(d["difference"], d["low"], d["high"])["verdict"] == "better"
     # and the reverse direction is "worse"
-    r = stats.paired_bootstrap_diff(y, var, base, "accuracy", n_bootstrap=500, seed=0)
-    assert stats.verdict(r["difference"], r["low"], r["high"])["verdict"] == "worse"
+    r = bootstrap.paired_bootstrap_diff(y, var, base, "accuracy", n_bootstrap=500, seed=0)
+    assert significance.verdict(r["difference"], r["low"], r["high"])["verdict"] == "worse"
 
 
 def test_mcnemar_matches_binomial_by_hand():
     # 2 vs 8 discordant pairs: two-sided exact p = 2 * P(X <= 2 | n=10, 1/2) = 112/1024
     b = np.array([1] * 2 + [0] * 8 + [1] * 5, dtype=bool)
     v = np.array([0] * 2 + [1] * 8 + [1] * 5, dtype=bool)
-    m = stats.mcnemar_exact(b, v)
+    m = significance.mcnemar_exact(b, v)
     assert (m["baseline_only"], m["variant_only"]) == (2, 8)
     assert m["p_value"] == pytest.approx(112 / 1024)
 
@@ -59,31 +62,64 @@ def test_weighted_auroc_matches_sklearn_with_ties_and_resampling():
     rng = np.random.default_rng(3)
     y = rng.integers(0, 2, 60)
     s = np.round(rng.random(60), 1)  # many ties
-    assert stats.weighted_auroc(y, s, np.ones((1, 60)))[0] == pytest.approx(roc_auc_score(y, s))
+    got_full = bootstrap.weighted_auroc(y, s, np.ones((1, 60)))[0]
+    assert got_full == pytest.approx(roc_auc_score(y, s))
     idx = rng.integers(0, 60, size=(5, 60))
     w = np.stack([np.bincount(i, minlength=60) for i in idx])
-    got = stats.weighted_auroc(y, s, w)
+    got = bootstrap.weighted_auroc(y, s, w)
     want = [roc_auc_score(y[i], s[i]) for i in idx]
     np.testing.assert_allclose(got, want)
 
 
 def test_bootstrap_weights_are_seeded_and_sum_to_n():
-    a = np.concatenate(list(stats.bootstrap_weights(30, 50, seed=7)))
-    b = np.concatenate(list(stats.bootstrap_weights(30, 50, seed=7)))
+    a = np.concatenate(list(bootstrap.bootstrap_weights(30, 50, seed=7)))
+    b = np.concatenate(list(bootstrap.bootstrap_weights(30, 50, seed=7)))
     assert a.shape == (50, 30)
     np.testing.assert_array_equal(a, b)
     assert (a.sum(axis=1) == 30).all()
+
+
+def test_bootstrap_estimates_match_sklearn():
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 70)
+    p = rng.random((3, 70))  # three seeds
+    for scores in (p[0], p):
+        rows = np.atleast_2d(scores)
+        acc = bootstrap.bootstrap_ci(y, scores, "accuracy", n_bootstrap=50, seed=0)
+        want_acc = np.mean([accuracy_score(y, r >= 0.5) for r in rows])
+        assert acc["estimate"] == pytest.approx(want_acc)
+        auc = bootstrap.bootstrap_ci(y, scores, "auroc", n_bootstrap=50, seed=0)
+        assert auc["estimate"] == pytest.approx(np.mean([roc_auc_score(y, r) for r in rows]))
+    d = bootstrap.paired_bootstrap_diff(y, p[0], p[1], "auroc", n_bootstrap=50, seed=0)
+    assert d["difference"] == pytest.approx(roc_auc_score(y, p[1]) - roc_auc_score(y, p[0]))
 
 
 def test_bootstrap_ci_contains_estimate_and_handles_one_class():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 80)
     p = np.clip(y * 0.6 + rng.random(80) * 0.5, 0, 1)
-    ci = stats.bootstrap_ci(y, p, "accuracy", n_bootstrap=400, seed=0)
+    ci = bootstrap.bootstrap_ci(y, p, "accuracy", n_bootstrap=400, seed=0)
     assert ci["low"] <= ci["estimate"] <= ci["high"]
-    one_class = stats.bootstrap_ci(np.ones(10, int), p[:10], "auroc", n_bootstrap=50)
+    one_class = bootstrap.bootstrap_ci(np.ones(10, int), p[:10], "auroc", n_bootstrap=50)
     assert one_class["estimate"] is None and one_class["low"] is None
-    json.dumps(one_class)
+    assert one_class["n_valid"] == 0
+    json.dumps(one_class, allow_nan=False)
+
+
+def test_bootstrap_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="confidence"):
+        bootstrap.bootstrap_ci([0, 1], [0.2, 0.8], confidence=1.0)
+    with pytest.raises(ValueError, match="metric 'f1'"):
+        bootstrap.bootstrap_ci([0, 1], [0.2, 0.8], "f1", n_bootstrap=5)
+    with pytest.raises(ValueError, match="shape"):
+        bootstrap.paired_bootstrap_diff([0, 1], [0.2, 0.8], [[0.2, 0.8]] * 2)
+
+
+def test_derive_seed_is_stable_and_distinguishes_names():
+    a = bootstrap.derive_seed(0, "cnn", 1, "accuracy")
+    assert a == bootstrap.derive_seed(0, "cnn", 1, "accuracy")
+    assert a != bootstrap.derive_seed(0, "cnn", 2, "accuracy")
+    assert a != bootstrap.derive_seed(1, "cnn", 1, "accuracy")
 
 
 def test_paired_bootstrap_coverage_near_nominal():
@@ -98,7 +134,7 @@ def test_paired_bootstrap_coverage_near_nominal():
         cell = rng.choice(4, size=n, p=probs)
         base = np.isin(cell, [0, 1]).astype(float)
         var = np.isin(cell, [0, 2]).astype(float)
-        d = stats.paired_bootstrap_diff(y, base, var, "accuracy", n_bootstrap=300, seed=rng)
+        d = bootstrap.paired_bootstrap_diff(y, base, var, "accuracy", n_bootstrap=300, seed=rng)
         covered += d["low"] <= true_diff <= d["high"]
     assert 0.85 <= covered / sims <= 0.99
 
@@ -110,7 +146,7 @@ def test_bootstrap_ci_coverage_near_nominal():
     covered = 0
     for _ in range(sims):
         p = (rng.random(n) < acc).astype(float)
-        ci = stats.bootstrap_ci(y, p, "accuracy", n_bootstrap=300, seed=rng)
+        ci = bootstrap.bootstrap_ci(y, p, "accuracy", n_bootstrap=300, seed=rng)
         covered += ci["low"] <= acc <= ci["high"]
     assert 0.85 <= covered / sims <= 0.99
 
@@ -120,7 +156,7 @@ def test_pooled_difference_averages_over_seeds():
     base = np.tile(y.astype(float), (2, 1))
     var = base.copy()
     var[0, :4] = 1 - var[0, :4]  # seed 0: 4 more errors; seed 1: identical
-    d = stats.paired_bootstrap_diff(y, base, var, n_bootstrap=200, seed=0)
+    d = bootstrap.paired_bootstrap_diff(y, base, var, n_bootstrap=200, seed=0)
     assert d["difference"] == pytest.approx(-2 / 40)
 
 
@@ -128,44 +164,96 @@ def test_ece_calibrated_near_zero_and_miscalibrated_large():
     rng = np.random.default_rng(0)
     p = rng.random(20000)
     y = (rng.random(20000) < p).astype(int)
-    assert stats.expected_calibration_error(y, p, 10) < 0.02
+    assert calibration.expected_calibration_error(y, p, 10) < 0.02
     overconfident = np.where(p >= 0.5, 0.99, 0.01)
-    assert stats.expected_calibration_error(y, overconfident, 10) > 0.2
-    bins = stats.reliability_curve(y, p, 10)
+    assert calibration.expected_calibration_error(y, overconfident, 10) > 0.2
+    bins = calibration.reliability_curve(y, p, 10)
     assert len(bins) == 10 and sum(b["count"] for b in bins) == 20000
     for b in bins:
         assert b["lower"] <= b["mean_probability"] <= b["upper"]
         assert abs(b["observed_frequency"] - b["mean_probability"]) < 0.05
 
 
+def test_reliability_curve_and_ece_match_sklearn_calibration_curve():
+    rng = np.random.default_rng(11)
+    p = rng.beta(2, 5, 3000)  # continuous: no probability on a bin edge, some bins empty
+    y = (rng.random(3000) < p**0.7).astype(int)
+    bins = calibration.reliability_curve(y, p, 10)
+    prob_true, prob_pred = calibration_curve(y, p, n_bins=10, strategy="uniform")
+    filled = [b for b in bins if b["count"]]
+    np.testing.assert_allclose([b["observed_frequency"] for b in filled], prob_true)
+    np.testing.assert_allclose([b["mean_probability"] for b in filled], prob_pred)
+    counts, _ = np.histogram(p, bins=np.linspace(0, 1, 11))
+    counts = counts[counts > 0]
+    want = np.sum(counts / counts.sum() * np.abs(prob_true - prob_pred))
+    assert calibration.expected_calibration_error(y, p, 10) == pytest.approx(want)
+
+
 def test_ece_known_value_and_probability_one_in_last_bin():
     y = np.array([1, 1, 0, 0])
     p = np.array([1.0, 1.0, 0.0, 0.0])
-    assert stats.expected_calibration_error(y, p) == 0.0
+    assert calibration.expected_calibration_error(y, p) == 0.0
     # all predicted 0.8, half positive -> ECE 0.3
-    assert stats.expected_calibration_error(y, np.full(4, 0.8)) == pytest.approx(0.3)
-    assert stats.reliability_curve(y, p, 4)[-1]["count"] == 2
+    assert calibration.expected_calibration_error(y, np.full(4, 0.8)) == pytest.approx(0.3)
+    bins = calibration.reliability_curve(y, p, 4)
+    assert [b["count"] for b in bins] == [2, 0, 0, 2]
+    assert bins[1]["mean_probability"] is None and bins[1]["observed_frequency"] is None
+    with pytest.raises(ValueError, match="bins 0"):
+        calibration.reliability_curve(y, p, 0)
 
 
 def test_verdict_words_and_effect_size():
-    v = stats.verdict(0.05, 0.01, 0.09, "accuracy", "cnn", "cnn_dropout")
+    v = significance.verdict(0.05, 0.01, 0.09, "accuracy", "cnn", "cnn_dropout")
     assert v["verdict"] == "better"
-    assert "+5.0 pp" in v["text"] and "+1.0 to +9.0" in v["text"]
-    assert stats.verdict(-0.05, -0.09, -0.01)["verdict"] == "worse"
-    assert stats.verdict(0.02, -0.01, 0.05)["verdict"] == "no detectable difference"
-    assert "0.030" in stats.verdict(0.03, 0.01, 0.05, "auroc")["text"]
-    assert stats.verdict(None, None, None)["verdict"] == "undetermined"
+    assert v["text"] == (
+        "cnn_dropout is better than cnn in test accuracy: +5.0 pp (95% CI +1.0 to +9.0)"
+    )
+    assert significance.verdict(-0.05, -0.09, -0.01)["verdict"] == "worse"
+    assert significance.verdict(0.02, -0.01, 0.05)["verdict"] == "no detectable difference"
+    assert (
+        "+0.030 (95% CI +0.010 to +0.050)"
+        in significance.verdict(0.03, 0.01, 0.05, "auroc")["text"]
+    )
+    assert significance.verdict(None, None, None)["verdict"] == "undetermined"
 
 
-def test_describe():
-    d = stats.describe([1.0, 2.0, 3.0])
-    assert d["mean"] == 2.0 and d["sd"] == pytest.approx(1.0) and d["n"] == 3
-    one = stats.describe([0.5])
-    assert one["sd"] is None
-    assert stats.describe([None, float("nan")])["mean"] is None
+def test_format_difference():
+    assert significance.format_difference(-0.0125, -0.05, 0.025) == (
+        "-1.2 pp (95% CI -5.0 to +2.5)"
+    )
+    assert significance.format_difference(0.02, None, None, "brier") == "+0.020"
+    assert significance.format_difference(0.1, 0.0, 0.2, confidence=0.9).endswith(
+        "(90% CI +0.0 to +20.0)"
+    )
+    assert significance.format_difference(None, 0.0, 0.1) == "n/a"
+
+
+def test_describe_matches_the_statistics_module():
+    values = [0.71, 0.755, 0.8025]
+    d = descriptive.describe(values)
+    assert d["mean"] == pytest.approx(pystats.mean(values))
+    assert d["sd"] == pytest.approx(pystats.stdev(values))
+    assert (d["min"], d["max"], d["n"], d["values"]) == (0.71, 0.8025, 3, values)
+    one = descriptive.describe([0.5])
+    assert one["sd"] is None and one["mean"] == 0.5
+    gaps = descriptive.describe([None, float("nan"), 2.0, 4.0])
+    assert gaps["values"] == [None, None, 2.0, 4.0] and gaps["n"] == 2 and gaps["mean"] == 3.0
+    assert descriptive.describe([None, float("nan")])["mean"] is None
 
 
 # ---- study level --------------------------------------------------------------------------
+
+#: Variants right on exactly their first round(accuracy * n) test images: "strong" is right
+#: on 28 more images than "base" in every seed, "twin" on the very same images as "base".
+KNOWN_VARIANTS = {
+    "base": ("conv", 0.6, 1.0),
+    "strong": ("conv", 0.95, 2.0),
+    "twin": ("conv", 0.6, 1.0),
+}
+KNOWN_COMPARISONS = {
+    "up": {"baseline": "base", "variants": ["strong", "twin"]},
+    "down": {"baseline": "strong", "variants": ["base"]},
+}
 
 
 @pytest.fixture(scope="module")
@@ -176,10 +264,21 @@ def fake_study(tmp_path_factory):
     return root, runs, study, result
 
 
+@pytest.fixture(scope="module")
+def known_study(tmp_path_factory):
+    root = tmp_path_factory.mktemp("known")
+    runs, _ = make_study(
+        root, KNOWN_VARIANTS, seeds=[0, 1, 2], n_test=80, comparisons=KNOWN_COMPARISONS,
+        exact=True,
+    )  # fmt: skip
+    return runs, stats.study_statistics(runs, KNOWN_COMPARISONS, n_bootstrap=300, seed=0)
+
+
 def test_study_statistics_structure_and_json(fake_study):
     _, runs, study, result = fake_study
     text = json.dumps(result, allow_nan=False)  # strict JSON: no NaN
     assert json.loads(text) == result
+    assert result["format"] == "biomedclf-stats/1"
     assert set(result["variants"]) == set(study["variants"])
     v = result["variants"]["cnn"]
     assert v["seeds"] == [0, 1, 2]
@@ -198,6 +297,19 @@ def test_study_statistics_structure_and_json(fake_study):
     assert v["train_seconds"]["mean"] > 0 and v["parameters"] == 1_067_000
 
 
+def test_ensemble_metrics_match_sklearn(fake_study):
+    _, runs, _, result = fake_study
+    for variant, v in result["variants"].items():
+        rows = [np.loadtxt(r.predictions, delimiter=",", skiprows=1, usecols=(1, 2))
+                for r in runs if r.variant == variant]  # fmt: skip
+        y = rows[0][:, 0]
+        mean_p = np.mean([r[:, 1] for r in rows], axis=0)
+        assert v["ensemble"]["accuracy"] == pytest.approx(accuracy_score(y, mean_p >= 0.5))
+        assert v["ensemble"]["auroc"] == pytest.approx(roc_auc_score(y, mean_p))
+        estimate = v["bootstrap"]["ensemble"]["auroc"]["estimate"]
+        assert estimate == pytest.approx(roc_auc_score(y, mean_p))
+
+
 def test_study_comparisons(fake_study):
     _, _, _, result = fake_study
     comp = result["comparisons"]["dropout"]
@@ -212,16 +324,56 @@ def test_study_comparisons(fake_study):
         result["variants"]["cnn_dropout"]["metrics"]["threshold_0.5"]["accuracy"]["values"]
     ) - np.mean(result["variants"]["cnn"]["metrics"]["threshold_0.5"]["accuracy"]["values"])
     assert pooled["difference"] == pytest.approx(mean_diff)
-    assert r["verdict"] in ("better", "worse", "no detectable difference")
-    assert r["verdict_text"]
-    assert 0 <= r["mcnemar"]["ensemble"]["p_value"] <= 1
-    assert r["train_seconds"]["ratio"] > 0
+    want = significance.verdict(
+        pooled["difference"], pooled["low"], pooled["high"], "accuracy", "cnn", "cnn_dropout"
+    )
+    assert (r["verdict"], r["verdict_text"]) == (want["verdict"], want["text"])
+    assert r["train_seconds"]["ratio"] == pytest.approx(
+        r["train_seconds"]["variant"]["mean"] / r["train_seconds"]["baseline"]["mean"]
+    )
+
+
+def test_clearly_better_variant_is_better(known_study):
+    _, result = known_study
+    r = result["comparisons"]["up"]["results"]["strong"]
+    pooled = r["accuracy"]["pooled"]
+    assert pooled["difference"] == pytest.approx(28 / 80)
+    assert pooled["low"] > 0
+    assert r["verdict"] == "better" and r["accuracy"]["verdict"] == "better"
+    assert r["verdict_text"].startswith("strong is better than base in test accuracy: +35.0 pp")
+    assert all(e["difference"] == pytest.approx(28 / 80) for e in r["accuracy"]["per_seed"])
+    mc = r["mcnemar"]["ensemble"]
+    assert (mc["baseline_only"], mc["variant_only"]) == (0, 28)
+    assert mc["p_value"] == pytest.approx(2 * 0.5**28)
+    assert r["train_seconds"]["ratio"] == pytest.approx(2.0)
+    assert not any("wider" in w and "test accuracy" in w for w in r["warnings"])
+
+
+def test_clearly_worse_variant_is_worse(known_study):
+    _, result = known_study
+    r = result["comparisons"]["down"]["results"]["base"]
+    assert r["accuracy"]["pooled"]["difference"] == pytest.approx(-28 / 80)
+    assert r["accuracy"]["pooled"]["high"] < 0
+    assert r["verdict"] == "worse"
+
+
+def test_identical_predictions_show_no_detectable_difference(known_study):
+    _, result = known_study
+    r = result["comparisons"]["up"]["results"]["twin"]
+    pooled = r["accuracy"]["pooled"]
+    assert (pooled["difference"], pooled["low"], pooled["high"]) == (0.0, 0.0, 0.0)
+    assert r["verdict"] == "no detectable difference"
+    assert r["mcnemar"]["ensemble"]["discordant"] == 0
+    assert r["mcnemar"]["ensemble"]["p_value"] == 1.0
+    assert all(m["p_value"] == 1.0 for m in r["mcnemar"]["per_seed"])
 
 
 def test_study_statistics_is_deterministic(fake_study):
     _, runs, study, result = fake_study
     again = stats.study_statistics(runs, study["comparisons"], n_bootstrap=300, seed=0)
     assert again == result
+    other = stats.study_statistics(runs, study["comparisons"], n_bootstrap=300, seed=1)
+    assert other["variants"]["cnn"]["bootstrap"] != result["variants"]["cnn"]["bootstrap"]
 
 
 def test_warnings_for_few_seeds_and_wide_interval(tmp_path):
@@ -233,12 +385,29 @@ def test_warnings_for_few_seeds_and_wide_interval(tmp_path):
     assert any("1 seed" in w for w in warnings)
     assert any("wider" in w for w in warnings)
     assert result["variants"]["a"]["metrics"]["threshold_0.5"]["accuracy"]["sd"] is None
+    assert result["warnings"] == [
+        "variant a: 1 seed(s); use at least 3",
+        "variant b: 1 seed(s); use at least 3",
+    ]
+
+
+def test_unpaired_seeds_are_left_out_with_a_warning(tmp_path):
+    variants = {"a": ("conv", 0.7, 1.0), "b": ("conv", 0.8, 1.0)}
+    comps = {"ab": {"baseline": "a", "variants": ["b"]}}
+    runs, _ = make_study(tmp_path, variants, seeds=[0, 1, 2], n_test=30, comparisons=comps)
+    runs = [r for r in runs if not (r.variant == "b" and r.seed == 2)]
+    result = stats.study_statistics(runs, comps, n_bootstrap=50)
+    entry = result["comparisons"]["ab"]["results"]["b"]
+    assert entry["seeds"] == [0, 1]
+    assert any("seeds [2] ran for only one of a and b" in w for w in entry["warnings"])
 
 
 def test_no_wide_interval_warning_for_a_clear_difference(tmp_path):
     variants = {"a": ("conv", 0.6, 1.0), "b": ("conv", 0.95, 1.0)}
     comps = {"ab": {"baseline": "a", "variants": ["b"]}}
-    runs, _ = make_study(tmp_path, variants, seeds=[0, 1, 2], n_test=200, comparisons=comps)
+    runs, _ = make_study(
+        tmp_path, variants, seeds=[0, 1, 2], n_test=200, comparisons=comps, exact=True
+    )
     result = stats.study_statistics(runs, comps, n_bootstrap=300)
     entry = result["comparisons"]["ab"]["results"]["b"]
     assert entry["verdict"] == "better"
@@ -270,6 +439,8 @@ def test_missing_file_and_unknown_variant_are_named(tmp_path):
     runs, _ = make_study(tmp_path, variants, seeds=[0], n_test=20, comparisons={})
     with pytest.raises(ValueError, match="comparisons.x"):
         stats.study_statistics(runs, {"x": {"baseline": "a", "variants": ["zzz"]}}, 50)
+    with pytest.raises(ValueError, match="n_bootstrap 0"):
+        stats.study_statistics(runs, {}, 0)
     shutil.rmtree(runs[0].train_dir)
     with pytest.raises(FileNotFoundError, match="history.csv|train.json"):
         stats.study_statistics(runs, {}, 50)

@@ -1,35 +1,65 @@
-"""summary.md: the study, the homework's tables, each claim beside its verdict and warnings."""
+"""summary.md: the study, its tables, each claim beside its verdict and warnings."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-from aggregate_fixtures import make_study
+from aggregate_fixtures import make_study, study_stats
 
-from biomedclf import stats as stats_mod
 from biomedclf import summary
+
+#: The data step's summary.json of a folder source with duplicates and rejected files.
+DATA_SUMMARY = {
+    "source": "folder",
+    "root": "/data/chest_xray",
+    "class_names": ["NORMAL", "PNEUMONIA"],
+    "positive_class": "PNEUMONIA",
+    "image_size": 64,
+    "channels": 1,
+    "counts": {
+        "train": {"NORMAL": 1000, "PNEUMONIA": 3000},
+        "val": {"NORMAL": 100, "PNEUMONIA": 300},
+        "test": {"NORMAL": 234, "PNEUMONIA": 390},
+    },
+    "duplicates": {
+        "sets": 7,
+        "images": 15,
+        "rejected_conflicting_label": 2,
+        "rejected_across_splits": 1,
+        "kept_copies": 12,
+    },
+    "rejected": 3,
+    "rejected_by_reason": {"not an image": 3},
+    "notes": ["validation carved from train"],
+}
+
+
+def _write(study, runs, st, path):
+    summary.write_summary(study, runs, st, path)
+    return path.read_text()
 
 
 @pytest.fixture(scope="module")
 def three_seeds(tmp_path_factory):
     root = tmp_path_factory.mktemp("study3")
     runs, study = make_study(root, seeds=[0, 1, 2], n_test=60)
-    st = stats_mod.study_statistics(runs, study["comparisons"], n_bootstrap=200)
-    out = root / "summary.md"
-    summary.write_summary(study, runs, st, out)
-    return study, st, out.read_text()
+    st = study_stats(runs, study["comparisons"], root / "stats" / "stats.json", n_bootstrap=200)
+    return study, st, _write(study, runs, st, root / "summary.md")
 
 
 def test_summary_has_title_setup_and_tables(three_seeds):
     study, _, text = three_seeds
-    assert text.startswith("# fake")
+    assert text.startswith("# fake: results\n")
     assert "## What was run" in text and "synthetic" in text
     for v in study["variants"]:
         assert f"| {v} |" in text
-    assert "Test accuracy per variant" in text and "Training time per variant" in text
+    assert "\n## Test accuracy per variant\n" in text
+    assert "\n## Training time per variant\n" in text
     assert "torch: 2.4.0" in text
     assert "Warning:** this study ran" not in text
+    assert "homework" not in text.lower()
+    assert "- Data checks: no identical images; 0 files rejected" in text
 
 
 def test_summary_has_each_claim_and_verdict(three_seeds):
@@ -39,10 +69,10 @@ def test_summary_has_each_claim_and_verdict(three_seeds):
     for comp_name, comp in study["comparisons"].items():
         assert f"### {comp_name}" in text
         for v in comp["variants"]:
-            res = st["comparisons"][comp_name]["results"][v]
-            assert f"**{v} vs {comp['baseline']}: {res['verdict']}**" in text
-            assert res["verdict_text"] in text
-    assert "McNemar exact test: p =" in text
+            res = st.result(comp_name, v)
+            assert f"**{v} vs {comp['baseline']}: {res.verdict}**" in text
+            assert res.verdict_text in text
+    assert re.search(r"McNemar exact test: p (= [0-9.]+|< 0\.001) on", text)
 
 
 def test_summary_links_are_relative_and_exist_in_layout(three_seeds):
@@ -54,14 +84,48 @@ def test_summary_links_are_relative_and_exist_in_layout(three_seeds):
     assert "tables/test_metrics.md" in links and "figures/reliability.png" in links
 
 
+def test_summary_reports_the_real_duplicate_and_rejection_counts(tmp_path):
+    runs, study = make_study(tmp_path, seeds=[0, 1, 2], n_test=30)
+    study["data_summary"] = DATA_SUMMARY
+    st = study_stats(runs, study["comparisons"], tmp_path / "stats.json", n_bootstrap=50)
+    text = _write(study, runs, st, tmp_path / "summary.md")
+    line = next(x for x in text.splitlines() if x.startswith("- Data checks:"))
+    assert line == (
+        "- Data checks: 7 sets of identical images (15 images: 12 copies kept, 2 rejected for "
+        "conflicting labels, 1 rejected for crossing the given splits); 3 files rejected"
+    )
+    assert "duplicates: 5" not in text
+    assert "| test | 234 | 390 | 624 |" in text
+    assert "- Data source: `folder` at `/data/chest_xray`" in text
+    assert "- Note: validation carved from train" in text
+
+
+def test_small_p_value_reads_p_below(tmp_path):
+    """McNemar's p of a variant right on 30 more images is ~2e-9: ``p < 0.001``, not ``p = <``."""
+    variants = {"a": ("conv", 0.5, 1.0), "b": ("conv", 1.0, 3.0)}
+    comps = {"ab": {"baseline": "a", "variants": ["b"]}}
+    runs, study = make_study(
+        tmp_path, variants, seeds=[0, 1, 2], n_test=60, comparisons=comps, exact=True
+    )
+    st = study_stats(runs, comps, tmp_path / "stats.json", n_bootstrap=100)
+    text = _write(study, runs, st, tmp_path / "summary.md")
+    assert "p = <" not in text
+    assert (
+        "- McNemar exact test: p < 0.001 on the seed-ensembled predictions (30 images only b "
+        "got right, 0 only a); per seed: seed 0: < 0.001, seed 1: < 0.001, seed 2: < 0.001"
+    ) in text
+    assert "**b vs a: better** (3 paired seeds, 60 test images)" in text
+    assert "- Training time: a 1.05 ± 0.05 s, b 3.15 ± 0.15 s (3.00× the baseline)" in text
+    assert "| ab | b vs a | +50.0 pp (95% CI" in text
+
+
 def test_summary_warns_with_fewer_than_three_seeds(tmp_path):
     runs, study = make_study(tmp_path, seeds=[0, 1], n_test=40)
-    st = stats_mod.study_statistics(runs, study["comparisons"], n_bootstrap=100)
-    out = tmp_path / "summary.md"
-    summary.write_summary(study, runs, st, out)
-    text = out.read_text()
+    st = study_stats(runs, study["comparisons"], tmp_path / "stats.json", n_bootstrap=100)
+    text = _write(study, runs, st, tmp_path / "summary.md")
     assert "Warning:** this study ran 2 seeds" in text
     assert text.count("rests on 2 seeds") >= len(study["comparisons"])
+    assert "## Warnings\n\n- variant ann: 2 seed(s); use at least 3" in text
 
 
 def test_summary_without_data_summary_or_claims(tmp_path):
@@ -69,8 +133,7 @@ def test_summary_without_data_summary_or_claims(tmp_path):
     comps = {"ab": {"baseline": "a", "variants": ["b"]}}
     runs, study = make_study(tmp_path, variants, seeds=[0, 1, 2], n_test=30, comparisons=comps)
     study.pop("data_summary")
-    st = stats_mod.study_statistics(runs, comps, n_bootstrap=50)
-    out = tmp_path / "out" / "summary.md"
-    summary.write_summary(study, runs, st, out)
-    text = out.read_text()
+    st = study_stats(runs, comps, tmp_path / "stats.json", n_bootstrap=50)
+    text = _write(study, runs, st, tmp_path / "out" / "summary.md")
     assert "no data summary" in text and "b reaches a higher test accuracy than a." in text
+    assert "](figures/curves_ab.png)" in text

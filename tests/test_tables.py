@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 from pathlib import Path
 
 import pytest
-from aggregate_fixtures import make_study
+from aggregate_fixtures import make_study, study_stats
 
-from biomedclf import stats as stats_mod
-from biomedclf import tables
+from biomedclf import architecture_table, rendering, tables
+from biomedclf.run_outputs import load_metrics
+from biomedclf.stats_file import Interval, Summary
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -61,37 +63,71 @@ def _split_row(row: str) -> list[str]:
 def study(tmp_path_factory):
     root = tmp_path_factory.mktemp("study")
     runs, study = make_study(root, seeds=[0, 1, 2], n_test=60)
-    st = stats_mod.study_statistics(runs, study["comparisons"], n_bootstrap=200)
+    st = study_stats(runs, study["comparisons"], root / "stats" / "stats.json", n_bootstrap=200)
     return root, runs, study, st
 
 
+@pytest.fixture(scope="module")
+def known(tmp_path_factory):
+    """ "strong" right on 24 more of 60 images than "base" in every seed; "twin" on the same."""
+    root = tmp_path_factory.mktemp("known")
+    variants = {
+        "base": ("conv", 0.6, 1.0),
+        "strong": ("conv", 1.0, 1.0),
+        "twin": ("conv", 0.6, 1.0),
+    }
+    comps = {"up": {"baseline": "base", "variants": ["strong", "twin"]}}
+    runs, _ = make_study(root, variants, seeds=[0, 1, 2], n_test=60, comparisons=comps, exact=True)
+    st = study_stats(runs, comps, root / "stats" / "stats.json", n_bootstrap=200)
+    return runs, comps, st
+
+
+def _summary(mean, sd):
+    return Summary(mean=mean, sd=sd, min=None, max=None, n=0, values=[])
+
+
 def test_markdown_table_renderer_escapes_pipes_and_checks_width():
-    text = tables.markdown_table(["a", "b|c"], [[1, "x|y"], [None, 2.5]], ["l", "r"])
+    text = rendering.markdown_table(["a", "b|c"], [[1, "x|y"], [None, 2.5]], ["l", "r"])
     assert assert_markdown_tables_well_formed(text) == 1
     assert "x\\|y" in text and "---:" in text
     with pytest.raises(ValueError, match="row 0"):
-        tables.markdown_table(["a"], [[1, 2]])
+        rendering.markdown_table(["a"], [[1, 2]])
+    with pytest.raises(ValueError, match="1 alignments for 2 columns"):
+        rendering.markdown_table(["a", "b"], [], ["l"])
 
 
 def test_formatters():
-    assert tables.fmt_mean_sd({"mean": 0.7725, "sd": 0.012}, "accuracy") == "77.2 ± 1.2"
-    assert tables.fmt_mean_sd({"mean": 0.8, "sd": None}, "accuracy") == "80.0"
-    assert tables.fmt_mean_sd(None) == "n/a"
-    assert tables.fmt_ci({"low": 0.1, "high": 0.2}, "auroc") == "[0.100, 0.200]"
-    assert tables.fmt_p(0.0001) == "< 0.001" and tables.fmt_p(0.0432) == "0.0432"
-    assert tables.fmt_int(2097184) == "2,097,184"
+    assert rendering.fmt_mean_sd(_summary(0.7725, 0.012), "accuracy") == "77.2 ± 1.2"
+    assert rendering.fmt_mean_sd(_summary(0.8, None), "accuracy") == "80.0"
+    assert rendering.fmt_mean_sd(_summary(None, None), "accuracy") == "n/a"
+    assert rendering.fmt_mean_sd(None) == "n/a"
+    assert rendering.fmt_mean_sd(_summary(12.345, 0.5), "train_seconds") == "12.35 ± 0.50"
+    assert rendering.fmt_mean_sd(_summary(4.0, None), "epochs_run") == "4"
+    assert rendering.fmt_value(123.6, "images_per_second") == "124"
+    assert rendering.fmt_value(float("nan"), "brier") == "n/a"
+    interval = Interval(estimate=0.15, low=0.1, high=0.2, n_valid=10)
+    assert rendering.fmt_ci(interval, "auroc") == "[0.100, 0.200]"
+    assert rendering.fmt_ci(dataclasses.replace(interval, low=None), "auroc") == "n/a"
+    assert rendering.fmt_p(0.0001) == "< 0.001" and rendering.fmt_p(0.0432) == "0.0432"
+    assert rendering.p_text(0.0001) == "p < 0.001" and rendering.p_text(0.5) == "p = 0.5"
+    assert rendering.fmt_int(2097184) == "2,097,184" and rendering.fmt_int("1, 2") == "1, 2"
 
 
 def test_output_dir_accepts_study_or_tables_folder(tmp_path):
-    assert tables.output_dir(tmp_path, "tables") == tmp_path / "tables"
-    assert tables.output_dir(tmp_path / "tables", "tables") == tmp_path / "tables"
+    assert rendering.output_dir(tmp_path, "tables") == tmp_path / "tables"
+    assert rendering.output_dir(tmp_path / "tables", "tables") == tmp_path / "tables"
 
 
 def test_study_tables_rows_match_variants_and_seeds(study, tmp_path):
     _, runs, spec, st = study
     paths = tables.write_study_tables(runs, st, tmp_path)
     names = sorted(p.name for p in paths)
-    assert names == ["test_metrics.csv", "test_metrics.md", "training_time.csv", "training_time.md"]
+    assert names == [
+        "test_metrics.csv",
+        "test_metrics.md",
+        "training_time.csv",
+        "training_time.md",
+    ]
     assert all(p.parent == tmp_path / "tables" and p.stat().st_size > 0 for p in paths)
     rows = _read_csv(tmp_path / "tables" / "test_metrics.csv")
     seed_rows = [(r["variant"], int(r["seed"])) for r in rows if r["statistic"] == "seed"]
@@ -101,14 +137,25 @@ def test_study_tables_rows_match_variants_and_seeds(study, tmp_path):
         assert stats_rows == ["seed"] * 3 + ["mean", "sd", "ensemble"]
     # per-seed accuracy equals metrics.json; mean row equals the mean
     for run in runs:
-        want = stats_mod.load_metrics(run)["threshold_0.5"]["accuracy"]
+        want = load_metrics(run)["threshold_0.5"]["accuracy"]
         got = next(r for r in rows if r["variant"] == run.variant and r["seed"] == str(run.seed))
         assert float(got["accuracy"]) == pytest.approx(want, abs=1e-6)
         assert float(got["accuracy_ci_low"]) <= want <= float(got["accuracy_ci_high"])
+    for v, vs in st.variants.items():
+        mean = next(r for r in rows if r["variant"] == v and r["statistic"] == "mean")
+        assert float(mean["accuracy"]) == pytest.approx(vs.metrics.at_half.accuracy.mean, abs=1e-6)
+        assert float(mean["accuracy_ci_low"]) == pytest.approx(
+            vs.bootstrap.seed_mean.accuracy.low, abs=1e-6
+        )
+        ens = next(r for r in rows if r["variant"] == v and r["statistic"] == "ensemble")
+        assert float(ens["auroc"]) == pytest.approx(vs.ensemble.auroc, abs=1e-6)
+        assert float(ens["ece"]) == pytest.approx(vs.calibration.ece_ensemble, abs=1e-6)
     md = (tmp_path / "tables" / "test_metrics.md").read_text()
     assert assert_markdown_tables_well_formed(md) == 1
     for v in spec["variants"]:
         assert f"| {v} |" in md
+    cnn_acc = st.variants["cnn"].metrics.at_half.accuracy
+    assert f"| {100 * cnn_acc.mean:.1f} ± {100 * cnn_acc.sd:.1f} |" in md
     time_rows = _read_csv(tmp_path / "tables" / "training_time.csv")
     assert [(r["variant"], r["seed"]) for r in time_rows if r["statistic"] == "seed"] == [
         (v, str(s)) for v in spec["variants"] for s in spec["seeds"]
@@ -116,6 +163,7 @@ def test_study_tables_rows_match_variants_and_seeds(study, tmp_path):
     assert {r["device"] for r in time_rows} == {"cpu"}
     md = (tmp_path / "tables" / "training_time.md").read_text()
     assert assert_markdown_tables_well_formed(md) == 1 and "2,100,000" in md
+    assert not any("homework" in p.read_text().lower() for p in paths)
 
 
 def test_comparison_tables(study, tmp_path):
@@ -143,12 +191,38 @@ def test_comparison_tables(study, tmp_path):
     assert all(r["mcnemar_p"] != "" for r in acc_seed)
     pooled = [r for r in srows if r["scope"] == "pooled"]
     assert {r["metric"] for r in pooled} == {"accuracy", "auroc"}
-    assert all(r["verdict"] in ("better", "worse", "no detectable difference") for r in pooled)
+    result = st.result("dropout", "cnn_dropout")
+    for r in pooled:
+        block = result.metric(r["metric"])
+        assert r["verdict"] == block.verdict
+        assert float(r["difference"]) == pytest.approx(block.pooled.difference, abs=1e-6)
     md = (tmp_path / "tables" / "stats_dropout.md").read_text()
     assert assert_markdown_tables_well_formed(md) == 1
     assert "pooled over seeds" in md and "seed ensemble" in md
     md = (tmp_path / "tables" / "comparison_dropout.md").read_text()
     assert assert_markdown_tables_well_formed(md) == 1
+    assert not any("homework" in p.read_text().lower() for p in paths)
+
+
+def test_stats_table_pins_the_known_verdicts(known, tmp_path):
+    runs, comps, st = known
+    tables.write_comparison_tables("up", comps["up"], runs, st, tmp_path)
+    srows = _read_csv(tmp_path / "tables" / "stats_up.csv")
+    pooled = {
+        r["variant"]: r for r in srows if r["metric"] == "accuracy" and r["scope"] == "pooled"
+    }
+    assert pooled["strong"]["verdict"] == "better"
+    assert float(pooled["strong"]["difference"]) == pytest.approx(24 / 60)
+    assert float(pooled["strong"]["ci_low"]) > 0
+    assert pooled["twin"]["verdict"] == "no detectable difference"
+    assert (pooled["twin"]["difference"], pooled["twin"]["ci_low"]) == ("0.0", "0.0")
+    ens = {
+        r["variant"]: r for r in srows if r["metric"] == "accuracy" and r["scope"] == "ensemble"
+    }
+    assert ens["twin"]["mcnemar_p"] == "1.0" and ens["strong"]["mcnemar_variant_only"] == "24"
+    md = (tmp_path / "tables" / "stats_up.md").read_text()
+    assert "| **better** |" in md and "| **no detectable difference** |" in md
+    assert "| < 0.001 |" in md  # McNemar p of strong vs base on the ensemble
 
 
 def test_comparison_table_rejects_unknown_variant(study, tmp_path):
@@ -161,7 +235,9 @@ def test_comparison_table_rejects_unknown_variant(study, tmp_path):
 
 def test_stats_must_cover_the_runs(study, tmp_path):
     _, runs, _, st = study
-    partial = {**st, "variants": {k: v for k, v in st["variants"].items() if k != "ann"}}
+    partial = dataclasses.replace(
+        st, variants={k: v for k, v in st.variants.items() if k != "ann"}
+    )
     with pytest.raises(ValueError, match="ann"):
         tables.write_study_tables(runs, partial, tmp_path)
 
@@ -175,7 +251,7 @@ def test_architecture_tables(tmp_path):
         ],
         "cnn": [{"layer": "Conv2d-1", "output_shape": "[-1, 32, 16, 16]", "parameters": 320}],
     }
-    paths = tables.write_architecture_tables(rows, tmp_path)
+    paths = architecture_table.write_architecture_tables(rows, tmp_path)
     assert sorted(p.name for p in paths) == ["architecture.csv", "architecture.md"]
     csv_rows = _read_csv(tmp_path / "tables" / "architecture.csv")
     assert [r["layer"] for r in csv_rows if r["variant"] == "ann"][-1] == "Total"
@@ -184,9 +260,11 @@ def test_architecture_tables(tmp_path):
     assert csv_rows[1]["output_shape"] == "[-1, 32]"
     md = (tmp_path / "tables" / "architecture.md").read_text()
     assert assert_markdown_tables_well_formed(md) == 2
-    assert "## ann" in md and "2,097,217" in md
+    assert "## ann" in md and "2,097,217" in md and "homework" not in md.lower()
     with pytest.raises(ValueError, match="parameters"):
-        tables.write_architecture_tables({"x": [{"layer": "a", "output_shape": 1}]}, tmp_path)
+        architecture_table.write_architecture_tables(
+            {"x": [{"layer": "a", "output_shape": 1}]}, tmp_path
+        )
 
 
 def test_tables_do_not_import_torch():

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
+from biomedclf.architecture_table import write_architecture_tables
 from biomedclf.logs import log_to
 from biomedclf.models import architecture_table
-from biomedclf.tables import write_architecture_tables
 
 with log_to(snakemake.log[0]):
     p = snakemake.params

@@ -2,17 +2,15 @@
 
 from pathlib import Path
 
-from biomedclf.config import comparison_variants
-from biomedclf.io import read_json
 from biomedclf.logs import log_to
 from biomedclf.runs import study_runs
+from biomedclf.stats_file import read_stats
 from biomedclf.tables import write_comparison_tables
 
 with log_to(snakemake.log[0]):
     p, name = snakemake.params, snakemake.wildcards.comparison
     stats_path = Path(snakemake.input.stats)
-    variants = comparison_variants({"comparisons": {name: p.comparison}}, name)
-    runs = study_runs(stats_path.parent.parent, variants, p.seeds)
+    runs = study_runs(stats_path.parent.parent, p.variants, p.seeds)
     write_comparison_tables(
-        name, p.comparison, runs, read_json(stats_path), Path(snakemake.output[0]).parent
+        name, p.comparison, runs, read_stats(stats_path), Path(snakemake.output[0]).parent
     )

@@ -1,10 +1,11 @@
-"""Adapter: summary.md, the homework's tables and claims with this run's evidence."""
+"""Adapter: summary.md, the study's tables and each claim beside its evidence."""
 
 from pathlib import Path
 
 from biomedclf.io import read_json
 from biomedclf.logs import log_to
 from biomedclf.runs import study_runs
+from biomedclf.stats_file import read_stats
 from biomedclf.summary import write_summary
 
 with log_to(snakemake.log[0]):
@@ -18,4 +19,4 @@ with log_to(snakemake.log[0]):
         "seeds": p.seeds,
     }
     runs = study_runs(stats_path.parent.parent, p.variants, p.seeds)
-    write_summary(study, runs, read_json(stats_path), Path(snakemake.output[0]))
+    write_summary(study, runs, read_stats(stats_path), Path(snakemake.output[0]))

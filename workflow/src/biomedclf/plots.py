@@ -1,8 +1,8 @@
 """The study's figures (PNG), drawn with matplotlib's Agg canvas, deterministic bytes.
 
 * ``figures/curves_{comp}.png``: accuracy (top) and loss (bottom) per epoch, one column per
-  variant of the comparison (baseline first, like the homework's before/after Tables 1, 2, 5),
-  train dashed and validation solid, the mean over seeds with a min–max band;
+  variant of the comparison (baseline first), train dashed and validation solid, the mean
+  over seeds with a min–max band;
 * ``figures/roc_{comp}.png``: ROC curves of the seed-ensembled probabilities, AUROC with its
   bootstrap interval in the legend;
 * ``figures/test_accuracy.png``: test accuracy of every variant, mean over seeds with the
@@ -14,8 +14,9 @@
 
 Figures are built on :class:`matplotlib.figure.Figure` with the Agg canvas (no pyplot, no
 global backend state) and saved without the ``Software`` PNG text chunk, so the same inputs
-give the same bytes with the same matplotlib. Numbers come from the statistics dict of
-:func:`biomedclf.stats.study_statistics`; curves and ROC points from the run files.
+give the same bytes with the same matplotlib. Numbers come from the study's statistics
+(:class:`biomedclf.stats_file.StudyStats`); curves and ROC points from the run files
+(:mod:`biomedclf.run_outputs`).
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ from matplotlib.figure import Figure
 
 from biomedclf.io import atomic_path
 from biomedclf.metrics import roc_curve
+from biomedclf.rendering import is_finite, output_dir
+from biomedclf.run_outputs import align_predictions, load_history, load_predictions
 from biomedclf.runs import RunFiles
-from biomedclf.stats import align_predictions, load_history, load_predictions
-from biomedclf.tables import output_dir, variant_order
+from biomedclf.stats_file import StudyStats
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ _STYLE = {
 }
 
 
-def _colours(variants: Sequence[str], stats: dict | None = None) -> dict[str, Any]:
+def _colours(variants: Sequence[str], stats: StudyStats | None = None) -> dict[str, Any]:
     """A fixed colour per variant, by its position in the study (tab10, then tab20).
 
     With ``stats``, positions follow the study's variant order in the statistics (every
@@ -59,15 +61,18 @@ def _colours(variants: Sequence[str], stats: dict | None = None) -> dict[str, An
     """
     from matplotlib import colormaps
 
-    if stats and stats.get("variants"):
-        order = list(stats["variants"])
+    if stats and stats.variants:
+        order = list(stats.variants)
         variants = order + [v for v in variants if v not in order]
 
     cmap = colormaps["tab10" if len(variants) <= 10 else "tab20"]
     return {v: cmap(i % cmap.N) for i, v in enumerate(variants)}
 
 
-def _new_figure(width: float, height: float, nrows: int = 1, ncols: int = 1, **kw: Any):
+def _new_figure(
+    width: float, height: float, nrows: int = 1, ncols: int = 1, **kw: Any
+) -> tuple[Figure, np.ndarray]:
+    """A constrained-layout figure on an Agg canvas and its 2-D array of axes."""
     import matplotlib
 
     with matplotlib.rc_context(_STYLE):
@@ -85,15 +90,13 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
-def _finite(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
 def _runs_of(runs: Sequence[RunFiles], variant: str) -> list[RunFiles]:
+    """The runs of ``variant`` in seed order."""
     return sorted((r for r in runs if r.variant == variant), key=lambda r: r.seed)
 
 
 def _comparison_variants(comp_name: str, comparison: dict, runs: Sequence[RunFiles]) -> list[str]:
+    """Baseline and variants of the comparison; each must have runs."""
     members = [comparison.get("baseline"), *(comparison.get("variants") or [])]
     have = {r.variant for r in runs}
     missing = [v for v in members if v not in have]
@@ -104,7 +107,9 @@ def _comparison_variants(comp_name: str, comparison: dict, runs: Sequence[RunFil
     return members
 
 
-def _curve_band(histories: list[dict[str, np.ndarray]], column: str):
+def _curve_band(
+    histories: list[dict[str, np.ndarray]], column: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Epochs, mean, min and max over seeds of one history column (seeds may stop early)."""
     last = max(int(h["epoch"].max()) for h in histories)
     epochs = np.arange(1, last + 1)
@@ -162,7 +167,8 @@ def plot_curves(
         return _save(fig, path)
 
 
-def _ensembled(runs: Sequence[RunFiles], variant: str):
+def _ensembled(runs: Sequence[RunFiles], variant: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """Labels, seed-averaged probabilities (paired by path) and the number of seeds."""
     preds = [load_predictions(r) for r in _runs_of(runs, variant)]
     ref = preds[0]
     probs = np.vstack([ref.probabilities] + [align_predictions(ref, p).probabilities
@@ -170,8 +176,20 @@ def _ensembled(runs: Sequence[RunFiles], variant: str):
     return ref.labels, probs.mean(axis=0), len(preds)
 
 
+def _auroc_label(stats: StudyStats, variant: str) -> str:
+    """``: AUROC 0.812 [0.750, 0.870]`` from the ensemble's interval; empty when undefined."""
+    vs = stats.variants.get(variant)
+    auc = vs.bootstrap.ensemble.auroc if vs else None
+    if auc is None or not is_finite(auc.estimate):
+        return ""
+    label = f": AUROC {auc.estimate:.3f}"
+    if is_finite(auc.low) and is_finite(auc.high):
+        label += f" [{auc.low:.3f}, {auc.high:.3f}]"
+    return label
+
+
 def plot_roc(
-    comp_name: str, comparison: dict, runs: Sequence[RunFiles], stats: dict, path: Path,
+    comp_name: str, comparison: dict, runs: Sequence[RunFiles], stats: StudyStats, path: Path,
     colours: dict[str, Any] | None = None,
 ) -> Path:  # fmt: skip
     """ROC curves of the seed-ensembled probabilities of each variant in the comparison."""
@@ -179,7 +197,7 @@ def plot_roc(
 
     members = _comparison_variants(comp_name, comparison, runs)
     colours = colours or _colours(members)
-    conf = stats.get("settings", {}).get("confidence", 0.95)
+    conf = stats.settings.confidence
     with matplotlib.rc_context(_STYLE):
         fig, axes = _new_figure(5.0, 4.6)
         ax = axes[0, 0]
@@ -187,12 +205,7 @@ def plot_roc(
         for v in members:
             labels, probs, n_seeds = _ensembled(runs, v)
             label = f"{v} ({n_seeds} seed{'s' * (n_seeds != 1)})"
-            ci = stats.get("variants", {}).get(v, {}).get("bootstrap", {}).get("ensemble", {})
-            auc = ci.get("auroc") or {}
-            if _finite(auc.get("estimate")):
-                label += f": AUROC {auc['estimate']:.3f}"
-                if _finite(auc.get("low")) and _finite(auc.get("high")):
-                    label += f" [{auc['low']:.3f}, {auc['high']:.3f}]"
+            label += _auroc_label(stats, v)
             if len(np.unique(labels)) < 2:
                 log.warning("%s: one class in the test set; no ROC curve", v)
                 continue
@@ -212,7 +225,7 @@ def plot_roc(
 
 
 def plot_comparison(
-    comp_name: str, comparison: dict, runs: list[RunFiles], stats: dict, out_dir: Path
+    comp_name: str, comparison: dict, runs: list[RunFiles], stats: StudyStats, out_dir: Path
 ) -> list[Path]:
     """Write ``figures/curves_{comp}.png`` and ``figures/roc_{comp}.png``.
 
@@ -221,36 +234,39 @@ def plot_comparison(
     so a variant has the same colour in every figure of the study.
     """
     figures = output_dir(out_dir, "figures")
-    colours = _colours(variant_order(runs, stats), stats)
+    colours = _colours(stats.variant_order(runs), stats)
     return [
         plot_curves(comp_name, comparison, runs, figures / f"curves_{comp_name}.png", colours),
         plot_roc(comp_name, comparison, runs, stats, figures / f"roc_{comp_name}.png", colours),
     ]
 
 
-def _accuracy_summary(stats: dict, v: str):
-    vs = stats["variants"][v]
-    acc = vs["metrics"]["threshold_0.5"]["accuracy"]
-    ci = vs.get("bootstrap", {}).get("seed_mean", {}).get("accuracy") or {}
-    mean = acc.get("mean")
-    lo = ci.get("low") if _finite(ci.get("low")) else mean
-    hi = ci.get("high") if _finite(ci.get("high")) else mean
-    return mean, lo, hi, [x for x in acc.get("values", []) if _finite(x)]
+def _accuracy_summary(
+    stats: StudyStats, v: str
+) -> tuple[float | None, float | None, float | None, list[float]]:
+    """Mean test accuracy over seeds, its interval (the mean when undefined), seed values."""
+    vs = stats.variant(v)
+    acc = vs.metrics.at_half.accuracy
+    ci = vs.bootstrap.seed_mean.accuracy
+    mean = acc.mean if acc else None
+    lo = ci.low if is_finite(ci.low) else mean
+    hi = ci.high if is_finite(ci.high) else mean
+    return mean, lo, hi, [x for x in (acc.values if acc else []) if is_finite(x)]
 
 
-def plot_test_accuracy(runs: Sequence[RunFiles], stats: dict, path: Path) -> Path:
+def plot_test_accuracy(runs: Sequence[RunFiles], stats: StudyStats, path: Path) -> Path:
     """Test accuracy of every variant: mean with bootstrap-CI error bars, seeds as dots."""
     import matplotlib
 
-    variants = variant_order(runs, stats)
+    variants = stats.variant_order(runs)
     colours = _colours(variants, stats)
-    conf = stats.get("settings", {}).get("confidence", 0.95)
+    conf = stats.settings.confidence
     with matplotlib.rc_context(_STYLE):
         fig, axes = _new_figure(max(6.0, 1.0 * len(variants) + 2.5), 4.2)
         ax = axes[0, 0]
         for i, v in enumerate(variants):
             mean, lo, hi, seeds = _accuracy_summary(stats, v)
-            if not _finite(mean):
+            if not is_finite(mean):
                 continue
             ax.errorbar(
                 [i], [100 * mean], yerr=[[100 * (mean - lo)], [100 * (hi - mean)]],
@@ -275,28 +291,28 @@ def plot_test_accuracy(runs: Sequence[RunFiles], stats: dict, path: Path) -> Pat
         return _save(fig, path)
 
 
-def plot_accuracy_vs_time(runs: Sequence[RunFiles], stats: dict, path: Path) -> Path:
+def plot_accuracy_vs_time(runs: Sequence[RunFiles], stats: StudyStats, path: Path) -> Path:
     """Test accuracy against training seconds per variant, with error bars on both axes."""
     import matplotlib
 
-    variants = variant_order(runs, stats)
+    variants = stats.variant_order(runs)
     colours = _colours(variants, stats)
-    conf = stats.get("settings", {}).get("confidence", 0.95)
+    conf = stats.settings.confidence
     with matplotlib.rc_context(_STYLE):
         fig, axes = _new_figure(5.6, 4.4)
         ax = axes[0, 0]
         for v in variants:
             mean, lo, hi, _ = _accuracy_summary(stats, v)
-            t = stats["variants"][v].get("train_seconds") or {}
-            if not (_finite(mean) and _finite(t.get("mean"))):
+            t = stats.variant(v).train_seconds
+            if not (is_finite(mean) and is_finite(t.mean)):
                 continue
-            sd = t["sd"] if _finite(t.get("sd")) else 0.0
+            sd = t.sd if is_finite(t.sd) else 0.0
             ax.errorbar(
-                [t["mean"]], [100 * mean], xerr=[[sd], [sd]],
+                [t.mean], [100 * mean], xerr=[[sd], [sd]],
                 yerr=[[100 * (mean - lo)], [100 * (hi - mean)]],
                 fmt="o", color=colours[v], capsize=4, ms=6, label=v,
             )  # fmt: skip
-            ax.annotate(v, (t["mean"], 100 * mean), textcoords="offset points",
+            ax.annotate(v, (t.mean, 100 * mean), textcoords="offset points",
                         xytext=(6, 6), fontsize=8, color=colours[v])  # fmt: skip
         ax.set_xlabel("Training time (s, mean ± sd over seeds)")
         ax.set_ylabel(f"Test accuracy (%, mean, {conf * 100:g}% CI)")
@@ -305,11 +321,11 @@ def plot_accuracy_vs_time(runs: Sequence[RunFiles], stats: dict, path: Path) -> 
         return _save(fig, path)
 
 
-def plot_reliability(runs: Sequence[RunFiles], stats: dict, path: Path) -> Path:
+def plot_reliability(runs: Sequence[RunFiles], stats: StudyStats, path: Path) -> Path:
     """A reliability diagram per variant (seeds pooled), ECE in the legend."""
     import matplotlib
 
-    variants = variant_order(runs, stats)
+    variants = stats.variant_order(runs)
     colours = _colours(variants, stats)
     ncols = min(3, len(variants))
     nrows = math.ceil(len(variants) / ncols)
@@ -318,18 +334,18 @@ def plot_reliability(runs: Sequence[RunFiles], stats: dict, path: Path) -> Path:
                                 sharex=True, sharey=True)  # fmt: skip
         for k, v in enumerate(variants):
             ax = axes[k // ncols, k % ncols]
-            cal = stats["variants"][v].get("calibration") or {}
-            bins = [b for b in cal.get("bins", []) if b.get("count")]
+            cal = stats.variant(v).calibration
+            bins = [b for b in cal.bins if b.count]
             ax.plot([0, 1], [0, 1], ":", color="grey", lw=1, label="perfect calibration")
             if bins:
-                x = [b["mean_probability"] for b in bins]
-                y = [b["observed_frequency"] for b in bins]
-                n = np.array([b["count"] for b in bins], dtype=float)
-                ece = cal.get("ece")
-                label = f"ECE {ece:.3f}" if _finite(ece) else "ECE n/a"
+                x = [b.mean_probability for b in bins]
+                y = [b.observed_frequency for b in bins]
+                n = np.array([b.count for b in bins], dtype=float)
+                ece = cal.ece
+                label = f"ECE {ece:.3f}" if is_finite(ece) else "ECE n/a"
                 ax.plot(x, y, "-", color=colours[v], lw=1.4, label=label)
                 ax.scatter(x, y, s=12 + 60 * n / n.max(), color=colours[v], zorder=3)
-            n_seeds = len(stats["variants"][v].get("seeds", []))
+            n_seeds = len(stats.variant(v).seeds)
             ax.set_title(f"{v} ({n_seeds} seed{'s' * (n_seeds != 1)} pooled)")
             ax.set_xlim(0, 1)
             ax.set_ylim(0, 1)
@@ -345,7 +361,7 @@ def plot_reliability(runs: Sequence[RunFiles], stats: dict, path: Path) -> Path:
         return _save(fig, path)
 
 
-def plot_study(runs: list[RunFiles], stats: dict, out_dir: Path) -> list[Path]:
+def plot_study(runs: list[RunFiles], stats: StudyStats, out_dir: Path) -> list[Path]:
     """Write ``figures/test_accuracy.png``, ``accuracy_vs_time.png`` and ``reliability.png``.
 
     ``out_dir`` is the study folder or its ``figures`` folder.

@@ -1,44 +1,30 @@
-"""``summary.md``: what was run, the homework's tables with this run's numbers, and each claim
-beside this run's evidence for or against it.
+"""``summary.md``: what was run, the study's tables, and each claim beside this run's evidence
+for or against it.
 
 The summary lives in the study folder (``results/{name}/summary.md``) beside ``tables/`` and
-``figures/``, and links them with relative paths. Numbers come from the statistics dict of
-:func:`biomedclf.stats.study_statistics`; the tables are rendered with :mod:`biomedclf.tables`.
+``figures/``, and links them with relative paths. Numbers come from the study's statistics
+(:class:`biomedclf.stats_file.StudyStats`); the tables are rendered with
+:mod:`biomedclf.study_tables` and :mod:`biomedclf.comparison_tables`, the "What was run"
+section with :mod:`biomedclf.summary_setup`.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from biomedclf.comparison_tables import comparison_markdown
 from biomedclf.io import atomic_path
+from biomedclf.rendering import fmt_mean_sd, fmt_p, markdown_table, p_text
 from biomedclf.runs import RunFiles
-from biomedclf.stats import MIN_SEEDS, format_difference, load_train_info
-from biomedclf.tables import (
-    comparison_markdown,
-    fmt_mean_sd,
-    fmt_p,
-    markdown_table,
-    metrics_table_markdown,
-    training_time_markdown,
-    variant_order,
-)
+from biomedclf.significance import format_difference
+from biomedclf.stats_file import ComparisonResult, Difference, StudyStats
+from biomedclf.study_tables import metrics_table_markdown, training_time_markdown
+from biomedclf.summary_setup import link, plural, setup_section
 
 log = logging.getLogger(__name__)
-
-#: Environment fields of train.json reported in the summary.
-ENV_KEYS = (
-    ("device", "Device"),
-    ("device_name", "Device name"),
-    ("threads", "CPU threads"),
-    ("torch_version", "torch"),
-    ("torchvision_version", "torchvision"),
-    ("python_version", "Python"),
-    ("platform", "Platform"),
-)
 
 
 def default_claim(comp_name: str, baseline: str, variants: Sequence[str]) -> str:
@@ -47,301 +33,202 @@ def default_claim(comp_name: str, baseline: str, variants: Sequence[str]) -> str
     return f"{' and '.join(variants)} {verb} a higher test accuracy than {baseline}."
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'s' * (n != 1)}"
+def _pooled(d: Difference, metric: str, confidence: float) -> str:
+    """A difference with its interval, as :func:`biomedclf.significance.format_difference`."""
+    return format_difference(d.difference, d.low, d.high, metric, confidence)
 
 
-def _link(target: Path, start: Path) -> str:
-    return Path(os.path.relpath(target, start)).as_posix()
+# --------------------------------------------------------------------------------------------
+# Claims and evidence
+# --------------------------------------------------------------------------------------------
 
 
-def _data_section(data: dict[str, Any] | None) -> list[str]:
-    if not data:
-        return ["- Data: no data summary was given."]
-    lines = []
-    source = data.get("source")
-    root = data.get("root")
-    src = f"`{source}`" if source else "n/a"
-    if root:
-        src += f" at `{root}`"
-    lines.append(f"- Data source: {src}")
-    size = data.get("image_size")
-    channels = data.get("channels")
-    if size is not None:
-        size_text = (
-            f"{size}×{size}" if not isinstance(size, (list, tuple)) else "×".join(map(str, size))
-        )
-        lines.append(
-            f"- Images: {size_text} px, {channels if channels is not None else '?'} channel(s)"
-        )
-    classes = data.get("class_names")
-    if classes:
-        pos = data.get("positive_class", classes[-1])
-        lines.append(f"- Classes: {', '.join(map(str, classes))} (positive: {pos})")
-    counts = data.get("counts")
-    if isinstance(counts, dict) and counts:
-        class_names = list(classes or [])
-        for split_counts in counts.values():
-            if isinstance(split_counts, dict):
-                for c in split_counts:
-                    if c not in class_names:
-                        class_names.append(c)
-        header = ["Split", *class_names, "Total"]
-        rows = []
-        for split, split_counts in counts.items():
-            if isinstance(split_counts, dict):
-                vals = [split_counts.get(c, 0) for c in class_names]
-                rows.append([split, *vals, sum(v for v in vals if isinstance(v, int))])
-            else:
-                rows.append([split, *([""] * len(class_names)), split_counts])
-        lines.append("")
-        lines.append(markdown_table(header, rows, ["l"] + ["r"] * (len(header) - 1)).rstrip())
-        lines.append("")
-    extras = []
-    for key in ("duplicates", "rejected"):
-        if key in data:
-            val = data[key]
-            if isinstance(val, (list, dict)):
-                val = len(val)
-            extras.append(f"{key}: {val}")
-    if extras:
-        lines.append(f"- Data checks: {', '.join(extras)}")
-    notes = data.get("notes")
-    if notes:
-        notes = notes if isinstance(notes, list) else [notes]
-        lines += [f"- Note: {n}" for n in notes]
+def _accuracy_lines(v: str, baseline: str, res: ComparisonResult, stats: StudyStats) -> list[str]:
+    """Accuracies, the pooled and per-seed differences and McNemar's test, as list items."""
+    conf = stats.settings.confidence
+    base_acc = stats.variant(baseline).metrics.at_half.accuracy
+    var_acc = stats.variant(v).metrics.at_half.accuracy
+    lines = [
+        f"- Test accuracy: {baseline} {fmt_mean_sd(base_acc, 'accuracy')} %, "
+        f"{v} {fmt_mean_sd(var_acc, 'accuracy')} % (mean ± sd over seeds)",
+        "- Difference (variant − baseline, pooled over seeds): "
+        + _pooled(res.accuracy.pooled, "accuracy", conf),
+    ]
+    per_seed = ", ".join(
+        f"seed {e.seed}: {format_difference(e.difference, None, None)}"
+        for e in res.accuracy.per_seed
+    )
+    if per_seed:
+        lines.append(f"- Per seed: {per_seed}")
+    mc_ens = res.mcnemar.ensemble
+    mc_seeds = ", ".join(f"seed {e.seed}: {fmt_p(e.p_value)}" for e in res.mcnemar.per_seed)
+    lines.append(
+        f"- McNemar exact test: {p_text(mc_ens.p_value)} on the seed-ensembled "
+        f"predictions ({mc_ens.variant_only} images only {v} got right, "
+        f"{mc_ens.baseline_only} only {baseline}); per seed: {mc_seeds or 'n/a'}"
+    )
     return lines
 
 
-def _spec_text(spec: dict[str, Any]) -> list[str]:
-    training = spec.get("training") or {}
-    args = spec.get("model_args") or {}
-    args_text = ", ".join(f"{k}={v}" for k, v in args.items()) or "defaults"
-    train_keys = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "augment")
-    train_text = ", ".join(f"{k}={training[k]}" for k in train_keys if k in training)
-    return [spec.get("model", "?"), args_text, train_text or "defaults"]
-
-
-def _environment(runs: Sequence[RunFiles]) -> list[str]:
-    values: dict[str, list[str]] = {k: [] for k, _ in ENV_KEYS}
-    for run in runs:
-        try:
-            info = load_train_info(run)
-        except (FileNotFoundError, ValueError):
-            continue
-        for key, _ in ENV_KEYS:
-            v = info.get(key)
-            if v is not None and str(v) not in values[key]:
-                values[key].append(str(v))
-    return [f"- {label}: {', '.join(values[k])}" for k, label in ENV_KEYS if values[k]]
-
-
-def _evidence(comp_name: str, comp: dict[str, Any], stats: dict[str, Any]) -> list[str]:
-    conf = stats.get("settings", {}).get("confidence", 0.95)
-    comp_stats = stats.get("comparisons", {}).get(comp_name)
-    if comp_stats is None:
-        raise ValueError(
-            f"comparisons.{comp_name}: not in stats.json; rerun the statistics job with this "
-            "comparison in the config"
+def _other_lines(v: str, baseline: str, res: ComparisonResult, stats: StudyStats) -> list[str]:
+    """AUROC difference, training time, overfitting gap, verdict and warnings."""
+    conf = stats.settings.confidence
+    lines = [
+        "- AUROC difference: "
+        + _pooled(res.auroc.pooled, "auroc", conf)
+        + f" ({res.auroc.verdict})"
+    ]
+    t = res.train_seconds
+    if t.baseline.mean is not None and t.variant.mean is not None:
+        ratio_text = f" ({t.ratio:.2f}× the baseline)" if t.ratio is not None else ""
+        lines.append(
+            f"- Training time: {baseline} {fmt_mean_sd(t.baseline, 'train_seconds')} s, "
+            f"{v} {fmt_mean_sd(t.variant, 'train_seconds')} s{ratio_text}"
         )
-    baseline = comp_stats["baseline"]
-    variants = list(comp.get("variants") or comp_stats.get("variants") or [])
-    claim = (
-        comp.get("claim") or comp_stats.get("claim") or default_claim(comp_name, baseline, variants)
+    gb = stats.variant(baseline).overfitting_gap
+    gv = stats.variant(v).overfitting_gap
+    lines.append(
+        f"- Overfitting gap (final train − validation accuracy): {baseline} "
+        f"{fmt_mean_sd(gb, 'overfitting_gap')} pp, {v} {fmt_mean_sd(gv, 'overfitting_gap')} pp"
     )
+    lines.append(f"- Verdict: {res.accuracy.verdict_text}")
+    lines += [f"- ⚠ Warning: {w}" for w in res.warnings]
+    return lines
+
+
+def _evidence(comp_name: str, comp: dict[str, Any], stats: StudyStats) -> list[str]:
+    """The claim of one comparison and, per variant, the evidence for or against it."""
+    comp_stats = stats.comparison(comp_name)
+    baseline = comp_stats.baseline
+    variants = list(comp.get("variants") or comp_stats.variants or [])
+    claim = comp.get("claim") or comp_stats.claim or default_claim(comp_name, baseline, variants)
     lines = [f"> **Claim:** {claim}", ""]
     for v in variants:
-        res = comp_stats["results"].get(v)
-        if res is None:
-            raise ValueError(
-                f"comparisons.{comp_name}: stats.json has no result for {v}; rerun statistics"
-            )
-        acc = res.get("accuracy", {})
-        auc = res.get("auroc", {})
-        n_seeds = len(res.get("seeds", []))
-        base_acc = stats["variants"][baseline]["metrics"]["threshold_0.5"].get("accuracy")
-        var_acc = stats["variants"][v]["metrics"]["threshold_0.5"].get("accuracy")
-        p = acc.get("pooled", {})
-        verdict = acc.get("verdict", "n/a")
-        lines.append(
-            f"**{v} vs {baseline}: {verdict}** ({n_seeds} paired seed"
-            f"{'s' * (n_seeds != 1)}, {res.get('n_test', '?')} test images)"
-        )
-        lines.append("")
-        lines.append(
-            f"- Test accuracy: {baseline} {fmt_mean_sd(base_acc, 'accuracy')} %, "
-            f"{v} {fmt_mean_sd(var_acc, 'accuracy')} % (mean ± sd over seeds)"
-        )
-        lines.append(
-            "- Difference (variant − baseline, pooled over seeds): "
-            + format_difference(p.get("difference"), p.get("low"), p.get("high"), "accuracy", conf)
-        )
-        per_seed = ", ".join(
-            f"seed {e['seed']}: {format_difference(e.get('difference'), None, None)}"
-            for e in acc.get("per_seed", [])
-        )
-        if per_seed:
-            lines.append(f"- Per seed: {per_seed}")
-        mc = res.get("mcnemar", {})
-        mc_ens = mc.get("ensemble", {})
-        mc_seeds = ", ".join(
-            f"seed {e['seed']}: {fmt_p(e.get('p_value'))}" for e in mc.get("per_seed", [])
-        )
-        lines.append(
-            f"- McNemar exact test: p = {fmt_p(mc_ens.get('p_value'))} on the seed-ensembled "
-            f"predictions ({mc_ens.get('variant_only', '?')} images only {v} got right, "
-            f"{mc_ens.get('baseline_only', '?')} only {baseline}); per seed: {mc_seeds or 'n/a'}"
-        )
-        pa = auc.get("pooled", {})
-        lines.append(
-            "- AUROC difference: "
-            + format_difference(pa.get("difference"), pa.get("low"), pa.get("high"), "auroc", conf)
-            + f" ({auc.get('verdict', 'n/a')})"
-        )
-        t = res.get("train_seconds", {})
-        tb, tv = t.get("baseline"), t.get("variant")
-        if tb and tv and tb.get("mean") is not None and tv.get("mean") is not None:
-            ratio = t.get("ratio")
-            ratio_text = f" ({ratio:.2f}× the baseline)" if ratio is not None else ""
-            lines.append(
-                f"- Training time: {baseline} {fmt_mean_sd(tb, 'train_seconds')} s, "
-                f"{v} {fmt_mean_sd(tv, 'train_seconds')} s{ratio_text}"
-            )
-        gb = stats["variants"][baseline].get("overfitting_gap")
-        gv = stats["variants"][v].get("overfitting_gap")
-        lines.append(
-            f"- Overfitting gap (final train − validation accuracy): {baseline} "
-            f"{fmt_mean_sd(gb, 'overfitting_gap')} pp, {v} {fmt_mean_sd(gv, 'overfitting_gap')} pp"
-        )
-        lines.append(f"- Verdict: {acc.get('verdict_text', res.get('verdict_text', 'n/a'))}")
-        for w in res.get("warnings", []):
-            lines.append(f"- ⚠ Warning: {w}")
-        lines.append("")
+        res = stats.result(comp_name, v)
+        n_seeds = len(res.seeds)
+        lines += [
+            f"**{v} vs {baseline}: {res.accuracy.verdict}** ({plural(n_seeds, 'paired seed')}, "
+            f"{res.n_test} test images)",
+            "",
+            *_accuracy_lines(v, baseline, res, stats),
+            *_other_lines(v, baseline, res, stats),
+            "",
+        ]
     return lines
+
+
+def _verdict_table(comparisons: dict[str, Any], stats: StudyStats) -> str:
+    """One row per comparison and variant: difference, McNemar p, verdict, warnings."""
+    conf = stats.settings.confidence
+    rows = []
+    for comp_name, comp in comparisons.items():
+        for v in comp.get("variants", []):
+            res = stats.result(comp_name, v)
+            rows.append([
+                comp_name, f"{v} vs {comp.get('baseline')}",
+                _pooled(res.accuracy.pooled, "accuracy", conf),
+                fmt_p(res.mcnemar.ensemble.p_value), res.verdict,
+                "⚠" if res.warnings else "",
+            ])  # fmt: skip
+    return markdown_table(
+        ["Comparison", "Variant vs baseline", "Test accuracy difference",
+         "McNemar p (ensemble)", "Verdict", "Warnings"],
+        rows, ["l", "l", "r", "r", "l", "c"],
+    ).rstrip()  # fmt: skip
 
 
 def _comparison_links(comp_name: str, study_dir: Path, start: Path) -> str:
+    """Links to a comparison's figures and tables, relative to ``start``."""
     items = [
         ("curves", study_dir / "figures" / f"curves_{comp_name}.png"),
         ("ROC", study_dir / "figures" / f"roc_{comp_name}.png"),
         ("table", study_dir / "tables" / f"comparison_{comp_name}.md"),
         ("statistics", study_dir / "tables" / f"stats_{comp_name}.md"),
     ]
-    return " · ".join(f"[{label}]({_link(p, start)})" for label, p in items)
+    return " · ".join(f"[{label}]({link(p, start)})" for label, p in items)
 
 
-def render_summary(
-    study: dict, runs: Sequence[RunFiles], stats: dict, study_dir: Path, start: Path
-) -> str:
-    """The Markdown text of ``summary.md``; links are relative to ``start``."""
-    name = study.get("name", "study")
-    comparisons = study.get("comparisons") or {}
-    variants = variant_order(runs, stats)
-    seeds = study.get("seeds") or sorted({r.seed for r in runs})
-    settings = stats.get("settings", {})
-    conf = settings.get("confidence", 0.95)
+def _claims_section(
+    comparisons: dict[str, Any], stats: StudyStats, study_dir: Path, start: Path
+) -> list[str]:
+    """``## Claims and evidence``: the verdict table, then each comparison in full."""
+    if not comparisons:
+        return []
+    out = ["## Claims and evidence", "", _verdict_table(comparisons, stats), ""]
     fig = study_dir / "figures"
-    tab = study_dir / "tables"
-
-    out: list[str] = [f"# {name}: results", ""]
-    out.append(
-        f"{_plural(len(variants), 'variant')} × {_plural(len(seeds), 'seed')} "
-        f"({', '.join(map(str, seeds))}), "
-        f"{stats.get('n_test', '?')} test images. Every comparison below is paired on the same "
-        f"test images: {conf * 100:g}% percentile-bootstrap intervals "
-        f"({settings.get('n_bootstrap', '?')} resamples of the test images) and McNemar's "
-        "exact test."
-    )
-    out.append("")
-    if len(seeds) < MIN_SEEDS:
+    for comp_name, comp in comparisons.items():
+        out += [f"### {comp_name}: {comp.get('baseline')} vs "
+                f"{', '.join(comp.get('variants', []))}", ""]  # fmt: skip
+        out += _evidence(comp_name, comp, stats)
+        out.append(comparison_markdown(comp_name, comp, stats).rstrip())
+        out += ["", _comparison_links(comp_name, study_dir, start), ""]
         out += [
-            f"> ⚠ **Warning:** this study ran {len(seeds)} seed{'s' * (len(seeds) != 1)}; "
-            f"with fewer than {MIN_SEEDS} a difference cannot be told apart from seed noise. "
-            "Add seeds under `training.seeds`.",
+            f"![Training curves, {comp_name}]" f"({link(fig / f'curves_{comp_name}.png', start)})",
             "",
         ]
+    return out
 
-    # what was run
-    out += ["## What was run", ""]
-    out += _data_section(study.get("data_summary"))
-    out.append("")
-    specs = study.get("variants") or {}
-    if specs:
-        rows = [[v, *_spec_text(specs[v])] for v in variants if v in specs]
-        out.append(
-            markdown_table(["Variant", "Model", "Model settings", "Training"], rows).rstrip()
-        )
-        out.append("")
-    env = _environment(runs)
-    if env:
-        out += ["Environment (from the runs' train.json):", "", *env, ""]
-    out += [
-        "Architecture of each variant: "
-        f"[tables/architecture.md]({_link(tab / 'architecture.md', start)})",
+
+# --------------------------------------------------------------------------------------------
+# The document
+# --------------------------------------------------------------------------------------------
+
+
+def _introduction(
+    name: str, variants: list[str], seeds: list[int], stats: StudyStats
+) -> list[str]:
+    """Title, the study's size and method, and a warning when it has too few seeds."""
+    settings = stats.settings
+    out = [
+        f"# {name}: results",
+        "",
+        f"{plural(len(variants), 'variant')} × {plural(len(seeds), 'seed')} "
+        f"({', '.join(map(str, seeds))}), {stats.n_test} test images. Every comparison below "
+        f"is paired on the same test images: {stats.confidence_label} percentile-bootstrap "
+        f"intervals ({settings.n_bootstrap} resamples of the test images) and McNemar's "
+        "exact test.",
         "",
     ]
+    if len(seeds) < settings.min_seeds:
+        out += [
+            f"> ⚠ **Warning:** this study ran {plural(len(seeds), 'seed')}; with fewer than "
+            f"{settings.min_seeds} a difference cannot be told apart from seed noise. Add "
+            "seeds under `training.seeds`.",
+            "",
+        ]
+    return out
 
-    # homework tables
-    out += ["## Test accuracy per variant (homework Table 4)", ""]
-    out.append(metrics_table_markdown(runs, stats).rstrip())
-    out += [
+
+def _study_tables_section(
+    runs: Sequence[RunFiles], stats: StudyStats, study_dir: Path, start: Path
+) -> list[str]:
+    """Test metrics and training time of every variant, with links to figures and tables."""
+    fig, tab = study_dir / "figures", study_dir / "tables"
+    return [
+        "## Test accuracy per variant",
         "",
-        f"Figure: [test accuracy]({_link(fig / 'test_accuracy.png', start)}) · "
-        f"[reliability diagrams]({_link(fig / 'reliability.png', start)}) · "
-        f"table: [test metrics]({_link(tab / 'test_metrics.md', start)}) "
-        f"([CSV]({_link(tab / 'test_metrics.csv', start)}))",
+        metrics_table_markdown(runs, stats).rstrip(),
         "",
-        f"![Test accuracy per variant]({_link(fig / 'test_accuracy.png', start)})",
+        f"Figure: [test accuracy]({link(fig / 'test_accuracy.png', start)}) · "
+        f"[reliability diagrams]({link(fig / 'reliability.png', start)}) · "
+        f"table: [test metrics]({link(tab / 'test_metrics.md', start)}) "
+        f"([CSV]({link(tab / 'test_metrics.csv', start)}))",
         "",
-        "## Training time per variant (homework Tables 3 and 5)",
+        f"![Test accuracy per variant]({link(fig / 'test_accuracy.png', start)})",
+        "",
+        "## Training time per variant",
         "",
         training_time_markdown(runs, stats).rstrip(),
         "",
-        f"Figure: [accuracy against training time]({_link(fig / 'accuracy_vs_time.png', start)})"
-        f" · table: [training time]({_link(tab / 'training_time.md', start)})",
+        f"Figure: [accuracy against training time]({link(fig / 'accuracy_vs_time.png', start)})"
+        f" · table: [training time]({link(tab / 'training_time.md', start)})",
         "",
     ]
 
-    # comparisons
-    if comparisons:
-        out += ["## Claims and evidence", ""]
-        verdict_rows = []
-        for comp_name, comp in comparisons.items():
-            comp_stats = stats.get("comparisons", {}).get(comp_name, {})
-            for v in comp.get("variants", []):
-                res = comp_stats.get("results", {}).get(v, {})
-                p = res.get("accuracy", {}).get("pooled", {})
-                verdict_rows.append([
-                    comp_name, f"{v} vs {comp.get('baseline')}",
-                    format_difference(p.get("difference"), p.get("low"), p.get("high"),
-                                      "accuracy", conf),
-                    fmt_p(res.get("mcnemar", {}).get("ensemble", {}).get("p_value")),
-                    res.get("verdict", "n/a"),
-                    "⚠" if res.get("warnings") else "",
-                ])  # fmt: skip
-        out.append(
-            markdown_table(
-                ["Comparison", "Variant vs baseline", "Test accuracy difference",
-                 "McNemar p (ensemble)", "Verdict", "Warnings"],
-                verdict_rows, ["l", "l", "r", "r", "l", "c"],
-            ).rstrip()
-        )  # fmt: skip
-        out.append("")
-        for comp_name, comp in comparisons.items():
-            out += [f"### {comp_name}: {comp.get('baseline')} vs "
-                    f"{', '.join(comp.get('variants', []))}", ""]  # fmt: skip
-            out += _evidence(comp_name, comp, stats)
-            out.append(comparison_markdown(comp_name, comp, stats).rstrip())
-            out += ["", _comparison_links(comp_name, study_dir, start), ""]
-            out += [
-                f"![Training curves, {comp_name}]"
-                f"({_link(fig / f'curves_{comp_name}.png', start)})",
-                "",
-            ]
-    warnings = stats.get("warnings") or []
-    if warnings:
-        out += ["## Warnings", "", *[f"- {w}" for w in warnings], ""]
-    out += [
+
+def _reading_notes(study_dir: Path, start: Path) -> list[str]:
+    """``## How to read this``: verdict words, scopes, units, the full statistics."""
+    return [
         "## How to read this",
         "",
         "- *better* / *worse*: the whole pooled interval of the accuracy difference lies above "
@@ -350,19 +237,34 @@ def render_summary(
         "- Pooled: the difference averaged over paired seeds inside each bootstrap resample; "
         "seed ensemble: probabilities averaged over seeds before thresholding at 0.5.",
         "- pp: percentage points. Statistics in full: "
-        f"[stats/stats.json]({_link(study_dir / 'stats' / 'stats.json', start)}).",
+        f"[stats/stats.json]({link(study_dir / 'stats' / 'stats.json', start)}).",
         "",
     ]
+
+
+def render_summary(
+    study: dict, runs: Sequence[RunFiles], stats: StudyStats, study_dir: Path, start: Path
+) -> str:
+    """The Markdown text of ``summary.md``; links are relative to ``start``."""
+    variants = stats.variant_order(runs)
+    seeds = study.get("seeds") or sorted({r.seed for r in runs})
+    out = _introduction(study.get("name", "study"), variants, seeds, stats)
+    out += setup_section(study, runs, variants, study_dir / "tables", start)
+    out += _study_tables_section(runs, stats, study_dir, start)
+    out += _claims_section(study.get("comparisons") or {}, stats, study_dir, start)
+    if stats.warnings:
+        out += ["## Warnings", "", *[f"- {w}" for w in stats.warnings], ""]
+    out += _reading_notes(study_dir, start)
     return "\n".join(out)
 
 
-def write_summary(study: dict, runs: list[RunFiles], stats: dict, out_path: Path) -> None:
+def write_summary(study: dict, runs: list[RunFiles], stats: StudyStats, out_path: Path) -> None:
     """Write ``summary.md`` for a study, atomically.
 
     ``study`` holds ``name``, ``data_summary`` (the data step's summary.json), ``variants``
-    (name → resolved spec), ``comparisons`` (the config's), ``seeds``; ``stats`` is
-    :func:`biomedclf.stats.study_statistics`' dict. Figures and tables are linked relative to
-    ``out_path``, assuming they live in ``figures/`` and ``tables/`` beside it.
+    (name → resolved spec), ``comparisons`` (the config's), ``seeds``; ``stats`` the study's
+    statistics (:func:`biomedclf.stats_file.read_stats`). Figures and tables are linked
+    relative to ``out_path``, assuming they live in ``figures/`` and ``tables/`` beside it.
     """
     out_path = Path(out_path)
     study_dir = out_path.parent

@@ -1,0 +1,93 @@
+"""The aggregate rules' script adapters, run as Snakemake runs them (a ``snakemake`` object in
+their globals) on a fake study: stats.json, then tables, figures and summary read it back."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from aggregate_fixtures import make_study
+
+from biomedclf.stats_file import STATS_FORMAT
+
+SCRIPTS = Path(__file__).parents[1] / "workflow" / "scripts"
+
+
+def _run(script: str, **smk) -> None:
+    smk.setdefault("wildcards", SimpleNamespace())
+    runpy.run_path(str(SCRIPTS / script), init_globals={"snakemake": SimpleNamespace(**smk)})
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    root = tmp_path_factory.mktemp("results") / "fake"
+    runs, study = make_study(root, seeds=[0, 1, 2], n_test=40)
+    seeds, variants = study["seeds"], list(study["variants"])
+    stats = root / "stats" / "stats.json"
+    _run(
+        "stats.py",
+        params=SimpleNamespace(
+            variants=variants, seeds=seeds, comparisons=study["comparisons"],
+            statistics={"n_bootstrap": 50, "confidence": 0.9, "seed": 1, "calibration_bins": 5},
+        ),
+        output=[str(stats)], log=[str(root / "logs" / "stats.log")],
+    )  # fmt: skip
+    return root, study, stats
+
+
+def test_stats_adapter_writes_versioned_stats(study):
+    _, _, stats = study
+    data = json.loads(stats.read_text())
+    assert data["format"] == STATS_FORMAT
+    assert data["settings"]["confidence"] == 0.9 and data["settings"]["calibration_bins"] == 5
+
+
+def test_table_figure_and_summary_adapters_read_the_stats(study):
+    root, spec, stats = study
+    variants, seeds = list(spec["variants"]), spec["seeds"]
+    log = [str(root / "logs" / "job.log")]
+    inputs = SimpleNamespace(stats=str(stats), data_summary=str(root / "data" / "summary.json"))
+    Path(inputs.data_summary).parent.mkdir(parents=True, exist_ok=True)
+    Path(inputs.data_summary).write_text(json.dumps(spec["data_summary"]))
+    params = SimpleNamespace(variants=variants, seeds=seeds)
+    _run("study_tables.py", params=params, input=inputs, log=log,
+         output=[str(root / "tables" / "test_metrics.csv")])  # fmt: skip
+    _run("study_figures.py", params=params, input=inputs, log=log,
+         output=[str(root / "figures" / "test_accuracy.png")])  # fmt: skip
+    dropout = spec["comparisons"]["dropout"]
+    comp = SimpleNamespace(
+        comparison=dropout, variants=[dropout["baseline"], *dropout["variants"]], seeds=seeds
+    )
+    wildcards = SimpleNamespace(comparison="dropout")
+    _run("comparison_tables.py", params=comp, input=inputs, log=log, wildcards=wildcards,
+         output=[str(root / "tables" / "comparison_dropout.csv")])  # fmt: skip
+    _run("comparison_figures.py", params=comp, input=inputs, log=log, wildcards=wildcards,
+         output=[str(root / "figures" / "curves_dropout.png")])  # fmt: skip
+    summary = SimpleNamespace(
+        name="fake", variants=variants, seeds=seeds, specs=spec["variants"],
+        comparisons={"dropout": spec["comparisons"]["dropout"]},
+    )  # fmt: skip
+    _run("summary.py", params=summary, input=inputs, log=log,
+         output=[str(root / "summary.md")])  # fmt: skip
+    for name in ("test_metrics.md", "training_time.csv", "comparison_dropout.md",
+                 "stats_dropout.csv"):  # fmt: skip
+        assert (root / "tables" / name).stat().st_size > 0, name
+    for name in ("test_accuracy.png", "reliability.png", "curves_dropout.png", "roc_dropout.png"):
+        assert (root / "figures" / name).stat().st_size > 0, name
+    text = (root / "summary.md").read_text()
+    assert "90% percentile-bootstrap intervals (50 resamples" in text
+    assert "### dropout: cnn vs cnn_dropout" in text
+
+
+def test_architecture_adapter(tmp_path):
+    params = SimpleNamespace(
+        specs={"ann": {"model": "linear", "model_args": {"hidden": [8]}}},
+        image_size=8, channels=1,
+    )  # fmt: skip
+    out = tmp_path / "tables" / "architecture.csv"
+    _run("architecture.py", params=params, output=[str(out)], log=[str(tmp_path / "a.log")])
+    rows = out.read_text().splitlines()
+    assert rows[0] == "variant,layer,output_shape,parameters" and rows[-1].startswith("ann,Total")

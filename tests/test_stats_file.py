@@ -1,0 +1,202 @@
+"""stats.json: the versioned format round-trips through the typed reader, and a file in
+another format, with a missing field or a wrong type is refused with the file, field and fix."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+
+import pytest
+from aggregate_fixtures import make_study
+
+from biomedclf import stats
+from biomedclf.io import write_json
+from biomedclf.metrics import METRIC_KEYS
+from biomedclf.stats_file import (
+    STATS_FORMAT,
+    BinaryMetrics,
+    StatsFormatError,
+    ThresholdMetrics,
+    parse_stats,
+    read_stats,
+)
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """A two-seed study (one variant without its last seed): the dict and its stats.json."""
+    root = tmp_path_factory.mktemp("study")
+    runs, study = make_study(root, seeds=[0, 1], n_test=40)
+    runs = [r for r in runs if not (r.variant == "ann" and r.seed == 1)]
+    result = stats.study_statistics(runs, study["comparisons"], n_bootstrap=60, seed=2)
+    path = root / "stats" / "stats.json"
+    write_json(path, result)
+    return result, path
+
+
+def _variant(data: dict, tmp_path, edit) -> StatsFormatError | None:
+    data = copy.deepcopy(data)
+    edit(data)
+    path = tmp_path / "stats.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(StatsFormatError) as err:
+        read_stats(path)
+    return err.value
+
+
+def test_written_stats_round_trip_through_the_reader(written):
+    result, path = written
+    st = read_stats(path)
+    assert st.format == STATS_FORMAT and st.source == path
+    assert st.to_dict() == result == json.loads(path.read_text())
+    cnn = st.variants["cnn"]
+    assert cnn.seeds == [0, 1]
+    acc = cnn.metrics.at_half.accuracy
+    assert (
+        acc.values == result["variants"]["cnn"]["metrics"]["threshold_0.5"]["accuracy"]["values"]
+    )
+    assert cnn.metrics.youden.threshold.mean == pytest.approx(0.45)
+    assert cnn.bootstrap.per_seed[1].seed == 1
+    assert (
+        cnn.ensemble.confusion_matrix == result["variants"]["cnn"]["ensemble"]["confusion_matrix"]
+    )
+    r = st.result("dropout", "cnn_dropout")
+    assert (
+        r.accuracy.pooled.difference
+        == result["comparisons"]["dropout"]["results"]["cnn_dropout"]["accuracy"]["pooled"][
+            "difference"
+        ]
+    )
+    assert [m.seed for m in r.mcnemar.per_seed] == [0, 1]
+
+
+def test_undefined_values_are_none(written):
+    _, path = written
+    st = read_stats(path)
+    ann = st.variants["ann"]  # one seed left
+    assert ann.seeds == [0]
+    assert ann.metrics.at_half.accuracy.sd is None
+    assert ann.peak_memory_mb.mean is None and ann.peak_memory_mb.values == [None]
+    assert st.comparisons["ann_vs_cnn"].claim is None
+
+
+def test_a_metric_no_run_reports_is_absent_and_stays_absent(written, tmp_path):
+    result, _ = written
+    data = copy.deepcopy(result)
+    del data["variants"]["cnn"]["metrics"]["threshold_0.5"]["auroc"]
+    st = parse_stats(data, tmp_path / "stats.json")
+    assert st.variants["cnn"].metrics.at_half.auroc is None
+    assert st.variants["cnn"].metrics.at_half.get("auroc") is None
+    assert st.to_dict() == data
+    with pytest.raises(KeyError, match="confusion"):
+        st.variants["cnn"].metrics.at_half.get("confusion_matrix")
+
+
+@pytest.mark.parametrize(
+    "edit, field, problem",
+    [
+        (lambda d: d.update(format="biomedclf-stats/0"), "format", "'biomedclf-stats/0'"),
+        (lambda d: d.pop("format"), "format", "no 'format' field"),
+        (
+            lambda d: d["variants"]["cnn"]["bootstrap"].pop("seed_mean"),
+            "stats.variants.cnn.bootstrap.seed_mean",
+            "missing field",
+        ),
+        (
+            lambda d: d["comparisons"]["dropout"]["results"]["cnn_dropout"]["mcnemar"][
+                "per_seed"
+            ][0].pop("seed"),
+            "stats.comparisons.dropout.results.cnn_dropout.mcnemar.per_seed[0].seed",
+            "missing field",
+        ),
+        (lambda d: d.update(n_test="40"), "stats.n_test", "expected int, found str"),
+        (
+            lambda d: d["variants"]["cnn"]["metrics"]["threshold_0.5"]["accuracy"].update(
+                mean=None, n=1.5
+            ),
+            "stats.variants.cnn.metrics.threshold_0.5.accuracy.n",
+            "expected int, found float",
+        ),
+        (lambda d: d.update(warnings="none"), "stats.warnings", "expected a list"),
+        (lambda d: d["settings"].update(seed=None), "stats.settings.seed", "is null"),
+    ],
+    ids=["old-version", "no-version", "missing", "missing-in-list", "type", "nested-type",
+         "not-a-list", "null"],
+)  # fmt: skip
+def test_wrong_format_names_file_field_and_fix(written, tmp_path, edit, field, problem):
+    result, _ = written
+    err = _variant(result, tmp_path, edit)
+    text = str(err)
+    assert str(tmp_path / "stats.json") in text
+    assert field in text and problem in text
+    assert "rerun the stats step" in text
+
+
+def test_reader_refuses_what_is_not_stats(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run the stats step"):
+        read_stats(tmp_path / "nope.json")
+    path = tmp_path / "list.json"
+    path.write_text("[1, 2]")
+    with pytest.raises(StatsFormatError, match="expected an object"):
+        read_stats(path)
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        read_stats(path)
+
+
+def test_lookups_name_the_file_and_the_fix(written):
+    _, path = written
+    st = read_stats(path)
+    with pytest.raises(ValueError, match=f"{path}.*'zzz'.*rerun the stats step"):
+        st.variant("zzz")
+    with pytest.raises(ValueError, match="comparisons.nope: not in"):
+        st.comparison("nope")
+    with pytest.raises(ValueError, match="comparisons.dropout: .* no result for ann"):
+        st.result("dropout", "ann")
+    partial = dataclasses.replace(st, variants={"cnn": st.variants["cnn"]})
+    runs = make_study(path.parent.parent / "again", seeds=[0], n_test=10)[0]
+    with pytest.raises(ValueError, match=r"no statistics for variants \['ann', 'cnn_dropout'\]"):
+        partial.variant_order(runs)
+    assert st.variant_order(runs) == ["ann", "cnn", "cnn_dropout"]
+
+
+def test_dataclasses_cover_the_metric_keys():
+    """A metric added to biomedclf.metrics must be added to the format, and back."""
+    assert tuple(f.name for f in dataclasses.fields(BinaryMetrics)) == METRIC_KEYS
+    assert tuple(f.name for f in dataclasses.fields(ThresholdMetrics)) == stats.BLOCK_METRICS
+
+
+def _json_keys(cls: type, seen: set[type] | None = None) -> set[str]:
+    """Every JSON key of dataclass ``cls`` and the dataclasses inside it."""
+    import typing
+
+    seen = set() if seen is None else seen
+    if cls in seen:
+        return set()
+    seen.add(cls)
+    keys = set()
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if not f.metadata.get("json", True):
+            continue
+        keys.add(f.metadata.get("key", f.name))
+        todo = [hints[f.name]]
+        while todo:
+            tp = todo.pop()
+            if dataclasses.is_dataclass(tp):
+                keys |= _json_keys(tp, seen)
+            todo += list(typing.get_args(tp))
+    return keys
+
+
+def test_contracts_document_every_field():
+    from pathlib import Path
+
+    from biomedclf.stats_file import StudyStats
+
+    text = (Path(__file__).parents[1] / "workflow" / "CONTRACTS.md").read_text()
+    section = text[text.index("### stats.json") :]
+    assert f'"{STATS_FORMAT}"' in section
+    undocumented = sorted(k for k in _json_keys(StudyStats) if f'"{k}"' not in section)
+    assert not undocumented, f"fields missing from CONTRACTS.md (stats.json): {undocumented}"

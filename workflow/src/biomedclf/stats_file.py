@@ -1,0 +1,377 @@
+"""``stats/stats.json``: its format version and the one typed reader.
+
+:func:`biomedclf.stats.study_statistics` writes the file; the tables, figures and summary read
+it with :func:`read_stats`, which checks the format version (:data:`STATS_FORMAT`) and every
+field, and returns a :class:`StudyStats`: frozen dataclasses that mirror the JSON layout
+documented in workflow/CONTRACTS.md ("stats.json"), one class per kind of object. Values that
+may be undefined (the SD of one seed, an AUROC without both classes, an empty calibration bin)
+are ``Optional``. A wrong or missing version, a missing field or a value of the wrong type
+raises :class:`StatsFormatError` naming the file, the field and the fix: rerun the stats step.
+
+The classes are read by :class:`biomedclf.typed_json.DataclassReader` from their type
+annotations (a field's JSON key is its name, or ``metadata["key"]``); a field with a default
+may be absent from the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from biomedclf.io import read_json
+from biomedclf.runs import RunFiles
+from biomedclf.typed_json import DataclassReader, to_json
+
+#: Format of stats.json this code writes and reads; bump it when a field changes meaning.
+STATS_FORMAT = "biomedclf-stats/1"
+
+#: What to do about a stats.json this reader cannot use.
+FIX = "rerun the stats step (delete the file, or `snakemake --forcerun stats`) to rewrite it"
+
+
+class StatsFormatError(ValueError):
+    """stats.json is not in :data:`STATS_FORMAT`: wrong version, missing field, wrong type."""
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A quantity over seeds (:func:`biomedclf.descriptive.describe`); ``values`` in seed order."""
+
+    mean: float | None
+    sd: float | None  # None with fewer than two finite values
+    min: float | None
+    max: float | None
+    n: int  # finite values
+    values: list[float | None]
+
+
+@dataclass(frozen=True)
+class ThresholdMetrics:
+    """Test metrics of one metrics.json block over seeds; ``None``: no run reports it."""
+
+    threshold: Summary | None = None
+    accuracy: Summary | None = None
+    balanced_accuracy: Summary | None = None
+    sensitivity: Summary | None = None
+    specificity: Summary | None = None
+    precision: Summary | None = None
+    f1: Summary | None = None
+    auroc: Summary | None = None
+    average_precision: Summary | None = None
+    brier: Summary | None = None
+
+    def get(self, metric: str) -> Summary | None:
+        """The summary of ``metric`` (a field name); ``KeyError`` for an unknown metric."""
+        if metric not in {f.name for f in dataclasses.fields(self)}:
+            raise KeyError(f"metric {metric!r}: not a test metric of stats.json")
+        return getattr(self, metric)
+
+
+@dataclass(frozen=True)
+class MetricBlocks:
+    """The metrics at threshold 0.5 and at the validation-chosen Youden threshold."""
+
+    at_half: ThresholdMetrics = field(metadata={"key": "threshold_0.5"})
+    youden: ThresholdMetrics = field(metadata={"key": "threshold_youden"})
+
+
+@dataclass(frozen=True)
+class BinaryMetrics:
+    """Metrics of the seed-ensembled probabilities at threshold 0.5.
+
+    The fields of :func:`biomedclf.metrics.binary_metrics`; undefined ones are ``None``.
+    """
+
+    threshold: float
+    accuracy: float | None
+    balanced_accuracy: float | None
+    sensitivity: float | None
+    specificity: float | None
+    precision: float | None
+    f1: float | None
+    auroc: float | None
+    average_precision: float | None
+    brier: float | None
+    confusion_matrix: list[list[int]]  # [[tn, fp], [fn, tp]]
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A percentile-bootstrap interval; ``n_valid``: resamples where the metric was defined."""
+
+    estimate: float | None
+    low: float | None
+    high: float | None
+    n_valid: int
+
+
+@dataclass(frozen=True)
+class MetricIntervals:
+    """Intervals of test accuracy and AUROC."""
+
+    accuracy: Interval
+    auroc: Interval
+
+
+@dataclass(frozen=True)
+class SeedIntervals(MetricIntervals):
+    """Intervals of one seed's predictions."""
+
+    seed: int
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """Intervals per seed, of the mean over seeds and of the seed-ensembled probabilities."""
+
+    per_seed: list[SeedIntervals]
+    seed_mean: MetricIntervals
+    ensemble: MetricIntervals
+
+
+@dataclass(frozen=True)
+class CalibrationBin:
+    """One bin of the reliability diagram; the means are ``None`` for an empty bin."""
+
+    lower: float
+    upper: float
+    count: int
+    mean_probability: float | None
+    observed_frequency: float | None
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Expected calibration error (seeds pooled, per seed, ensemble) and the pooled bins."""
+
+    n_bins: int
+    ece: float | None
+    ece_per_seed: Summary
+    ece_ensemble: float | None
+    bins: list[CalibrationBin]
+
+
+@dataclass(frozen=True)
+class VariantStats:
+    """Everything stats.json holds about one variant, over its seeds."""
+
+    seeds: list[int]
+    n_seeds: int
+    n_test: int
+    metrics: MetricBlocks
+    final_train_accuracy: Summary
+    final_val_accuracy: Summary
+    overfitting_gap: Summary  # final train minus validation accuracy
+    final_train_loss: Summary
+    final_val_loss: Summary
+    epochs_run: Summary
+    train_seconds: Summary
+    images_per_second: Summary
+    peak_memory_mb: Summary
+    parameters: int | str | None  # distinct values over seeds joined by ", "
+    model: str | None
+    device: str | None
+    device_name: str | None
+    ensemble: BinaryMetrics
+    bootstrap: Bootstrap
+    calibration: Calibration
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A paired difference (variant minus baseline) with its bootstrap interval."""
+
+    difference: float | None
+    low: float | None
+    high: float | None
+    n_valid: int
+
+
+@dataclass(frozen=True)
+class SeedDifference(Difference):
+    """The paired difference of one seed."""
+
+    seed: int
+
+
+@dataclass(frozen=True)
+class MetricComparison:
+    """Differences of one metric per seed, pooled over seeds, ensembled; the pooled verdict."""
+
+    per_seed: list[SeedDifference]
+    pooled: Difference
+    ensemble: Difference
+    verdict: str  # better | worse | no detectable difference | undetermined
+    verdict_text: str
+
+
+@dataclass(frozen=True)
+class McNemar:
+    """McNemar's exact test on the paired correct/incorrect outcomes."""
+
+    baseline_only: int  # images only the baseline got right
+    variant_only: int  # images only the variant got right
+    discordant: int
+    n: int
+    p_value: float
+
+
+@dataclass(frozen=True)
+class SeedMcNemar(McNemar):
+    """McNemar's test of one seed."""
+
+    seed: int
+
+
+@dataclass(frozen=True)
+class McNemarTests:
+    """McNemar's test per paired seed and on the seed-ensembled predictions."""
+
+    per_seed: list[SeedMcNemar]
+    ensemble: McNemar
+
+
+@dataclass(frozen=True)
+class TimeComparison:
+    """Training seconds of both on the paired seeds; ratio of the means (variant/baseline)."""
+
+    baseline: Summary
+    variant: Summary
+    ratio: float | None
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    """One variant against the comparison's baseline, on the seeds both ran."""
+
+    seeds: list[int]
+    n_test: int
+    accuracy: MetricComparison
+    auroc: MetricComparison
+    mcnemar: McNemarTests
+    train_seconds: TimeComparison
+    verdict: str  # the accuracy verdict
+    verdict_text: str
+    warnings: list[str]
+
+    def metric(self, name: str) -> MetricComparison:
+        """The comparison of ``accuracy`` or ``auroc``."""
+        if name not in ("accuracy", "auroc"):
+            raise KeyError(f"metric {name!r}: stats.json compares accuracy and auroc only")
+        return getattr(self, name)
+
+
+@dataclass(frozen=True)
+class ComparisonStats:
+    """One comparison of the config: baseline, variants, claim, and a result per variant."""
+
+    baseline: str
+    variants: list[str]
+    claim: str | None
+    results: dict[str, ComparisonResult]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the statistics were computed."""
+
+    n_bootstrap: int
+    confidence: float
+    seed: int
+    calibration_bins: int
+    interval: str
+    threshold: float
+    min_seeds: int
+
+
+@dataclass(frozen=True)
+class StudyStats:
+    """The whole of stats.json; ``source`` is the file it was read from (not in the JSON)."""
+
+    format: str
+    settings: Settings
+    n_test: int
+    n_positive: int
+    warnings: list[str]
+    variants: dict[str, VariantStats]
+    comparisons: dict[str, ComparisonStats]
+    source: Path | None = field(default=None, metadata={"json": False})
+
+    @property
+    def confidence_label(self) -> str:
+        """The confidence level as text, e.g. ``95%``."""
+        return f"{self.settings.confidence * 100:g}%"
+
+    def _where(self) -> str:
+        """The file these statistics came from, for error messages."""
+        return str(self.source) if self.source is not None else "stats.json"
+
+    def variant(self, name: str) -> VariantStats:
+        """The statistics of variant ``name``; ``ValueError`` naming the file if absent."""
+        if name not in self.variants:
+            raise ValueError(
+                f"{self._where()}: no statistics for variant {name!r} (it has "
+                f"{sorted(self.variants)}); rerun the stats step"
+            )
+        return self.variants[name]
+
+    def comparison(self, name: str) -> ComparisonStats:
+        """The statistics of comparison ``name``; ``ValueError`` naming the key if absent."""
+        if name not in self.comparisons:
+            raise ValueError(
+                f"comparisons.{name}: not in {self._where()}; rerun the stats step with this "
+                "comparison in the config"
+            )
+        return self.comparisons[name]
+
+    def result(self, comp_name: str, variant: str) -> ComparisonResult:
+        """The result of ``variant`` in comparison ``comp_name``."""
+        results = self.comparison(comp_name).results
+        if variant not in results:
+            raise ValueError(
+                f"comparisons.{comp_name}: {self._where()} has no result for {variant}; "
+                "rerun the stats step"
+            )
+        return results[variant]
+
+    def variant_order(self, runs: Sequence[RunFiles]) -> list[str]:
+        """Variants in run (config) order; each must have statistics here."""
+        order = list(dict.fromkeys(run.variant for run in runs))
+        missing = [v for v in order if v not in self.variants]
+        if missing:
+            raise ValueError(
+                f"{self._where()} has no statistics for variants {missing}; rerun the stats "
+                "step (its inputs must list every run)"
+            )
+        return order
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object these statistics were read from (``source`` left out)."""
+        return to_json(self)
+
+
+def parse_stats(data: Any, source: Path | str = "stats.json") -> StudyStats:
+    """Check the format version of parsed stats.json ``data`` and build :class:`StudyStats`.
+
+    ``source`` names the file in errors. Raises :class:`StatsFormatError`.
+    """
+    reader = DataclassReader(source, FIX, StatsFormatError)
+    if not isinstance(data, dict):
+        raise reader.error("top level", f"expected an object, found {type(data).__name__}")
+    found = data.get("format")
+    if found != STATS_FORMAT:
+        what = "no 'format' field" if found is None else f"format {found!r}"
+        raise reader.error("format", f"{what}, this code reads {STATS_FORMAT!r}")
+    stats = reader.read(StudyStats, data, "stats")
+    return dataclasses.replace(stats, source=Path(source))
+
+
+def read_stats(path: Path | str) -> StudyStats:
+    """Read ``stats/stats.json`` at ``path`` as :class:`StudyStats` (see :func:`parse_stats`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no statistics file; run the stats step first")
+    return parse_stats(read_json(path), path)
