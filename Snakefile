@@ -3,30 +3,29 @@
 import sys
 from pathlib import Path
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
 # The package lives in workflow/src; make it importable without an install as well.
 SRC = str(Path(workflow.basedir) / "workflow" / "src")
 sys.path.insert(0, SRC)
-from biomedclf.config import (
-    ConfigError,
-    check_references,
-    load_yaml_files,
-    replace_sets,
-)
+from biomedclf.config import ConfigError, prepare_config
 
 
 configfile: "config.yaml"
 
 
-replace_sets(config, load_yaml_files(workflow.config_settings.configfiles))
-validate(config, "workflow/schemas/config.schema.yaml")
+# Validate (filling the schema's defaults), check references and make the config canonical,
+# so that a config rewritten with the same meaning reruns nothing. Errors name each key.
 try:
-    check_references(config)
+    prepare_config(
+        config,
+        workflow.config_settings.configfiles,
+        Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml",
+    )
 except ConfigError as err:
-    raise ValueError(f"config: {err}") from None
+    raise ConfigError(f"config: {err}") from None
 
 
 report: "workflow/report/workflow.rst"

@@ -1,23 +1,28 @@
-"""The config layer: schema defaults and errors, resolved variant specs, replaced sets."""
+"""The config layer: schema defaults and errors, resolved variant specs, replaced sets,
+canonical parameters, and the one list of training keys."""
 
+import re
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 import yaml
-from snakemake.utils import validate
 
 from biomedclf.config import (
     ConfigError,
+    canonical,
     check_references,
     data_spec,
     load_yaml_files,
+    prepare_config,
     replace_sets,
     resolve_variant,
 )
-from biomedclf.provenance import code_digest
+from biomedclf.provenance import code_digest, script_closure, script_digest
+from biomedclf.schema import load_schema, validate_config
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
 
 def load(name: str) -> dict:
@@ -25,8 +30,7 @@ def load(name: str) -> dict:
 
 
 def validated(config: dict) -> dict:
-    validate(config, SCHEMA)
-    return config
+    return validate_config(config, load_schema(SCHEMA))
 
 
 @pytest.mark.parametrize(
@@ -43,25 +47,70 @@ def test_shipped_configs_validate(name):
 def test_schema_fills_defaults():
     config = validated({"name": "x", "variants": {"a": {"model": "conv"}}})
     assert config["training"]["epochs"] == 10
+    assert config["resources"]["train_threads"] == 1
     assert config["training"]["seeds"] == [0, 1, 2]
     assert config["data"]["split"]["val"] == 0.15
     assert config["statistics"]["n_bootstrap"] == 2000
 
 
+def minimal(**extra) -> dict:
+    return {"name": "x", "variants": {"a": {"model": "conv"}}, **extra}
+
+
 @pytest.mark.parametrize(
-    "config, key",
+    "config, first_line",
     [
-        ({"name": "x", "variants": {"a": {"model": "conv"}}, "bogus": 1}, "bogus"),
-        ({"name": "x", "variants": {"a": {"model": "conv"}}, "training": {"epochs": "ten"}}, "ten"),
-        ({"name": "x", "variants": {"a": {"model": "conv"}}, "training": {"lr": -1}}, "-1"),
-        ({"name": "x", "variants": {"a": {"model": "transformer"}}}, "transformer"),
-        ({"name": "x", "variants": {"a": {"model": "conv", "dropuot": 0.5}}}, "dropuot"),
+        (minimal(bogus=1), "bogus: unknown key; allowed under the config: comparisons, data,"),
+        (minimal(trainign={}), "trainign: unknown key; did you mean 'training'?"),
+        (minimal(training={"epochs": "ten"}), "training.epochs: 'ten' is not of type 'integer'"),
+        (minimal(training={"lr": -1}), "training.lr: -1 is less than or equal to the minimum of 0"),
+        (
+            minimal(data={"image_sise": 64}),
+            "data.image_sise: unknown key; did you mean 'image_size'? allowed under data:",
+        ),
+        (
+            {"name": "x", "variants": {"a": {"model": "transformer"}}},
+            "variants.a.model: 'transformer' is not allowed; use one of linear, conv,",
+        ),
+        (
+            {"name": "x", "variants": {"a": {"model": "con"}}},
+            "variants.a.model: 'con' is not allowed; did you mean 'conv'? use one of",
+        ),
+        (
+            {"name": "x", "variants": {"a": {"model": "conv", "dropuot": 0.5}}},
+            "variants.a.dropuot: unknown key; did you mean 'dropout'?",
+        ),
+        ({"name": "x", "variants": {"a": {}}}, "variants.a.model: missing; this key is required"),
     ],
 )
-def test_schema_errors_name_the_key(config, key):
-    with pytest.raises(Exception) as err:
+def test_schema_errors_name_the_key_in_one_line(config, first_line):
+    with pytest.raises(ConfigError) as err:
         validated(config)
-    assert key in str(err.value)
+    lines = str(err.value).splitlines()
+    assert lines[0].startswith(first_line), lines
+    assert len(lines) <= 6
+
+
+def test_schema_lists_every_problem_up_to_a_limit():
+    config = minimal(training={f"x{i}": 1 for i in range(8)})
+    with pytest.raises(ConfigError) as err:
+        validated(config)
+    lines = str(err.value).splitlines()
+    assert lines[:2] == [
+        "training.x0: unknown key; allowed under training: amp, augment, batch_size, device, "
+        "early_stopping, epochs, lr, momentum, optimizer, seeds, weight_decay",
+        "training.x1: unknown key; allowed under training: amp, augment, batch_size, device, "
+        "early_stopping, epochs, lr, momentum, optimizer, seeds, weight_decay",
+    ]
+    assert lines[-1] == "... and 3 more" and len(lines) == 6
+
+
+def test_yaml_11_exponent_strings_are_read_as_numbers():
+    config = validated(minimal(training={"lr": "1e-3"}, variants={"a": {"model": "conv",
+                                                                        "lr": "5E-4"}}))
+    assert config["training"]["lr"] == 0.001 and config["variants"]["a"]["lr"] == 0.0005
+    with pytest.raises(ConfigError, match="training.lr: 'fast' is not of type 'number'"):
+        validated(minimal(training={"lr": "fast"}))
 
 
 def test_resolve_variant_applies_overrides_and_keeps_only_its_own_settings():
@@ -117,6 +166,122 @@ def test_data_spec_points_synthetic_at_the_generated_folder():
     config["data"]["source"] = "manifest"
     with pytest.raises(ConfigError, match="data.path"):
         data_spec(config)
+
+
+def test_canonical_spelling():
+    a = {"b": 1.0, "a": [0.0, 1e-3, {"y": 2, "x": (1, 2)}], "c": None, "d": True}
+    assert list(canonical(a)) == ["a", "b", "c", "d"]
+    assert canonical(a) == {"a": [0, 0.001, {"x": [1, 2], "y": 2}], "b": 1, "c": None,
+                            "d": True}  # fmt: skip
+    assert repr(canonical({"wd": 0.0})) == repr(canonical({"wd": 0}))
+    with pytest.raises(TypeError, match="not plain YAML data"):
+        canonical({"a": object()})
+
+
+REWRITTEN_SMOKE = """
+# the smoke study, written another way: keys in another order, flow style, 1e-3, 0 for 0.0
+variants: {gap: {width: 8, model: conv_gap}, cnn_dropout: {dropout: 0.50, model: conv},
+           cnn: {model: conv}, ann: {model: linear}}
+training: {seeds: [1, 0], device: cpu, batch_size: 16, epochs: 2, lr: 1e-3, weight_decay: 0}
+statistics: {n_bootstrap: 200}
+resources: {prepare_threads: 1}
+comparisons:
+  ann_vs_cnn: {variants: [cnn, gap], baseline: ann}
+  dropout: {variants: ['cnn_dropout'], baseline: "cnn"}
+data:
+  synthetic: {seed: 0, difficulty: 0.3, n_per_class: 40}
+  split: {test: 0.25, seed: 0, val: 0.2}
+  image_size: 16
+  source: synthetic
+name: smoke
+"""
+
+
+def test_config_rewritten_with_the_same_meaning_prepares_identically(tmp_path):
+    original = tmp_path / "a.yaml"
+    original.write_text((ROOT / "configs" / "smoke.yaml").read_text())
+    rewritten = tmp_path / "b.yaml"
+    rewritten.write_text(REWRITTEN_SMOKE)
+    prepared = []
+    for path in (original, rewritten):
+        config = load("config.yaml")
+        for key, value in load_yaml_files([path])[0].items():
+            config[key] = {**config.get(key, {}), **value} if key in ("data", "training") \
+                else value  # fmt: skip
+        prepared.append(prepare_config(config, [path], SCHEMA))
+    assert repr(prepared[0]) == repr(prepared[1])
+    spec = [repr(resolve_variant(c, "cnn_dropout")) for c in prepared]
+    assert spec[0] == spec[1]
+
+
+def test_prepare_config_names_the_key_and_keeps_variant_sets(tmp_path):
+    user = tmp_path / "my.yaml"
+    user.write_text("name: mine\nvariants:\n  only: {model: linear}\ncomparisons: {}\n")
+    config = prepare_config({**load("config.yaml"), **load_yaml_files([user])[0]}, [user], SCHEMA)
+    assert list(config["variants"]) == ["only"] and config["training"]["epochs"] == 25
+    user.write_text("name: mine\ncomparisons: {c: {baseline: cnn, variants: [cnn_dropuot]}}\n")
+    config = {**load("config.yaml"), **load_yaml_files([user])[0]}
+    with pytest.raises(ConfigError, match=r"comparisons\.c\.variants\[0\]: unknown variant"):
+        prepare_config(config, [user], SCHEMA)
+
+
+def test_training_keys_agree_across_schema_settings_and_models():
+    """Each training fact is kept once in code; the schema must say the same."""
+    from biomedclf.devices import DEVICE_CHOICES
+    from biomedclf.models import REGISTRY
+    from biomedclf.settings import OPTIMIZERS, TrainingSettings
+
+    schema = load_schema(SCHEMA)["properties"]
+    training = schema["training"]["properties"]
+    dataclass_defaults = {f.name: f.default for f in fields(TrainingSettings)}
+    schema_defaults = {k: v["default"] for k, v in training.items() if k != "seeds"}
+    assert schema_defaults == dataclass_defaults
+    assert training["optimizer"]["enum"] == list(OPTIMIZERS)
+    assert training["device"]["enum"] == list(DEVICE_CHOICES)
+    variant = schema["variants"]["additionalProperties"]["properties"]
+    assert variant["model"]["enum"] == list(REGISTRY)
+    model_args = {k for entry in REGISTRY.values() for k in entry.defaults}
+    assert set(variant) == {"model"} | model_args | set(dataclass_defaults)
+    for key in dataclass_defaults:  # a variant override allows what the default allows
+        assert {k: v for k, v in variant[key].items()} == {
+            k: v for k, v in training[key].items() if k not in ("default", "description")
+        }, key
+
+
+def rule_scripts() -> dict[str, tuple[str, str]]:
+    """rule -> (its script:, the script its code= digest names), from the .smk files."""
+    found = {}
+    for smk in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
+        for block in re.split(r"(?m)^(?=rule )", smk.read_text())[1:]:
+            rule = re.match(r"rule (\w+):", block).group(1)
+            script = re.search(r'script:\s+"\.\./scripts/([\w.]+)"', block)
+            digest = re.search(r'code=code\("([\w.]+)"\)', block)
+            found[rule] = (script and script.group(1), digest and digest.group(1))
+    return found
+
+
+def test_every_rule_digests_its_own_script():
+    found = rule_scripts()
+    assert len(found) >= 11
+    for rule, (script, digest) in found.items():
+        assert script is not None and script == digest, (rule, script, digest)
+
+
+def test_script_digest_covers_the_script_and_the_modules_it_imports(tmp_path):
+    from biomedclf.provenance import PACKAGE_DIR
+
+    scripts = ROOT / "workflow" / "scripts"
+    names = {p.relative_to(PACKAGE_DIR).as_posix() for p in script_closure(scripts / "train.py")}
+    assert {"train.py", "models.py", "settings.py", "train_state.py", "__init__.py"} <= names
+    assert "plots.py" not in names and "config.py" not in names
+    plots = {p.relative_to(PACKAGE_DIR).as_posix()
+             for p in script_closure(scripts / "comparison_figures.py")}  # fmt: skip
+    assert "plots.py" in plots and "models.py" not in plots
+    script = tmp_path / "s.py"
+    script.write_text("from biomedclf.io import write_json\n")
+    before = script_digest(script)
+    script.write_text("from biomedclf.io import write_json  # edited\n")
+    assert script_digest(script) != before
 
 
 def test_code_digest_follows_package_imports(tmp_path, monkeypatch):

@@ -18,7 +18,8 @@ import sys
 from biomedclf.evaluate import read_scores, run_evaluation
 from biomedclf.metrics import METRIC_KEYS, binary_metrics, youden_threshold
 from biomedclf.models import load_model
-from biomedclf.train import predict_probabilities, run_training
+from biomedclf.predict import predict_probabilities
+from biomedclf.train import run_training
 
 
 @pytest.fixture(scope="module")

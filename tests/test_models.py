@@ -131,7 +131,7 @@ def test_unknown_model_and_setting_name_the_key() -> None:
         ValueError, match=r"allowed: \['depth', 'dropout', 'fc', 'width'\]"
     ):
         build_model("conv", {"batch_norm": True}, 1, 32)
-    with pytest.raises(ValueError, match=r"variants\.v3\.dropout: must be in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"variants\.v3\.dropout: must be a number in \[0, 1\), got 1\.5"):
         build_model("conv_gap", {"dropout": 1.5}, 1, 32, variant="v3")
     with pytest.raises(ValueError, match=r"variants\.v4\.depth: .*shrink"):
         build_model("conv", {"depth": 6}, 1, 16, variant="v4")

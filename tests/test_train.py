@@ -18,12 +18,9 @@ from typing import Any
 import pytest
 import torch
 
-from biomedclf.train import (
-    CHECKPOINT_NAME,
-    HISTORY_COLUMNS,
-    TrainingSettings,
-    run_training,
-)
+from biomedclf.settings import TrainingSettings
+from biomedclf.train import CHECKPOINT_NAME, run_training
+from biomedclf.train_outputs import HISTORY_COLUMNS
 
 TRAIN_JSON_KEYS = [
     "variant", "seed", "model", "train_seconds", "best_epoch", "epochs_run", "stopped_early",
@@ -215,7 +212,7 @@ def test_foreign_checkpoint_is_ignored(
     ckpt_dir = tmp_path / "x" / "ckpt"
     ckpt_dir.mkdir(parents=True)
     (ckpt_dir / CHECKPOINT_NAME).write_bytes(b"not a checkpoint")
-    with caplog.at_level(logging.WARNING, logger="biomedclf.train"):
+    with caplog.at_level(logging.WARNING, logger="biomedclf.train_state"):
         run_training(spec, 0, data, tmp_path / "x" / "out", ckpt_dir)
     assert "unreadable checkpoint" in caplog.text
     assert without_seconds(read_history(ref / "history.csv")) == without_seconds(
@@ -227,14 +224,15 @@ KILLED_RUN = """
 import sys, time
 from pathlib import Path
 import biomedclf.train as train
+from biomedclf.train_state import TrainState
 
-save = train._save_checkpoint
+save = TrainState.save
 
 def slow_save(*args, **kwargs):  # widen the window between epochs; the maths is unchanged
     save(*args, **kwargs)
     time.sleep(0.5)
 
-train._save_checkpoint = slow_save
+TrainState.save = slow_save
 spec = eval(sys.argv[1])
 train.run_training(spec, 3, Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]), threads=1)
 """

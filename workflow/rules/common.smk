@@ -3,7 +3,8 @@
 import os
 
 from biomedclf.config import comparison_variants, data_spec, resolve_variant
-from biomedclf.provenance import code_digest
+from biomedclf.provenance import script_digest
+from biomedclf.runs import checkpoint_dir, eval_files, study_runs, train_files
 
 # Jobs run the scripts in fresh interpreters: let them import this checkout's package first
 # (the workflow sets the variable; it reads nothing from it).
@@ -15,24 +16,11 @@ NAME = config["name"]
 STUDY = Path(config["results_dir"]) / NAME
 LOGS = Path("logs") / NAME
 VARIANTS = list(config["variants"])
-SEEDS = [int(s) for s in config["training"]["seeds"]]
+SEEDS = list(config["training"]["seeds"])
 COMPARISONS = list(config["comparisons"])
 ENV = "../../envs/biomedclf.yaml"
 RES = config["resources"]
-
-# The package modules each kind of job runs: the module its script calls, with everything that
-# module imports from the package (DESIGN.md, rerun rules).
-CODE = {
-    "synthetic": code_digest("data/synthetic.py"),
-    "prepare": code_digest("data/prepare.py"),
-    "train": code_digest("train.py"),
-    "evaluate": code_digest("evaluate.py"),
-    "stats": code_digest("stats.py"),
-    "tables": code_digest("tables.py"),
-    "architecture": code_digest("models.py", "tables.py"),
-    "plots": code_digest("plots.py"),
-    "summary": code_digest("summary.py"),
-}
+SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 
 
 wildcard_constraints:
@@ -41,22 +29,29 @@ wildcard_constraints:
     comparison="|".join(COMPARISONS) or "$^",
 
 
+def code(script):
+    """Digest of a rule's script and every package module it imports (DESIGN.md, reruns)."""
+    return script_digest(SCRIPTS / script)
+
+
 def data_files(*names):
     return [str(STUDY / "data" / n) for n in names]
 
 
-def run_dir(kind, variant, seed):
-    return STUDY / kind / variant / f"seed{seed}"
+def run_train_files(variant="{variant}", seed="{seed}"):
+    return {k: str(v) for k, v in train_files(STUDY, variant, seed).items()}
+
+
+def run_eval_files(variant="{variant}", seed="{seed}"):
+    return {k: str(v) for k, v in eval_files(STUDY, variant, seed).items()}
 
 
 def run_files(variants=None, seeds=None):
     """Every per-run output the aggregate steps read, for the given variants and seeds."""
     files = []
-    for v in variants or VARIANTS:
-        for s in seeds or SEEDS:
-            t, e = run_dir("train", v, s), run_dir("eval", v, s)
-            files += [str(t / "history.csv"), str(t / "train.json")]
-            files += [str(e / "metrics.json"), str(e / "predictions.csv")]
+    for run in study_runs(STUDY, variants or VARIANTS, seeds or SEEDS):
+        files += [str(run.history), str(run.train_json)]
+        files += [str(run.metrics), str(run.predictions)]
     return files
 
 
@@ -66,6 +61,16 @@ def comparison_run_files(wildcards):
 
 def variant_spec(wildcards):
     return resolve_variant(config, wildcards.variant)
+
+
+def model_specs():
+    """Each variant's model and model settings: what the architecture table depends on."""
+    specs = {v: resolve_variant(config, v) for v in VARIANTS}
+    return {v: {k: s[k] for k in ("model", "model_args")} for v, s in specs.items()}
+
+
+def train_checkpoint(wildcards):
+    return str(checkpoint_dir(STUDY, wildcards.variant, wildcards.seed))
 
 
 def train_resources_gpu(wildcards):

@@ -10,7 +10,7 @@ rule synthesize:
         ENV
     params:
         spec={**config["data"]["synthetic"], "image_size": config["data"]["image_size"]},
-        code=CODE["synthetic"],
+        code=code("synthesize.py"),
     script:
         "../scripts/synthesize.py"
 
@@ -33,6 +33,6 @@ rule prepare:
         runtime=60,
     params:
         data=data_spec(config, synthetic_root=str(STUDY / "synthetic")),
-        code=CODE["prepare"],
+        code=code("prepare.py"),
     script:
         "../scripts/prepare.py"

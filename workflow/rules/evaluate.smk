@@ -4,11 +4,10 @@
 
 rule evaluate:
     input:
-        scores=STUDY / "train" / "{variant}" / "seed{seed}" / "scores.csv",
-        info=STUDY / "train" / "{variant}" / "seed{seed}" / "train.json",
+        scores=run_train_files()["scores"],
+        info=run_train_files()["info"],
     output:
-        metrics=STUDY / "eval" / "{variant}" / "seed{seed}" / "metrics.json",
-        predictions=STUDY / "eval" / "{variant}" / "seed{seed}" / "predictions.csv",
+        **run_eval_files(),
     log:
         LOGS / "eval" / "{variant}" / "seed{seed}.log",
     conda:
@@ -18,6 +17,6 @@ rule evaluate:
         mem_mb=500,
         runtime=5,
     params:
-        code=CODE["evaluate"],
+        code=code("evaluate.py"),
     script:
         "../scripts/evaluate.py"

@@ -15,7 +15,7 @@ rule stats:
         seeds=SEEDS,
         comparisons=config["comparisons"],
         statistics=config["statistics"],
-        code=CODE["stats"],
+        code=code("stats.py"),
     script:
         "../scripts/stats.py"
 
@@ -44,7 +44,7 @@ rule study_tables:
     params:
         variants=VARIANTS,
         seeds=SEEDS,
-        code=CODE["tables"],
+        code=code("study_tables.py"),
     script:
         "../scripts/study_tables.py"
 
@@ -72,8 +72,9 @@ rule comparison_tables:
         ENV
     params:
         comparison=lambda w: config["comparisons"][w.comparison],
+        variants=lambda w: comparison_variants(config, w.comparison),
         seeds=SEEDS,
-        code=CODE["tables"],
+        code=code("comparison_tables.py"),
     script:
         "../scripts/comparison_tables.py"
 
@@ -91,10 +92,10 @@ rule architecture:
     conda:
         ENV
     params:
-        specs={v: resolve_variant(config, v) for v in VARIANTS},
+        specs=model_specs(),
         image_size=config["data"]["image_size"],
         channels=config["data"]["channels"],
-        code=CODE["architecture"],
+        code=code("architecture.py"),
     script:
         "../scripts/architecture.py"
 
@@ -129,7 +130,7 @@ rule study_figures:
     params:
         variants=VARIANTS,
         seeds=SEEDS,
-        code=CODE["plots"],
+        code=code("study_figures.py"),
     script:
         "../scripts/study_figures.py"
 
@@ -157,8 +158,9 @@ rule comparison_figures:
         ENV
     params:
         comparison=lambda w: config["comparisons"][w.comparison],
+        variants=lambda w: comparison_variants(config, w.comparison),
         seeds=SEEDS,
-        code=CODE["plots"],
+        code=code("comparison_figures.py"),
     script:
         "../scripts/comparison_figures.py"
 
@@ -185,6 +187,6 @@ rule summary:
         seeds=SEEDS,
         specs={v: resolve_variant(config, v) for v in VARIANTS},
         comparisons=config["comparisons"],
-        code=CODE["summary"],
+        code=code("summary.py"),
     script:
         "../scripts/summary.py"

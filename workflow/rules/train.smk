@@ -7,10 +7,7 @@ rule train:
         # training has ended; nothing from the test split feeds back into training
         data_files("train.pt", "val.pt", "test.pt"),
     output:
-        model=STUDY / "train" / "{variant}" / "seed{seed}" / "model.pt",
-        history=STUDY / "train" / "{variant}" / "seed{seed}" / "history.csv",
-        info=STUDY / "train" / "{variant}" / "seed{seed}" / "train.json",
-        scores=STUDY / "train" / "{variant}" / "seed{seed}" / "scores.csv",
+        **run_train_files(),
     log:
         LOGS / "train" / "{variant}" / "seed{seed}.log",
     conda:
@@ -22,8 +19,8 @@ rule train:
         gpu=train_resources_gpu,
     params:
         spec=variant_spec,
-        code=CODE["train"],
+        code=code("train.py"),
         # Resumable per-epoch checkpoint, outside the declared outputs (kept on failure).
-        checkpoint=lambda w: str(STUDY / ".checkpoints" / w.variant / f"seed{w.seed}"),
+        checkpoint=train_checkpoint,
     script:
         "../scripts/train.py"

@@ -104,7 +104,7 @@ def to_model_input(
     return x
 
 
-def channel_stats(
+def normalisation_tensors(
     mean: list[float], std: list[float], device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel mean/std lists -> ``1 x C x 1 x 1`` tensors on ``device`` (std floored)."""

@@ -1,5 +1,11 @@
 """Resolve the study config into the small, self-contained specs that single jobs receive.
 
+:func:`prepare_config` is what the Snakefile calls: it lets a user's file replace the default
+variants and comparisons, validates the config against the schema (filling its defaults),
+checks the cross-references and makes the config canonical, so a config rewritten with the same
+meaning (keys in another order, ``1e-3`` for ``0.001``, ``0`` for ``0.0``, flow or block style,
+comments) gives every job the same parameters and reruns nothing.
+
 A training job must depend only on its own variant (rerun rules in DESIGN.md), so the workflow
 hands it the output of :func:`resolve_variant`, never the whole config.
 """
@@ -7,28 +13,70 @@ hands it the output of :func:`resolve_variant`, never the whole config.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from biomedclf.errors import ConfigError
+from biomedclf.settings import TrainingSettings
+
+__all__ = [
+    "ConfigError",
+    "canonical",
+    "check_references",
+    "comparison_variants",
+    "data_spec",
+    "load_yaml_files",
+    "prepare_config",
+    "replace_sets",
+    "resolve_variant",
+]
+
 #: Settings under ``training:`` that every variant inherits and may override.
-TRAINING_KEYS = (
-    "epochs",
-    "batch_size",
-    "optimizer",
-    "lr",
-    "weight_decay",
-    "momentum",
-    "early_stopping",
-    "augment",
-    "device",
-    "amp",
-)
+TRAINING_KEYS = TrainingSettings.keys()
 
 #: Keys of ``training:`` that describe the study rather than one training run.
 STUDY_KEYS = ("seeds",)
 
+#: Top-level sets that a user's config file replaces whole instead of merging into the defaults.
+REPLACED_SETS = ("variants", "comparisons")
 
-class ConfigError(ValueError):
-    """A config value is wrong; the message names the key and the fix."""
+
+def canonical(value: Any) -> Any:
+    """``value`` in one spelling per meaning: mappings with their keys sorted, tuples as lists,
+    whole floats as ints (``0.0`` -> ``0``). Job parameters compare by their text, so two
+    configs that mean the same must give the same parameters."""
+    if isinstance(value, dict):
+        return {str(k): canonical(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"config value {value!r} ({type(value).__name__}) is not plain YAML data")
+
+
+def prepare_config(
+    config: dict[str, Any],
+    user_files: Sequence[str | Path],
+    schema_path: Path | str,
+) -> dict[str, Any]:
+    """Replace the default sets, validate with defaults, check references, canonicalise.
+
+    ``config`` is Snakemake's merged config, updated in place (and returned); ``user_files``
+    the ``--configfile`` files. Raises :class:`ConfigError` naming each key at fault.
+    """
+    from biomedclf.schema import load_schema, validate_config
+
+    replace_sets(config, load_yaml_files(user_files))
+    validate_config(config, load_schema(schema_path))
+    check_references(config)
+    result = canonical(config)
+    result["training"]["seeds"] = sorted(result["training"]["seeds"])
+    config.clear()
+    config.update(result)
+    return config
 
 
 def resolve_variant(config: dict[str, Any], name: str) -> dict[str, Any]:
@@ -57,17 +105,14 @@ def resolve_variant(config: dict[str, Any], name: str) -> dict[str, Any]:
             raise ConfigError(
                 f"variants.{name}.{key}: '{key}' is a study setting; set it under training:"
             )
-    return {"name": name, "model": model, "model_args": variant, "training": training}
+    spec = {"name": name, "model": model, "model_args": variant, "training": training}
+    return canonical(spec)
 
 
 def comparison_variants(config: dict[str, Any], name: str) -> list[str]:
     """Baseline first, then the compared variants, of comparison ``name``."""
     comp = config["comparisons"][name]
     return [comp["baseline"], *comp["variants"]]
-
-
-#: Top-level sets that a user's config file replaces whole instead of merging into the defaults.
-REPLACED_SETS = ("variants", "comparisons")
 
 
 def replace_sets(config: dict[str, Any], user_configs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -125,17 +170,17 @@ def data_spec(config: dict[str, Any], synthetic_root: str | None = None) -> dict
             f"data.path: required for data.source '{data['source']}'; set it to your "
             "folder, CSV manifest or .npz file"
         )
-    return data
+    return canonical(data)
 
 
-def load_yaml_files(paths: list[str] | tuple[str, ...]) -> list[dict[str, Any]]:
+def load_yaml_files(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
     """Read YAML (or JSON) config files, naming the file that does not parse."""
     import yaml
 
     loaded = []
     for path in paths or ():
         try:
-            with open(path) as fh:
+            with open(path, encoding="utf-8") as fh:
                 loaded.append(yaml.safe_load(fh) or {})
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: not valid YAML ({exc})") from exc

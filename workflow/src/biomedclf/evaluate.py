@@ -24,6 +24,7 @@ import numpy as np
 
 from biomedclf.io import SCORE_COLUMNS, atomic_path, write_json
 from biomedclf.metrics import binary_metrics, youden_threshold
+from biomedclf.runs import EVAL_FILES
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ def run_evaluation(
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     with (
-        atomic_path(out_dir / "predictions.csv") as tmp,
+        atomic_path(out_dir / EVAL_FILES["predictions"]) as tmp,
         tmp.open("w", newline="") as f,
     ):
         writer = csv.writer(f, lineterminator="\n")
@@ -118,7 +119,7 @@ def run_evaluation(
             test.paths, test.labels.tolist(), test.probabilities.tolist(), strict=True
         ):
             writer.writerow([path, int(label), repr(float(prob))])
-    write_json(out_dir / "metrics.json", metrics)
+    write_json(out_dir / EVAL_FILES["metrics"], metrics)
     m05, my = metrics["threshold_0.5"], metrics["threshold_youden"]
     log.info(
         "%s seed %s on %d test images: accuracy %.3f at 0.5, %.3f at Youden threshold %.3f "

@@ -1,12 +1,12 @@
-"""The model registry: the homework's classifiers as configurable variants.
+"""The model registry: the classifiers a study compares, as configurable variants.
 
 Every model maps a float batch ``N x C x H x W`` to one logit per image (shape ``N x 1``);
 the positive class is label 1. Models are built by name from a variant's ``model:`` and its
 model settings (``dropout``, ``width``, ...), see :data:`REGISTRY`:
 
-- ``linear``: flatten, hidden fully connected layers with ReLU (homework Fig. 5).
-- ``conv``: 3x3 convolutions (padding 1) each with ReLU and 2x2 max-pooling, fc, output
-  (homework Fig. 6, with Task A's dropout between fc1 and fc2).
+- ``linear``: flatten, hidden fully connected layers with ReLU (a multilayer perceptron).
+- ``conv``: 3x3 convolutions (padding 1) each with ReLU and 2x2 max-pooling, fc, output,
+  with optional dropout between the two fully connected layers.
 
 In the convolution blocks max-pooling comes before the ReLU. The two commute (ReLU is
 monotone, so ``relu(maxpool(x)) == maxpool(relu(x))`` element for element, gradients
@@ -17,8 +17,8 @@ kept for a ReLU backward: about 13% faster training of ``conv`` at 256 px on a C
 - ``resnet18``: torchvision's ResNet-18 from scratch, stem taking ``in_channels``; optional
   local weights file (never a download).
 
-:func:`architecture_table` lists layers, output shapes and parameter counts like the
-homework's figures; :func:`load_model` rebuilds a trained model from its ``model.pt`` alone.
+:func:`architecture_table` lists layers, output shapes and parameter counts (a
+``torchsummary``-style table); :func:`load_model` rebuilds a trained model from its ``model.pt`` alone.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ __all__ = [
 
 
 class LinearModel(nn.Module):
-    """Fully connected network on the flattened image (the homework's ANN, Fig. 5).
+    """Fully connected network on the flattened image (a multilayer perceptron).
 
     ``Flatten -> [Linear -> ReLU -> Dropout] x len(hidden) -> Linear(1)``.
     """
@@ -89,12 +89,12 @@ def _pooled_size(image_size: int, depth: int, key: str) -> int:
 
 
 class ConvModel(nn.Module):
-    """The homework's CNN (Fig. 6): ``depth`` x [Conv3x3(pad 1) -> MaxPool2x2 -> ReLU], fc, out.
+    """A plain CNN: ``depth`` x [Conv3x3(pad 1) -> MaxPool2x2 -> ReLU], fc, out.
 
     The flattened size is computed from ``image_size``, so any input size works. Dropout sits
-    between fc1 and fc2 (homework Task A, ``dropout_prob``). Flattening is done in ``forward``
-    (not a module) so the architecture table matches Fig. 6 row for row (pooling and ReLU
-    swapped, see the module docstring).
+    between fc1 and fc2. Flattening is done in ``forward`` (not a module) so the architecture
+    table lists only the layers that hold parameters or pool (pooling and ReLU swapped, see
+    the module docstring).
     """
 
     def __init__(
@@ -130,11 +130,11 @@ class ConvModel(nn.Module):
 
 
 class ConvGAP(nn.Module):
-    """CNN with global average pooling (homework section 3).
+    """CNN with global average pooling.
 
     ``depth`` x [Conv3x3 -> BatchNorm (optional) -> MaxPool2x2 -> ReLU] -> GAP -> Dropout ->
-    Linear(1). The homework's "before" is the default; "after increasing the performance" is
-    ``width: 64, batch_norm: true, dropout: 0.3``-like settings.
+    Linear(1). A wider, regularised version is e.g. ``width: 64, batch_norm: true,
+    dropout: 0.3``.
     """
 
     def __init__(
@@ -192,9 +192,7 @@ def _resnet18(
 
     model = resnet18(weights=None, num_classes=1)
     if in_channels != 3:
-        model.conv1 = nn.Conv2d(
-            in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False
-        )
+        model.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
     if weights and load_weights:
         path = Path(weights).expanduser()
         if not path.is_file():
@@ -238,13 +236,33 @@ class ModelEntry:
 #: name -> entry; the keys are the values ``model:`` accepts.
 REGISTRY: dict[str, ModelEntry] = {
     "linear": ModelEntry(LinearModel, {"hidden": [32, 32, 32], "dropout": 0.0}, False),
-    "conv": ModelEntry(
-        ConvModel, {"width": 32, "depth": 3, "fc": 32, "dropout": 0.0}, True
-    ),
+    "conv": ModelEntry(ConvModel, {"width": 32, "depth": 3, "fc": 32, "dropout": 0.0}, True),
     "conv_gap": ModelEntry(
         ConvGAP, {"width": 32, "depth": 3, "batch_norm": False, "dropout": 0.0}, True
     ),
     "resnet18": ModelEntry(_resnet18, {"weights": None}, True),
+}
+
+
+def _positive_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+
+#: model setting -> (test, what a valid value is)
+_ARG_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "dropout": (
+        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1,
+        "must be a number in [0, 1)",
+    ),
+    "width": (_positive_int, "must be a positive integer"),
+    "depth": (_positive_int, "must be a positive integer"),
+    "fc": (_positive_int, "must be a positive integer"),
+    "hidden": (
+        lambda v: isinstance(v, (list, tuple)) and bool(v) and all(map(_positive_int, v)),
+        "must be a non-empty list of positive integers",
+    ),
+    "batch_norm": (lambda v: isinstance(v, bool), "must be true or false"),
+    "weights": (lambda v: v is None or isinstance(v, (str, Path)), "must be a file path or null"),
 }
 
 
@@ -259,35 +277,9 @@ def _check_args(name: str, args: dict[str, Any], prefix: str) -> dict[str, Any]:
         )
     merged = {**entry.defaults, **args}
     for key, value in merged.items():
-        where = f"{prefix}.{key}"
-        if key == "dropout":
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"{where}: must be a number in [0, 1), got {value!r}")
-            if not 0 <= value < 1:
-                raise ValueError(f"{where}: must be in [0, 1), got {value}")
-        elif key in ("width", "depth", "fc"):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{where}: must be a positive integer, got {value!r}")
-        elif key == "hidden":
-            if (
-                not isinstance(value, (list, tuple))
-                or not value
-                or not all(
-                    isinstance(v, int) and not isinstance(v, bool) and v > 0
-                    for v in value
-                )
-            ):
-                raise ValueError(
-                    f"{where}: must be a non-empty list of positive integers"
-                )
-        elif key == "batch_norm" and not isinstance(value, bool):
-            raise ValueError(f"{where}: must be true or false, got {value!r}")
-        elif (
-            key == "weights"
-            and value is not None
-            and not isinstance(value, (str, Path))
-        ):
-            raise ValueError(f"{where}: must be a file path or null, got {value!r}")
+        valid, what = _ARG_CHECKS[key]
+        if not valid(value):
+            raise ValueError(f"{prefix}.{key}: {what}, got {value!r}")
     return merged
 
 
@@ -308,9 +300,7 @@ def build_model(
     """
     prefix = f"variants.{variant or '<variant>'}"
     if name not in REGISTRY:
-        raise ValueError(
-            f"{prefix}.model: unknown model '{name}'; allowed: {sorted(REGISTRY)}"
-        )
+        raise ValueError(f"{prefix}.model: unknown model '{name}'; allowed: {sorted(REGISTRY)}")
     if in_channels < 1 or image_size < 1:
         raise ValueError(
             f"data.channels/data.image_size: must be positive, got {in_channels}, {image_size}"
@@ -332,13 +322,11 @@ def uses_convolutions(name: str) -> bool:
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters of ``model`` (all, or only those with requires_grad)."""
-    return sum(
-        p.numel() for p in model.parameters() if p.requires_grad or not trainable_only
-    )
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
 def _shown_in_table(module: nn.Module) -> bool:
-    """Leaf modules with parameters, pooling layers and Flatten, as in the homework's tables."""
+    """Leaf modules with parameters, pooling layers and Flatten: the rows of the table."""
     if any(True for _ in module.children()):
         return False
     if isinstance(module, nn.Flatten):
@@ -351,14 +339,12 @@ def _shown_in_table(module: nn.Module) -> bool:
 def architecture_table(
     name: str, model_args: dict[str, Any] | None, in_channels: int, image_size: int
 ) -> list[dict[str, Any]]:
-    """Layer rows of model ``name`` at the given input size, like the homework's Fig. 5/6.
+    """Layer rows of model ``name`` at the given input size (layer, output shape, parameters).
 
     Each row is ``{"layer": "Conv2d-1", "output_shape": "[-1, 32, 256, 256]",
     "parameters": 320}``, in execution order, found with forward hooks on a batch of one.
     """
-    model = build_model(
-        name, model_args, in_channels, image_size, load_weights=False
-    ).eval()
+    model = build_model(name, model_args, in_channels, image_size, load_weights=False).eval()
     rows: list[dict[str, Any]] = []
     handles = []
 
@@ -400,9 +386,7 @@ def load_model(
     checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     for key in ("spec", "state_dict", "image_size", "channels"):
         if key not in checkpoint:
-            raise ValueError(
-                f"{path}: not a biomedclf model.pt (no '{key}'); retrain it"
-            )
+            raise ValueError(f"{path}: not a biomedclf model.pt (no '{key}'); retrain it")
     spec = checkpoint["spec"]
     model = build_model(
         spec["model"],

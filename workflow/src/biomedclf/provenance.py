@@ -1,9 +1,11 @@
-"""Digests of the package modules a job runs, and the versions it ran with.
+"""Digests of the code a job runs, and the versions it ran with.
 
-Snakemake notices an edited ``script:`` file but not the modules that script imports. Each
-rule therefore carries, in its ``params``, a digest of the package modules its job runs (the
-module it calls and everything that module imports from the package): an edit to
-``models.py`` reruns training, an edit to ``plots.py`` reruns only the figures.
+Snakemake notices an edited ``script:`` file (by its modification time) but not the package
+modules that script imports. Each rule therefore carries, in its ``params``, the digest of its
+script (:func:`script_digest`): the script's own text and every package module it imports,
+transitively, found by reading the import statements. Nothing is listed by hand, so an edit
+to ``models.py`` reruns training, an edit to ``plots.py`` reruns only the figures, and an edit
+to the script itself reruns its rule even when its modification time says otherwise.
 """
 
 from __future__ import annotations
@@ -44,8 +46,30 @@ def module_closure(*modules: str) -> list[Path]:
 
 def code_digest(*modules: str) -> str:
     """SHA-256 (first 16 hex digits) of the named package files and all they import."""
+    return _digest(module_closure(*modules))
+
+
+def script_closure(script: Path | str) -> list[Path]:
+    """The package modules a script outside the package imports, transitively."""
+    script = Path(script)
+    if not script.is_file():
+        raise FileNotFoundError(f"{script}: no such script")
+    direct = [p.relative_to(PACKAGE_DIR).as_posix() for p in _imported_files(script.resolve())]
+    return module_closure(*direct) if direct else []
+
+
+def script_digest(script: Path | str) -> str:
+    """SHA-256 (first 16 hex digits) of a script's text and of every package module it runs."""
+    script = Path(script)
+    h = hashlib.sha256(script.read_bytes())
+    h.update(b"\0")
+    h.update(_digest(script_closure(script)).encode())
+    return h.hexdigest()[:16]
+
+
+def _digest(files: list[Path]) -> str:
     h = hashlib.sha256()
-    for f in module_closure(*modules):
+    for f in files:
         h.update(f.relative_to(PACKAGE_DIR).as_posix().encode())
         h.update(b"\0")
         h.update(f.read_bytes())
@@ -99,7 +123,8 @@ def _imported_files_cached(path: Path, _mtime_ns: int, _size: int) -> tuple[Path
     snakemake call computes the digests, and parsing the package took about 0.25 s of it. An
     import-like line inside a string can only add a module (a needless rerun, never a missed
     one); the tests check the result against an AST walk of the package."""
-    package = ["biomedclf", *path.relative_to(PACKAGE_DIR).parent.parts]
+    inside = path.is_relative_to(PACKAGE_DIR)
+    package = ["biomedclf", *path.relative_to(PACKAGE_DIR).parent.parts] if inside else []
     found = []
     for match in _IMPORT.finditer(path.read_text()):
         source, imported, plain = match.groups()
@@ -109,6 +134,8 @@ def _imported_files_cached(path: Path, _mtime_ns: int, _size: int) -> tuple[Path
         else:
             level = len(source) - len(source.lstrip("."))
             module = source[level:]
+            if level and not inside:
+                continue  # a relative import outside the package names no package module
             if level:
                 anchor = package[: len(package) - level + 1]
                 module = ".".join(anchor + ([module] if module else []))

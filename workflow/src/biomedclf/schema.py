@@ -1,0 +1,129 @@
+"""Validate a study config against ``workflow/schemas/config.schema.yaml``, fill its defaults,
+and say what is wrong in a few lines.
+
+The schema is the authority for keys, types, ranges and defaults. Validation fills the defaults
+in place (every key a job reads is then present) and turns each violation into one line that
+names the key's path, the value, what is allowed and, for a misspelt key, the nearest allowed
+one::
+
+    data.image_sise: unknown key; did you mean 'image_size'? Allowed under data: channels, ...
+    training.epochs: 'two' is not of type 'integer'
+
+YAML 1.1 (PyYAML, which Snakemake uses) reads ``1e-3`` without a decimal point as a string;
+where the schema expects a number, such a string is read as the number it spells.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from biomedclf.errors import ConfigError
+
+#: A YAML 1.2 float literal that YAML 1.1 leaves a string (``1e-3``, ``+5E2``).
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+#: How many problems one error message lists.
+MAX_PROBLEMS = 5
+
+
+def load_schema(path: Path | str) -> dict[str, Any]:
+    """Read the JSON Schema (YAML) at ``path``."""
+    import yaml
+
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def _wants_number(subschema: dict[str, Any]) -> bool:
+    kind = subschema.get("type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    return "number" in kinds and "string" not in kinds
+
+
+def _with_defaults(validator_class: type) -> type:
+    """A validator class that fills ``default`` values (deep copies) and reads number-like
+    strings as numbers where the schema wants a number, before checking ``properties``."""
+    from jsonschema import validators
+
+    check_properties = validator_class.VALIDATORS["properties"]
+
+    def properties(validator, props, instance, schema) -> Iterator[Any]:  # noqa: ANN001
+        if isinstance(instance, dict):
+            for key, sub in props.items():
+                if "default" in sub:
+                    instance.setdefault(key, copy.deepcopy(sub["default"]))
+                value = instance.get(key)
+                if isinstance(value, str) and _wants_number(sub) and _NUMBER.match(value):
+                    instance[key] = float(value)
+        yield from check_properties(validator, props, instance, schema)
+
+    return validators.extend(validator_class, {"properties": properties})
+
+
+def _path(error: Any) -> str:
+    parts = []
+    for part in error.absolute_path:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        else:
+            parts.append(("." if parts else "") + str(part))
+    return "".join(parts)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'? " if close else ""
+
+
+def _describe(error: Any) -> list[str]:
+    """One line per problem of a jsonschema ``ValidationError``."""
+    path = _path(error)
+    where = path or "the config"
+    if error.validator == "additionalProperties" and error.validator_value is False:
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(k for k in error.instance if k not in allowed)
+        return [
+            f"{_join(path, key)}: unknown key; {_suggest(key, allowed)}"
+            f"allowed under {where}: {', '.join(allowed)}"
+            for key in unknown
+        ]
+    if error.validator == "enum":
+        allowed = [str(v) for v in error.validator_value]
+        suggestion = _suggest(str(error.instance), allowed)
+        return [
+            f"{where}: {error.instance!r} is not allowed; {suggestion}"
+            f"use one of {', '.join(allowed)}"
+        ]
+    if error.validator == "required":
+        missing = [k for k in error.validator_value if k not in error.instance]
+        return [f"{_join(path, key)}: missing; this key is required" for key in missing]
+    return [f"{where}: {error.message}"]
+
+
+def validate_config(config: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """Fill defaults into ``config`` (in place) and check it against ``schema``.
+
+    Raises :class:`ConfigError` listing up to :data:`MAX_PROBLEMS` problems, one line each;
+    returns ``config``.
+    """
+    from jsonschema import Draft202012Validator
+
+    validator = _with_defaults(Draft202012Validator)(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path)))
+    lines: list[str] = []
+    for error in errors:
+        lines += [line for line in _describe(error) if line not in lines]
+    if lines:
+        more = len(lines) - MAX_PROBLEMS
+        shown = lines[:MAX_PROBLEMS] + ([f"... and {more} more"] if more > 0 else [])
+        raise ConfigError("\n".join(shown))
+    return config

@@ -1,0 +1,142 @@
+"""What a finished training job leaves behind: ``model.pt``, ``history.csv``, ``scores.csv``
+and ``train.json`` (formats in ``workflow/CONTRACTS.md``), each written atomically, with
+``train.json`` last so that its presence means the run is complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.metadata
+import platform
+import resource
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from biomedclf.devices import device_name
+from biomedclf.io import SCORE_COLUMNS, atomic_path, write_json
+from biomedclf.models import count_parameters
+from biomedclf.predict import predict_logits
+from biomedclf.runs import TRAIN_FILES
+
+if TYPE_CHECKING:
+    from biomedclf.train import Run, TrainingData
+    from biomedclf.train_state import TrainState
+
+HISTORY_COLUMNS = (
+    "epoch",
+    "train_loss",
+    "train_accuracy",
+    "val_loss",
+    "val_accuracy",
+    "lr",
+    "seconds",
+)
+
+
+def torchvision_version() -> str | None:
+    """The installed torchvision's version, read from its metadata: importing torchvision
+    (and the compiler it pulls in) would cost a training job seconds of start-up."""
+    try:
+        return importlib.metadata.version("torchvision")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak allocated GPU memory on CUDA, else the process's peak resident memory."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 2**20 if sys.platform == "darwin" else rss / 1024
+
+
+def run_record(run: Run, state: TrainState, data: TrainingData) -> dict[str, Any]:
+    """The ``train.json`` dict: what ran, how long, where, with which versions."""
+    p = state.progress
+    channels, image_size = data.shape
+    return {
+        "variant": run.name,
+        "seed": run.seed,
+        "model": run.spec["model"],
+        "train_seconds": float(sum(row["seconds"] for row in p.history)),
+        "best_epoch": p.best_epoch,
+        "epochs_run": p.epoch,
+        "stopped_early": p.stopped_early,
+        "parameters": count_parameters(state.model),
+        "device": run.device.type,
+        "device_name": device_name(run.device),
+        "threads": run.threads,
+        "torch_version": torch.__version__,
+        "torchvision_version": torchvision_version(),
+        "python_version": platform.python_version(),
+        "platform": platform.platform(),
+        "peak_memory_mb": round(peak_memory_mb(run.device), 1),
+        "images_per_second": (
+            p.images_trained / p.train_phase_seconds if p.train_phase_seconds else None
+        ),
+        "n_train": len(data.train),
+        "n_val": len(data.val),
+        "image_size": image_size,
+        "channels": channels,
+        "class_names": list(data.train.class_names),
+    }
+
+
+def write_history(path: Path, rows: list[dict[str, Any]]) -> None:
+    """``history.csv``: one row per epoch, the columns of :data:`HISTORY_COLUMNS`."""
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: row[k] for k in HISTORY_COLUMNS})
+
+
+def write_scores(path: Path, splits: dict[str, tuple[list[str], list[int], list[float]]]) -> None:
+    """``split,path,label,probability`` rows (cache order) for each split; probabilities are
+    float32 sigmoids of float32 logits (no autocast), written exactly (``repr``)."""
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(SCORE_COLUMNS)
+        for split, (paths, labels, probs) in splits.items():
+            for row_path, label, prob in zip(paths, labels, probs, strict=True):
+                writer.writerow([split, row_path, int(label), repr(float(prob))])
+
+
+def _scores(state: TrainState, data: TrainingData, run: Run) -> dict[str, tuple]:
+    """The saved (best) model's probabilities on the validation and test splits."""
+    state.model.load_state_dict(state.best_state)
+    out = {}
+    for split, cached in (("val", data.val), ("test", data.test)):
+        logits = predict_logits(
+            state.model, cached.images.to(run.device), data.mean, data.std,
+            channels_last=run.channels_last,
+        )  # fmt: skip
+        out[split] = (cached.paths, cached.labels.tolist(), torch.sigmoid(logits).tolist())
+    return out
+
+
+def write_outputs(
+    out_dir: Path, run: Run, state: TrainState, data: TrainingData, info: dict[str, Any]
+) -> None:
+    """Write the run's files: the best epoch's model, the history, its scores, train.json."""
+    channels, image_size = data.shape
+    model_file = {
+        "spec": run.spec,
+        "seed": run.seed,
+        "state_dict": state.best_state,
+        "class_names": list(data.train.class_names),
+        "mean": list(data.train.mean),
+        "std": list(data.train.std),
+        "image_size": image_size,
+        "channels": channels,
+        "best_epoch": state.progress.best_epoch,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_dir / TRAIN_FILES["model"]) as tmp:
+        torch.save(model_file, tmp)
+    write_history(out_dir / TRAIN_FILES["history"], state.progress.history)
+    write_scores(out_dir / TRAIN_FILES["scores"], _scores(state, data, run))
+    write_json(out_dir / TRAIN_FILES["info"], info)
