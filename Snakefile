@@ -11,6 +11,7 @@ min_version("9.0")
 SRC = str(Path(workflow.basedir) / "workflow" / "src")
 sys.path.insert(0, SRC)
 from biomedclf.config import ConfigError, prepare_config
+from biomedclf.data.classes import source_classes
 
 
 configfile: "config.yaml"
@@ -24,7 +25,10 @@ try:
         workflow.config_settings.configfiles,
         Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml",
     )
-except ConfigError as err:
+    # The classes of the data source, found without preparing it (folder names, a manifest's
+    # label column, an .npz's labels): a wrong data.path or data.classes stops here.
+    CLASS_NAMES = source_classes(config["data"])
+except (ConfigError, ValueError) as err:
     raise ConfigError(f"config: {err}") from None
 
 

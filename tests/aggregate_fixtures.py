@@ -1,11 +1,12 @@
 """Fake run files for the aggregate tests (stats, tables, plots, summary).
 
-``make_study`` writes, for each (variant, seed), the four per-run files of workflow/CONTRACTS.md
-(``history.csv``, ``train.json``, ``metrics.json``, ``predictions.csv``) under a temporary
-study folder, with a chosen expected test accuracy per variant (or, with ``exact=True``, an
-exact one: the first ``round(accuracy * n_test)`` images right), and returns the runs and a
-``study`` dict as the summary adapter passes it. ``study_stats`` computes the statistics and
-reads them back through stats.json, as the workflow's aggregate steps do.
+``make_study`` writes, for each (variant, seed), the per-run files of workflow/CONTRACTS.md
+(``history.csv``, ``train.json``, ``scores.csv``, ``metrics.json``, ``predictions.csv``) under a
+temporary study folder, for two classes or more (``n_classes``; the class names of
+:data:`CLASS_NAMES`), with a chosen expected test accuracy per variant (or, with
+``exact=True``, an exact one: the first ``round(accuracy * n_test)`` images right), and returns
+the runs and a ``study`` dict as the summary adapter passes it. ``study_stats`` computes the
+statistics and reads them back through stats.json, as the workflow's aggregate steps do.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from biomedclf.io import write_json
+from biomedclf.evaluate import write_predictions
+from biomedclf.io import score_columns, write_json
 from biomedclf.metrics import binary_metrics
+from biomedclf.multiclass import multiclass_metrics
 from biomedclf.runs import RunFiles, study_runs
 from biomedclf.stats import study_statistics
 from biomedclf.stats_file import StudyStats, read_stats
@@ -29,6 +32,20 @@ DEFAULT_VARIANTS: dict[str, tuple[str, float, float]] = {
     "cnn": ("conv", 0.75, 2.4),
     "cnn_dropout": ("conv", 0.85, 2.5),
 }
+
+#: Class names by number of classes: a two-class X-ray study, graded lesions (3), organs (11).
+CLASS_NAMES: dict[int, list[str]] = {
+    2: ["NORMAL", "PNEUMONIA"],
+    3: ["normal", "benign", "malignant"],
+    11: ["bladder", "femur-left", "femur-right", "heart", "kidney-left", "kidney-right",
+         "liver", "lung-left", "lung-right", "pancreas", "spleen"],
+}  # fmt: skip
+
+
+def class_names(n_classes: int) -> list[str]:
+    """The fixture's class names for ``n_classes``."""
+    return CLASS_NAMES.get(n_classes) or [f"class {k}" for k in range(n_classes)]
+
 
 DEFAULT_COMPARISONS: dict[str, dict[str, Any]] = {
     "dropout": {
@@ -49,21 +66,55 @@ def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
 
 
 def fake_probabilities(
-    labels: np.ndarray, accuracy: float, rng: np.random.Generator, exact: bool = False
-) -> np.ndarray:
-    """Probabilities that are right (on the right side of 0.5) with chance ``accuracy``.
+    labels: np.ndarray, accuracy: float, rng: np.random.Generator, exact: bool = False,
+    n_classes: int = 2,
+) -> np.ndarray:  # fmt: skip
+    """Class probabilities (n, K) whose predicted class is right with chance ``accuracy``.
 
     With ``exact``, image ``i`` is right if and only if ``i < round(accuracy * n)``: two
-    variants with the same accuracy are right on the same images, whatever the seed.
+    variants with the same accuracy are right on the same images, whatever the seed. Two
+    classes: class 1's probability lies on the right side of 0.5 (6 decimals); more: a wrong
+    call is another random class, which gets the largest probability.
     """
     if exact:
         correct = np.arange(labels.size) < round(accuracy * labels.size)
     else:
         correct = rng.random(labels.size) < accuracy
-    margin = rng.uniform(0.01, 0.49, labels.size)
-    towards_label = np.where(labels == 1, 0.5 + margin, 0.5 - margin)
-    away = np.where(labels == 1, 0.5 - margin, 0.5 + margin)
-    return np.round(np.where(correct, towards_label, away), 6)
+    if n_classes == 2:
+        margin = rng.uniform(0.01, 0.49, labels.size)
+        towards_label = np.where(labels == 1, 0.5 + margin, 0.5 - margin)
+        away = np.where(labels == 1, 0.5 - margin, 0.5 + margin)
+        p1 = np.round(np.where(correct, towards_label, away), 6)
+        return np.stack([np.round(1 - p1, 6), p1], axis=1)
+    other = (labels + rng.integers(1, n_classes, labels.size)) % n_classes
+    called = np.where(correct, labels, other)
+    raw = rng.uniform(0.05, 1.0, (labels.size, n_classes))
+    raw[np.arange(labels.size), called] = raw.max(axis=1) + rng.uniform(0.05, 1.5, labels.size)
+    return np.round(raw / raw.sum(axis=1, keepdims=True), 6)
+
+
+def _metrics(run: RunFiles, labels: np.ndarray, probs: np.ndarray, names: list[str],
+             ordinal: bool) -> dict[str, Any]:  # fmt: skip
+    """The metrics.json of one fake run (the Youden threshold of a two-class run: 0.45)."""
+    k = len(names)
+    metrics: dict[str, Any] = {
+        "variant": run.variant, "seed": run.seed, "n_test": int(labels.size), "n_classes": k,
+        "class_names": names, "ordinal": ordinal, "positive_class": names[1] if k == 2 else None,
+    }  # fmt: skip
+    if k == 2:
+        metrics["threshold_0.5"] = binary_metrics(labels, probs[:, 1], 0.5)
+        metrics["threshold_youden"] = binary_metrics(labels, probs[:, 1], 0.45)
+    metrics["multiclass"] = multiclass_metrics(labels, probs, names, ordinal)
+    return metrics
+
+
+def _write_scores(run: RunFiles, labels: np.ndarray, paths: list[str], probs: np.ndarray) -> None:
+    """scores.csv: the test rows, and the same rows again as the validation split."""
+    rows = [
+        [split, f"{split}/{p}", int(y), *(repr(float(q)) for q in row)]
+        for split in ("val", "test") for p, y, row in zip(paths, labels, probs)
+    ]  # fmt: skip
+    _write_csv(run.scores, score_columns(probs.shape[1]), rows)
 
 
 def write_run(
@@ -76,23 +127,14 @@ def write_run(
     seconds: float = 1.0,
     epochs: int = 4,
     rng: np.random.Generator,
+    names: list[str] | None = None,
+    ordinal: bool = False,
 ) -> None:
-    """Write the four per-run files of one fake run."""
-    _write_csv(
-        run.predictions,
-        ["path", "label", "probability"],
-        [[p, int(y), float(q)] for p, y, q in zip(paths, labels, probs)],
-    )
-    youden = binary_metrics(labels, probs, 0.45)
-    metrics = {
-        "variant": run.variant,
-        "seed": run.seed,
-        "n_test": int(labels.size),
-        "positive_class": "PNEUMONIA",
-        "threshold_0.5": binary_metrics(labels, probs, 0.5),
-        "threshold_youden": youden,
-    }
-    run.metrics.write_text(json.dumps(metrics))
+    """Write the per-run files of one fake run; ``probs`` are class probabilities (n, K)."""
+    names = names or class_names(probs.shape[1])
+    _write_scores(run, labels, paths, probs)
+    write_predictions(run.predictions, [f"test/{p}" for p in paths], labels, probs, names)
+    run.metrics.write_text(json.dumps(_metrics(run, labels, probs, names, ordinal)))
     rows = []
     for e in range(1, epochs + 1):
         train_acc = min(1.0, 0.6 + 0.1 * e + rng.uniform(0, 0.02))
@@ -126,6 +168,8 @@ def write_run(
         "n_val": 20,
         "image_size": 16,
         "channels": 1,
+        "class_names": names,
+        "n_classes": len(names),
     }
     run.train_json.write_text(json.dumps(train))
 
@@ -139,34 +183,40 @@ def make_study(
     comparisons: dict[str, dict[str, Any]] | None = None,
     name: str = "fake",
     exact: bool = False,
+    n_classes: int = 2,
+    ordinal: bool = False,
 ) -> tuple[list[RunFiles], dict[str, Any]]:
     """Write a fake study under ``root``; return (runs, study dict).
 
     ``exact``: each variant is right on exactly its first ``round(accuracy * n_test)`` images.
+    ``n_classes``: test image ``i`` is of class ``i % n_classes``.
     """
     variants = DEFAULT_VARIANTS if variants is None else variants
     comparisons = DEFAULT_COMPARISONS if comparisons is None else comparisons
     seeds = list(seeds)
-    labels = np.array([i % 2 for i in range(n_test)])
-    paths = [f"{'PNEUMONIA' if y else 'NORMAL'}/img{i:04d}.png" for i, y in enumerate(labels)]
+    names = class_names(n_classes)
+    labels = np.array([i % n_classes for i in range(n_test)])
+    paths = [f"{names[y]}/img{i:04d}.png" for i, y in enumerate(labels)]
     runs = study_runs(root, list(variants), seeds)
     for k, run in enumerate(runs):
         model, acc, seconds = variants[run.variant]
         rng = np.random.default_rng(1000 + k)
-        probs = fake_probabilities(labels, acc, rng, exact)
-        write_run(run, labels, paths, probs, model=model, seconds=seconds, epochs=epochs, rng=rng)
+        probs = fake_probabilities(labels, acc, rng, exact, n_classes)
+        write_run(run, labels, paths, probs, model=model, seconds=seconds, epochs=epochs,
+                  rng=rng, names=names, ordinal=ordinal)  # fmt: skip
+    test_counts = np.bincount(labels, minlength=n_classes).tolist()
     study = {
         "name": name,
         "data_summary": {
             "counts": {
-                "train": {"NORMAL": 50, "PNEUMONIA": 50},
-                "val": {"NORMAL": 10, "PNEUMONIA": 10},
-                "test": {"NORMAL": n_test // 2, "PNEUMONIA": n_test - n_test // 2},
+                "train": {c: 50 for c in names},
+                "val": {c: 10 for c in names},
+                "test": dict(zip(names, test_counts)),
             },
             "image_size": 16,
             "channels": 1,
-            "class_names": ["NORMAL", "PNEUMONIA"],
-            "positive_class": "PNEUMONIA",
+            "class_names": names,
+            "positive_class": names[1] if n_classes == 2 else None,
             "duplicates": {
                 "sets": 0,
                 "images": 0,

@@ -72,10 +72,11 @@ def test_table_figure_and_summary_adapters_read_the_stats(study):
     )  # fmt: skip
     _run("summary.py", params=summary, input=inputs, log=log,
          output=[str(root / "summary.md")])  # fmt: skip
-    for name in ("test_metrics.md", "training_time.csv", "comparison_dropout.md",
-                 "stats_dropout.csv"):  # fmt: skip
+    for name in ("test_metrics.md", "training_time.csv", "per_class.csv", "per_class.md",
+                 "comparison_dropout.md", "stats_dropout.csv"):  # fmt: skip
         assert (root / "tables" / name).stat().st_size > 0, name
-    for name in ("test_accuracy.png", "reliability.png", "curves_dropout.png", "roc_dropout.png"):
+    for name in ("test_accuracy.png", "reliability.png", "curves_dropout.png", "roc_dropout.png",
+                 "confusion_dropout.png"):  # fmt: skip
         assert (root / "figures" / name).stat().st_size > 0, name
     text = (root / "summary.md").read_text()
     assert "90% percentile-bootstrap intervals (50 resamples" in text
@@ -85,9 +86,30 @@ def test_table_figure_and_summary_adapters_read_the_stats(study):
 def test_architecture_adapter(tmp_path):
     params = SimpleNamespace(
         specs={"ann": {"model": "linear", "model_args": {"hidden": [8]}}},
-        image_size=8, channels=1,
+        image_size=8, channels=1, class_names=["a", "b"],
     )  # fmt: skip
     out = tmp_path / "tables" / "architecture.csv"
     _run("architecture.py", params=params, output=[str(out)], log=[str(tmp_path / "a.log")])
     rows = out.read_text().splitlines()
     assert rows[0] == "variant,layer,output_shape,parameters" and rows[-1].startswith("ann,Total")
+
+
+def test_evaluate_adapter_passes_ordinal(tmp_path):
+    """The evaluate rule's adapter: scores.csv and train.json in, metrics.json and
+    predictions.csv out; ``params.ordinal`` makes kappa quadratic."""
+    runs, _ = make_study(tmp_path / "s", {"a": ("conv", 0.8, 1.0)}, seeds=[0], n_test=30,
+                         comparisons={}, n_classes=3)  # fmt: skip
+    run = runs[0]
+    out = tmp_path / "eval"
+    for ordinal in (True, False):
+        _run(
+            "evaluate.py",
+            input=SimpleNamespace(scores=str(run.scores), info=str(run.train_json)),
+            output=SimpleNamespace(metrics=str(out / "metrics.json"),
+                                   predictions=str(out / "predictions.csv")),
+            params=SimpleNamespace(ordinal=ordinal), log=[str(tmp_path / "eval.log")],
+        )  # fmt: skip
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert metrics["ordinal"] is ordinal
+        assert metrics["multiclass"]["kappa_weights"] == ("quadratic" if ordinal else "none")
+    assert (out / "predictions.csv").read_text() == run.predictions.read_text()

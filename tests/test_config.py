@@ -34,7 +34,7 @@ def validated(config: dict) -> dict:
 
 
 @pytest.mark.parametrize(
-    "name", ["config.yaml", "configs/smoke.yaml", "configs/chest_xray.yaml", "configs/medmnist.yaml"]
+    "name", ["config.yaml", *sorted(f"configs/{p.name}" for p in (ROOT / "configs").glob("*.yaml"))]
 )
 def test_shipped_configs_validate(name):
     config = load(name)
@@ -97,10 +97,12 @@ def test_schema_lists_every_problem_up_to_a_limit():
         validated(config)
     lines = str(err.value).splitlines()
     assert lines[:2] == [
-        "training.x0: unknown key; allowed under training: amp, augment, batch_size, device, "
-        "early_stopping, epochs, lr, momentum, optimizer, seeds, weight_decay",
-        "training.x1: unknown key; allowed under training: amp, augment, batch_size, device, "
-        "early_stopping, epochs, lr, momentum, optimizer, seeds, weight_decay",
+        "training.x0: unknown key; allowed under training: amp, augment, batch_size, "
+        "class_weights, device, early_stopping, epochs, label_smoothing, lr, momentum, "
+        "optimizer, seeds, weight_decay",
+        "training.x1: unknown key; allowed under training: amp, augment, batch_size, "
+        "class_weights, device, early_stopping, epochs, label_smoothing, lr, momentum, "
+        "optimizer, seeds, weight_decay",
     ]
     assert lines[-1] == "... and 3 more" and len(lines) == 6
 

@@ -152,6 +152,7 @@ def test_determinism_and_threads(tmp_path: Path) -> None:
     prepare_dataset(_cfg(root, split={"seed": 4}), c, threads=1)
     assert (a / "manifest.csv").read_bytes() == (b / "manifest.csv").read_bytes()
     for split in ("train", "val", "test"):
+        assert (a / f"{split}.pt").read_bytes() == (b / f"{split}.pt").read_bytes()
         x, y = load_split(a, split), load_split(b, split)
         assert torch.equal(x.images, y.images) and torch.equal(x.labels, y.labels)
         assert x.paths == y.paths
@@ -308,7 +309,9 @@ def test_empty_class_in_split_is_an_error(tmp_path: Path) -> None:
     out = tmp_path / "out"
     with pytest.raises(SplitError) as info:
         prepare_dataset(_cfg(rare), out)
-    assert "class 'rare'" in str(info.value) and "train: common 5, rare 2" in str(info.value)
+    # Stopped before the cut, naming the class and its count.
+    assert "class 'rare' has only 2 image(s)" in str(info.value)
+    assert "common: 10, rare: 2" in str(info.value)
     assert not out.exists()
     # Pre-split where test lacks a class entirely.
     ps = tmp_path / "ps"

@@ -79,13 +79,13 @@ def test_empty_class_folder(tmp_path: Path) -> None:
     )
 
 
-def test_more_than_two_classes_lists_them(tmp_path: Path) -> None:
+def test_three_classes_are_indexed_in_sorted_order(tmp_path: Path) -> None:
     root = tmp_path / "data"
-    for cls in ("bacteria", "normal", "virus"):
+    for cls in ("virus", "normal", "bacteria"):
         _png(root / cls / "a.png")
-    _prepare_fails(
-        _cfg(root), tmp_path / "out", ValueError, "3 classes", "'bacteria'", "'normal'", "'virus'"
-    )
+    idx = index_folder(root)
+    assert idx.class_names == ["bacteria", "normal", "virus"]
+    assert sorted(c.class_name for c in idx.candidates) == ["bacteria", "normal", "virus"]
 
 
 def test_path_is_a_file(tmp_path: Path) -> None:
@@ -201,16 +201,16 @@ def test_npz_missing_keys(tmp_path: Path) -> None:
     )
 
 
-def test_npz_not_binary(tmp_path: Path) -> None:
+@pytest.mark.parametrize("bad", [[[0], [1], [-1]], [[0], [1], [1.5]]])
+def test_npz_labels_must_be_class_indices(tmp_path: Path, bad: list) -> None:
     npz = tmp_path / "x.npz"
     z = np.zeros((3, 8, 8), np.uint8)
-    lab = np.array([[0], [1], [2]])
     np.savez(
         npz,
         **{f"{s}_images": z for s in ("train", "val", "test")},
-        **{f"{s}_labels": lab for s in ("train", "val", "test")},
+        **{f"{s}_labels": np.array(bad) for s in ("train", "val", "test")},
     )
-    _prepare_fails(_cfg(npz, "medmnist"), tmp_path / "out", ValueError, "[0, 1, 2]", "binary")
+    _prepare_fails(_cfg(npz, "medmnist"), tmp_path / "out", ValueError, str(npz), "0, 1, 2")
 
 
 def test_npz_multilabel(tmp_path: Path) -> None:
@@ -222,7 +222,9 @@ def test_npz_multilabel(tmp_path: Path) -> None:
         **{f"{s}_images": z for s in ("train", "val", "test")},
         **{f"{s}_labels": lab for s in ("train", "val", "test")},
     )
-    _prepare_fails(_cfg(npz, "medmnist"), tmp_path / "out", ValueError, "multi-label")
+    _prepare_fails(
+        _cfg(npz, "medmnist"), tmp_path / "out", ValueError, "multi-label", "not supported"
+    )
 
 
 def test_npz_not_a_zip(tmp_path: Path) -> None:

@@ -14,8 +14,10 @@ from biomedclf.data.prepare import prepare_dataset
 from biomedclf.data.synthetic import (
     CLASS_NAMES,
     GROUP_PATTERN,
+    SYNTHETIC_CLASSES,
     generate_synthetic,
     make_images,
+    synthetic_class_names,
 )
 
 
@@ -155,3 +157,86 @@ def test_a_tiny_cnn_learns_the_local_signal(one_thread: None) -> None:
     # About 0.74-0.79 over torch seeds; the bar leaves room for other CPUs' rounding.
     assert acc > 0.65, f"tiny CNN reaches only {acc:.2f} on held-out synthetic images"
     assert acc > baseline + 0.1, f"tiny CNN {acc:.2f} vs mean/std regression {baseline:.2f}"
+
+
+# -- more than two classes --------------------------------------------------------------------
+
+
+def test_n_classes_writes_one_folder_per_class(tmp_path: Path) -> None:
+    out = tmp_path / "syn"
+    generate_synthetic(out, n_per_class=6, image_size=16, difficulty=0.5, seed=0, n_classes=4)
+    assert sorted(p.name for p in out.iterdir()) == sorted(SYNTHETIC_CLASSES[:4])
+    assert SYNTHETIC_CLASSES[:4] == ("normal", "opacity", "effusion", "cavity")
+    patients: dict[str, set[str]] = {}
+    for cls in SYNTHETIC_CLASSES[:4]:
+        files = sorted((out / cls).iterdir())
+        assert len(files) == 6
+        for f in files:
+            patients.setdefault(f.name.split("_")[0], set()).add(cls)
+    assert all(len(c) == 1 for c in patients.values()), "a patient belongs to one class"
+    # A set with another number of classes replaces it (it is recognised as synthetic).
+    generate_synthetic(out, n_per_class=5, image_size=16, difficulty=0.5, seed=0)
+    assert sorted(p.name for p in out.iterdir()) == ["normal", "opacity"]
+    assert (
+        synthetic_class_names(12) == list(SYNTHETIC_CLASSES) and len(set(SYNTHETIC_CLASSES)) == 12
+    )
+
+
+@pytest.mark.parametrize("bad", [1, 13, 2.5])
+def test_n_classes_out_of_range(tmp_path: Path, bad: object) -> None:
+    with pytest.raises(ValueError, match="data.synthetic.n_classes"):
+        generate_synthetic(tmp_path / "s", 4, 16, 0.5, seed=0, n_classes=bad)  # type: ignore
+    assert not (tmp_path / "s").exists()
+
+
+def test_k_classes_are_balanced_deterministic_and_distinct() -> None:
+    images, classes, patients = make_images(20, 24, 0.5, seed=4, n_classes=12)
+    assert np.bincount(classes).tolist() == [20] * 12
+    again = make_images(20, 24, 0.5, seed=4, n_classes=12)
+    assert all(np.array_equal(a, b) for a, b in zip((images, classes, patients), again))
+    # The first two classes are drawn as in the two-class set; the others add their lesion.
+    means = np.stack([images[classes == k].astype(np.float64).mean(0) for k in range(12)])
+    for k in range(1, 12):
+        assert np.abs(means[k] - means[0]).max() > 3, SYNTHETIC_CLASSES[k]
+
+
+def test_global_brightness_does_not_separate_k_classes() -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+
+    images, classes, _ = make_images(100, 32, 0.5, seed=0, n_classes=4)
+    acc = cross_val_score(LogisticRegression(), _mean_std_features(images), classes, cv=5).mean()
+    assert acc < 0.4, f"mean/std alone reach {acc:.2f} (chance 0.25)"
+
+
+def test_a_tiny_cnn_learns_four_classes(one_thread: None) -> None:
+    torch.manual_seed(0)
+    train_x, train_y, _ = make_images(100, 32, 0.5, seed=1, n_classes=4)
+    test_x, test_y, _ = make_images(50, 32, 0.5, seed=2, n_classes=4)
+
+    def tensors(x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        t = torch.from_numpy(x).float().unsqueeze(1) / 255.0
+        return (t - 0.5) / 0.2, torch.from_numpy(y).long()
+
+    xt, yt = tensors(train_x, train_y)
+    xv, yv = tensors(test_x, test_y)
+    model = nn.Sequential(
+        nn.Conv2d(1, 8, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveMaxPool2d(1),
+        nn.Flatten(),
+        nn.Linear(16, 4),
+    )
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(12):
+        for idx in torch.randperm(len(xt), generator=gen).split(32):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(xt[idx]), yt[idx]).backward()
+            opt.step()
+    with torch.no_grad():
+        acc = (model(xv).argmax(1) == yv).float().mean().item()
+    assert acc > 0.5, f"tiny CNN reaches only {acc:.2f} on 4 held-out classes (chance 0.25)"

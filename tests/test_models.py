@@ -9,12 +9,13 @@ import pytest
 import torch
 from torch import nn
 
+from biomedclf.model_summary import architecture_table
 from biomedclf.models import (
     REGISTRY,
-    architecture_table,
     build_model,
     count_parameters,
     load_model,
+    output_units,
 )
 
 
@@ -219,3 +220,24 @@ def test_pooling_before_relu_matches_the_homework_order(name: str, args: dict) -
     ref.sum().backward()
     for (key, p), q in zip(model.named_parameters(), reference.parameters(), strict=True):
         assert torch.equal(p.grad, q.grad), key
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+@pytest.mark.parametrize("n_classes", [2, 3, 9])
+def test_output_size_follows_the_number_of_classes(name: str, n_classes: int) -> None:
+    """One logit for two classes (the binary models unchanged), K logits for K > 2."""
+    model = build_model(name, {}, 1, 32, n_classes=n_classes).eval()
+    with torch.no_grad():
+        out = model(torch.zeros(2, 1, 32, 32))
+    assert out.shape == (2, output_units(n_classes))
+    assert output_units(2) == 1 and output_units(n_classes) == (1 if n_classes == 2 else n_classes)
+    rows = architecture_table(name, {}, 1, 32, n_classes)
+    assert sum(r["parameters"] for r in rows) == count_parameters(model)
+    binary = count_parameters(build_model(name, {}, 1, 32))
+    last_in = [m for m in model.modules() if isinstance(m, nn.Linear)][-1].in_features
+    assert count_parameters(model) - binary == (output_units(n_classes) - 1) * (last_in + 1)
+
+
+def test_a_single_class_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least two classes"):
+        build_model("conv", {}, 1, 32, n_classes=1)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 from aggregate_fixtures import make_study, study_stats
 
-from biomedclf import plots
+from biomedclf import class_plots, plots
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -26,10 +27,12 @@ def _assert_png(path):
     assert b"Software" not in data[:2000], "PNG should not embed the software version"
 
 
-def test_plot_comparison_writes_curves_and_roc(study, tmp_path):
+def test_plot_comparison_writes_curves_roc_and_confusion(study, tmp_path):
     runs, spec, st = study
     paths = plots.plot_comparison("dropout", spec["comparisons"]["dropout"], runs, st, tmp_path)
-    assert [p.name for p in paths] == ["curves_dropout.png", "roc_dropout.png"]
+    assert [p.name for p in paths] == [
+        "curves_dropout.png", "roc_dropout.png", "confusion_dropout.png"
+    ]
     for p in paths:
         assert p.parent == tmp_path / "figures"
         _assert_png(p)
@@ -97,3 +100,37 @@ def test_unknown_comparison_variant_is_named(study, tmp_path):
     runs, _, st = study
     with pytest.raises(ValueError, match="comparisons.x"):
         plots.plot_comparison("x", {"baseline": "cnn", "variants": ["nope"]}, runs, st, tmp_path)
+
+
+def _png_size(path):
+    """Width and height of a PNG from its IHDR chunk."""
+    data = path.read_bytes()
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_row_normalised_confusion():
+    m = class_plots.row_normalised([[3, 1, 0], [0, 0, 0], [1, 1, 2]])
+    assert m[0].tolist() == [0.75, 0.25, 0.0] and np.isnan(m[1]).all()
+    assert m[2].tolist() == [0.25, 0.25, 0.5]
+
+
+@pytest.mark.parametrize("k", [3, 11])
+def test_k_class_figures(k, tmp_path):
+    variants = {"a": ("conv", 0.6, 1.0), "b": ("conv", 0.9, 2.0), "c": ("linear", 0.7, 0.5)}
+    comps = {"abc": {"baseline": "a", "variants": ["b", "c"]}}
+    runs, _ = make_study(tmp_path / "s", variants, seeds=[0, 1], n_test=8 * k,
+                         comparisons=comps, n_classes=k)  # fmt: skip
+    st = study_stats(runs, comps, tmp_path / "stats.json", n_bootstrap=40)
+    out = tmp_path / "out"
+    paths = plots.plot_comparison("abc", comps["abc"], runs, st, out)
+    paths += plots.plot_study(runs, st, out)
+    for p in paths:
+        _assert_png(p)
+    roc, confusion = out / "figures" / "roc_abc.png", out / "figures" / "confusion_abc.png"
+    width, height = _png_size(roc)
+    assert height > 0.7 * width if k == 11 else width > height  # 3 x 4 panels vs 1 x 3
+    assert _png_size(confusion)[0] > _png_size(confusion)[1]  # three matrices side by side
+    again = class_plots.plot_confusion("abc", comps["abc"], runs, st, tmp_path / "again.png")
+    assert again.read_bytes() == confusion.read_bytes()
+    again = plots.plot_roc("abc", comps["abc"], runs, st, tmp_path / "roc_again.png")
+    assert again.read_bytes() == roc.read_bytes()

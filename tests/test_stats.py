@@ -14,6 +14,7 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import accuracy_score, roc_auc_score
 
 from biomedclf import bootstrap, calibration, descriptive, significance, stats
+from biomedclf.significance import VERDICTS
 
 # ---- pure functions -------------------------------------------------------------------------
 
@@ -278,7 +279,7 @@ def test_study_statistics_structure_and_json(fake_study):
     _, runs, study, result = fake_study
     text = json.dumps(result, allow_nan=False)  # strict JSON: no NaN
     assert json.loads(text) == result
-    assert result["format"] == "biomedclf-stats/1"
+    assert result["format"] == "biomedclf-stats/2"
     assert set(result["variants"]) == set(study["variants"])
     v = result["variants"]["cnn"]
     assert v["seeds"] == [0, 1, 2]
@@ -300,7 +301,7 @@ def test_study_statistics_structure_and_json(fake_study):
 def test_ensemble_metrics_match_sklearn(fake_study):
     _, runs, _, result = fake_study
     for variant, v in result["variants"].items():
-        rows = [np.loadtxt(r.predictions, delimiter=",", skiprows=1, usecols=(1, 2))
+        rows = [np.loadtxt(r.predictions, delimiter=",", skiprows=1, usecols=(1, 4))
                 for r in runs if r.variant == variant]  # fmt: skip
         y = rows[0][:, 0]
         mean_p = np.mean([r[:, 1] for r in rows], axis=0)
@@ -444,3 +445,164 @@ def test_missing_file_and_unknown_variant_are_named(tmp_path):
     shutil.rmtree(runs[0].train_dir)
     with pytest.raises(FileNotFoundError, match="history.csv|train.json"):
         stats.study_statistics(runs, {}, 50)
+
+
+# ---- more than two classes ------------------------------------------------------------------
+
+
+def _class_probs(seed: int, k: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and tied class probabilities (rounded to 1-2 decimals)."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, n)
+    y[:k] = np.arange(k)
+    logits = rng.normal(size=(n, k)) + 1.5 * np.eye(k)[y]
+    p = np.exp(logits)
+    return y, np.round(p / p.sum(axis=1, keepdims=True), 1 + seed % 2)
+
+
+def _resampled_sklearn(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> dict[str, float]:
+    """accuracy, balanced accuracy and (macro) AUROC by scikit-learn on the resampled images."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    from biomedclf.multiclass import predict_classes
+
+    idx = np.repeat(np.arange(y.size), w)
+    yr, pr = y[idx], p[idx]
+    pred = predict_classes(pr)
+    k = p.shape[1]
+    if k == 2:
+        auroc = roc_auc_score(yr, pr[:, 1]) if np.unique(yr).size == 2 else np.nan
+    else:
+        present = [c for c in range(k) if 0 < np.sum(y == c) < y.size]
+        drawn = all(0 < np.sum(yr == c) < yr.size for c in present)
+        auroc = np.mean([roc_auc_score(yr == c, pr[:, c]) for c in present]) if drawn else np.nan
+    return {"accuracy": accuracy_score(yr, pred),
+            "balanced_accuracy": balanced_accuracy_score(yr, pred), "auroc": auroc}  # fmt: skip
+
+
+@pytest.mark.parametrize("k", [2, 3, 9])
+def test_resampled_metrics_match_sklearn_on_the_resampled_images(k):
+    """Every resample's accuracy, balanced accuracy and (macro one-vs-rest) AUROC equal
+    scikit-learn's on the images that resample draws, ties in the scores included."""
+    from biomedclf.resampled import ResampledScores
+
+    y, p = _class_probs(k, k, 20 * k)
+    weights = next(iter(bootstrap.bootstrap_weights(y.size, 40, seed=k)))
+    scores = ResampledScores(y, p)
+    got = {m: scores.statistic(m, weights) for m in ("accuracy", "balanced_accuracy", "auroc")}
+    for b, w in enumerate(weights):
+        want = _resampled_sklearn(y, p, w)
+        for m, value in want.items():
+            if np.isnan(value):
+                assert np.isnan(got[m][0, b]), (m, b)
+            else:
+                assert got[m][0, b] == pytest.approx(value, rel=1e-12, abs=1e-12), (m, b)
+
+
+def test_macro_auroc_is_undefined_in_a_resample_without_a_class():
+    from biomedclf.resampled import ResampledScores
+
+    y = np.array([0, 0, 1, 1, 2, 2])
+    p = np.eye(3)[y] * 0.7 + 0.1
+    w = np.array([[2, 2, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]])  # resample 0 lacks class 2
+    auc = ResampledScores(y, p).statistic("auroc", w)[0]
+    assert np.isnan(auc[0]) and auc[1] == 1.0
+    ci = bootstrap.bootstrap_intervals(y, p, ["auroc"], n_bootstrap=200, seed=0)["auroc"]
+    assert 0 < ci["n_valid"] < 200 and ci["estimate"] == 1.0
+
+
+def test_bootstrap_intervals_estimates_are_the_metrics_json_values():
+    from biomedclf.multiclass import multiclass_metrics
+
+    y, p = _class_probs(4, 5, 150)
+    rows = np.stack([p, np.roll(p, 1, axis=1)])
+    cis = bootstrap.bootstrap_intervals(y, rows, n_bootstrap=100, seed=3)
+    per_seed = [multiclass_metrics(y, r) for r in rows]
+    for key, m in (("accuracy", "accuracy"), ("balanced_accuracy", "balanced_accuracy"),
+                   ("auroc", "macro_auroc")):  # fmt: skip
+        assert cis[key]["estimate"] == pytest.approx(np.mean([s[m] for s in per_seed]))
+        assert cis[key]["low"] <= cis[key]["high"]
+    d = bootstrap.paired_bootstrap_diffs(y, rows[0], rows[1], n_bootstrap=100, seed=3)
+    assert d["accuracy"]["difference"] == pytest.approx(
+        per_seed[1]["accuracy"] - per_seed[0]["accuracy"]
+    )
+    same = bootstrap.paired_bootstrap_diffs(y, rows[0], rows[0], n_bootstrap=50, seed=3)
+    assert all((v["difference"], v["low"], v["high"]) == (0.0, 0.0, 0.0) for v in same.values())
+
+
+@pytest.fixture(scope="module", params=[3, 11])
+def k_study(request, tmp_path_factory):
+    k = request.param
+    root = tmp_path_factory.mktemp(f"k{k}")
+    variants = {**KNOWN_VARIANTS, "noisy": ("linear", 0.7, 0.5)}
+    comps = {**KNOWN_COMPARISONS, "noise": {"baseline": "noisy", "variants": ["base"]}}
+    runs, study = make_study(root, variants, seeds=[0, 1, 2], n_test=10 * k, comparisons=comps,
+                             exact=True, n_classes=k, ordinal=k == 3)  # fmt: skip
+    return k, runs, study, stats.study_statistics(runs, comps, n_bootstrap=200, seed=0)
+
+
+def test_k_class_study_structure(k_study):
+    from biomedclf.multiclass import MULTICLASS_KEYS, multiclass_metrics
+    from biomedclf.run_outputs import load_predictions
+
+    k, runs, study, result = k_study
+    json.dumps(result, allow_nan=False)
+    names = study["data_summary"]["class_names"]
+    assert (result["n_classes"], result["class_names"]) == (k, names)
+    assert result["class_counts"] == [10] * k and result["n_positive"] is None
+    assert result["ordinal"] is (k == 3)
+    assert result["kappa_weights"] == ("quadratic" if k == 3 else "none")
+    assert result["settings"]["auroc"].startswith("macro AUROC")
+    v = result["variants"]["noisy"]
+    assert set(v["metrics"]) == {"multiclass"} and v["ensemble"] is None
+    assert set(v["metrics"]["multiclass"]) == set(MULTICLASS_KEYS)
+    assert [c["class"] for c in v["per_class"]] == names
+    assert all(c["support"] == 10 for c in v["per_class"])
+    preds = [load_predictions(r) for r in runs if r.variant == "noisy"]
+    mean_p = np.mean([p.probs for p in preds], axis=0)
+    want = multiclass_metrics(preds[0].labels, mean_p, names, k == 3)
+    assert v["ensemble_multiclass"] == want
+    assert v["bootstrap"]["ensemble"]["auroc"]["estimate"] == pytest.approx(want["macro_auroc"])
+    accs = [multiclass_metrics(p.labels, p.probs)["accuracy"] for p in preds]
+    assert v["metrics"]["multiclass"]["accuracy"]["values"] == accs
+    assert v["bootstrap"]["seed_mean"]["accuracy"]["estimate"] == pytest.approx(np.mean(accs))
+    cal = v["calibration"]
+    assert cal["kind"] == "top-label confidence"
+    assert sum(b["count"] for b in cal["bins"]) == 3 * 10 * k
+    assert cal["ece_per_seed"]["values"] == pytest.approx(
+        [multiclass_metrics(p.labels, p.probs)["ece"] for p in preds]
+    )
+
+
+def test_k_class_verdicts_and_mcnemar_on_the_predicted_class(k_study):
+    k, _, _, result = k_study
+    n = 10 * k
+    r = result["comparisons"]["up"]["results"]["strong"]
+    assert r["accuracy"]["pooled"]["difference"] == pytest.approx(round(0.95 * n) / n - 0.6)
+    assert r["verdict"] == "better" and r["accuracy"]["pooled"]["low"] > 0
+    assert r["balanced_accuracy"]["verdict"] in VERDICTS
+    assert "macro AUROC" in r["auroc"]["verdict_text"]
+    mc = r["mcnemar"]["ensemble"]
+    assert (mc["baseline_only"], mc["variant_only"]) == (0, round(0.95 * n) - round(0.6 * n))
+    twin = result["comparisons"]["up"]["results"]["twin"]
+    assert twin["verdict"] == "no detectable difference"
+    assert twin["mcnemar"]["ensemble"]["discordant"] == 0
+    assert result["comparisons"]["down"]["results"]["base"]["verdict"] == "worse"
+
+
+def test_runs_evaluated_with_another_ordinal_setting_are_refused(tmp_path):
+    variants = {"a": ("conv", 0.7, 1.0), "b": ("conv", 0.8, 1.0)}
+    runs, _ = make_study(tmp_path, variants, seeds=[0], n_test=30, comparisons={}, n_classes=3)
+    m = json.loads(runs[1].metrics.read_text())
+    m["ordinal"] = True
+    runs[1].metrics.write_text(json.dumps(m))
+    with pytest.raises(ValueError, match="different data.ordinal"):
+        stats.study_statistics(runs, {}, 20)
+
+
+def test_predictions_of_the_old_format_are_refused(tmp_path):
+    runs, _ = make_study(tmp_path, {"a": ("conv", 0.7, 1.0)}, seeds=[0], n_test=10,
+                         comparisons={})  # fmt: skip
+    runs[0].predictions.write_text("path,label,probability\na.png,1,0.7\n")
+    with pytest.raises(ValueError, match=r"predictions\.csv: columns .*rerun the evaluation"):
+        stats.study_statistics(runs, {}, 20)

@@ -200,3 +200,71 @@ def test_contracts_document_every_field():
     assert f'"{STATS_FORMAT}"' in section
     undocumented = sorted(k for k in _json_keys(StudyStats) if f'"{k}"' not in section)
     assert not undocumented, f"fields missing from CONTRACTS.md (stats.json): {undocumented}"
+
+
+@pytest.fixture(scope="module", params=[3, 11])
+def written_k(request, tmp_path_factory):
+    """A study of 3 (ordered) or 11 classes: the dict and its stats.json."""
+    k = request.param
+    root = tmp_path_factory.mktemp(f"k{k}")
+    runs, study = make_study(root, seeds=[0, 1], n_test=4 * k, n_classes=k, ordinal=k == 3)
+    result = stats.study_statistics(runs, study["comparisons"], n_bootstrap=40, seed=1)
+    path = root / "stats" / "stats.json"
+    write_json(path, result)
+    return k, result, path
+
+
+def test_k_class_stats_round_trip(written_k):
+    k, result, path = written_k
+    st = read_stats(path)
+    assert st.to_dict() == result
+    assert st.multiclass and st.n_classes == k and len(st.class_names) == k
+    assert st.auroc_label == "macro AUROC" and st.ordinal is (k == 3)
+    cnn = st.variant("cnn")
+    assert cnn.metrics.at_half is None and cnn.metrics.youden is None and cnn.ensemble is None
+    assert cnn.n_classes == k and [c.index for c in cnn.per_class] == list(range(k))
+    assert cnn.test_accuracy == cnn.metrics.multiclass.accuracy
+    assert len(cnn.ensemble_multiclass.confusion_matrix) == k
+    assert cnn.calibration.kind == "top-label confidence"
+    r = st.result("dropout", "cnn_dropout")
+    assert r.metric("balanced_accuracy").pooled.n_valid > 0
+    with pytest.raises(KeyError, match="compares accuracy, balanced_accuracy, auroc"):
+        r.metric("f1")
+
+
+def test_a_file_of_format_1_is_refused_with_the_fix(written, tmp_path):
+    result, _ = written
+    data = copy.deepcopy(result)
+    data["format"] = "biomedclf-stats/1"
+    path = tmp_path / "stats.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(StatsFormatError, match="'biomedclf-stats/1'.*rerun the stats step"):
+        read_stats(path)
+    del data["variants"]["cnn"]["ensemble_multiclass"]
+    data["format"] = STATS_FORMAT
+    path.write_text(json.dumps(data))
+    with pytest.raises(StatsFormatError, match="cnn.ensemble_multiclass: missing field"):
+        read_stats(path)
+    data = copy.deepcopy(result)
+    data["ordinal"] = 0
+    path.write_text(json.dumps(data))
+    with pytest.raises(StatsFormatError, match="stats.ordinal: expected bool, found int"):
+        read_stats(path)
+
+
+def test_multiclass_records_cover_the_metric_keys():
+    """A metric added to biomedclf.multiclass must be added to the format, and back."""
+    from biomedclf.multiclass import MULTICLASS_KEYS, PER_CLASS_KEYS
+    from biomedclf.stats_file import (
+        ClassMetrics,
+        ClassSummary,
+        MulticlassMetrics,
+        MulticlassSummary,
+    )
+
+    assert tuple(f.name for f in dataclasses.fields(MulticlassSummary)) == MULTICLASS_KEYS
+    metric_fields = [f.name for f in dataclasses.fields(MulticlassMetrics)]
+    assert metric_fields[3:-2] == list(MULTICLASS_KEYS)
+    per = {f.name for f in dataclasses.fields(ClassMetrics)} - {"class_name", "index"}
+    assert per == set(PER_CLASS_KEYS)
+    assert per == {f.name for f in dataclasses.fields(ClassSummary)} - {"class_name", "index"}

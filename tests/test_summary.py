@@ -137,3 +137,36 @@ def test_summary_without_data_summary_or_claims(tmp_path):
     text = _write(study, runs, st, tmp_path / "out" / "summary.md")
     assert "no data summary" in text and "b reaches a higher test accuracy than a." in text
     assert "](figures/curves_ab.png)" in text
+
+
+@pytest.mark.parametrize("k", [3, 11])
+def test_k_class_summary(k, tmp_path):
+    runs, study = make_study(tmp_path, seeds=[0, 1, 2], n_test=5 * k, n_classes=k,
+                             ordinal=k == 3)  # fmt: skip
+    st = study_stats(runs, study["comparisons"], tmp_path / "stats.json", n_bootstrap=50)
+    text = _write(study, runs, st, tmp_path / "summary.md")
+    names = study["data_summary"]["class_names"]
+    assert f"{5 * k} test images of {k} classes" in text
+    assert f"- Classes ({k}): {', '.join(names)}" in text and "positive:" not in text
+    assert "\n## Metrics per class\n" in text and "tables/per_class.md" in text
+    for v in study["variants"]:
+        assert f"\n### {v} (3 seeds)\n" in text
+    for name in names:
+        assert text.count(f"| {name} | 5 |") == len(study["variants"])
+    assert "| Macro AUROC |" in text and "Kappa (" in text
+    assert "- Macro AUROC difference: " in text and "- Balanced accuracy difference: " in text
+    assert "figures/confusion_dropout.png" in text
+    kappa = "quadratic-weighted (ordered classes)" if k == 3 else "unweighted"
+    assert f"Cohen's kappa is {kappa}" in text
+    assert "before taking the most probable class" in text
+    res = st.result("dropout", "cnn_dropout")
+    assert res.verdict_text in text
+
+
+def test_two_class_summary_keeps_its_lines(three_seeds):
+    """A two-class summary reads as before multi-class support, with the additions."""
+    _, st, text = three_seeds
+    assert "- Classes: NORMAL, PNEUMONIA (positive: PNEUMONIA)" in text
+    assert "- AUROC difference: " in text and "Macro AUROC" not in text
+    assert "before thresholding at 0.5" in text and "| Sensitivity (%) |" in text
+    assert "| NORMAL | 30 |" in text and "\n## Metrics per class\n" in text

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from aggregate_fixtures import make_study, study_stats
 
-from biomedclf import architecture_table, rendering, tables
+from biomedclf import architecture_table, rendering, study_tables, tables
 from biomedclf.run_outputs import load_metrics
 from biomedclf.stats_file import Interval, Summary
 
@@ -123,6 +123,8 @@ def test_study_tables_rows_match_variants_and_seeds(study, tmp_path):
     paths = tables.write_study_tables(runs, st, tmp_path)
     names = sorted(p.name for p in paths)
     assert names == [
+        "per_class.csv",
+        "per_class.md",
         "test_metrics.csv",
         "test_metrics.md",
         "training_time.csv",
@@ -190,7 +192,7 @@ def test_comparison_tables(study, tmp_path):
     assert [r["seed"] for r in acc_seed] == ["0", "1", "2"]
     assert all(r["mcnemar_p"] != "" for r in acc_seed)
     pooled = [r for r in srows if r["scope"] == "pooled"]
-    assert {r["metric"] for r in pooled} == {"accuracy", "auroc"}
+    assert {r["metric"] for r in pooled} == {"accuracy", "balanced_accuracy", "auroc"}
     result = st.result("dropout", "cnn_dropout")
     for r in pooled:
         block = result.metric(r["metric"])
@@ -277,3 +279,85 @@ def test_tables_do_not_import_torch():
         "sys.exit(1 if bad else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_two_class_test_metrics_keep_their_columns_first(study, tmp_path):
+    """The columns of a two-class test_metrics.csv before multi-class support come first, in
+    their order; the multi-class ones follow and agree with the statistics."""
+    _, runs, _, st = study
+    header, rows = study_tables.metrics_table_rows(runs, st)
+    assert header[:23] == [
+        "variant", "statistic", "seed", "n_test", "accuracy", "accuracy_ci_low",
+        "accuracy_ci_high", "balanced_accuracy", "sensitivity", "specificity", "precision", "f1",
+        "auroc", "auroc_ci_low", "auroc_ci_high", "average_precision", "brier",
+        "youden_threshold", "youden_accuracy", "youden_sensitivity", "youden_specificity",
+        "overfitting_gap", "ece",
+    ]  # fmt: skip
+    assert header[23:] == ["balanced_accuracy_ci_low", "balanced_accuracy_ci_high", "macro_f1",
+                           "weighted_f1", "kappa"]  # fmt: skip
+    mean = dict(zip(header, next(r for r in rows if r[0] == "cnn" and r[1] == "mean")))
+    vs = st.variants["cnn"]
+    assert mean["kappa"] == vs.metrics.multiclass.kappa.mean
+    assert mean["balanced_accuracy_ci_low"] == vs.bootstrap.seed_mean.balanced_accuracy.low
+
+
+@pytest.fixture(scope="module", params=[3, 11])
+def k_study(request, tmp_path_factory):
+    k = request.param
+    root = tmp_path_factory.mktemp(f"k{k}")
+    runs, study = make_study(root, seeds=[0, 1, 2], n_test=6 * k, n_classes=k, ordinal=k == 3)
+    st = study_stats(runs, study["comparisons"], root / "stats" / "stats.json", n_bootstrap=60)
+    return k, runs, study, st
+
+
+def test_k_class_study_tables(k_study, tmp_path):
+    k, runs, spec, st = k_study
+    tables.write_study_tables(runs, st, tmp_path)
+    rows = _read_csv(tmp_path / "tables" / "test_metrics.csv")
+    assert list(rows[0])[:7] == ["variant", "statistic", "seed", "n_test", "accuracy",
+                                 "accuracy_ci_low", "accuracy_ci_high"]  # fmt: skip
+    assert {"balanced_accuracy", "macro_f1", "kappa", "macro_auroc", "macro_auroc_ci_low",
+            "brier", "ece"} <= set(rows[0])  # fmt: skip
+    assert "sensitivity" not in rows[0] and "youden_threshold" not in rows[0]
+    for run in runs:
+        got = next(r for r in rows if r["variant"] == run.variant and r["seed"] == str(run.seed))
+        want = load_metrics(run)["multiclass"]
+        for key in ("accuracy", "balanced_accuracy", "kappa", "macro_auroc", "brier", "ece"):
+            assert float(got[key]) == pytest.approx(want[key], abs=1e-6), key
+    ens = next(r for r in rows if r["variant"] == "cnn" and r["statistic"] == "ensemble")
+    assert float(ens["macro_auroc"]) == pytest.approx(
+        st.variants["cnn"].ensemble_multiclass.macro_auroc, abs=1e-6
+    )
+    md = (tmp_path / "tables" / "test_metrics.md").read_text()
+    assert assert_markdown_tables_well_formed(md) == 1
+    assert f"Kappa ({'quadratic' if k == 3 else 'unweighted'})" in md
+    assert "Macro AUROC 95% CI" in md and "ECE (top-label)" in md
+    per = _read_csv(tmp_path / "tables" / "per_class.csv")
+    names = spec["data_summary"]["class_names"]
+    assert [(r["variant"], r["class"]) for r in per] == [
+        (v, c) for v in spec["variants"] for c in names
+    ]
+    for r in per:
+        c = st.variants[r["variant"]].per_class[int(r["class_index"])]
+        assert int(r["support"]) == 6 and float(r["recall_mean"]) == pytest.approx(
+            c.recall.mean, abs=1e-6
+        )
+    md = (tmp_path / "tables" / "per_class.md").read_text()
+    assert assert_markdown_tables_well_formed(md) == len(spec["variants"])
+    assert md.count("| *macro average* |") == len(spec["variants"])
+
+
+def test_k_class_comparison_tables(k_study, tmp_path):
+    k, runs, spec, st = k_study
+    tables.write_comparison_tables("dropout", spec["comparisons"]["dropout"], runs, st, tmp_path)
+    srows = _read_csv(tmp_path / "tables" / "stats_dropout.csv")
+    assert {r["metric"] for r in srows} == {"accuracy", "balanced_accuracy", "auroc"}
+    res = st.result("dropout", "cnn_dropout")
+    pooled = {r["metric"]: r for r in srows if r["scope"] == "pooled"}
+    for metric, row in pooled.items():
+        assert float(row["difference"]) == pytest.approx(
+            res.metric(metric).pooled.difference, abs=1e-6
+        )
+    md = (tmp_path / "tables" / "stats_dropout.md").read_text()
+    assert "| Macro AUROC |" in md and "| Balanced accuracy |" in md
+    assert "macro average of the one-vs-rest AUROCs" in md

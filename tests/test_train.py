@@ -26,7 +26,7 @@ TRAIN_JSON_KEYS = [
     "variant", "seed", "model", "train_seconds", "best_epoch", "epochs_run", "stopped_early",
     "parameters", "device", "device_name", "threads", "torch_version", "torchvision_version",
     "python_version", "platform", "peak_memory_mb", "images_per_second", "n_train", "n_val",
-    "image_size", "channels", "class_names",
+    "image_size", "channels", "class_names", "n_classes",
 ]  # fmt: skip
 
 
@@ -36,21 +36,28 @@ def write_cache(
     image_size: int = 16,
     channels: int = 1,
     seed: int = 0,
+    n_classes: int = 2,
 ) -> Path:
-    """A data cache as workflow/CONTRACTS.md describes it; class 1 has a brighter centre."""
+    """A data cache as workflow/CONTRACTS.md describes it. Two classes: class 1 has a brighter
+    centre; K classes: class k > 0 has a bright patch in its own place along the diagonal."""
     data_dir.mkdir(parents=True, exist_ok=True)
     g = torch.Generator().manual_seed(seed)
+    names = ["normal", "abnormal"] if n_classes == 2 else [f"class{k}" for k in range(n_classes)]
     for split, n in zip(("train", "val", "test"), sizes):
-        labels = (torch.arange(n) % 2).long()
+        labels = (torch.arange(n) % n_classes).long()
         img = torch.rand(n, channels, image_size, image_size, generator=g) * 0.6
         c = image_size // 4
-        img[labels == 1, :, c : image_size - c, c : image_size - c] += 0.3
+        if n_classes == 2:
+            img[labels == 1, :, c : image_size - c, c : image_size - c] += 0.3
+        for k in range(1, n_classes if n_classes > 2 else 1):
+            at = (k - 1) * (image_size - c) // max(n_classes - 2, 1)
+            img[labels == k, :, at : at + c, at : at + c] += 0.4
         torch.save(
             {
                 "images": (img.clamp(0, 1) * 255).to(torch.uint8).contiguous(),
                 "labels": labels,
                 "paths": [f"{split}/img{i:03d}.png" for i in range(n)],
-                "class_names": ["normal", "abnormal"],
+                "class_names": names,
                 "mean": [0.35] * channels,
                 "std": [0.2] * channels,
             },
@@ -131,7 +138,7 @@ def test_outputs_follow_the_contract(data: Path, tmp_path: Path) -> None:
     assert info["best_epoch"] == best
     ckpt = torch.load(out / "model.pt", weights_only=True)
     assert set(ckpt) == {"spec", "seed", "state_dict", "class_names", "mean", "std",
-                         "image_size", "channels", "best_epoch"}  # fmt: skip
+                         "image_size", "channels", "best_epoch", "n_classes"}  # fmt: skip
     assert ckpt["spec"] == spec and ckpt["best_epoch"] == best
     assert ckpt["class_names"] == ["normal", "abnormal"] and ckpt["mean"] == [0.35]
 
@@ -324,3 +331,74 @@ def test_trailing_single_image_batch_is_skipped(tmp_path: Path) -> None:
     spec = make_spec("resnet18", {}, epochs=1, batch_size=3)
     info, _ = train(spec, 0, small, tmp_path, "bn")
     assert info["epochs_run"] == 1
+
+
+@pytest.fixture(scope="module")
+def data4(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_cache(tmp_path_factory.mktemp("cache4"), sizes=(96, 48, 48), n_classes=4)
+
+
+@pytest.mark.parametrize("model", ["linear", "conv", "conv_gap"])
+def test_k_class_training_learns_and_writes_k_probabilities(
+    data4: Path, tmp_path: Path, model: str
+) -> None:
+    args = {} if model == "linear" else {"width": 8}
+    info, out = train(make_spec(model, args, epochs=8, lr=3e-3), 0, data4, tmp_path, model)
+    assert info["n_classes"] == 4 and info["class_names"] == [f"class{k}" for k in range(4)]
+    rows = read_history(out / "history.csv")
+    assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
+    assert max(float(r["val_accuracy"]) for r in rows) > 0.5  # chance is 0.25
+    scores = list(csv.DictReader((out / "scores.csv").open()))
+    assert list(scores[0]) == ["split", "path", "label", "prob_0", "prob_1", "prob_2", "prob_3"]
+    assert len(scores) == 96
+    for row in scores:
+        total = sum(float(row[f"prob_{k}"]) for k in range(4))
+        assert total == pytest.approx(1.0, abs=1e-5)
+    assert torch.load(out / "model.pt", weights_only=True)["n_classes"] == 4
+
+
+def test_binary_scores_keep_the_sigmoid_in_prob_1(data: Path, tmp_path: Path) -> None:
+    from biomedclf.models import load_model
+    from biomedclf.predict import predict_logits
+    from biomedclf.augment import normalisation_tensors
+
+    _, out = train(make_spec("linear", {"hidden": [8]}, epochs=1), 0, data, tmp_path, "b")
+    model, saved = load_model(out / "model.pt")
+    test = torch.load(data / "test.pt", weights_only=True)
+    mean, std = normalisation_tensors(saved["mean"], saved["std"], torch.device("cpu"))
+    sigmoid = torch.sigmoid(predict_logits(model, test["images"], mean, std)).tolist()
+    rows = [r for r in csv.DictReader((out / "scores.csv").open()) if r["split"] == "test"]
+    assert [float(r["prob_1"]) for r in rows] == sigmoid
+    assert all(float(r["prob_0"]) == pytest.approx(1 - float(r["prob_1"])) for r in rows)
+
+
+def test_losses_match_torch_definitions() -> None:
+    from biomedclf.losses import balanced_weights, make_objective, probabilities
+
+    cpu = torch.device("cpu")
+    labels = torch.tensor([0, 0, 0, 1, 2, 2])
+    assert balanced_weights(labels, 3).tolist() == pytest.approx([6 / 9, 6 / 3, 6 / 6])
+    logits = torch.randn(6, 3, generator=torch.Generator().manual_seed(0))
+    objective = make_objective(3, labels, "balanced", 0.1, cpu)
+    want = torch.nn.functional.cross_entropy(
+        logits, labels, weight=balanced_weights(labels, 3), label_smoothing=0.1
+    )
+    assert torch.allclose(objective.loss(logits, labels), want)
+    binary = torch.tensor([0, 0, 0, 1])
+    one = logits[:4, 0]
+    weighted = make_objective(2, binary, "balanced", 0.2, cpu)
+    targets = binary.float() * 0.8 + 0.1  # label smoothing 0.2: 0.1 and 0.9
+    want = torch.nn.functional.binary_cross_entropy_with_logits(
+        one, targets, pos_weight=torch.tensor([3.0])
+    )
+    assert torch.allclose(weighted.loss(one, binary), want)
+    plain = make_objective(2, binary, None, 0.0, cpu)
+    assert torch.equal(
+        plain.loss(one, binary),
+        torch.nn.functional.binary_cross_entropy_with_logits(one, binary.float()),
+    )
+    probs = probabilities(one)
+    assert torch.equal(probs[:, 1], torch.sigmoid(one)) and probs.shape == (4, 2)
+    assert torch.allclose(probabilities(logits).sum(1), torch.ones(6))
+    with pytest.raises(ValueError, match="training.class_weights.*\\[1\\]"):
+        make_objective(3, torch.tensor([0, 2, 2]), "balanced", 0.0, cpu)

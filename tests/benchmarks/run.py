@@ -13,7 +13,10 @@ Measures, side by side in one run (issue 7):
    pass over a folder of JPEGs and PNGs, and loading the cache against decoding again;
 4. workflow overhead: ``snakemake -n`` for 10 variants x 5 seeds, a rerun with nothing to do,
    and the default study's wall time against its jobs' training seconds;
-5. on CUDA, when present, the training comparison with peak GPU memory.
+5. on CUDA, when present, the training comparison with peak GPU memory;
+6. with ``--parts stats``, the stats job (study_statistics) for a two-class study of the
+   default size (against the code at HEAD) and for 9 classes x 5,000 test images
+   (stats_benchmark.py, also runnable alone).
 
 Prints a Markdown table with PASS/FAIL per target and writes ``benchmarks.json`` and
 ``benchmarks.md`` into ``--out``. Not part of the pytest run (pyproject's norecursedirs).
@@ -41,7 +44,7 @@ import report  # noqa: E402
 
 log = logging.getLogger("benchmarks")
 PARTS = ("training", "preparation", "workflow")
-OPTIONAL_PARTS = ("ablation", "prepare_memory")  # run only when named in --parts
+OPTIONAL_PARTS = ("ablation", "prepare_memory", "stats")  # run only when named in --parts
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -53,7 +56,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--parts", default=",".join(PARTS),
                    help=f"comma-separated parts: {', '.join(PARTS)} (the default) and "
                         f"{', '.join(OPTIONAL_PARTS)} (what each change to the training step buys; "
-                        "prepare's peak memory for 1,000 to 20,000 JPEGs)")
+                        "prepare's peak memory for 1,000 to 20,000 JPEGs; the stats job for 2 "
+                        "and 9 classes)")
     p.add_argument("--ablation-rounds", type=int, default=2,
                    help="rounds of the ablation's round-robin (default 2)")
     p.add_argument("--threads", type=int, default=2, help="torch threads for both loops (2)")
@@ -171,6 +175,12 @@ def main(argv: list[str] | None = None) -> int:
             settle("ablation")
             results["ablation"] = ablation.run(rounds=args.ablation_rounds)
             results["load"]["parts"]["ablation"]["after"] = machine.load_average()
+        if "stats" in parts:
+            import stats_benchmark
+
+            settle("stats")
+            results["stats"] = stats_benchmark.run(work / "stats")
+            results["load"]["parts"]["stats"]["after"] = machine.load_average()
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -179,6 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     results["seconds"] = round(time.perf_counter() - t_start, 1)
     results["targets"] = report.evaluate_targets(results)
     table = report.markdown(results)
+    if "stats" in results:
+        import stats_benchmark
+
+        table += "\n### Stats job\n\n" + stats_benchmark.markdown(results["stats"])
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "benchmarks.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (args.out / "benchmarks.md").write_text(table)

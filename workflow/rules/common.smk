@@ -87,10 +87,12 @@ def prepare_input(wildcards):
 
 
 def final_outputs():
-    tables = ["test_metrics", "training_time", "architecture"]
+    tables = ["test_metrics", "training_time", "per_class", "architecture"]
     tables += [f"{kind}_{c}" for c in COMPARISONS for kind in ("comparison", "stats")]
     figures = ["test_accuracy", "accuracy_vs_time", "reliability"]
-    figures += [f"{kind}_{c}" for c in COMPARISONS for kind in ("curves", "roc")]
+    figures += [
+        f"{kind}_{c}" for c in COMPARISONS for kind in ("curves", "roc", "confusion")
+    ]
     return (
         [str(STUDY / "summary.md"), str(STUDY / "stats" / "stats.json")]
         + [

@@ -17,6 +17,7 @@ rule evaluate:
         mem_mb=500,
         runtime=5,
     params:
+        ordinal=config["data"].get("ordinal", False),
         code=code("evaluate.py"),
     script:
         "../scripts/evaluate.py"

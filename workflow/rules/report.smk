@@ -37,6 +37,12 @@ rule study_tables:
             category="Study",
             labels={"table": "training time"},
         ),
+        report(
+            multiext(str(STUDY / "tables" / "per_class"), ".csv", ".md"),
+            caption="../report/per_class.rst",
+            category="Study",
+            labels={"table": "per class"},
+        ),
     log:
         LOGS / "tables" / "study.log",
     conda:
@@ -93,6 +99,7 @@ rule architecture:
         ENV
     params:
         specs=model_specs(),
+        class_names=CLASS_NAMES,
         image_size=config["data"]["image_size"],
         channels=config["data"]["channels"],
         code=code("architecture.py"),
@@ -151,6 +158,12 @@ rule comparison_figures:
             caption="../report/roc.rst",
             category="{comparison}",
             labels={"figure": "ROC"},
+        ),
+        report(
+            STUDY / "figures" / "confusion_{comparison}.png",
+            caption="../report/confusion.rst",
+            category="{comparison}",
+            labels={"figure": "confusion matrices"},
         ),
     log:
         LOGS / "figures" / "{comparison}.log",

@@ -1,4 +1,5 @@
-"""Adapter: metrics of one trained run on the test split, from its scores."""
+"""Adapter: metrics of one trained run on the test split, from its scores (two classes or
+more; ``params.ordinal``: ordered classes, quadratic-weighted kappa)."""
 
 from pathlib import Path
 
@@ -10,4 +11,5 @@ with log_to(snakemake.log[0]):
         snakemake.input.scores,
         snakemake.input.info,
         out_dir=Path(snakemake.output.metrics).parent,
+        ordinal=bool(snakemake.params.ordinal),
     )

@@ -13,4 +13,5 @@ with log_to(snakemake.log[0]):
         image_size=spec["image_size"],
         difficulty=spec["difficulty"],
         seed=spec["seed"],
+        n_classes=spec["n_classes"],
     )

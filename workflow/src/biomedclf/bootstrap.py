@@ -1,15 +1,20 @@
 """Percentile-bootstrap intervals over test images, for one model or a paired difference.
 
 A test set of a few hundred images leaves a wide margin of error on an accuracy. The bootstrap
-here resamples test images with replacement: :func:`bootstrap_ci` gives the interval of one
-model's accuracy or AUROC, :func:`paired_bootstrap_diff` the interval of the difference between
-two models evaluated on the same images (each resample applied to both, so the pairing is kept).
-Scores with one row per seed are averaged over seeds inside each resample.
+here resamples test images with replacement: :func:`bootstrap_intervals` gives the intervals of
+one model's metrics, :func:`paired_bootstrap_diffs` those of the differences between two models
+evaluated on the same images (each resample applied to both, so the pairing is kept).
+Probabilities with one row per seed are averaged over seeds inside each resample. The metrics
+(:data:`BOOTSTRAP_METRICS`) are accuracy, balanced accuracy and AUROC (macro one-vs-rest for
+more than two classes), computed by :class:`biomedclf.resampled.ResampledScores`;
+:func:`bootstrap_ci` and :func:`paired_bootstrap_diff` take two-class scores (the probability
+of class 1) and one metric.
 
 The bootstrap is vectorised: a block of resamples is a matrix of image indices, turned into a
 matrix of multiplicities (how often each image is drawn), so a statistic over all resamples is
 a matrix product (accuracy) or a weighted rank statistic (AUROC, :func:`weighted_auroc`).
-Seeds for the resampling come from :func:`derive_seed`, stable across processes.
+Metrics of one :data:`RESAMPLE_GROUPS` entry share their resamples. Seeds for the resampling
+come from :func:`derive_seed`, stable across processes.
 """
 
 from __future__ import annotations
@@ -21,9 +26,16 @@ from typing import Any
 import numpy as np
 
 from biomedclf.descriptive import finite_or_none
+from biomedclf.resampled import RESAMPLED_METRICS, ResampledScores, plan_auroc, rank_plan
 
-#: Metrics that the bootstrap, the paired comparisons and the verdicts cover.
-BOOTSTRAP_METRICS = ("accuracy", "auroc")
+#: Metrics that the bootstrap and the paired comparisons cover (verdicts: accuracy).
+BOOTSTRAP_METRICS = RESAMPLED_METRICS
+
+#: Metrics computed from the same resamples, by the name that seeds them (derive_seed).
+RESAMPLE_GROUPS = {"accuracy": ("accuracy", "balanced_accuracy"), "auroc": ("auroc",)}
+
+#: Test sets at least this large count multiplicities row by row (faster than one bincount).
+_ROWWISE_FROM = 512
 
 #: Upper bound on the number of matrix cells one block of resamples may hold.
 _MAX_CELLS = 4_000_000
@@ -54,12 +66,26 @@ def check_confidence(confidence: float) -> None:
         raise ValueError(f"confidence {confidence}: must lie strictly between 0 and 1")
 
 
+def _multiplicities(idx: np.ndarray, n: int) -> np.ndarray:
+    """Counts of each image in each row of ``idx`` (block, n), as small integers."""
+    dtype = np.int16 if n < 2**15 else np.int32
+    if n >= _ROWWISE_FROM:
+        out = np.empty(idx.shape, dtype=dtype)
+        for b, row in enumerate(idx):
+            out[b] = np.bincount(row, minlength=n)
+        return out
+    offsets = idx + (np.arange(idx.shape[0]) * n)[:, None]
+    counts = np.bincount(offsets.ravel(), minlength=idx.size)
+    return counts.reshape(idx.shape).astype(dtype)
+
+
 def bootstrap_weights(n: int, n_bootstrap: int, seed: Seed = 0) -> Iterable[np.ndarray]:
     """Yield blocks of resample multiplicities, each of shape (block, n), rows summing to n.
 
     Each block comes from a matrix of indices drawn uniformly with replacement; row ``b``,
-    column ``i`` counts how often image ``i`` was drawn in resample ``b``. Blocks keep memory
-    bounded for large test sets; the sequence is fully determined by ``seed``.
+    column ``i`` counts how often image ``i`` was drawn in resample ``b`` (int16, or int32 from
+    32,768 images). Blocks keep memory bounded for large test sets; the sequence is fully
+    determined by ``seed``.
     """
     if n < 1:
         raise ValueError("bootstrap needs at least one test image")
@@ -68,9 +94,7 @@ def bootstrap_weights(n: int, n_bootstrap: int, seed: Seed = 0) -> Iterable[np.n
     done = 0
     while done < n_bootstrap:
         size = min(block, n_bootstrap - done)
-        idx = rng.integers(0, n, size=(size, n))
-        offsets = idx + (np.arange(size) * n)[:, None]
-        yield np.bincount(offsets.ravel(), minlength=size * n).reshape(size, n)
+        yield _multiplicities(rng.integers(0, n, size=(size, n)), n)
         done += size
 
 
@@ -81,40 +105,12 @@ def weighted_auroc(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) 
     ``sklearn.metrics.roc_auc_score`` on the resampled data. Rows without both classes give NaN.
     Also accepts ``scores`` of shape (S, n) (one row per seed), returning shape (S, B).
     """
-    labels = np.asarray(labels).astype(bool)
+    positive = np.asarray(labels).astype(bool)
     scores = np.asarray(scores, dtype=float)
     weights = np.atleast_2d(np.asarray(weights))
     if scores.ndim == 2:
-        return np.stack([weighted_auroc(labels, s, weights) for s in scores])
-    order = np.argsort(scores, kind="mergesort")
-    sorted_scores = scores[order]
-    pos = labels[order]
-    # group = run of tied scores; ends[g] = index of the last item of group g
-    new_group = np.r_[True, sorted_scores[1:] != sorted_scores[:-1]]
-    group = np.cumsum(new_group) - 1
-    ends = np.r_[np.flatnonzero(new_group)[1:] - 1, scores.size - 1]
-    w = weights[:, order]
-    cum_neg = np.cumsum(np.where(pos, 0, w), axis=1)[:, ends]  # negatives up to group end
-    tied_neg = np.diff(cum_neg, axis=1, prepend=0)
-    below_neg = cum_neg - tied_neg
-    g_pos = group[pos]
-    w_pos = w[:, pos]
-    u = np.sum(w_pos * (below_neg[:, g_pos] + 0.5 * tied_neg[:, g_pos]), axis=1)
-    denom = w_pos.sum(axis=1) * cum_neg[:, -1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denom > 0, u / np.where(denom > 0, denom, 1), np.nan)
-
-
-def _statistic(
-    metric: str, labels: np.ndarray, scores: np.ndarray, weights: np.ndarray, threshold: float
-) -> np.ndarray:
-    """``metric`` of scores (n,) or (S, n) under multiplicities (B, n): shape (B,) or (S, B)."""
-    if metric == "accuracy":
-        correct = ((np.asarray(scores) >= threshold).astype(int) == labels).astype(float)
-        return correct @ weights.T / weights.shape[1]
-    if metric == "auroc":
-        return weighted_auroc(labels, scores, weights)
-    raise ValueError(f"metric {metric!r}: unknown; use one of {BOOTSTRAP_METRICS}")
+        return np.stack([weighted_auroc(positive, s, weights) for s in scores])
+    return plan_auroc(rank_plan(positive, scores), weights)
 
 
 def _interval(values: np.ndarray, confidence: float) -> tuple[float | None, float | None, int]:
@@ -127,6 +123,110 @@ def _interval(values: np.ndarray, confidence: float) -> tuple[float | None, floa
     return float(low), float(high), int(finite.size)
 
 
+def _binary(scores: Scores) -> np.ndarray:
+    """Two-class probabilities ``[1 - p, p]`` (last axis) of class-1 scores (n,) or (S, n)."""
+    p = np.asarray(scores, dtype=float)
+    return np.stack([1.0 - p, p], axis=-1)
+
+
+def _check_metrics(metrics: Sequence[str]) -> None:
+    """Raise ``ValueError`` for a metric the bootstrap does not cover."""
+    for m in metrics:
+        if m not in BOOTSTRAP_METRICS:
+            raise ValueError(f"metric {m!r}: unknown; use one of {BOOTSTRAP_METRICS}")
+
+
+def _result(value: float, draws: list[np.ndarray], confidence: float, n_bootstrap: int,
+            key: str) -> dict[str, Any]:  # fmt: skip
+    """``{key: value, "low", "high", "n_bootstrap", "n_valid", "confidence"}``."""
+    low, high, n_valid = _interval(np.concatenate(draws), confidence)
+    return {
+        key: finite_or_none(value),
+        "low": low,
+        "high": high,
+        "n_bootstrap": int(n_bootstrap),
+        "n_valid": n_valid,
+        "confidence": float(confidence),
+    }
+
+
+def bootstrap_intervals(
+    labels: Sequence[int] | np.ndarray,
+    probabilities: np.ndarray,
+    metrics: Sequence[str] = BOOTSTRAP_METRICS,
+    n_bootstrap: int = 2000,
+    confidence: float = 0.95,
+    seed: Seed = 0,
+    threshold: float = 0.5,
+) -> dict[str, dict[str, Any]]:
+    """Percentile-bootstrap intervals of ``metrics`` of one model, from the same resamples.
+
+    ``probabilities`` are class probabilities, shape (n, K) or (S, n, K); with several rows
+    (seeds) each statistic is the mean over rows, computed inside each resample. Returns per
+    metric ``{"estimate", "low", "high", "n_bootstrap", "n_valid", "confidence"}``; the
+    estimate is the statistic on the full test set, ``n_valid`` counts the resamples where it
+    was defined (AUROC needs both classes, or every class for K > 2).
+    """
+    check_confidence(confidence)
+    _check_metrics(metrics)
+    scores = ResampledScores(np.asarray(labels), probabilities, threshold)
+    ones = np.ones((1, scores.n), dtype=np.int16)
+    draws: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
+    for w in bootstrap_weights(scores.n, n_bootstrap, seed):
+        for m in metrics:
+            draws[m].append(scores.statistic(m, w).mean(axis=0))
+    out = {}
+    for m in metrics:
+        full = scores.statistic(m, ones)
+        estimate = float(np.mean(full)) if np.all(np.isfinite(full)) else float("nan")
+        out[m] = _result(estimate, draws[m], confidence, n_bootstrap, "estimate")
+    return out
+
+
+def paired_bootstrap_diffs(
+    labels: Sequence[int] | np.ndarray,
+    baseline_probabilities: np.ndarray,
+    variant_probabilities: np.ndarray,
+    metrics: Sequence[str] = BOOTSTRAP_METRICS,
+    n_bootstrap: int = 2000,
+    confidence: float = 0.95,
+    seed: Seed = 0,
+    threshold: float = 0.5,
+) -> dict[str, dict[str, Any]]:
+    """Paired-bootstrap intervals of ``metric(variant) - metric(baseline)`` on the same images.
+
+    Both probability arrays have shape (n, K) (one seed) or (S, n, K) (row ``s`` of the
+    variant paired with row ``s`` of the baseline). Each resample draws test images once and
+    applies them to both models, so the pairing is kept; with several seeds the difference is
+    averaged over seeds inside each resample (the *pooled* difference). Returns per metric
+    ``{"difference", "low", "high", "n_bootstrap", "n_valid", "confidence"}``.
+    """
+    check_confidence(confidence)
+    _check_metrics(metrics)
+    base_p, var_p = np.asarray(baseline_probabilities), np.asarray(variant_probabilities)
+    if base_p.shape != var_p.shape:
+        raise ValueError(
+            f"paired scores differ in shape ({base_p.shape} vs {var_p.shape}); pair the same "
+            "seeds and the same test images"
+        )
+    base = ResampledScores(np.asarray(labels), base_p, threshold)
+    var = ResampledScores(np.asarray(labels), var_p, threshold)
+
+    def diff(metric: str, w: np.ndarray) -> np.ndarray:
+        """Variant minus baseline under multiplicities ``w``, averaged over seeds."""
+        return (var.statistic(metric, w) - base.statistic(metric, w)).mean(axis=0)
+
+    draws: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
+    for w in bootstrap_weights(base.n, n_bootstrap, seed):
+        for m in metrics:
+            draws[m].append(diff(m, w))
+    ones = np.ones((1, base.n), dtype=np.int16)
+    return {
+        m: _result(float(diff(m, ones)[0]), draws[m], confidence, n_bootstrap, "difference")
+        for m in metrics
+    }
+
+
 def bootstrap_ci(
     labels: Sequence[int] | np.ndarray,
     scores: Scores,
@@ -136,33 +236,12 @@ def bootstrap_ci(
     seed: Seed = 0,
     threshold: float = 0.5,
 ) -> dict[str, Any]:
-    """Percentile-bootstrap interval of ``metric`` (``accuracy`` or ``auroc``), resampling images.
-
-    ``scores`` are positive-class probabilities, shape (n,) or (S, n); with several rows
-    (seeds) the statistic is the mean over rows, computed inside each resample.
-    Returns ``{"estimate", "low", "high", "n_bootstrap", "n_valid", "confidence"}``; the
-    estimate is the statistic on the full test set. ``n_valid`` counts resamples where the
-    statistic was defined (AUROC needs both classes).
-    """
-    check_confidence(confidence)
-    labels = np.asarray(labels, dtype=int)
-    scores = np.asarray(scores, dtype=float)
-    n = labels.shape[0]
-    full = _statistic(metric, labels, scores, np.ones((1, n)), threshold)
-    estimate = float(np.mean(full)) if np.all(np.isfinite(full)) else float("nan")
-    draws = []
-    for w in bootstrap_weights(n, n_bootstrap, seed):
-        stat = _statistic(metric, labels, scores, w, threshold)
-        draws.append(stat.mean(axis=0) if stat.ndim == 2 else stat)
-    low, high, n_valid = _interval(np.concatenate(draws), confidence)
-    return {
-        "estimate": finite_or_none(estimate),
-        "low": low,
-        "high": high,
-        "n_bootstrap": int(n_bootstrap),
-        "n_valid": n_valid,
-        "confidence": float(confidence),
-    }
+    """Percentile-bootstrap interval of one ``metric`` of two-class ``scores`` (class-1
+    probabilities, shape (n,) or (S, n)): :func:`bootstrap_intervals` of that metric."""
+    _check_metrics([metric])
+    return bootstrap_intervals(
+        labels, _binary(scores), [metric], n_bootstrap, confidence, seed, threshold
+    )[metric]
 
 
 def paired_bootstrap_diff(
@@ -175,40 +254,10 @@ def paired_bootstrap_diff(
     seed: Seed = 0,
     threshold: float = 0.5,
 ) -> dict[str, Any]:
-    """Paired-bootstrap interval of ``metric(variant) - metric(baseline)`` on the same images.
-
-    Both score arrays have shape (n,) (one seed) or (S, n) (row ``s`` of the variant paired
-    with row ``s`` of the baseline). Each resample draws test images once and applies them to
-    both models, so the pairing is kept; with several seeds the difference is averaged over
-    seeds inside each resample (the *pooled* difference).
-    Returns ``{"difference", "low", "high", "n_bootstrap", "n_valid", "confidence"}``.
-    """
-    check_confidence(confidence)
-    labels = np.asarray(labels, dtype=int)
-    base = np.asarray(baseline_scores, dtype=float)
-    var = np.asarray(variant_scores, dtype=float)
-    if base.shape != var.shape:
-        raise ValueError(
-            f"paired scores differ in shape ({base.shape} vs {var.shape}); pair the same "
-            "seeds and the same test images"
-        )
-    n = labels.shape[0]
-
-    def diff(w: np.ndarray) -> np.ndarray:
-        """Variant minus baseline under multiplicities ``w``, averaged over seeds."""
-        d = _statistic(metric, labels, var, w, threshold) - _statistic(
-            metric, labels, base, w, threshold
-        )
-        return d.mean(axis=0) if d.ndim == 2 else d
-
-    full = diff(np.ones((1, n)))[0]
-    draws = np.concatenate([diff(w) for w in bootstrap_weights(n, n_bootstrap, seed)])
-    low, high, n_valid = _interval(draws, confidence)
-    return {
-        "difference": finite_or_none(float(full)),
-        "low": low,
-        "high": high,
-        "n_bootstrap": int(n_bootstrap),
-        "n_valid": n_valid,
-        "confidence": float(confidence),
-    }
+    """Paired-bootstrap interval of one ``metric`` difference of two-class scores (class-1
+    probabilities, shape (n,) or (S, n)): :func:`paired_bootstrap_diffs` of that metric."""
+    _check_metrics([metric])
+    return paired_bootstrap_diffs(
+        labels, _binary(baseline_scores), _binary(variant_scores), [metric], n_bootstrap,
+        confidence, seed, threshold,
+    )[metric]  # fmt: skip

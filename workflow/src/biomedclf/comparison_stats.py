@@ -2,10 +2,12 @@
 
 For one comparison of the config (``{"baseline", "variants", "claim"?}``) and each of its
 variants, on the seeds both ran and the same test images: paired-bootstrap differences
-(variant minus baseline) of accuracy and AUROC per seed, pooled over seeds and on the
-seed-ensembled probabilities, with a verdict from the pooled interval; McNemar's exact test;
-the training-time ratio; and warnings when the evidence is thin (unpaired seeds, fewer than
-:data:`biomedclf.significance.MIN_SEEDS` seeds, an interval wider than the difference).
+(variant minus baseline) of accuracy, balanced accuracy and AUROC (macro one-vs-rest for more
+than two classes) per seed, pooled over seeds and on the seed-ensembled probabilities, each
+with a verdict from its pooled interval (the comparison's verdict is accuracy's); McNemar's
+exact test on per-image correctness; the training-time ratio; and warnings when the evidence
+is thin (unpaired seeds, fewer than :data:`biomedclf.significance.MIN_SEEDS` seeds, an
+accuracy or AUROC interval wider than the difference).
 """
 
 from __future__ import annotations
@@ -14,13 +16,19 @@ from typing import Any
 
 import numpy as np
 
-from biomedclf.bootstrap import BOOTSTRAP_METRICS, derive_seed, paired_bootstrap_diff
+from biomedclf.bootstrap import RESAMPLE_GROUPS, derive_seed, paired_bootstrap_diffs
 from biomedclf.descriptive import describe
+from biomedclf.multiclass import predict_classes
 from biomedclf.run_outputs import VariantData
 from biomedclf.significance import METRIC_LABELS, MIN_SEEDS, mcnemar_exact, verdict
 
 #: Fields of a paired-bootstrap result kept in stats.json.
 DIFF_FIELDS = ("difference", "low", "high", "n_valid")
+
+#: Metrics compared, in stats.json order; a warning when their interval is wider than the
+#: difference is given for those in WIDE_WARNING.
+COMPARED = ("accuracy", "balanced_accuracy", "auroc")
+WIDE_WARNING = ("accuracy", "auroc")
 
 
 def _fmt_metric(x: float, metric: str) -> str:
@@ -66,7 +74,9 @@ def _seed_warnings(base: VariantData, var: VariantData, seeds: list[int]) -> lis
     return warnings
 
 
-def _wide_interval_warning(pooled: dict[str, Any], metric: str, confidence: float) -> list[str]:
+def _wide_interval_warning(
+    pooled: dict[str, Any], metric: str, confidence: float, label: str
+) -> list[str]:
     """A warning when the interval's half-width (margin of error) exceeds the difference."""
     if pooled["difference"] is None or pooled["low"] is None:
         return []
@@ -74,54 +84,67 @@ def _wide_interval_warning(pooled: dict[str, Any], metric: str, confidence: floa
     if margin <= abs(pooled["difference"]):
         return []
     return [
-        f"the {confidence * 100:g}% interval of the {METRIC_LABELS[metric]} "
+        f"the {confidence * 100:g}% interval of the {label} "
         f"difference is wider (±{_fmt_metric(margin, metric)}) than the difference "
         f"it reports ({_fmt_metric(abs(pooled['difference']), metric)}); the test "
         "set is too small to pin the effect down"
     ]
 
 
-def _metric_comparison(
-    labels: np.ndarray, bp: np.ndarray, vp: np.ndarray, seeds: list[int], metric: str,
+def _label(metric: str, n_classes: int) -> str:
+    """The metric's name in words (``macro AUROC`` for more than two classes)."""
+    return "macro AUROC" if metric == "auroc" and n_classes > 2 else METRIC_LABELS[metric]
+
+
+def _metric_comparisons(
+    labels: np.ndarray, bp: np.ndarray, vp: np.ndarray, seeds: list[int],
     keys: tuple[Any, ...], n_bootstrap: int, confidence: float, seed: int,
-) -> dict[str, Any]:  # fmt: skip
-    """Paired differences of ``metric`` per seed, pooled and ensembled, and the verdict.
+) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Per metric: paired differences per seed, pooled and ensembled, and the verdict.
 
-    ``bp``/``vp`` are the baseline's and variant's probabilities (S, n) on the paired
-    ``seeds``; ``keys`` (comparison, baseline, variant) name the bootstrap seeds.
+    ``bp``/``vp`` are the baseline's and variant's probabilities (S, n, K) on the paired
+    ``seeds``; ``keys`` (comparison, baseline, variant) name the bootstrap seeds. The metrics
+    of one :data:`biomedclf.bootstrap.RESAMPLE_GROUPS` entry share their resamples.
     """
+    out: dict[str, dict[str, Any]] = {}
+    for group, metrics in RESAMPLE_GROUPS.items():
 
-    def diff(b: np.ndarray, v: np.ndarray, scope: Any) -> dict[str, Any]:
-        """The paired difference of ``scope`` (a seed, ``pooled`` or ``ensemble``)."""
-        rng_seed = derive_seed(seed, *keys, scope, metric)
-        d = paired_bootstrap_diff(labels, b, v, metric, n_bootstrap, confidence, rng_seed)
-        return {k: d[k] for k in DIFF_FIELDS}
+        def diff(b: np.ndarray, v: np.ndarray, scope: Any) -> dict[str, dict[str, Any]]:
+            """The paired differences of ``scope`` (a seed, ``pooled`` or ``ensemble``)."""
+            rng_seed = derive_seed(seed, *keys, scope, group)
+            d = paired_bootstrap_diffs(labels, b, v, metrics, n_bootstrap, confidence, rng_seed)
+            return {m: {k: d[m][k] for k in DIFF_FIELDS} for m in metrics}
 
-    per_seed = [{"seed": s, **diff(b, v, s)} for s, b, v in zip(seeds, bp, vp)]
-    pooled = diff(bp, vp, "pooled")
-    ensemble = diff(bp.mean(axis=0), vp.mean(axis=0), "ensemble")
-    vd = verdict(
-        pooled["difference"], pooled["low"], pooled["high"], metric, keys[1], keys[2], confidence
-    )
-    return {
-        "per_seed": per_seed,
-        "pooled": pooled,
-        "ensemble": ensemble,
-        "verdict": vd["verdict"],
-        "verdict_text": vd["text"],
-    }
+        per_seed = [(s, diff(b, v, s)) for s, b, v in zip(seeds, bp, vp)]
+        pooled = diff(bp, vp, "pooled")
+        ensemble = diff(bp.mean(axis=0), vp.mean(axis=0), "ensemble")
+        for m in metrics:
+            p = pooled[m]
+            vd = verdict(p["difference"], p["low"], p["high"], m, keys[1], keys[2], confidence,
+                         _label(m, bp.shape[2]))  # fmt: skip
+            out[m] = {
+                "per_seed": [{"seed": s, **d[m]} for s, d in per_seed],
+                "pooled": p,
+                "ensemble": ensemble[m],
+                "verdict": vd["verdict"],
+                "verdict_text": vd["text"],
+            }
+    return {m: out[m] for m in COMPARED}
 
 
 def _mcnemar(labels: np.ndarray, bp: np.ndarray, vp: np.ndarray, seeds: list[int]) -> dict:
-    """McNemar's exact test per paired seed and on the seed-ensembled calls (threshold 0.5)."""
+    """McNemar's exact test per paired seed and on the seed-ensembled calls (the predicted
+    class of :func:`biomedclf.multiclass.predict_classes`: threshold 0.5 for two classes)."""
+
+    def right(p: np.ndarray) -> np.ndarray:
+        """Whether each image's predicted class is its label."""
+        return predict_classes(p) == labels
+
     return {
         "per_seed": [
-            {"seed": s, **mcnemar_exact((b >= 0.5) == labels, (v >= 0.5) == labels)}
-            for s, b, v in zip(seeds, bp, vp)
+            {"seed": s, **mcnemar_exact(right(b), right(v))} for s, b, v in zip(seeds, bp, vp)
         ],
-        "ensemble": mcnemar_exact(
-            (bp.mean(axis=0) >= 0.5) == labels, (vp.mean(axis=0) >= 0.5) == labels
-        ),
+        "ensemble": mcnemar_exact(right(bp.mean(axis=0)), right(vp.mean(axis=0))),
     }
 
 
@@ -154,11 +177,10 @@ def _variant_result(
     labels = base.labels
     entry: dict[str, Any] = {"seeds": seeds, "n_test": int(labels.size)}
     keys = (comp_name, base.name, var.name)
-    for m in BOOTSTRAP_METRICS:
-        entry[m] = _metric_comparison(
-            labels, bp, vp, seeds, m, keys, n_bootstrap, confidence, seed
-        )
-        warnings += _wide_interval_warning(entry[m]["pooled"], m, confidence)
+    entry.update(_metric_comparisons(labels, bp, vp, seeds, keys, n_bootstrap, confidence, seed))
+    for m in WIDE_WARNING:
+        label = _label(m, base.n_classes)
+        warnings += _wide_interval_warning(entry[m]["pooled"], m, confidence, label)
     entry["mcnemar"] = _mcnemar(labels, bp, vp, seeds)
     entry["train_seconds"] = _train_seconds(base, var, seeds, variant_stats)
     entry["verdict"] = entry["accuracy"]["verdict"]

@@ -2,8 +2,9 @@
 
 Rows and Markdown of ``tables/comparison_{comp}.{csv,md}`` (final train and validation
 accuracy, overfitting gap, test accuracy and training time, mean and sd over seeds) and of
-``tables/stats_{comp}.{csv,md}`` (paired differences with intervals per seed, pooled and for
-the seed ensemble, McNemar's test and the verdict), from
+``tables/stats_{comp}.{csv,md}`` (paired differences of accuracy, balanced accuracy and
+AUROC, macro for more than two classes, with intervals per seed, pooled and for the seed
+ensemble, McNemar's test and the verdicts), from
 :class:`biomedclf.stats_file.StudyStats`. Written by
 :func:`biomedclf.tables.write_comparison_tables`.
 """
@@ -39,8 +40,19 @@ STATS_HEADER = [
     "verdict",
 ]  # fmt: skip
 
-#: Metrics of the statistics tables, with their Markdown name.
-COMPARED_METRICS = (("accuracy", "Test accuracy"), ("auroc", "AUROC"))
+#: Metrics of the statistics tables, with their Markdown name (AUROC: see
+#: :func:`compared_metrics`).
+COMPARED_METRICS = (
+    ("accuracy", "Test accuracy"),
+    ("balanced_accuracy", "Balanced accuracy"),
+    ("auroc", "AUROC"),
+)
+
+
+def compared_metrics(stats: StudyStats) -> list[tuple[str, str]]:
+    """:data:`COMPARED_METRICS`, AUROC named ``Macro AUROC`` for more than two classes."""
+    return [(m, "Macro AUROC" if m == "auroc" and stats.multiclass else label)
+            for m, label in COMPARED_METRICS]  # fmt: skip
 
 
 def comparison_members(
@@ -61,7 +73,7 @@ def comparison_members(
 def _column(vs: VariantStats, key: str) -> Summary | None:
     """The summary behind one column of :data:`COMPARISON_COLUMNS`."""
     if key == "test_accuracy":
-        return vs.metrics.at_half.accuracy
+        return vs.test_accuracy
     return getattr(vs, key)
 
 
@@ -150,7 +162,7 @@ def stats_rows(
     baseline = stats.comparison(comp_name).baseline
     rows = []
     for v, res in _results(comp_name, comparison, stats):
-        for metric, _ in COMPARED_METRICS:
+        for metric, _ in compared_metrics(stats):
             rows += _stats_csv_rows([comp_name, baseline, v], res, metric)
     return list(STATS_HEADER), rows
 
@@ -186,7 +198,7 @@ def stats_markdown(comp_name: str, comparison: dict, stats: StudyStats) -> str:
     rows: list[list[Any]] = []
     notes: list[str] = []
     for v, res in _results(comp_name, comparison, stats):
-        for metric, label in COMPARED_METRICS:
+        for metric, label in compared_metrics(stats):
             rows += _stats_md_rows(f"{v} − {baseline}", res, metric, label, conf)
         notes += [f"- {v}: {w}" for w in res.warnings]
     text = markdown_table(header, rows, ["l", "l", "l", "r", "r", "l"])

@@ -10,9 +10,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-#: columns of a training job's ``scores.csv`` (written by biomedclf.train, read by
-#: biomedclf.evaluate, which must not import the torch-bound training module)
-SCORE_COLUMNS = ("split", "path", "label", "probability")
+def score_columns(n_classes: int) -> list[str]:
+    """Header of ``scores.csv``: ``split,path,label,prob_0,...,prob_{K-1}`` (class index order).
+
+    Written by the training job, read by the evaluation job (which must not import torch)."""
+    return ["split", "path", "label", *(f"prob_{k}" for k in range(n_classes))]
 
 
 @contextmanager

@@ -86,13 +86,16 @@ def _counts_by_threshold(
     return 1.0 + last - tps, tps, p[last]
 
 
-def _auroc(y: np.ndarray, p: np.ndarray) -> float:
+def auroc(y: np.ndarray, p: np.ndarray) -> float:
+    """AUROC of scores ``p`` for 0/1 labels ``y`` holding both classes (trapezoids under
+    :func:`roc_curve`, ``sklearn.metrics.roc_auc_score``)."""
     fpr, tpr, _ = roc_curve(y, p)
     return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
 
 
-def _average_precision(y: np.ndarray, p: np.ndarray) -> float:
-    """Sum over thresholds of (recall gained) x precision, as scikit-learn defines it."""
+def average_precision(y: np.ndarray, p: np.ndarray) -> float:
+    """Sum over thresholds of (recall gained) x precision, as scikit-learn defines it
+    (``average_precision_score``); ``y`` must hold a positive."""
     fps, tps, _ = _counts_by_threshold(y, p)
     recall = tps / tps[-1]
     precision = tps / (tps + fps)
@@ -162,8 +165,8 @@ def binary_metrics(
     specificity = _ratio(tn, tn + fp)
     precision = _ratio(tp, tp + fp)
     f1 = _ratio(2 * tp, 2 * tp + fp + fn)
-    auroc = nan if single_class else _auroc(y, p)
-    ap = nan if single_class else _average_precision(y, p)
+    auroc_value = nan if single_class else auroc(y, p)
+    ap = nan if single_class else average_precision(y, p)
     brier = float(np.mean((p - y) ** 2))
     balanced = nan if single_class else (sensitivity + specificity) / 2
 
@@ -180,7 +183,7 @@ def binary_metrics(
         "specificity": _clean(specificity),
         "precision": _clean(precision),
         "f1": _clean(f1),
-        "auroc": _clean(auroc),
+        "auroc": _clean(auroc_value),
         "average_precision": _clean(ap),
         "brier": float(brier),
         "confusion_matrix": [[tn, fp], [fn, tp]],

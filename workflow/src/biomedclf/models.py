@@ -1,7 +1,8 @@
 """The model registry: the classifiers a study compares, as configurable variants.
 
-Every model maps a float batch ``N x C x H x W`` to one logit per image (shape ``N x 1``);
-the positive class is label 1. Models are built by name from a variant's ``model:`` and its
+Every model maps a float batch ``N x C x H x W`` to its logits: one per image (``N x 1``) for
+two classes, where label 1 is the positive class, and one per class (``N x K``) for K > 2
+classes (:func:`output_units`). Models are built by name from a variant's ``model:`` and its
 model settings (``dropout``, ``width``, ...), see :data:`REGISTRY`:
 
 - ``linear``: flatten, hidden fully connected layers with ReLU (a multilayer perceptron).
@@ -17,8 +18,8 @@ kept for a ReLU backward: about 13% faster training of ``conv`` at 256 px on a C
 - ``resnet18``: torchvision's ResNet-18 from scratch, stem taking ``in_channels``; optional
   local weights file (never a download).
 
-:func:`architecture_table` lists layers, output shapes and parameter counts (a
-``torchsummary``-style table); :func:`load_model` rebuilds a trained model from its ``model.pt`` alone.
+:func:`biomedclf.model_summary.architecture_table` lists layers, output shapes and
+parameter counts; :func:`load_model` rebuilds a trained model from its ``model.pt`` alone.
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ __all__ = [
     "ConvModel",
     "ConvGAP",
     "build_model",
-    "architecture_table",
     "count_parameters",
     "load_model",
+    "output_units",
     "uses_convolutions",
 ]
 
@@ -59,6 +60,7 @@ class LinearModel(nn.Module):
         image_size: int,
         hidden: list[int] | tuple[int, ...] = (32, 32, 32),
         dropout: float = 0.0,
+        outputs: int = 1,
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]
@@ -68,7 +70,7 @@ class LinearModel(nn.Module):
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
             width = size
-        layers.append(nn.Linear(width, 1))
+        layers.append(nn.Linear(width, outputs))
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -105,6 +107,7 @@ class ConvModel(nn.Module):
         depth: int = 3,
         fc: int = 32,
         dropout: float = 0.0,
+        outputs: int = 1,
     ) -> None:
         super().__init__()
         side = _pooled_size(image_size, depth, "depth")
@@ -121,7 +124,7 @@ class ConvModel(nn.Module):
         self.fc1 = nn.Linear(width * side * side, fc)
         self.relu = nn.ReLU(inplace=True)
         self.dropout = nn.Dropout(dropout)
-        self.fc2 = nn.Linear(fc, 1)
+        self.fc2 = nn.Linear(fc, outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.flatten(self.features(x), 1)
@@ -145,6 +148,7 @@ class ConvGAP(nn.Module):
         depth: int = 3,
         batch_norm: bool = False,
         dropout: float = 0.0,
+        outputs: int = 1,
     ) -> None:
         super().__init__()
         _pooled_size(image_size, depth, "depth")
@@ -168,7 +172,7 @@ class ConvGAP(nn.Module):
         self.features = nn.Sequential(*blocks)
         self.gap = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(width, 1)
+        self.head = nn.Linear(width, outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.flatten(self.gap(self.features(x)), 1)
@@ -180,6 +184,7 @@ def _resnet18(
     image_size: int,
     weights: str | None = None,
     *,
+    outputs: int = 1,
     load_weights: bool = True,
 ) -> nn.Module:
     """torchvision's ResNet-18 with a stem for ``in_channels`` and one output logit.
@@ -190,7 +195,7 @@ def _resnet18(
     """
     from torchvision.models import resnet18
 
-    model = resnet18(weights=None, num_classes=1)
+    model = resnet18(weights=None, num_classes=outputs)
     if in_channels != 3:
         model.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
     if weights and load_weights:
@@ -283,6 +288,13 @@ def _check_args(name: str, args: dict[str, Any], prefix: str) -> dict[str, Any]:
     return merged
 
 
+def output_units(n_classes: int) -> int:
+    """Logits per image: one for two classes (sigmoid, BCE), else one per class (softmax)."""
+    if n_classes < 2:
+        raise ValueError(f"a classifier needs at least two classes, got {n_classes}")
+    return 1 if n_classes == 2 else n_classes
+
+
 def build_model(
     name: str,
     model_args: dict[str, Any] | None,
@@ -291,6 +303,7 @@ def build_model(
     *,
     variant: str | None = None,
     load_weights: bool = True,
+    n_classes: int = 2,
 ) -> nn.Module:
     """Build model ``name`` with ``model_args`` for ``in_channels`` x ``image_size``^2 input.
 
@@ -306,10 +319,13 @@ def build_model(
             f"data.channels/data.image_size: must be positive, got {in_channels}, {image_size}"
         )
     args = _check_args(name, dict(model_args or {}), prefix)
+    outputs = output_units(n_classes)
     try:
         if name == "resnet18":
-            return _resnet18(in_channels, image_size, load_weights=load_weights, **args)
-        return REGISTRY[name].builder(in_channels, image_size, **args)
+            return _resnet18(
+                in_channels, image_size, load_weights=load_weights, outputs=outputs, **args
+            )
+        return REGISTRY[name].builder(in_channels, image_size, outputs=outputs, **args)
     except ValueError as exc:
         msg = str(exc)
         raise ValueError(msg if msg.startswith(prefix) else f"{prefix}.{msg}") from None
@@ -323,51 +339,6 @@ def uses_convolutions(name: str) -> bool:
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters of ``model`` (all, or only those with requires_grad)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-
-
-def _shown_in_table(module: nn.Module) -> bool:
-    """Leaf modules with parameters, pooling layers and Flatten: the rows of the table."""
-    if any(True for _ in module.children()):
-        return False
-    if isinstance(module, nn.Flatten):
-        return True
-    if type(module).__module__ == "torch.nn.modules.pooling":
-        return True
-    return any(True for _ in module.parameters(recurse=False))
-
-
-def architecture_table(
-    name: str, model_args: dict[str, Any] | None, in_channels: int, image_size: int
-) -> list[dict[str, Any]]:
-    """Layer rows of model ``name`` at the given input size (layer, output shape, parameters).
-
-    Each row is ``{"layer": "Conv2d-1", "output_shape": "[-1, 32, 256, 256]",
-    "parameters": 320}``, in execution order, found with forward hooks on a batch of one.
-    """
-    model = build_model(name, model_args, in_channels, image_size, load_weights=False).eval()
-    rows: list[dict[str, Any]] = []
-    handles = []
-
-    def hook(module: nn.Module, _inputs: Any, output: Any) -> None:
-        shape = output.shape if isinstance(output, torch.Tensor) else output[0].shape
-        rows.append(
-            {
-                "layer": f"{type(module).__name__}-{len(rows) + 1}",
-                "output_shape": "[" + ", ".join(["-1", *map(str, shape[1:])]) + "]",
-                "parameters": sum(p.numel() for p in module.parameters(recurse=False)),
-            }
-        )
-
-    for module in model.modules():
-        if _shown_in_table(module):
-            handles.append(module.register_forward_hook(hook))
-    try:
-        with torch.no_grad():
-            model(torch.zeros(1, in_channels, image_size, image_size))
-    finally:
-        for handle in handles:
-            handle.remove()
-    return rows
 
 
 def load_model(
@@ -395,6 +366,7 @@ def load_model(
         int(checkpoint["image_size"]),
         variant=spec.get("name"),
         load_weights=False,
+        n_classes=len(checkpoint.get("class_names") or [0, 1]),
     )
     model.load_state_dict(checkpoint["state_dict"])
     model.to(map_location).eval()

@@ -4,19 +4,21 @@
   variant of the comparison (baseline first), train dashed and validation solid, the mean
   over seeds with a min–max band;
 * ``figures/roc_{comp}.png``: ROC curves of the seed-ensembled probabilities, AUROC with its
-  bootstrap interval in the legend;
+  bootstrap interval in the legend; for more than two classes one-vs-rest curves, one panel
+  per class (:mod:`biomedclf.class_plots`);
+* ``figures/confusion_{comp}.png``: row-normalised confusion matrices of the seed ensemble,
+  one per variant of the comparison (:mod:`biomedclf.class_plots`);
 * ``figures/test_accuracy.png``: test accuracy of every variant, mean over seeds with the
   bootstrap interval as error bars and each seed as a dot;
 * ``figures/accuracy_vs_time.png``: test accuracy against training seconds (error bars: the
   accuracy interval and the sd of the time over seeds);
 * ``figures/reliability.png``: a reliability diagram per variant (seeds pooled), ECE in the
-  legend.
+  legend (the top-label confidence for more than two classes).
 
-Figures are built on :class:`matplotlib.figure.Figure` with the Agg canvas (no pyplot, no
-global backend state) and saved without the ``Software`` PNG text chunk, so the same inputs
-give the same bytes with the same matplotlib. Numbers come from the study's statistics
-(:class:`biomedclf.stats_file.StudyStats`); curves and ROC points from the run files
-(:mod:`biomedclf.run_outputs`).
+Figures are drawn and saved by :mod:`biomedclf.figure_style` (Agg canvas, no ``Software``
+PNG chunk: the same inputs give the same bytes with the same matplotlib). Numbers come from
+the study's statistics (:class:`biomedclf.stats_file.StudyStats`); curves and ROC points from
+the run files (:mod:`biomedclf.run_outputs`).
 """
 
 from __future__ import annotations
@@ -28,84 +30,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
-from biomedclf.io import atomic_path
+from biomedclf.class_plots import plot_class_roc, plot_confusion
+from biomedclf.figure_style import STYLE as _STYLE
+from biomedclf.figure_style import colours_for as _colours
+from biomedclf.figure_style import comparison_variants as _comparison_variants
+from biomedclf.figure_style import ensembled, seeds_text
+from biomedclf.figure_style import new_figure as _new_figure
+from biomedclf.figure_style import runs_of as _runs_of
+from biomedclf.figure_style import save as _save
 from biomedclf.metrics import roc_curve
 from biomedclf.rendering import is_finite, output_dir
-from biomedclf.run_outputs import align_predictions, load_history, load_predictions
+from biomedclf.run_outputs import load_history
 from biomedclf.runs import RunFiles
 from biomedclf.stats_file import StudyStats
 
 log = logging.getLogger(__name__)
-
-#: Resolution of the saved figures.
-DPI = 120
-
-_STYLE = {
-    "font.size": 9,
-    "axes.titlesize": 10,
-    "axes.labelsize": 9,
-    "legend.fontsize": 8,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-}
-
-
-def _colours(variants: Sequence[str], stats: StudyStats | None = None) -> dict[str, Any]:
-    """A fixed colour per variant, by its position in the study (tab10, then tab20).
-
-    With ``stats``, positions follow the study's variant order in the statistics (every
-    variant of the study), so a variant keeps its colour in figures that show a subset.
-    """
-    from matplotlib import colormaps
-
-    if stats and stats.variants:
-        order = list(stats.variants)
-        variants = order + [v for v in variants if v not in order]
-
-    cmap = colormaps["tab10" if len(variants) <= 10 else "tab20"]
-    return {v: cmap(i % cmap.N) for i, v in enumerate(variants)}
-
-
-def _new_figure(
-    width: float, height: float, nrows: int = 1, ncols: int = 1, **kw: Any
-) -> tuple[Figure, np.ndarray]:
-    """A constrained-layout figure on an Agg canvas and its 2-D array of axes."""
-    import matplotlib
-
-    with matplotlib.rc_context(_STYLE):
-        fig = Figure(figsize=(width, height), layout="constrained")
-        FigureCanvasAgg(fig)
-        axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
-    return fig, axes
-
-
-def _save(fig: Figure, path: Path) -> Path:
-    """Save ``fig`` as PNG atomically, without the Software text chunk."""
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None})
-    log.info("wrote %s", path)
-    return path
-
-
-def _runs_of(runs: Sequence[RunFiles], variant: str) -> list[RunFiles]:
-    """The runs of ``variant`` in seed order."""
-    return sorted((r for r in runs if r.variant == variant), key=lambda r: r.seed)
-
-
-def _comparison_variants(comp_name: str, comparison: dict, runs: Sequence[RunFiles]) -> list[str]:
-    """Baseline and variants of the comparison; each must have runs."""
-    members = [comparison.get("baseline"), *(comparison.get("variants") or [])]
-    have = {r.variant for r in runs}
-    missing = [v for v in members if v not in have]
-    if missing:
-        raise ValueError(
-            f"comparisons.{comp_name}: no runs for {missing}; the runs cover {sorted(have)}"
-        )
-    return members
-
 
 def _curve_band(
     histories: list[dict[str, np.ndarray]], column: str
@@ -167,15 +107,6 @@ def plot_curves(
         return _save(fig, path)
 
 
-def _ensembled(runs: Sequence[RunFiles], variant: str) -> tuple[np.ndarray, np.ndarray, int]:
-    """Labels, seed-averaged probabilities (paired by path) and the number of seeds."""
-    preds = [load_predictions(r) for r in _runs_of(runs, variant)]
-    ref = preds[0]
-    probs = np.vstack([ref.probabilities] + [align_predictions(ref, p).probabilities
-                                             for p in preds[1:]])  # fmt: skip
-    return ref.labels, probs.mean(axis=0), len(preds)
-
-
 def _auroc_label(stats: StudyStats, variant: str) -> str:
     """``: AUROC 0.812 [0.750, 0.870]`` from the ensemble's interval; empty when undefined."""
     vs = stats.variants.get(variant)
@@ -192,9 +123,12 @@ def plot_roc(
     comp_name: str, comparison: dict, runs: Sequence[RunFiles], stats: StudyStats, path: Path,
     colours: dict[str, Any] | None = None,
 ) -> Path:  # fmt: skip
-    """ROC curves of the seed-ensembled probabilities of each variant in the comparison."""
+    """ROC curves of the seed-ensembled probabilities of each variant in the comparison; for
+    more than two classes one panel per class (:func:`biomedclf.class_plots.plot_class_roc`)."""
     import matplotlib
 
+    if stats.multiclass:
+        return plot_class_roc(comp_name, comparison, runs, stats, path, colours)
     members = _comparison_variants(comp_name, comparison, runs)
     colours = colours or _colours(members)
     conf = stats.settings.confidence
@@ -203,13 +137,12 @@ def plot_roc(
         ax = axes[0, 0]
         ax.plot([0, 1], [0, 1], ":", color="grey", lw=1, label="chance")
         for v in members:
-            labels, probs, n_seeds = _ensembled(runs, v)
-            label = f"{v} ({n_seeds} seed{'s' * (n_seeds != 1)})"
-            label += _auroc_label(stats, v)
+            labels, probs, n_seeds = ensembled(runs, v)
+            label = f"{v} ({seeds_text(n_seeds)})" + _auroc_label(stats, v)
             if len(np.unique(labels)) < 2:
                 log.warning("%s: one class in the test set; no ROC curve", v)
                 continue
-            fpr, tpr, _ = roc_curve(labels, probs)
+            fpr, tpr, _ = roc_curve(labels, probs[:, 1])
             ax.plot(fpr, tpr, color=colours[v], lw=1.6, label=label)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.01)
@@ -227,7 +160,8 @@ def plot_roc(
 def plot_comparison(
     comp_name: str, comparison: dict, runs: list[RunFiles], stats: StudyStats, out_dir: Path
 ) -> list[Path]:
-    """Write ``figures/curves_{comp}.png`` and ``figures/roc_{comp}.png``.
+    """Write ``figures/curves_{comp}.png``, ``figures/roc_{comp}.png`` and
+    ``figures/confusion_{comp}.png``.
 
     ``comparison`` is the config entry (``{"baseline", "variants", ...}``); ``out_dir`` the
     study folder or its ``figures`` folder. Colours follow the variant's position in ``runs``,
@@ -238,6 +172,9 @@ def plot_comparison(
     return [
         plot_curves(comp_name, comparison, runs, figures / f"curves_{comp_name}.png", colours),
         plot_roc(comp_name, comparison, runs, stats, figures / f"roc_{comp_name}.png", colours),
+        plot_confusion(
+            comp_name, comparison, runs, stats, figures / f"confusion_{comp_name}.png"
+        ),
     ]
 
 
@@ -246,7 +183,7 @@ def _accuracy_summary(
 ) -> tuple[float | None, float | None, float | None, list[float]]:
     """Mean test accuracy over seeds, its interval (the mean when undefined), seed values."""
     vs = stats.variant(v)
-    acc = vs.metrics.at_half.accuracy
+    acc = vs.test_accuracy
     ci = vs.bootstrap.seed_mean.accuracy
     mean = acc.mean if acc else None
     lo = ci.low if is_finite(ci.low) else mean
@@ -322,11 +259,13 @@ def plot_accuracy_vs_time(runs: Sequence[RunFiles], stats: StudyStats, path: Pat
 
 
 def plot_reliability(runs: Sequence[RunFiles], stats: StudyStats, path: Path) -> Path:
-    """A reliability diagram per variant (seeds pooled), ECE in the legend."""
+    """A reliability diagram per variant (seeds pooled), ECE in the legend: the probability of
+    class 1 for two classes, the top-label confidence against accuracy for more."""
     import matplotlib
 
     variants = stats.variant_order(runs)
     colours = _colours(variants, stats)
+    top_label = stats.multiclass
     ncols = min(3, len(variants))
     nrows = math.ceil(len(variants) / ncols)
     with matplotlib.rc_context(_STYLE):
@@ -345,19 +284,20 @@ def plot_reliability(runs: Sequence[RunFiles], stats: StudyStats, path: Path) ->
                 label = f"ECE {ece:.3f}" if is_finite(ece) else "ECE n/a"
                 ax.plot(x, y, "-", color=colours[v], lw=1.4, label=label)
                 ax.scatter(x, y, s=12 + 60 * n / n.max(), color=colours[v], zorder=3)
-            n_seeds = len(stats.variant(v).seeds)
-            ax.set_title(f"{v} ({n_seeds} seed{'s' * (n_seeds != 1)} pooled)")
+            ax.set_title(f"{v} ({seeds_text(len(stats.variant(v).seeds))} pooled)")
             ax.set_xlim(0, 1)
             ax.set_ylim(0, 1)
             ax.set_aspect("equal")
-            ax.legend(loc="upper left")
+            ax.legend(loc="best" if top_label else "upper left")
             if k % ncols == 0:
-                ax.set_ylabel("Observed fraction positive")
+                ax.set_ylabel("Observed accuracy" if top_label else "Observed fraction positive")
             if k // ncols == nrows - 1:
-                ax.set_xlabel("Mean predicted probability")
+                ax.set_xlabel("Mean top-label confidence" if top_label
+                              else "Mean predicted probability")  # fmt: skip
         for k in range(len(variants), nrows * ncols):
             axes[k // ncols, k % ncols].set_visible(False)
-        fig.suptitle("Reliability diagrams (marker area ∝ images in the bin)")
+        what = "top-label confidence of the predicted class; " if top_label else ""
+        fig.suptitle(f"Reliability diagrams ({what}marker area ∝ images in the bin)")
         return _save(fig, path)
 
 

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from biomedclf.augment import normalisation_tensors, to_model_input
+from biomedclf.losses import probabilities
 from biomedclf.models import load_model, uses_convolutions
 
 #: Batch size of prediction passes (no gradients, so larger than training batches is fine).
@@ -43,7 +44,8 @@ def predict_logits(
     amp: bool = False,
     batch_size: int = EVAL_BATCH_SIZE,
 ) -> torch.Tensor:
-    """Logits (float32, on the images' device) of ``model`` in eval mode for a uint8 tensor."""
+    """Logits (float32, on the images' device) of ``model`` in eval mode for a uint8 tensor:
+    shape ``N`` for a one-logit (two-class) model, else ``N x K``."""
     model.eval()
     out = []
     for start in range(0, images.shape[0], batch_size):
@@ -51,10 +53,16 @@ def predict_logits(
             images[start : start + batch_size], mean, std, channels_last=channels_last
         )
         with autocast(images.device, amp):
-            out.append(model(x).float().reshape(-1))
+            out.append(flat_logits(model(x)))
     if not out:
         return torch.zeros(0, device=images.device)
     return torch.cat(out)
+
+
+def flat_logits(output: torch.Tensor) -> torch.Tensor:
+    """float32 logits, ``N x 1`` flattened to ``N`` (one logit per image), ``N x K`` kept."""
+    output = output.float()
+    return output.reshape(-1) if output.shape[1] == 1 else output
 
 
 def predict_probabilities(
@@ -62,9 +70,10 @@ def predict_probabilities(
     images: torch.Tensor,
     device: str | torch.device = "cpu",
 ) -> torch.Tensor:
-    """Positive-class probabilities (float32, CPU) of the model in ``model_path`` for a uint8
-    ``N x C x H x W`` tensor, normalised with the mean/std stored in the model file: the
-    numbers ``scores.csv`` holds, from the model file alone."""
+    """Class probabilities (``N x K``, float32, CPU; for two classes column 1 is the sigmoid
+    of the one logit) of the model in ``model_path`` for a uint8 ``N x C x H x W`` tensor,
+    normalised with the mean/std stored in the model file: the numbers ``scores.csv`` holds,
+    from the model file alone."""
     device = torch.device(device) if isinstance(device, str) else device
     model, saved = load_model(model_path, map_location=device)
     expected = (int(saved["channels"]), int(saved["image_size"]), int(saved["image_size"]))
@@ -78,4 +87,4 @@ def predict_probabilities(
         model.to(memory_format=torch.channels_last)
     mean, std = normalisation_tensors(saved["mean"], saved["std"], device)
     logits = predict_logits(model, images.to(device), mean, std, channels_last=channels_last)
-    return torch.sigmoid(logits).cpu()
+    return probabilities(logits).cpu()

@@ -28,6 +28,12 @@ PERCENT_METRICS = {
     "overfitting_gap",
     "final_train_accuracy",
     "final_val_accuracy",
+    "recall",
+    "macro_f1",
+    "weighted_f1",
+    "macro_precision",
+    "macro_recall",
+    "macro_specificity",
 }
 
 #: Decimals of quantities that are neither percentages nor 3-decimal metrics.

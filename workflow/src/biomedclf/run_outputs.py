@@ -20,13 +20,14 @@ from typing import Any
 import numpy as np
 
 from biomedclf.io import read_json
+from biomedclf.multiclass import predict_classes
 from biomedclf.runs import RunFiles
 
 #: Columns every ``history.csv`` must have.
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy")
 
-#: Columns every ``predictions.csv`` must have.
-PREDICTION_COLUMNS = ("path", "label", "probability")
+#: Columns of ``predictions.csv`` before its ``prob_<class name>`` columns.
+PREDICTION_LEAD = ("path", "label", "predicted")
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,15 @@ class Predictions:
     """The test predictions of one run (``predictions.csv``)."""
 
     paths: list[str]
-    labels: np.ndarray  # int 0/1, shape (n,)
-    probabilities: np.ndarray  # float, shape (n,), probability of the positive class
+    labels: np.ndarray  # int 0..K-1, shape (n,)
+    probs: np.ndarray  # float, shape (n, K), class index order
+    class_names: list[str]
     source: Path
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """The probability of class 1, shape (n,): the positive class of a two-class study."""
+        return self.probs[:, 1]
 
 
 def _require(path: Path, what: str) -> Path:
@@ -87,21 +94,47 @@ def load_metrics(run: RunFiles) -> dict[str, Any]:
     return read_json(_require(run.metrics, "test metrics (metrics.json)"))
 
 
+def _prediction_classes(path: Path, header: list[str]) -> list[str]:
+    """Class names from the ``prob_<name>`` columns; ValueError naming the file otherwise."""
+    names = [c[len("prob_") :] for c in header[len(PREDICTION_LEAD) :]]
+    if (
+        tuple(header[: len(PREDICTION_LEAD)]) != PREDICTION_LEAD
+        or len(names) < 2
+        or not all(c.startswith("prob_") for c in header[len(PREDICTION_LEAD) :])
+    ):
+        raise ValueError(
+            f"{path}: columns {header}, expected path,label,predicted,prob_<class>... (one "
+            "per class); rerun the evaluation job"
+        )
+    return names
+
+
 def load_predictions(run: RunFiles) -> Predictions:
-    """Read ``predictions.csv`` of ``run``; image paths must be unique."""
+    """Read ``predictions.csv`` of ``run``; image paths must be unique and the ``predicted``
+    column must be the call its probabilities make
+    (:func:`biomedclf.multiclass.predict_classes`)."""
     path = _require(run.predictions, "test predictions (predictions.csv)")
-    rows = _read_rows(path)
+    with path.open(newline="") as fh:
+        reader = csv.reader(fh)
+        names = _prediction_classes(path, next(reader, []))
+        rows = [r for r in reader if r]
     if not rows:
         raise ValueError(f"{path}: no predictions; rerun the evaluation job")
-    for col in PREDICTION_COLUMNS:
-        if col not in rows[0]:
-            raise ValueError(f"{path}: missing column '{col}'; rerun the evaluation job")
-    paths = [r["path"] for r in rows]
+    paths = [r[0] for r in rows]
     if len(set(paths)) != len(paths):
         raise ValueError(f"{path}: duplicate image paths; rerun the evaluation job")
-    labels = np.array([int(float(r["label"])) for r in rows], dtype=int)
-    probs = np.array([float(r["probability"]) for r in rows], dtype=float)
-    return Predictions(paths=paths, labels=labels, probabilities=probs, source=path)
+    try:
+        labels = np.array([int(r[1]) for r in rows], dtype=int)
+        called = np.array([int(r[2]) for r in rows], dtype=int)
+        probs = np.array([[float(x) for x in r[3:]] for r in rows], dtype=float)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}; rerun the evaluation job") from None
+    if probs.shape != (len(rows), len(names)) or not np.array_equal(called, predict_classes(probs)):
+        raise ValueError(
+            f"{path}: the predicted column or a probability row does not match the "
+            f"{len(names)} classes of the header; rerun the evaluation job"
+        )
+    return Predictions(paths=paths, labels=labels, probs=probs, class_names=names, source=path)
 
 
 def _order_by_path(reference: Predictions, other: Predictions) -> np.ndarray:
@@ -126,6 +159,12 @@ def align_predictions(reference: Predictions, other: Predictions) -> Predictions
 
     Raises ``ValueError`` naming both files when the two test sets differ or a label disagrees.
     """
+    if other.class_names != reference.class_names:
+        raise ValueError(
+            f"{other.source} and {reference.source}: classes {other.class_names} and "
+            f"{reference.class_names} differ; both runs must use the same data cache - rerun "
+            "the evaluation"
+        )
     order = _order_by_path(reference, other)
     labels = other.labels[order]
     if not np.array_equal(labels, reference.labels):
@@ -137,7 +176,8 @@ def align_predictions(reference: Predictions, other: Predictions) -> Predictions
     return Predictions(
         paths=list(reference.paths),
         labels=labels,
-        probabilities=other.probabilities[order],
+        probs=other.probs[order],
+        class_names=list(other.class_names),
         source=other.source,
     )
 
@@ -150,8 +190,19 @@ class VariantData:
     seeds: list[int]  # ascending
     runs: list[RunFiles]  # in seed order
     labels: np.ndarray  # (n,), in the study's reference image order
-    probs: np.ndarray  # (S, n): row s is seed ``seeds[s]``, aligned to ``labels``
+    probs: np.ndarray  # (S, n, K): row s is seed ``seeds[s]``, aligned to ``labels``
     sources: list[Path]  # the predictions.csv files, in seed order
+    class_names: list[str]
+
+    @property
+    def n_classes(self) -> int:
+        """The number of classes K."""
+        return len(self.class_names)
+
+    @property
+    def positive(self) -> np.ndarray:
+        """The probability of class 1 per seed, (S, n): a two-class study's scores."""
+        return self.probs[..., 1]
 
 
 def group_runs(runs: Sequence[RunFiles]) -> dict[str, list[RunFiles]]:
@@ -182,7 +233,7 @@ def load_variant_predictions(
                 reference = pred
             else:
                 pred = align_predictions(reference, pred)
-            probs.append(pred.probabilities)
+            probs.append(pred.probs)
             sources.append(pred.source)
         assert reference is not None
         out[variant] = VariantData(
@@ -190,8 +241,9 @@ def load_variant_predictions(
             seeds=[r.seed for r in rs],
             runs=rs,
             labels=reference.labels,
-            probs=np.vstack(probs),
+            probs=np.stack(probs),
             sources=sources,
+            class_names=list(reference.class_names),
         )
     if reference is None:
         raise ValueError("no runs given; the study lists no variants or seeds")

@@ -15,6 +15,7 @@ from typing import Any
 from biomedclf.devices import DEVICE_CHOICES
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
+CLASS_WEIGHTS = (None, "balanced")
 
 
 def _is_int(value: Any) -> bool:
@@ -40,6 +41,11 @@ _CHECKS = {
     "augment": (lambda v: isinstance(v, bool), "must be true or false"),
     "device": (lambda v: v in DEVICE_CHOICES, f"must be one of {DEVICE_CHOICES}"),
     "amp": (lambda v: isinstance(v, bool), "must be true or false"),
+    "class_weights": (lambda v: v in CLASS_WEIGHTS, f"must be one of {CLASS_WEIGHTS}"),
+    "label_smoothing": (
+        lambda v: _is_number(v) and 0 <= v < 1,
+        "must be a number in [0, 1)",
+    ),
 }
 
 
@@ -57,6 +63,8 @@ class TrainingSettings:
     augment: bool = False
     device: str = "auto"
     amp: bool = True
+    class_weights: str | None = None
+    label_smoothing: float = 0.0
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:

@@ -103,13 +103,15 @@ def verdict(
     baseline: str = "baseline",
     variant: str = "variant",
     confidence: float = 0.95,
+    label: str | None = None,
 ) -> dict[str, Any]:
     """Turn a paired difference (variant minus baseline) and its interval into words.
 
     ``better`` when the whole interval lies above zero, ``worse`` when below, otherwise
     ``no detectable difference``; ``undetermined`` without a difference or interval. The text
     carries the effect size: the difference in percentage points for accuracy, in AUROC units
-    for AUROC, with the interval. Returns ``{"verdict", "metric", "text"}``.
+    for AUROC, with the interval; ``label`` names the metric in the text (default
+    :data:`METRIC_LABELS`). Returns ``{"verdict", "metric", "text"}``.
     """
     if difference is None or low is None or high is None:
         return {
@@ -124,7 +126,7 @@ def verdict(
     else:
         word = "no detectable difference"
     effect = format_difference(difference, low, high, metric, confidence)
-    label = METRIC_LABELS.get(metric, metric)
+    label = label or METRIC_LABELS.get(metric, metric)
     if word == "no detectable difference":
         text = f"no detectable difference between {variant} and {baseline} in {label}: {effect}"
     else:

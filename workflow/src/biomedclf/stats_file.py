@@ -3,7 +3,8 @@
 :func:`biomedclf.stats.study_statistics` writes the file; the tables, figures and summary read
 it with :func:`read_stats`, which checks the format version (:data:`STATS_FORMAT`) and every
 field, and returns a :class:`StudyStats`: frozen dataclasses that mirror the JSON layout
-documented in workflow/CONTRACTS.md ("stats.json"), one class per kind of object. Values that
+documented in workflow/CONTRACTS.md ("stats.json"), one class per kind of object (those that
+describe a variant are in :mod:`biomedclf.stats_variants`). Values that
 may be undefined (the SD of one seed, an AUROC without both classes, an empty calibration bin)
 are ``Optional``. A wrong or missing version, a missing field or a value of the wrong type
 raises :class:`StatsFormatError` naming the file, the field and the fix: rerun the stats step.
@@ -23,161 +24,38 @@ from typing import Any
 
 from biomedclf.io import read_json
 from biomedclf.runs import RunFiles
+from biomedclf.stats_variants import (  # noqa: F401 (the records of stats.json, in one place)
+    BinaryMetrics,
+    Bootstrap,
+    Calibration,
+    CalibrationBin,
+    ClassMetrics,
+    ClassSummary,
+    Interval,
+    MetricBlocks,
+    MetricIntervals,
+    MulticlassMetrics,
+    MulticlassSummary,
+    SeedIntervals,
+    Summary,
+    ThresholdMetrics,
+    VariantStats,
+)
 from biomedclf.typed_json import DataclassReader, to_json
 
 #: Format of stats.json this code writes and reads; bump it when a field changes meaning.
-STATS_FORMAT = "biomedclf-stats/1"
+STATS_FORMAT = "biomedclf-stats/2"
 
 #: What to do about a stats.json this reader cannot use.
 FIX = "rerun the stats step (delete the file, or `snakemake --forcerun stats`) to rewrite it"
 
 
+#: Metrics each comparison compares (the verdict is on accuracy).
+COMPARED = ("accuracy", "balanced_accuracy", "auroc")
+
+
 class StatsFormatError(ValueError):
     """stats.json is not in :data:`STATS_FORMAT`: wrong version, missing field, wrong type."""
-
-
-@dataclass(frozen=True)
-class Summary:
-    """A quantity over seeds (:func:`biomedclf.descriptive.describe`); ``values`` in seed order."""
-
-    mean: float | None
-    sd: float | None  # None with fewer than two finite values
-    min: float | None
-    max: float | None
-    n: int  # finite values
-    values: list[float | None]
-
-
-@dataclass(frozen=True)
-class ThresholdMetrics:
-    """Test metrics of one metrics.json block over seeds; ``None``: no run reports it."""
-
-    threshold: Summary | None = None
-    accuracy: Summary | None = None
-    balanced_accuracy: Summary | None = None
-    sensitivity: Summary | None = None
-    specificity: Summary | None = None
-    precision: Summary | None = None
-    f1: Summary | None = None
-    auroc: Summary | None = None
-    average_precision: Summary | None = None
-    brier: Summary | None = None
-
-    def get(self, metric: str) -> Summary | None:
-        """The summary of ``metric`` (a field name); ``KeyError`` for an unknown metric."""
-        if metric not in {f.name for f in dataclasses.fields(self)}:
-            raise KeyError(f"metric {metric!r}: not a test metric of stats.json")
-        return getattr(self, metric)
-
-
-@dataclass(frozen=True)
-class MetricBlocks:
-    """The metrics at threshold 0.5 and at the validation-chosen Youden threshold."""
-
-    at_half: ThresholdMetrics = field(metadata={"key": "threshold_0.5"})
-    youden: ThresholdMetrics = field(metadata={"key": "threshold_youden"})
-
-
-@dataclass(frozen=True)
-class BinaryMetrics:
-    """Metrics of the seed-ensembled probabilities at threshold 0.5.
-
-    The fields of :func:`biomedclf.metrics.binary_metrics`; undefined ones are ``None``.
-    """
-
-    threshold: float
-    accuracy: float | None
-    balanced_accuracy: float | None
-    sensitivity: float | None
-    specificity: float | None
-    precision: float | None
-    f1: float | None
-    auroc: float | None
-    average_precision: float | None
-    brier: float | None
-    confusion_matrix: list[list[int]]  # [[tn, fp], [fn, tp]]
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A percentile-bootstrap interval; ``n_valid``: resamples where the metric was defined."""
-
-    estimate: float | None
-    low: float | None
-    high: float | None
-    n_valid: int
-
-
-@dataclass(frozen=True)
-class MetricIntervals:
-    """Intervals of test accuracy and AUROC."""
-
-    accuracy: Interval
-    auroc: Interval
-
-
-@dataclass(frozen=True)
-class SeedIntervals(MetricIntervals):
-    """Intervals of one seed's predictions."""
-
-    seed: int
-
-
-@dataclass(frozen=True)
-class Bootstrap:
-    """Intervals per seed, of the mean over seeds and of the seed-ensembled probabilities."""
-
-    per_seed: list[SeedIntervals]
-    seed_mean: MetricIntervals
-    ensemble: MetricIntervals
-
-
-@dataclass(frozen=True)
-class CalibrationBin:
-    """One bin of the reliability diagram; the means are ``None`` for an empty bin."""
-
-    lower: float
-    upper: float
-    count: int
-    mean_probability: float | None
-    observed_frequency: float | None
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """Expected calibration error (seeds pooled, per seed, ensemble) and the pooled bins."""
-
-    n_bins: int
-    ece: float | None
-    ece_per_seed: Summary
-    ece_ensemble: float | None
-    bins: list[CalibrationBin]
-
-
-@dataclass(frozen=True)
-class VariantStats:
-    """Everything stats.json holds about one variant, over its seeds."""
-
-    seeds: list[int]
-    n_seeds: int
-    n_test: int
-    metrics: MetricBlocks
-    final_train_accuracy: Summary
-    final_val_accuracy: Summary
-    overfitting_gap: Summary  # final train minus validation accuracy
-    final_train_loss: Summary
-    final_val_loss: Summary
-    epochs_run: Summary
-    train_seconds: Summary
-    images_per_second: Summary
-    peak_memory_mb: Summary
-    parameters: int | str | None  # distinct values over seeds joined by ", "
-    model: str | None
-    device: str | None
-    device_name: str | None
-    ensemble: BinaryMetrics
-    bootstrap: Bootstrap
-    calibration: Calibration
 
 
 @dataclass(frozen=True)
@@ -250,7 +128,8 @@ class ComparisonResult:
     seeds: list[int]
     n_test: int
     accuracy: MetricComparison
-    auroc: MetricComparison
+    balanced_accuracy: MetricComparison
+    auroc: MetricComparison  # macro one-vs-rest for more than two classes
     mcnemar: McNemarTests
     train_seconds: TimeComparison
     verdict: str  # the accuracy verdict
@@ -258,9 +137,9 @@ class ComparisonResult:
     warnings: list[str]
 
     def metric(self, name: str) -> MetricComparison:
-        """The comparison of ``accuracy`` or ``auroc``."""
-        if name not in ("accuracy", "auroc"):
-            raise KeyError(f"metric {name!r}: stats.json compares accuracy and auroc only")
+        """The comparison of ``accuracy``, ``balanced_accuracy`` or ``auroc``."""
+        if name not in COMPARED:
+            raise KeyError(f"metric {name!r}: stats.json compares {', '.join(COMPARED)} only")
         return getattr(self, name)
 
 
@@ -285,7 +164,8 @@ class Settings:
     interval: str
     threshold: float
     min_seeds: int
-
+    metrics: list[str]  # the bootstrapped metrics
+    auroc: str  # what "auroc" means for this study
 
 @dataclass(frozen=True)
 class StudyStats:
@@ -294,11 +174,27 @@ class StudyStats:
     format: str
     settings: Settings
     n_test: int
-    n_positive: int
+    n_classes: int
+    class_names: list[str]
+    class_counts: list[int]  # test images per class
+    ordinal: bool
+    kappa_weights: str  # none | quadratic
+    prediction: str  # how the predicted class is chosen
+    n_positive: int | None  # class-1 test images (two classes); None for more
     warnings: list[str]
     variants: dict[str, VariantStats]
     comparisons: dict[str, ComparisonStats]
     source: Path | None = field(default=None, metadata={"json": False})
+
+    @property
+    def multiclass(self) -> bool:
+        """More than two classes."""
+        return self.n_classes > 2
+
+    @property
+    def auroc_label(self) -> str:
+        """``AUROC``, or ``macro AUROC`` for more than two classes."""
+        return "macro AUROC" if self.multiclass else "AUROC"
 
     @property
     def confidence_label(self) -> str:

@@ -2,42 +2,76 @@
 
 Rows and Markdown of ``tables/test_metrics.{csv,md}`` (per seed in the CSV plus mean, sd and
 seed-ensemble rows; mean ± sd with the bootstrap interval in the Markdown) and of
-``tables/training_time.{csv,md}``, from :class:`biomedclf.stats_file.StudyStats`. The runs give
+``tables/training_time.{csv,md}``, from :class:`biomedclf.stats_file.StudyStats`. Two-class
+studies show the metrics at threshold 0.5 (and the Youden threshold in the CSV) followed by
+the multi-class ones; studies with more classes show accuracy, balanced accuracy, macro-F1,
+Cohen's kappa, macro AUROC, the multi-class Brier score and the top-label ECE. The runs give
 the order of variants and must match the seeds in the statistics. Written by
 :func:`biomedclf.tables.write_study_tables`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from biomedclf.metrics import METRIC_KEYS
 from biomedclf.rendering import fmt_ci, fmt_int, fmt_mean_sd, fmt_value, markdown_table
 from biomedclf.runs import RunFiles
-from biomedclf.stats_file import MetricIntervals, StudyStats, Summary, VariantStats
+from biomedclf.stats_file import Interval, MetricIntervals, StudyStats, Summary, VariantStats
 
-#: Metrics of the 0.5-threshold block in the tables, with their CSV name.
+#: Metrics of the 0.5-threshold block in the two-class tables.
 TEST_METRICS = tuple(k for k in METRIC_KEYS if k not in ("threshold", "confusion_matrix"))
 
 #: Youden-threshold metrics in the CSV (as ``youden_{metric}``).
 YOUDEN_METRICS = ("threshold", "accuracy", "sensitivity", "specificity")
 
-#: Columns of ``test_metrics.csv``.
-METRICS_HEADER = [
-    "variant", "statistic", "seed", "n_test",
-    *TEST_METRICS[:1], "accuracy_ci_low", "accuracy_ci_high",
-    *TEST_METRICS[1:7], "auroc_ci_low", "auroc_ci_high", *TEST_METRICS[7:],
-    *[f"youden_{m}" for m in YOUDEN_METRICS], "overfitting_gap", "ece",
+#: A test_metrics.csv column: (name, kind, key). Kinds: ``bin`` (threshold-0.5 block),
+#: ``youden``, ``mc`` (multi-class block), ``ci`` (bootstrap interval ``metric.low|high``),
+#: ``gap`` (overfitting gap), ``ece`` (calibration ECE).
+Column = tuple[str, str, str]
+
+
+def _ci(metric: str, name: str | None = None) -> list[Column]:
+    """The two interval columns of ``metric``."""
+    return [(f"{name or metric}_ci_{end}", "ci", f"{metric}.{end}") for end in ("low", "high")]
+
+
+#: Columns after ``n_test`` of a two-class study (as before multi-class support, then more).
+BINARY_COLUMNS: list[Column] = [
+    ("accuracy", "bin", "accuracy"), *_ci("accuracy"),
+    *[(m, "bin", m) for m in TEST_METRICS[1:7]], *_ci("auroc"),
+    *[(m, "bin", m) for m in TEST_METRICS[7:]],
+    *[(f"youden_{m}", "youden", m) for m in YOUDEN_METRICS],
+    ("overfitting_gap", "gap", ""), ("ece", "ece", ""),
+    *_ci("balanced_accuracy"), ("macro_f1", "mc", "macro_f1"),
+    ("weighted_f1", "mc", "weighted_f1"), ("kappa", "mc", "kappa"),
 ]  # fmt: skip
+
+#: Columns after ``n_test`` of a study with more than two classes.
+MULTICLASS_COLUMNS: list[Column] = [
+    ("accuracy", "mc", "accuracy"), *_ci("accuracy"),
+    ("balanced_accuracy", "mc", "balanced_accuracy"), *_ci("balanced_accuracy"),
+    ("macro_f1", "mc", "macro_f1"), ("weighted_f1", "mc", "weighted_f1"),
+    ("kappa", "mc", "kappa"), ("macro_auroc", "mc", "macro_auroc"), *_ci("auroc", "macro_auroc"),
+    *[(m, "mc", m) for m in ("macro_average_precision", "macro_precision", "macro_recall",
+                             "macro_specificity", "brier", "ece")],
+    ("overfitting_gap", "gap", ""),
+]  # fmt: skip
+
+#: Leading columns of ``test_metrics.csv``.
+LEAD = ["variant", "statistic", "seed", "n_test"]
+
+#: Columns of ``test_metrics.csv`` of a two-class study.
+METRICS_HEADER = LEAD + [c[0] for c in BINARY_COLUMNS]
 
 #: Quantities over seeds in ``training_time.csv``.
 TIME_KEYS = ("train_seconds", "images_per_second", "epochs_run", "peak_memory_mb")
 
-#: Columns before the metric cells: variant, statistic, seed, n_test.
-_LEAD = 4
 
-Pick = Callable[[Summary | None], Any]
+def metric_columns(stats: StudyStats) -> list[Column]:
+    """The metric columns of this study's test_metrics.csv."""
+    return MULTICLASS_COLUMNS if stats.multiclass else BINARY_COLUMNS
 
 
 def check_seeds(runs: Sequence[RunFiles], stats: StudyStats, variant: str) -> list[int]:
@@ -60,50 +94,64 @@ def value_at(desc: Summary | None, seeds: list[int], seed: int) -> float | None:
     return desc.values[i] if i < len(desc.values) else None
 
 
-def _metric_cells(
-    vs: VariantStats, pick: Pick, ci: MetricIntervals | None, gap: Any, ece: Any
-) -> list[Any]:
-    """The cells after ``n_test`` of one test_metrics.csv row; ``pick`` reads a summary."""
-    block, youden = vs.metrics.at_half, vs.metrics.youden
-    acc = ci.accuracy if ci else None
-    auc = ci.auroc if ci else None
-    return [
-        pick(block.accuracy),
-        acc.low if acc else None,
-        acc.high if acc else None,
-        *[pick(block.get(m)) for m in TEST_METRICS[1:7]],
-        auc.low if auc else None,
-        auc.high if auc else None,
-        *[pick(block.get(m)) for m in TEST_METRICS[7:]],
-        *[pick(youden.get(m)) for m in YOUDEN_METRICS],
-        gap,
-        ece,
-    ]
+def _summary(vs: VariantStats, kind: str, key: str) -> Summary | None:
+    """The summary over seeds behind a column (``None`` for interval columns)."""
+    if kind == "bin":
+        return vs.metrics.at_half.get(key) if vs.metrics.at_half else None
+    if kind == "youden":
+        return vs.metrics.youden.get(key) if vs.metrics.youden else None
+    if kind == "mc":
+        return vs.metrics.multiclass.get(key)
+    if kind == "gap":
+        return vs.overfitting_gap
+    if kind == "ece":
+        return vs.calibration.ece_per_seed
+    return None
 
 
-def _variant_metric_rows(v: str, vs: VariantStats, seeds: list[int]) -> list[list[Any]]:
+def _ensemble_value(vs: VariantStats, kind: str, key: str) -> Any:
+    """A column's value for the seed-ensembled probabilities (no gap, no Youden threshold)."""
+    if kind == "bin":
+        return getattr(vs.ensemble, key) if vs.ensemble else None
+    if kind == "mc":
+        return getattr(vs.ensemble_multiclass, key)
+    if kind == "ece":
+        return vs.calibration.ece_ensemble
+    return None
+
+
+def _interval_end(ci: MetricIntervals | None, key: str) -> float | None:
+    """``low`` or ``high`` of an interval column (``metric.end``)."""
+    metric, end = key.split(".")
+    interval: Interval | None = getattr(ci, metric) if ci else None
+    return getattr(interval, end) if interval else None
+
+
+def _cells(vs: VariantStats, columns: list[Column], stat: str, seeds: list[int],
+           seed: int | None) -> list[Any]:  # fmt: skip
+    """The metric cells of one row: ``stat`` is seed, mean, sd or ensemble."""
+    cis = {"mean": vs.bootstrap.seed_mean, "ensemble": vs.bootstrap.ensemble, "sd": None}
+    ci = {e.seed: e for e in vs.bootstrap.per_seed}.get(seed) if stat == "seed" else cis[stat]
+    cells = []
+    for _, kind, key in columns:
+        if kind == "ci":
+            cells.append(_interval_end(ci, key))
+        elif stat == "ensemble":
+            cells.append(_ensemble_value(vs, kind, key))
+        elif stat == "seed":
+            cells.append(value_at(_summary(vs, kind, key), seeds, seed))
+        else:  # mean or sd over seeds; None for a metric no run reports
+            cells.append(getattr(_summary(vs, kind, key), stat, None))
+    return cells
+
+
+def _variant_metric_rows(
+    v: str, vs: VariantStats, seeds: list[int], columns: list[Column]
+) -> list[list[Any]]:
     """Seed rows, mean and sd rows, and the seed-ensemble row of one variant."""
-    per_seed_ci = {e.seed: e for e in vs.bootstrap.per_seed}
-    ece_seed, gap = vs.calibration.ece_per_seed, vs.overfitting_gap
-    rows = [
-        [v, "seed", s, vs.n_test]
-        + _metric_cells(
-            vs, lambda d, s=s: value_at(d, seeds, s), per_seed_ci.get(s),
-            value_at(gap, seeds, s), value_at(ece_seed, seeds, s),
-        )
-        for s in seeds
-    ]  # fmt: skip
-    mean = _metric_cells(
-        vs, lambda d: d.mean if d else None, vs.bootstrap.seed_mean, gap.mean, ece_seed.mean
-    )
-    sd = _metric_cells(vs, lambda d: d.sd if d else None, None, gap.sd, ece_seed.sd)
-    ensemble = _metric_cells(
-        vs, lambda d: None, vs.bootstrap.ensemble, None, vs.calibration.ece_ensemble
-    )
-    for m in TEST_METRICS:  # the ensemble's own threshold-0.5 metrics
-        ensemble[METRICS_HEADER.index(m) - _LEAD] = getattr(vs.ensemble, m)
-    rows += [[v, stat, None, vs.n_test] + cells
-             for stat, cells in (("mean", mean), ("sd", sd), ("ensemble", ensemble))]  # fmt: skip
+    rows = [[v, "seed", s, vs.n_test, *_cells(vs, columns, "seed", seeds, s)] for s in seeds]
+    rows += [[v, stat, None, vs.n_test, *_cells(vs, columns, stat, seeds, None)]
+             for stat in ("mean", "sd", "ensemble")]  # fmt: skip
     return rows
 
 
@@ -111,42 +159,61 @@ def metrics_table_rows(
     runs: Sequence[RunFiles], stats: StudyStats
 ) -> tuple[list[str], list[list[Any]]]:
     """Header and rows of ``test_metrics.csv``: per seed, then mean, sd and ensemble rows."""
+    columns = metric_columns(stats)
     rows: list[list[Any]] = []
     for v in stats.variant_order(runs):
-        rows += _variant_metric_rows(v, stats.variant(v), check_seeds(runs, stats, v))
-    return list(METRICS_HEADER), rows
+        rows += _variant_metric_rows(v, stats.variant(v), check_seeds(runs, stats, v), columns)
+    return LEAD + [c[0] for c in columns], rows
+
+
+def _binary_markdown_row(v: str, vs: VariantStats) -> list[Any]:
+    """Cells of one variant in the two-class Markdown table."""
+    block, mean_ci = vs.metrics.at_half, vs.bootstrap.seed_mean
+    assert block is not None
+    return [
+        v, len(vs.seeds), fmt_mean_sd(block.accuracy, "accuracy"),
+        fmt_ci(mean_ci.accuracy, "accuracy"),
+        *[fmt_mean_sd(block.get(m), m) for m in ("balanced_accuracy", "sensitivity",
+                                                 "specificity", "f1", "auroc")],
+        fmt_ci(mean_ci.auroc, "auroc"), fmt_mean_sd(block.brier, "brier"),
+        fmt_value(vs.calibration.ece, "ece"), fmt_mean_sd(vs.overfitting_gap, "overfitting_gap"),
+    ]  # fmt: skip
+
+
+def _multiclass_markdown_row(v: str, vs: VariantStats) -> list[Any]:
+    """Cells of one variant in the multi-class Markdown table."""
+    mc, mean_ci = vs.metrics.multiclass, vs.bootstrap.seed_mean
+    return [
+        v, len(vs.seeds), fmt_mean_sd(mc.accuracy, "accuracy"),
+        fmt_ci(mean_ci.accuracy, "accuracy"),
+        fmt_mean_sd(mc.balanced_accuracy, "balanced_accuracy"),
+        fmt_ci(mean_ci.balanced_accuracy, "balanced_accuracy"),
+        fmt_mean_sd(mc.macro_f1, "macro_f1"), fmt_mean_sd(mc.kappa, "kappa"),
+        fmt_mean_sd(mc.macro_auroc, "auroc"), fmt_ci(mean_ci.auroc, "auroc"),
+        fmt_mean_sd(mc.brier, "brier"), fmt_value(vs.calibration.ece, "ece"),
+        fmt_mean_sd(vs.overfitting_gap, "overfitting_gap"),
+    ]  # fmt: skip
 
 
 def metrics_table_markdown(runs: Sequence[RunFiles], stats: StudyStats) -> str:
-    """Markdown table: mean ± sd over seeds per variant, with the accuracy interval."""
+    """Markdown table: mean ± sd over seeds per variant, with the bootstrap intervals."""
     conf = stats.confidence_label
-    header = [
-        "Variant", "Seeds", "Test accuracy (%)", f"Accuracy {conf} CI (%)",
-        "Balanced acc. (%)", "Sensitivity (%)", "Specificity (%)", "F1 (%)", "AUROC",
-        f"AUROC {conf} CI", "Brier", "ECE", "Train − val gap (pp)",
-    ]  # fmt: skip
-    rows = []
-    for v in stats.variant_order(runs):
-        vs = stats.variant(v)
-        block = vs.metrics.at_half
-        mean_ci = vs.bootstrap.seed_mean
-        rows.append(
-            [
-                v,
-                len(vs.seeds),
-                fmt_mean_sd(block.accuracy, "accuracy"),
-                fmt_ci(mean_ci.accuracy, "accuracy"),
-                fmt_mean_sd(block.balanced_accuracy, "balanced_accuracy"),
-                fmt_mean_sd(block.sensitivity, "sensitivity"),
-                fmt_mean_sd(block.specificity, "specificity"),
-                fmt_mean_sd(block.f1, "f1"),
-                fmt_mean_sd(block.auroc, "auroc"),
-                fmt_ci(mean_ci.auroc, "auroc"),
-                fmt_mean_sd(block.brier, "brier"),
-                fmt_value(vs.calibration.ece, "ece"),
-                fmt_mean_sd(vs.overfitting_gap, "overfitting_gap"),
-            ]
-        )
+    if stats.multiclass:
+        kappa = "quadratic" if stats.kappa_weights == "quadratic" else "unweighted"
+        header = [
+            "Variant", "Seeds", "Accuracy (%)", f"Accuracy {conf} CI (%)", "Balanced acc. (%)",
+            f"Balanced acc. {conf} CI (%)", "Macro-F1 (%)", f"Kappa ({kappa})", "Macro AUROC",
+            f"Macro AUROC {conf} CI", "Brier", "ECE (top-label)", "Train − val gap (pp)",
+        ]  # fmt: skip
+        row = _multiclass_markdown_row
+    else:
+        header = [
+            "Variant", "Seeds", "Test accuracy (%)", f"Accuracy {conf} CI (%)",
+            "Balanced acc. (%)", "Sensitivity (%)", "Specificity (%)", "F1 (%)", "AUROC",
+            f"AUROC {conf} CI", "Brier", "ECE", "Train − val gap (pp)",
+        ]  # fmt: skip
+        row = _binary_markdown_row
+    rows = [row(v, stats.variant(v)) for v in stats.variant_order(runs)]
     return markdown_table(header, rows, ["l", "r"] + ["r"] * (len(header) - 2))
 
 

@@ -4,8 +4,10 @@ for or against it.
 The summary lives in the study folder (``results/{name}/summary.md``) beside ``tables/`` and
 ``figures/``, and links them with relative paths. Numbers come from the study's statistics
 (:class:`biomedclf.stats_file.StudyStats`); the tables are rendered with
-:mod:`biomedclf.study_tables` and :mod:`biomedclf.comparison_tables`, the "What was run"
-section with :mod:`biomedclf.summary_setup`.
+:mod:`biomedclf.study_tables`, :mod:`biomedclf.per_class_table` and
+:mod:`biomedclf.comparison_tables`, the "What was run" section with
+:mod:`biomedclf.summary_setup`. Studies of more than two classes get the multi-class test
+metrics, macro AUROC and the top-label calibration; every study gets the per-class tables.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from biomedclf.comparison_tables import comparison_markdown
 from biomedclf.io import atomic_path
+from biomedclf.per_class_table import per_class_markdown
 from biomedclf.rendering import fmt_mean_sd, fmt_p, markdown_table, p_text
 from biomedclf.runs import RunFiles
 from biomedclf.significance import format_difference
@@ -46,8 +49,8 @@ def _pooled(d: Difference, metric: str, confidence: float) -> str:
 def _accuracy_lines(v: str, baseline: str, res: ComparisonResult, stats: StudyStats) -> list[str]:
     """Accuracies, the pooled and per-seed differences and McNemar's test, as list items."""
     conf = stats.settings.confidence
-    base_acc = stats.variant(baseline).metrics.at_half.accuracy
-    var_acc = stats.variant(v).metrics.at_half.accuracy
+    base_acc = stats.variant(baseline).test_accuracy
+    var_acc = stats.variant(v).test_accuracy
     lines = [
         f"- Test accuracy: {baseline} {fmt_mean_sd(base_acc, 'accuracy')} %, "
         f"{v} {fmt_mean_sd(var_acc, 'accuracy')} % (mean ± sd over seeds)",
@@ -71,12 +74,17 @@ def _accuracy_lines(v: str, baseline: str, res: ComparisonResult, stats: StudySt
 
 
 def _other_lines(v: str, baseline: str, res: ComparisonResult, stats: StudyStats) -> list[str]:
-    """AUROC difference, training time, overfitting gap, verdict and warnings."""
+    """AUROC and balanced-accuracy differences, training time, overfitting gap, verdict and
+    warnings."""
     conf = stats.settings.confidence
+    auroc = stats.auroc_label[0].upper() + stats.auroc_label[1:]
     lines = [
-        "- AUROC difference: "
+        f"- {auroc} difference: "
         + _pooled(res.auroc.pooled, "auroc", conf)
-        + f" ({res.auroc.verdict})"
+        + f" ({res.auroc.verdict})",
+        "- Balanced accuracy difference: "
+        + _pooled(res.balanced_accuracy.pooled, "balanced_accuracy", conf)
+        + f" ({res.balanced_accuracy.verdict})",
     ]
     t = res.train_seconds
     if t.baseline.mean is not None and t.variant.mean is not None:
@@ -142,6 +150,7 @@ def _comparison_links(comp_name: str, study_dir: Path, start: Path) -> str:
     items = [
         ("curves", study_dir / "figures" / f"curves_{comp_name}.png"),
         ("ROC", study_dir / "figures" / f"roc_{comp_name}.png"),
+        ("confusion matrices", study_dir / "figures" / f"confusion_{comp_name}.png"),
         ("table", study_dir / "tables" / f"comparison_{comp_name}.md"),
         ("statistics", study_dir / "tables" / f"stats_{comp_name}.md"),
     ]
@@ -179,11 +188,13 @@ def _introduction(
 ) -> list[str]:
     """Title, the study's size and method, and a warning when it has too few seeds."""
     settings = stats.settings
+    classes = f" of {stats.n_classes} classes" if stats.multiclass else ""
     out = [
         f"# {name}: results",
         "",
         f"{plural(len(variants), 'variant')} × {plural(len(seeds), 'seed')} "
-        f"({', '.join(map(str, seeds))}), {stats.n_test} test images. Every comparison below "
+        f"({', '.join(map(str, seeds))}), {stats.n_test} test images{classes}. Every "
+        "comparison below "
         f"is paired on the same test images: {stats.confidence_label} percentile-bootstrap "
         f"intervals ({settings.n_bootstrap} resamples of the test images) and McNemar's "
         "exact test.",
@@ -216,6 +227,15 @@ def _study_tables_section(
         "",
         f"![Test accuracy per variant]({link(fig / 'test_accuracy.png', start)})",
         "",
+        "## Metrics per class",
+        "",
+        "Each class against all others (one-vs-rest), mean ± sd over seeds; the last row of "
+        "each table is the macro average. Table: "
+        f"[per class]({link(tab / 'per_class.md', start)}) "
+        f"([CSV]({link(tab / 'per_class.csv', start)}))",
+        "",
+        per_class_markdown(runs, stats, "###").rstrip(),
+        "",
         "## Training time per variant",
         "",
         training_time_markdown(runs, stats).rstrip(),
@@ -226,8 +246,15 @@ def _study_tables_section(
     ]
 
 
-def _reading_notes(study_dir: Path, start: Path) -> list[str]:
+def _reading_notes(stats: StudyStats, study_dir: Path, start: Path) -> list[str]:
     """``## How to read this``: verdict words, scopes, units, the full statistics."""
+    call = "taking the most probable class" if stats.multiclass else "thresholding at 0.5"
+    multi = [
+        f"- {stats.n_classes} classes: the predicted class is the most probable one; macro "
+        "AUROC is the mean of the one-vs-rest AUROCs of the classes; Cohen's kappa is "
+        f"{'quadratic-weighted (ordered classes)' if stats.ordinal else 'unweighted'}; "
+        "calibration uses the top-label confidence."
+    ] if stats.multiclass else []  # fmt: skip
     return [
         "## How to read this",
         "",
@@ -235,7 +262,8 @@ def _reading_notes(study_dir: Path, start: Path) -> list[str]:
         "/ below zero; *no detectable difference*: it contains zero — the test set and seeds "
         "cannot tell the two apart at this size.",
         "- Pooled: the difference averaged over paired seeds inside each bootstrap resample; "
-        "seed ensemble: probabilities averaged over seeds before thresholding at 0.5.",
+        f"seed ensemble: probabilities averaged over seeds before {call}.",
+        *multi,
         "- pp: percentage points. Statistics in full: "
         f"[stats/stats.json]({link(study_dir / 'stats' / 'stats.json', start)}).",
         "",
@@ -254,7 +282,7 @@ def render_summary(
     out += _claims_section(study.get("comparisons") or {}, stats, study_dir, start)
     if stats.warnings:
         out += ["## Warnings", "", *[f"- {w}" for w in stats.warnings], ""]
-    out += _reading_notes(study_dir, start)
+    out += _reading_notes(stats, study_dir, start)
     return "\n".join(out)
 
 

@@ -57,9 +57,12 @@ def _source_lines(data: dict[str, Any]) -> list[str]:
             f"- Images: {size_text} px, {channels if channels is not None else '?'} channel(s)"
         )
     classes = data.get("class_names")
-    if classes:
-        pos = data.get("positive_class", classes[-1])
+    if classes and len(classes) == 2:
+        pos = data.get("positive_class") or classes[-1]
         lines.append(f"- Classes: {', '.join(map(str, classes))} (positive: {pos})")
+    elif classes:
+        order = " (ordered)" if data.get("ordinal") else ""
+        lines.append(f"- Classes ({len(classes)}{order}): {', '.join(map(str, classes))}")
     return lines
 
 

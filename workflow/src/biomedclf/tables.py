@@ -6,6 +6,8 @@ Written by the aggregate rules from :class:`biomedclf.stats_file.StudyStats`:
   sd and seed-ensemble rows; the Markdown shows mean ± sd with the bootstrap interval;
 * ``tables/training_time.{csv,md}``: training time, throughput and model size per variant
   (both built by :mod:`biomedclf.study_tables`);
+* ``tables/per_class.{csv,md}``: each class's one-vs-rest metrics per variant
+  (:mod:`biomedclf.per_class_table`);
 * ``tables/comparison_{comp}.{csv,md}``: baseline against each variant: final train and
   validation accuracy, overfitting gap, test accuracy, training time;
 * ``tables/stats_{comp}.{csv,md}``: paired differences with intervals, McNemar p, verdict
@@ -26,6 +28,7 @@ from biomedclf.comparison_tables import (
     stats_markdown,
     stats_rows,
 )
+from biomedclf.per_class_table import per_class_markdown, per_class_rows
 from biomedclf.rendering import output_dir, write_csv, write_text
 from biomedclf.runs import RunFiles
 from biomedclf.stats_file import StudyStats
@@ -38,25 +41,56 @@ from biomedclf.study_tables import (
 
 log = logging.getLogger(__name__)
 
+#: Added to the statistics tables' note for more than two classes.
+MULTICLASS_STATS_NOTE = (
+    " The predicted class is the one of highest probability; AUROC is the macro average of "
+    "the one-vs-rest AUROCs; balanced accuracy is in percentage points."
+)
+
+#: The paragraph that explains the per-class tables.
+PER_CLASS_NOTE = (
+    "Each class against all others (one-vs-rest), on the test split: mean ± sd over seeds. "
+    "Recall is the sensitivity to the class; AUROC and average precision rank the images by "
+    "the class's probability. The last row averages the classes alike (macro average)."
+)
+
+
+def test_metrics_note(stats: StudyStats) -> str:
+    """The paragraph that explains the test-metrics table."""
+    conf, n_boot = stats.confidence_label, stats.settings.n_bootstrap
+    ci = (
+        f"The {conf} CI is a percentile bootstrap ({n_boot} resamples of the test images) of "
+        "the mean over seeds."
+    )
+    if not stats.multiclass:
+        return (f"Mean ± sd over seeds, threshold 0.5. {ci} ECE: expected calibration error, "
+                "seeds pooled.")  # fmt: skip
+    return (
+        f"Mean ± sd over seeds of {stats.n_classes} classes; the predicted class is the one "
+        f"of highest probability. {ci} Macro averages weigh every class alike; macro AUROC: "
+        "mean of the one-vs-rest AUROCs; Brier: mean over images of the squared error summed "
+        "over classes; ECE: top-label expected calibration error, seeds pooled; kappa: "
+        f"Cohen's, {'quadratic-weighted (ordered classes)' if stats.ordinal else 'unweighted'}."
+    )
+
 
 def write_study_tables(runs: list[RunFiles], stats: StudyStats, out_dir: Path) -> list[Path]:
-    """Write ``tables/test_metrics.{csv,md}`` and ``tables/training_time.{csv,md}``.
+    """Write ``tables/test_metrics.{csv,md}``, ``tables/training_time.{csv,md}`` and
+    ``tables/per_class.{csv,md}``.
 
     ``out_dir`` is the study folder (``results/{name}``) or its ``tables`` folder. Returns the
     paths written.
     """
     tables = output_dir(out_dir, "tables")
-    conf = stats.confidence_label
-    n_boot = stats.settings.n_bootstrap
     header, rows = metrics_table_rows(runs, stats)
     paths = [
         write_csv(tables / "test_metrics.csv", header, rows),
         write_text(
             tables / "test_metrics.md",
             "# Test metrics per variant\n\n"
-            f"Mean ± sd over seeds, threshold 0.5. The {conf} CI is a percentile bootstrap "
-            f"({n_boot} resamples of the test images) of the mean over seeds. ECE: expected "
-            "calibration error, seeds pooled.\n\n" + metrics_table_markdown(runs, stats),
+            + test_metrics_note(stats)
+            + "\n\n"
+            + metrics_table_markdown(runs, stats),
         ),
     ]
     header, rows = training_time_rows(runs, stats)
@@ -67,6 +101,14 @@ def write_study_tables(runs: list[RunFiles], stats: StudyStats, out_dir: Path) -
             "# Training time per variant\n\n"
             "Mean ± sd over seeds of the training loop's wall time (no start-up).\n\n"
             + training_time_markdown(runs, stats),
+        ),
+    ]
+    header, rows = per_class_rows(runs, stats)
+    paths += [
+        write_csv(tables / "per_class.csv", header, rows),
+        write_text(
+            tables / "per_class.md",
+            "# Metrics per class\n\n" + PER_CLASS_NOTE + "\n\n" + per_class_markdown(runs, stats),
         ),
     ]
     log.info("wrote %s", ", ".join(str(p) for p in paths))
@@ -104,7 +146,10 @@ def write_comparison_tables(
             f"Paired differences on the same test images with {stats.confidence_label} "
             "percentile-bootstrap intervals (accuracy in percentage points); McNemar's exact "
             "test on the paired correct/incorrect outcomes. The verdict comes from the pooled "
-            "interval.\n\n" + stats_markdown(comp_name, comparison, stats),
+            "interval."
+            + MULTICLASS_STATS_NOTE * stats.multiclass
+            + "\n\n"
+            + stats_markdown(comp_name, comparison, stats),
         ),
     ]
     log.info("wrote %s", ", ".join(str(p) for p in paths))

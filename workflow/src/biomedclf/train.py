@@ -6,8 +6,10 @@ Entry point: :func:`run_training` (called by the workflow's train adapter). It
   training there, and slices batches from it by a seeded permutation (no DataLoader workers,
   no image decoding in the loop); batches are normalised with the cache's mean/std and
   optionally augmented on the device (:mod:`biomedclf.augment`);
-- minimises ``BCEWithLogitsLoss`` with Adam (default; ``weight_decay`` is L2 regularisation),
-  AdamW or SGD with momentum; optional early stopping on validation loss with a patience;
+- minimises ``BCEWithLogitsLoss`` (two classes, one logit) or ``CrossEntropyLoss`` (K > 2
+  classes, K logits), optionally with balanced class weights and label smoothing
+  (:mod:`biomedclf.losses`), with Adam (default; ``weight_decay`` is L2 regularisation), AdamW
+  or SGD with momentum; optional early stopping on validation loss with a patience;
 - on CPU uses ``threads`` threads and channels_last for convolutional models; on CUDA keeps
   cache and augmentation on the GPU and uses bf16 autocast when ``training.amp``;
 - keeps the epoch with the lowest validation loss and saves it as ``model.pt``, with
@@ -41,8 +43,9 @@ from torch import nn
 from biomedclf.augment import normalisation_tensors, to_model_input
 from biomedclf.data.cache import CachedSplit, load_split
 from biomedclf.devices import select_device
+from biomedclf.losses import Objective, make_objective
 from biomedclf.models import build_model, count_parameters
-from biomedclf.predict import autocast, predict_logits, wants_channels_last
+from biomedclf.predict import autocast, flat_logits, predict_logits, wants_channels_last
 from biomedclf.settings import TrainingSettings
 from biomedclf.speedups import keep_freed_memory
 from biomedclf.train_outputs import run_record, write_outputs
@@ -100,6 +103,10 @@ class TrainingData:
         """(channels, image size) of the images."""
         return int(self.train.images.shape[1]), int(self.train.images.shape[2])
 
+    @property
+    def n_classes(self) -> int:
+        return len(self.train.class_names)
+
 
 def load_cached_split(data_dir: Path | str, split: str) -> CachedSplit:
     """Load one split of the data cache (biomedclf.data.cache) and check what training needs."""
@@ -129,15 +136,24 @@ def load_training_data(data_dir: Path, device: torch.device) -> TrainingData:
         )
     if any(tuple(s.images.shape[1:]) != (channels, height, width) for s in (val, test)):
         raise ValueError(f"{data_dir}: train, val and test images differ in shape; rerun prepare")
+    n_classes = len(train.class_names)
+    for split in (train, val, test):
+        if split.class_names != train.class_names or (
+            len(split) and not 0 <= int(split.labels.min()) <= int(split.labels.max()) < n_classes
+        ):
+            raise ValueError(
+                f"{data_dir}: the splits' class lists or labels disagree (classes "
+                f"{train.class_names}); delete the cache and rerun prepare"
+            )
     mean, std = normalisation_tensors(train.mean, train.std, device)
     return TrainingData(
         train=train,
         val=val,
         test=test,
         x_train=train.images.to(device),
-        y_train=train.labels.to(device=device, dtype=torch.float32),
+        y_train=train.labels.to(device=device, dtype=torch.int64),
         x_val=val.images.to(device),
-        y_val=val.labels.to(device=device, dtype=torch.float32),
+        y_val=val.labels.to(device=device, dtype=torch.int64),
         mean=mean,
         std=std,
     )
@@ -152,12 +168,12 @@ def _optimizer(model: nn.Module, s: TrainingSettings) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
 
 
-def fresh_state(run: Run, channels: int, image_size: int) -> TrainState:
+def fresh_state(run: Run, channels: int, image_size: int, n_classes: int) -> TrainState:
     """Model, optimiser and generators as a run that starts at epoch 1 has them."""
     torch.manual_seed(run.seed)
     model = build_model(
         run.spec["model"], run.spec.get("model_args") or {}, channels, image_size,
-        variant=run.name,
+        variant=run.name, n_classes=n_classes,
     )  # fmt: skip
     model.to(run.device)
     if run.channels_last:
@@ -177,7 +193,7 @@ def used_images(n_train: int, batch_size: int) -> int:
 
 
 def train_one_epoch(
-    state: TrainState, data: TrainingData, run: Run, criterion: nn.Module
+    state: TrainState, data: TrainingData, run: Run, objective: Objective
 ) -> tuple[float, float]:
     """One pass over the training images in a seeded order; returns (mean loss, accuracy)."""
     model, device = state.model, run.device
@@ -194,37 +210,42 @@ def train_one_epoch(
         )  # fmt: skip
         y = data.y_train[idx]
         with autocast(device, run.amp):
-            logits = model(x).float().reshape(-1)
-        loss = criterion(logits, y)
+            logits = flat_logits(model(x))
+        loss = objective.loss(logits, y)
         state.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         state.optimizer.step()
         loss_sum += loss.detach() * idx.numel()
-        correct += ((logits.detach() > 0) == (y > 0.5)).sum()
+        correct += objective.correct(logits.detach(), y)
     return loss_sum.item() / n_used, correct.item() / n_used
 
 
-def validate(model: nn.Module, data: TrainingData, run: Run) -> tuple[float, float]:
-    """Validation (loss, accuracy) of ``model`` in eval mode."""
+def validate(
+    model: nn.Module, data: TrainingData, run: Run, objective: Objective
+) -> tuple[float, float]:
+    """Validation (loss, accuracy) of ``model`` in eval mode, with the training loss."""
     logits = predict_logits(
         model, data.x_val, data.mean, data.std, channels_last=run.channels_last, amp=run.amp
     )
-    loss = nn.functional.binary_cross_entropy_with_logits(logits, data.y_val).item()
-    accuracy = ((logits > 0) == (data.y_val > 0.5)).float().mean().item()
+    with torch.no_grad():
+        loss = objective.loss(logits, data.y_val).item()
+    accuracy = objective.correct(logits, data.y_val).item() / int(data.y_val.shape[0])
     return loss, accuracy
 
 
 def fit(state: TrainState, data: TrainingData, run: Run, checkpoint: Path, key: str) -> None:
     """Train epoch after epoch until ``epochs`` or early stopping, checkpointing each epoch."""
     s, p = run.settings, state.progress
-    criterion = nn.BCEWithLogitsLoss(reduction="mean")
+    objective = make_objective(
+        data.n_classes, data.train.labels, s.class_weights, s.label_smoothing, run.device
+    )
     n_used = used_images(int(data.x_train.shape[0]), s.batch_size)
     loop_seconds, loop_epochs = 0.0, 0
     while p.epoch < s.epochs and not p.stopped_early:
         t0 = time.perf_counter()
-        train_loss, train_acc = train_one_epoch(state, data, run, criterion)
+        train_loss, train_acc = train_one_epoch(state, data, run, objective)
         t_train = time.perf_counter() - t0
-        val_loss, val_acc = validate(state.model, data, run)
+        val_loss, val_acc = validate(state.model, data, run, objective)
         p.epoch += 1
         state.record(val_loss, s.early_stopping)
         p.train_phase_seconds += t_train
@@ -261,12 +282,12 @@ def _format_seconds(seconds: float) -> str:
 def _start(run: Run, data: TrainingData, checkpoint: Path, key: str) -> TrainState:
     """A fresh state, or the checkpoint's when it fits this run."""
     channels, image_size = data.shape
-    state = fresh_state(run, channels, image_size)
+    state = fresh_state(run, channels, image_size, data.n_classes)
     if checkpoint.is_file():
         if state.restore(checkpoint, key, run.device):
             log.info("resumed from %s after epoch %d", checkpoint, state.progress.epoch)
         else:  # the checkpoint may have been half loaded: start clean
-            state = fresh_state(run, channels, image_size)
+            state = fresh_state(run, channels, image_size, data.n_classes)
     return state
 
 
@@ -277,9 +298,10 @@ def _train(run: Run, data_dir: Path, out_dir: Path, checkpoint_dir: Path) -> dic
     state = _start(run, data, checkpoint, key)
     s = run.settings
     log.info(
-        "training %s seed %d: model %s (%d parameters), %d train / %d val images %dx%dx%d, "
-        "device %s, threads %d, batch %d, %s lr %g wd %g%s%s",
-        run.name, run.seed, run.spec["model"], count_parameters(state.model), len(data.train),
+        "training %s seed %d: model %s (%d parameters), %d classes, %d train / %d val images "
+        "%dx%dx%d, device %s, threads %d, batch %d, %s lr %g wd %g%s%s",
+        run.name, run.seed, run.spec["model"], count_parameters(state.model), data.n_classes,
+        len(data.train),
         len(data.val), data.shape[0], data.shape[1], data.shape[1], run.device, run.threads,
         s.batch_size, s.optimizer, s.lr, s.weight_decay, ", augment" if s.augment else "",
         ", bf16 autocast" if run.amp else "",

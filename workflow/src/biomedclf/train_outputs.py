@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from biomedclf.devices import device_name
-from biomedclf.io import SCORE_COLUMNS, atomic_path, write_json
+from biomedclf.io import atomic_path, score_columns, write_json
+from biomedclf.losses import probabilities
 from biomedclf.models import count_parameters
 from biomedclf.predict import predict_logits
 from biomedclf.runs import TRAIN_FILES
@@ -82,6 +83,7 @@ def run_record(run: Run, state: TrainState, data: TrainingData) -> dict[str, Any
         "image_size": image_size,
         "channels": channels,
         "class_names": list(data.train.class_names),
+        "n_classes": data.n_classes,
     }
 
 
@@ -94,15 +96,19 @@ def write_history(path: Path, rows: list[dict[str, Any]]) -> None:
             writer.writerow({k: row[k] for k in HISTORY_COLUMNS})
 
 
-def write_scores(path: Path, splits: dict[str, tuple[list[str], list[int], list[float]]]) -> None:
-    """``split,path,label,probability`` rows (cache order) for each split; probabilities are
-    float32 sigmoids of float32 logits (no autocast), written exactly (``repr``)."""
+def write_scores(
+    path: Path, splits: dict[str, tuple[list[str], list[int], list[list[float]]]]
+) -> None:
+    """``split,path,label,prob_0,...,prob_{K-1}`` rows (cache order) for each split; the
+    probabilities are float32 sigmoids (two classes: ``prob_1``, and ``prob_0 = 1 - prob_1``)
+    or softmaxes of float32 logits (no autocast), written exactly (``repr``)."""
+    n_classes = len(next(iter(splits.values()))[2][0])
     with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(SCORE_COLUMNS)
+        writer.writerow(score_columns(n_classes))
         for split, (paths, labels, probs) in splits.items():
-            for row_path, label, prob in zip(paths, labels, probs, strict=True):
-                writer.writerow([split, row_path, int(label), repr(float(prob))])
+            for row_path, label, row in zip(paths, labels, probs, strict=True):
+                writer.writerow([split, row_path, int(label), *(repr(float(q)) for q in row)])
 
 
 def _scores(state: TrainState, data: TrainingData, run: Run) -> dict[str, tuple]:
@@ -114,7 +120,7 @@ def _scores(state: TrainState, data: TrainingData, run: Run) -> dict[str, tuple]
             state.model, cached.images.to(run.device), data.mean, data.std,
             channels_last=run.channels_last,
         )  # fmt: skip
-        out[split] = (cached.paths, cached.labels.tolist(), torch.sigmoid(logits).tolist())
+        out[split] = (cached.paths, cached.labels.tolist(), probabilities(logits).tolist())
     return out
 
 
@@ -133,6 +139,7 @@ def write_outputs(
         "image_size": image_size,
         "channels": channels,
         "best_epoch": state.progress.best_epoch,
+        "n_classes": data.n_classes,
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(out_dir / TRAIN_FILES["model"]) as tmp:

@@ -2,10 +2,10 @@
 
 :class:`DataclassReader` builds a tree of dataclasses from ``json.load`` output: each field is
 read from the key of its name (or ``field(metadata={"key": ...})``), checked against its
-annotation (``int``, ``float``, ``str``, ``X | None``, ``list[X]``, ``dict[str, X]``, another
-dataclass) and a field with a default may be absent. Errors name the file, the field's path
-and the fix. :func:`to_json` is the inverse. Fields marked ``metadata={"json": False}`` are not
-part of the JSON. Used by :mod:`biomedclf.stats_file`.
+annotation (``int``, ``float``, ``bool``, ``str``, ``X | None``, ``list[X]``,
+``dict[str, X]``, another dataclass) and a field with a default may be absent. Errors name
+the file, the field's path and the fix. :func:`to_json` is the inverse. Fields marked
+``metadata={"json": False}`` are not part of the JSON. Used by :mod:`biomedclf.stats_file`.
 """
 
 from __future__ import annotations
@@ -106,7 +106,9 @@ class DataclassReader:
         return cls(**kwargs)
 
     def _scalar(self, tp: Any, value: Any, where: str) -> Any:
-        """An ``int``, ``float`` (ints accepted) or ``str``; booleans are not numbers."""
+        """An ``int``, ``float`` (ints accepted), ``bool`` or ``str``; booleans are not numbers."""
+        if tp is bool and isinstance(value, bool):
+            return value
         is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
         if tp is float and is_number:
             return float(value)

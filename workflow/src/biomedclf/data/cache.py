@@ -2,10 +2,12 @@
 
 Each file is a ``torch.save`` of a plain dict (workflow/CONTRACTS.md)::
 
-    {"images": uint8 N x C x H x W, "labels": int64 N, "paths": [str], "class_names": [neg, pos],
+    {"images": uint8 N x C x H x W, "labels": int64 N, "paths": [str], "class_names": [str],
      "mean": [float per channel], "std": [float per channel]}
 
-Only tensors, lists, strings and floats are stored, so it loads with ``weights_only=True``.
+Labels are 0..K-1 and ``class_names[k]`` names label k (two classes: ``[negative, positive]``).
+Only tensors, lists, strings and floats are stored, so it loads with ``weights_only=True``; the
+same split gives the same file, byte for byte.
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ _KEYS = ("images", "labels", "paths", "class_names", "mean", "std")
 
 @dataclass
 class CachedSplit:
-    """One split of the cache. Label 1 is the positive class (``class_names[1]``)."""
+    """One split of the cache. Label k is ``class_names[k]``; with two classes label 1 is the
+    positive class."""
 
     images: torch.Tensor  # uint8, N x C x H x W
-    labels: torch.Tensor  # int64, N
+    labels: torch.Tensor  # int64, N, 0..K-1
     paths: list[str]  # posix, relative to the data root
-    class_names: list[str]  # [negative, positive]
+    class_names: list[str]  # label order; two classes: [negative, positive]
     mean: list[float]  # train-split mean of pixel/255, per channel
     std: list[float]  # train-split std of pixel/255, per channel
 
@@ -123,8 +126,10 @@ def save_split(path: Path, split: CachedSplit) -> None:
         "mean": [float(m) for m in split.mean],
         "std": [float(s) for s in split.std],
     }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    with atomic_path(path) as tmp, tmp.open("wb") as fh:
+        # Saved through a file object, the archive's inner folder is "archive" rather than the
+        # temporary file's random name, so the same split gives the same bytes every time.
+        torch.save(payload, fh)
 
 
 def load_split(data_dir: Path, split: str, mmap: bool = False) -> CachedSplit:

@@ -24,12 +24,11 @@ from typing import TypeVar
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from .sources.common import IMAGE_SUFFIXES as IMAGE_SUFFIXES  # re-exported
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-#: File name endings the folder source treats as images (case-insensitive).
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 #: ``data.interpolation`` -> Pillow filter. Pillow's bilinear and bicubic resampling widen the
 #: kernel when shrinking, i.e. they antialias.

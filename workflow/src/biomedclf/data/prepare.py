@@ -6,7 +6,7 @@
     train.pt, val.pt, test.pt   uint8 N x C x H x W + labels (biomedclf.data.cache)
     manifest.csv                path,label,class_name,split,group,sha256
     rejected.csv                path,reason
-    summary.json                counts, sizes, duplicates, rejections, mean/std, notes
+    summary.json                classes, counts, sizes, duplicates, rejections, mean/std, notes
 
 Every file under the data root (every row of a manifest or ``.npz``) ends up in exactly one of
 ``manifest.csv`` and ``rejected.csv``. Problems that make the whole source unusable raise before
@@ -15,7 +15,9 @@ anything is written; single bad files are rejected with a reason (or stop the ru
 
 The steps, one function each, each returning a small dataclass (or tuple):
 
-1. :func:`index_step`: index and validate the source (:mod:`biomedclf.data.sources`);
+1. :func:`index_step`: index and validate the source (:mod:`biomedclf.data.sources`), order
+   and select its classes (:mod:`biomedclf.data.classes`, the rules the workflow checks
+   before it plans a run);
 2. :func:`decode_step`: decode in parallel into one preallocated uint8 buffer, row i for
    candidate i, keeping only the pixel hashes per image;
 3. :func:`~biomedclf.data.dedupe.find_duplicates`: identical pixels; conflicting labels rejected;
@@ -43,6 +45,7 @@ import numpy as np
 
 from ..io import write_json
 from .assign import Assignment, GivenSplits, assign, given_splits
+from .classes import ClassPlan, plan_for_index, select_classes
 from .decode import Decoded, DecodeSpec, decode_array, decode_file, decode_into
 from .dedupe import Duplicates, Kept, drop_cross_split_copies, find_duplicates
 from .layout import Layout, arrange
@@ -60,6 +63,8 @@ DATA_DEFAULTS: dict[str, Any] = {
     "image_size": 128,
     "channels": 1,
     "interpolation": "bicubic",
+    "classes": None,
+    "ordinal": False,
     "positive_class": None,
     "on_error": "skip",
 }
@@ -75,12 +80,22 @@ SPLIT_DEFAULTS: dict[str, Any] = {
 
 @dataclass
 class Indexed:
-    """Step 1: the validated source, the class names (negative first) and a label per candidate."""
+    """Step 1: the validated source (other classes rejected), the classes in label order and a
+    label per candidate."""
 
     index: SourceIndex
-    class_names: list[str]
-    positive: str
-    labels: np.ndarray  # int64 per candidate; 1 is the positive class
+    plan: ClassPlan
+    labels: np.ndarray  # int64 per candidate, 0..K-1; with two classes 1 is the positive one
+
+    @property
+    def class_names(self) -> list[str]:
+        """Label k is ``class_names[k]``; two classes: ``[negative, positive]``."""
+        return self.plan.class_names
+
+    @property
+    def positive(self) -> str | None:
+        """The positive class (two classes only)."""
+        return self.plan.positive
 
 
 @dataclass
@@ -118,24 +133,23 @@ def check_config(cfg: dict[str, Any]) -> DecodeSpec:
 
 def index_step(cfg: dict[str, Any]) -> Indexed:
     """Index and validate the source; raises before anything is decoded or written."""
-    index = index_source(cfg)
-    found = index.class_names
-    positive = str(cfg["positive_class"]) if cfg["positive_class"] is not None else found[1]
-    if positive not in found:
-        raise ValueError(
-            f"data.positive_class: {positive!r} is not one of the classes found in "
-            f"{index.root} ({', '.join(found)}); set it to one of them or leave it null"
-        )
-    class_names = [next(c for c in found if c != positive), positive]
-    label_of = {name: k for k, name in enumerate(class_names)}
+    index = index_source(cfg, used=cfg["classes"])
+    plan = plan_for_index(index, cfg)
+    index = select_classes(index, plan)
+    label_of = {name: k for k, name in enumerate(plan.class_names)}
     labels = np.array([label_of[c.class_name] for c in index.candidates], dtype=np.int64)
     for note in index.notes:
         log.info("%s", note)
+    kind = (
+        f"positive: {plan.positive}"
+        if plan.positive is not None
+        else f"{len(plan.class_names)} classes{', ordinal' if plan.ordinal else ''}"
+    )
     log.info(
-        "%s source %s (%s): %d candidate images, classes %s (positive: %s)",
-        index.source, index.root, index.layout, len(index.candidates), class_names, positive,
+        "%s source %s (%s): %d candidate images, classes %s (%s)",
+        index.source, index.root, index.layout, len(index.candidates), plan.class_names, kind,
     )  # fmt: skip
-    return Indexed(index=index, class_names=class_names, positive=positive, labels=labels)
+    return Indexed(index=index, plan=plan, labels=labels)
 
 
 def _decoder(index: SourceIndex) -> Any:
@@ -202,6 +216,9 @@ def build_summary(
         "root": str(index.root),
         "class_names": indexed.class_names,
         "positive_class": indexed.positive,
+        "n_classes": len(indexed.class_names),
+        "ordinal": indexed.plan.ordinal,
+        "classes_found": indexed.plan.found,
         "image_size": spec.image_size,
         "channels": spec.channels,
         "interpolation": spec.interpolation,
@@ -233,7 +250,7 @@ def build_summary(
         "rejected_by_reason": dict(sorted(reasons.items())),
         "mean": stats[0],
         "std": stats[1],
-        "notes": [*index.notes, *given.notes, *assignment.notes],
+        "notes": [*indexed.plan.notes, *index.notes, *given.notes, *assignment.notes],
         "threads": threads,
         "decode_seconds": round(decoded.seconds, 3),
     }
@@ -306,9 +323,12 @@ def prepare_dataset(data_cfg: dict[str, Any], out_dir: Path, threads: int = 1) -
     """Prepare the split cache for the resolved ``data:`` config; return the summary dict.
 
     ``data_cfg['source']`` is ``folder``, ``manifest`` or ``medmnist`` (the workflow turns
-    ``synthetic`` into ``folder`` with the generated path before calling). ``threads`` decode in
-    parallel. Raises ``FileNotFoundError`` / ``ValueError`` naming the path or config key at
-    fault, before writing anything, when the source cannot be used.
+    ``synthetic`` into ``folder`` with the generated path before calling). The classes (two or
+    more) are those :func:`biomedclf.data.classes.source_classes` returns for the same config,
+    labelled 0..K-1 in that order. ``threads`` decode in parallel. Raises ``FileNotFoundError``
+    / ``ValueError`` naming the path or config key at fault, before writing anything, when the
+    source cannot be used (a :class:`~biomedclf.data.split.SplitError` when a class has too
+    few images for the splits).
     """
     t0 = time.perf_counter()
     out_dir = Path(out_dir)

@@ -6,10 +6,13 @@ sha256) are one group, found as connected components of an image-key graph. A gr
 cut: every split decision is taken per group, so no patient and no duplicate straddles two
 splits.
 
-The cut itself uses scikit-learn: when every group holds one class (the usual case: singletons,
-duplicate sets, one-class patients) ``train_test_split`` on the groups, stratified by their
-class; when some group mixes classes, ``StratifiedGroupKFold`` with the fold count nearest to the
-requested fraction (one fold is taken), which balances classes across folds by image counts.
+The cut itself uses scikit-learn, for any number of classes (labels 0..K-1): when every group
+holds one class (the usual case: singletons, duplicate sets, one-class patients)
+``train_test_split`` on the groups, stratified by their class; when some group mixes classes,
+``StratifiedGroupKFold`` with the fold count nearest to the requested fraction (one fold is
+taken), which balances classes across folds by image counts. Before cutting, every class must
+have at least one group per part to be made (three for train, val and test), else
+:class:`SplitError` names the class and its count.
 """
 
 from __future__ import annotations
@@ -61,6 +64,45 @@ def _counts(labels: np.ndarray, class_names: Sequence[str]) -> str:
     return ", ".join(f"{name}: {int((labels == k).sum())}" for k, name in enumerate(class_names))
 
 
+def _n_classes(labels: np.ndarray, class_names: Sequence[str]) -> int:
+    """How many classes: the names given, or more when a label is beyond them."""
+    return max(len(class_names), int(labels.max()) + 1 if len(labels) else 0)
+
+
+def _per_group(
+    labels: np.ndarray, group_ids: np.ndarray, n_classes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Images of each class per group (groups x classes) and each image's group row."""
+    uniq, inverse = np.unique(group_ids, return_inverse=True)
+    per_group = np.zeros((len(uniq), n_classes), dtype=np.int64)
+    np.add.at(per_group, (inverse, labels), 1)
+    return per_group, inverse
+
+
+def check_class_sizes(
+    labels: np.ndarray,
+    group_ids: np.ndarray,
+    class_names: Sequence[str],
+    parts: Sequence[str],
+    task: str,
+) -> None:
+    """Raise :class:`SplitError` when a class present in ``labels`` lies in fewer groups than
+    there are ``parts`` to make (each part needs one); ``task`` says what is being made."""
+    labels = np.asarray(labels)
+    per_group, _ = _per_group(labels, np.asarray(group_ids), _n_classes(labels, class_names))
+    groups = (per_group > 0).sum(axis=0)
+    images = per_group.sum(axis=0)
+    for k in np.flatnonzero((groups > 0) & (groups < len(parts))).tolist():
+        name = class_names[k] if k < len(class_names) else str(k)
+        in_groups = f" in {groups[k]} group(s)" if groups[k] != images[k] else ""
+        raise SplitError(
+            f"{task}: class {name!r} has only {images[k]} image(s){in_groups}, but "
+            f"{', '.join(parts[:-1])} and {parts[-1]} each need at least one "
+            f"({_counts(labels, class_names)}). Add images of {name!r}, leave it out with "
+            "data.classes, or check data.split.group_pattern when groups are large"
+        )
+
+
 def carve(
     labels: np.ndarray,
     group_ids: np.ndarray,
@@ -71,17 +113,17 @@ def carve(
 ) -> np.ndarray:
     """Pick about ``fraction`` of the images, whole groups at a time, stratified by class.
 
-    Returns a boolean mask of the picked images. Deterministic for a ``seed``.
+    Returns a boolean mask of the picked images. Deterministic for a ``seed``. Labels are
+    0..K-1; ``class_names`` names them in messages.
     """
     from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
     labels = np.asarray(labels)
     group_ids = np.asarray(group_ids)
-    uniq, inverse = np.unique(group_ids, return_inverse=True)
-    n_groups = len(uniq)
-    # Per group: how many images of each class.
-    per_group = np.zeros((n_groups, 2), dtype=np.int64)
-    np.add.at(per_group, (inverse, labels), 1)
+    task = f"cannot carve {what} ({fraction:.0%}) from {len(labels)} images"
+    check_class_sizes(labels, group_ids, class_names, (what, "the rest"), task)
+    per_group, inverse = _per_group(labels, group_ids, _n_classes(labels, class_names))
+    n_groups = len(per_group)
     pure = (per_group > 0).sum(axis=1) == 1
     hint = (
         f"cannot carve {what} ({fraction:.0%}) from {len(labels)} images in {n_groups} groups "
@@ -102,7 +144,7 @@ def carve(
     # One fold of k is 1/k of the images; fewer groups than folds means fewer, larger folds.
     n_splits = max(2, min(int(round(1.0 / fraction)), n_groups))
     log.info(
-        "some groups hold both classes: carving %s as 1 of %d stratified group folds (%.1f%% "
+        "some groups hold several classes: carving %s as 1 of %d stratified group folds (%.1f%% "
         "instead of %.1f%%)",
         what,
         n_splits,
@@ -139,6 +181,8 @@ def assign_splits(
         )
     labels = np.asarray(labels)
     group_ids = np.asarray(group_ids)
+    task = f"cannot split {len(labels)} images into train, val and test"
+    check_class_sizes(labels, group_ids, class_names, ("train", "val", "test"), task)
     out = np.full(len(labels), "train", dtype=object)
     is_test = carve(labels, group_ids, test, seed, class_names, "test")
     out[is_test] = "test"

@@ -3,6 +3,9 @@
 The workflow's default source: it runs on a fresh machine without a download, and because the
 generator writes an ordinary class-folder tree (``out_dir/{normal,opacity}/patientNNNN_imageK.png``)
 that prepare then ingests as a ``folder`` source, the real-data path is exercised every time.
+``n_classes`` (2..12) adds classes with lesions of their own shape or place
+(:mod:`biomedclf.data.synthetic_lesions`: ``effusion``, ``cavity``, ``streak``, ...); the
+two-class set is the same, file for file, whatever else the module can make.
 
 What an image holds (vectorised numpy, float32):
 
@@ -40,10 +43,21 @@ from pathlib import Path
 
 import numpy as np
 
+from .synthetic_lesions import SYNTHETIC_CLASSES, draw_lesions, lesion_field, synthetic_class_names
+
 log = logging.getLogger(__name__)
 
-#: Class folder names; sorted order makes ``opacity`` the positive class by default.
-CLASS_NAMES = ("normal", "opacity")
+__all__ = [
+    "CLASS_NAMES",
+    "GROUP_PATTERN",
+    "SYNTHETIC_CLASSES",
+    "generate_synthetic",
+    "make_images",
+    "synthetic_class_names",
+]
+
+#: Class folder names of the two-class set; sorted order makes ``opacity`` the positive class.
+CLASS_NAMES = SYNTHETIC_CLASSES[:2]
 #: ``data.split.group_pattern`` that recovers the patient from a synthetic file name.
 GROUP_PATTERN = r"(patient\d+)_"
 _FILE_RE = re.compile(r"patient\d+_image\d+\.png")
@@ -72,12 +86,14 @@ class SyntheticParams:
         )
 
 
-def _patients(rng: np.random.Generator, n_per_class: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per image: class (0 normal, 1 opacity) and patient index; 1-3 images per patient."""
+def _patients(
+    rng: np.random.Generator, n_per_class: int, n_classes: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per image: class (0 normal, 1 opacity, ...) and patient index; 1-3 images per patient."""
     classes: list[int] = []
     patients: list[int] = []
     n_pat = 0
-    for cls in (0, 1):
+    for cls in range(n_classes):
         left = n_per_class
         while left > 0:
             k = int(min(left, rng.choice([1, 2, 3], p=[0.4, 0.35, 0.25])))
@@ -141,11 +157,13 @@ def _render(
     spots: dict[str, np.ndarray],
     noise: np.ndarray,
     level: dict[str, np.ndarray],
+    lesions: tuple[np.ndarray, dict[str, np.ndarray], float] | None = None,
 ) -> np.ndarray:
     """Render a chunk of n images (uint8 n x size x size) from drawn parameters.
 
     ``anatomy`` and ``level`` hold one value per image, ``spots`` n x 3 values; lengths are in
-    image units where the side spans 2 (coordinates -1..1).
+    image units where the side spans 2 (coordinates -1..1). ``lesions`` (more than two
+    classes only): the chunk's classes, lesion parameters and blob radius.
     """
     f32 = np.float32
     n = noise.shape[0]
@@ -156,6 +174,8 @@ def _render(
     x = ax[None, None, :]
     field, haze = _anatomy(size, a, anatomy["lowfreq"], x - a["shift_x"], y - a["shift_y"])
     img = field + _blobs(a, sp, x, y) + haze + noise
+    if lesions is not None:
+        img = img + lesion_field(lesions[0], lesions[1], a, x, y, lesions[2])
     img = (img - img.mean(axis=(1, 2), keepdims=True)) / (
         img.std(axis=(1, 2), keepdims=True) + f32(1e-6)
     )
@@ -218,7 +238,8 @@ def _draw_spots(
     """
     n = len(classes)
     count = rng.choice([1, 2, 3], size=n, p=[0.45, 0.35, 0.20])
-    is_pos = (classes == 1)[:, None]
+    is_pos = (classes == 1)[:, None]  # opacities
+    not_normal = (classes != 0)[:, None]  # the same as is_pos in the two-class set
     active = np.arange(_MAX_SPOTS)[None, :] < count[:, None]
     side = rng.choice([-1.0, 1.0], size=(n, _MAX_SPOTS))
     rad = np.sqrt(rng.uniform(0, 1, (n, _MAX_SPOTS))) * HAZE_EXTENT
@@ -230,7 +251,7 @@ def _draw_spots(
     # Per-image signal strength varies widely: some positives are nearly invisible.
     amp = prm.contrast * rng.uniform(0.15, 1.5, (n, 1)) * rng.uniform(0.8, 1.2, (n, _MAX_SPOTS))
     amp = np.where(active, amp, 0.0)
-    energy = np.where(is_pos, 0.0, amp * 2 * np.pi * sigma**2)  # Gaussian integral
+    energy = np.where(not_normal, 0.0, amp * 2 * np.pi * sigma**2)  # Gaussian integral
     anatomy["haze_left"] = (energy * (side < 0)).sum(axis=1)
     anatomy["haze_right"] = (energy * (side > 0)).sum(axis=1)
     return {
@@ -244,24 +265,30 @@ def _draw_spots(
 
 
 def make_images(
-    n_per_class: int, image_size: int, difficulty: float, seed: int
+    n_per_class: int, image_size: int, difficulty: float, seed: int, n_classes: int = 2
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Generate images in memory: (uint8 N x H x W, class 0/1 per image, patient per image).
+    """Generate images in memory: (uint8 N x H x W, class 0..K-1 per image, patient per image).
 
     Everything is drawn from one ``numpy`` generator seeded with ``seed`` in a fixed order, so
-    the result is the same for a seed (and a given ``_CHUNK``, which orders the noise draws).
+    the result is the same for a seed (and a given ``_CHUNK``, which orders the noise draws);
+    the lesions of classes beyond the first two come from a second one (``[seed, 2]``).
     """
+    synthetic_class_names(n_classes)  # checks n_classes
     if n_per_class < 1:
         raise ValueError(f"data.synthetic.n_per_class: {n_per_class}; use at least 1")
     if image_size < 8:
         raise ValueError(f"data.image_size: {image_size}; the synthetic set needs at least 8")
     rng = np.random.default_rng(seed)
     prm = SyntheticParams.for_difficulty(difficulty)
-    classes, patients = _patients(rng, n_per_class)
+    classes, patients = _patients(rng, n_per_class, n_classes)
     anatomy, pat_coarse = _draw_anatomy(rng, patients)
     spots = _draw_spots(rng, classes, anatomy, prm)
     n = len(classes)
     level = {"mean": rng.uniform(0.42, 0.58, n), "std": rng.uniform(0.14, 0.20, n)}
+    lesions = (
+        draw_lesions(np.random.default_rng([seed, 2]), n, prm.contrast) if n_classes > 2 else {}
+    )
+    sigma = prm.sigma * 2.0  # the blob radius in coordinates where the side spans 2
 
     # Pixels chunk by chunk (bounded memory); noise is drawn last, chunk after chunk.
     images = np.empty((n, image_size, image_size), dtype=np.uint8)
@@ -272,12 +299,14 @@ def make_images(
         noise = rng.standard_normal(
             (len(anat["shift_x"]), image_size, image_size), dtype=np.float32
         )
+        extra = (classes[sl], {k: v[sl] for k, v in lesions.items()}, sigma) if lesions else None
         images[sl] = _render(
             image_size,
             anat,
             {k: v[sl] for k, v in spots.items()},
             noise * np.float32(prm.noise),
             {k: v[sl] for k, v in level.items()},
+            extra,
         )
     return images, classes, patients
 
@@ -285,7 +314,7 @@ def make_images(
 def _looks_synthetic(folder: Path) -> bool:
     """True when ``folder`` holds nothing but an earlier synthetic set (safe to replace)."""
     for entry in folder.iterdir():
-        if not entry.is_dir() or entry.name not in CLASS_NAMES:
+        if not entry.is_dir() or entry.name not in SYNTHETIC_CLASSES:
             return False
         if any(not _FILE_RE.fullmatch(f.name) or not f.is_file() for f in entry.iterdir()):
             return False
@@ -293,9 +322,17 @@ def _looks_synthetic(folder: Path) -> bool:
 
 
 def generate_synthetic(
-    out_dir: Path, n_per_class: int, image_size: int, difficulty: float, seed: int
+    out_dir: Path,
+    n_per_class: int,
+    image_size: int,
+    difficulty: float,
+    seed: int,
+    n_classes: int = 2,
 ) -> None:
-    """Write ``out_dir/{normal,opacity}/patientNNNN_imageK.png``, deterministic for ``seed``.
+    """Write ``out_dir/{normal,opacity,...}/patientNNNN_imageK.png``, deterministic for ``seed``.
+
+    ``n_classes`` (2..12) takes the first names of :data:`SYNTHETIC_CLASSES` (2: ``normal``
+    and ``opacity``); :func:`synthetic_class_names` lists them.
 
     Patient numbers are shuffled across classes, so the number says nothing about the class;
     ``GROUP_PATTERN`` recovers the patient for group-aware splitting. The tree is built in a
@@ -310,7 +347,8 @@ def generate_synthetic(
             f"{out_dir}: exists and is not an earlier synthetic data set; refusing to replace "
             "it. Choose an empty or new folder for the synthetic images"
         )
-    images, classes, patients = make_images(n_per_class, image_size, difficulty, seed)
+    names = synthetic_class_names(n_classes)
+    images, classes, patients = make_images(n_per_class, image_size, difficulty, seed, n_classes)
     rng = np.random.default_rng([seed, 1])
     n_pat = int(patients.max()) + 1
     pid = rng.permutation(n_pat) + 1
@@ -319,14 +357,14 @@ def generate_synthetic(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        for name in CLASS_NAMES:
+        for name in names:
             (tmp / name).mkdir()
         shot = np.zeros(n_pat, dtype=np.int64)
         for img, cls, p in zip(images, classes, patients):
             k = int(shot[p])
             shot[p] += 1
             fname = f"patient{int(pid[p]):0{width}d}_image{k}.png"
-            Image.fromarray(img).save(tmp / CLASS_NAMES[cls] / fname)
+            Image.fromarray(img).save(tmp / names[cls] / fname)
         if out_dir.exists():
             shutil.rmtree(out_dir)
         os.replace(tmp, out_dir)
@@ -334,12 +372,7 @@ def generate_synthetic(
         if tmp.exists():
             shutil.rmtree(tmp)
     log.info(
-        "synthetic set: %d images (%d per class, %d patients), %d px, difficulty %.2f, seed %d -> %s",
-        len(images),
-        n_per_class,
-        n_pat,
-        image_size,
-        difficulty,
-        seed,
-        out_dir,
-    )
+        "synthetic set: %d images (%d classes, %d per class, %d patients), %d px, difficulty "
+        "%.2f, seed %d -> %s",
+        len(images), n_classes, n_per_class, n_pat, image_size, difficulty, seed, out_dir,
+    )  # fmt: skip

@@ -3,16 +3,22 @@
 Each source becomes a :class:`SourceIndex`: the candidate images (path, class, given split,
 group), the files that are certainly not images (rejected without decoding) and, for
 MedMNIST, the arrays themselves. Everything that makes the source unusable as a whole (missing
-path, empty folder, one class, an empty class folder, more than two classes, a manifest row
-whose file is missing, an ``.npz`` without the expected keys) raises here, naming the path and
-what was expected, so nothing is written for a source that cannot work.
+path, empty folder, one class, an empty class folder, a manifest row whose file is missing, an
+``.npz`` without the expected keys or with several labels per image) raises here, naming the
+path and what was expected, so nothing is written for a source that cannot work.
+
+Each source also has a cheap class lister (:func:`folder_classes`, :func:`manifest_classes`,
+:func:`medmnist_classes`: folder names, the label column, the label arrays) that finds the
+classes exactly as its indexer does; :mod:`biomedclf.data.classes` builds on them.
 
 Modules: ``common`` (the index types, group patterns, class checks), ``folder`` (class folders
-and the pre-split layout), ``manifest`` (CSV), ``medmnist`` (.npz).
+and the pre-split layout), ``manifest`` (CSV), ``medmnist`` (.npz) and ``medmnist_info`` (the
+MedMNIST class names).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +27,14 @@ from .common import (
     SPLITS,
     Candidate,
     SourceIndex,
+    SourceNotFound,
     compile_group_pattern,
     group_of,
 )
-from .folder import index_folder
-from .manifest import index_manifest
-from .medmnist import MEDMNIST_CLASS_NAMES, MEDMNIST_HELP, index_medmnist
+from .folder import folder_classes, index_folder
+from .manifest import index_manifest, manifest_classes
+from .medmnist import MEDMNIST_HELP, index_medmnist, medmnist_classes
+from .medmnist_info import MEDMNIST_CLASS_NAMES
 
 __all__ = [
     "MEDMNIST_CLASS_NAMES",
@@ -35,19 +43,24 @@ __all__ = [
     "SPLIT_ALIASES",
     "Candidate",
     "SourceIndex",
+    "SourceNotFound",
     "compile_group_pattern",
+    "folder_classes",
     "group_of",
     "index_folder",
     "index_manifest",
     "index_medmnist",
     "index_source",
+    "manifest_classes",
+    "medmnist_classes",
+    "source_path",
 ]
 
 _PATH_KIND = {"folder": "image folder", "manifest": "CSV manifest", "medmnist": ".npz file"}
 
 
-def index_source(data_cfg: dict[str, Any]) -> SourceIndex:
-    """Index and validate the source described by the resolved ``data:`` config."""
+def source_path(data_cfg: dict[str, Any]) -> tuple[str, Path]:
+    """The source kind and its path; raise naming ``data.source`` / ``data.path`` when unusable."""
     source = data_cfg.get("source", "folder")
     path = data_cfg.get("path")
     if source == "synthetic":
@@ -63,10 +76,26 @@ def index_source(data_cfg: dict[str, Any]) -> SourceIndex:
         raise ValueError(
             f"data.path: not set; data.source {source!r} needs the path of the {_PATH_KIND[source]}"
         )
+    return str(source), Path(path).expanduser()
+
+
+def listed_classes(data_cfg: dict[str, Any]) -> list[str]:
+    """The classes the source holds, in its own order, found cheaply (see the module doc)."""
+    source, path = source_path(data_cfg)
+    lister = {"folder": folder_classes, "manifest": manifest_classes, "medmnist": medmnist_classes}
+    return lister[source](path)
+
+
+def index_source(data_cfg: dict[str, Any], used: Collection[str] | None = None) -> SourceIndex:
+    """Index and validate the source described by the resolved ``data:`` config.
+
+    ``used``: the classes that will be used (data.classes), None for all; a folder source
+    requires images only in their folders.
+    """
+    source, path = source_path(data_cfg)
     pattern = compile_group_pattern((data_cfg.get("split") or {}).get("group_pattern"))
-    path = Path(path).expanduser()
     if source == "folder":
-        return index_folder(path, pattern)
+        return index_folder(path, pattern, used)
     if source == "manifest":
         return index_manifest(path, pattern)
     return index_medmnist(path)

@@ -10,6 +10,9 @@ import numpy as np
 
 SPLITS = ("train", "val", "test")
 
+#: File suffixes read as images (lower case).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
 #: Folder / manifest names accepted for each split.
 SPLIT_ALIASES = {
     "train": "train",
@@ -41,7 +44,7 @@ class SourceIndex:
     source: str  # folder | manifest | medmnist
     layout: str  # class_folders | pre_split | manifest | manifest_with_splits | medmnist
     root: Path
-    class_names: list[str]  # sorted, exactly two
+    class_names: list[str]  # the classes found: sorted names (.npz: label index order)
     candidates: list[Candidate]
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)  # .npz images per split
@@ -61,17 +64,17 @@ def is_hidden(rel: PurePosixPath) -> bool:
     return any(part.startswith(".") for part in rel.parts)
 
 
+class SourceNotFound(FileNotFoundError, ValueError):
+    """``data.path`` names nothing: a ``FileNotFoundError`` that is also a ``ValueError``, so
+    one ``except ValueError`` catches every problem of a data config."""
+
+
 def check_classes(classes: list[str], where: str, key: str = "data.path") -> None:
-    """Raise unless exactly two classes were found (this release is binary)."""
+    """Raise unless at least two classes were found."""
     if len(classes) == 1:
         raise ValueError(
             f"{where}: only one class ({classes[0]!r}) found; a classifier needs two classes. "
             f"Add the other class (e.g. a second folder) or point {key} elsewhere"
-        )
-    if len(classes) > 2:
-        raise ValueError(
-            f"{where}: {len(classes)} classes found ({', '.join(map(repr, classes))}); this release "
-            "supports exactly two. Remove or merge classes so that two remain"
         )
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from pathlib import Path, PurePosixPath
 
-from ..decode import IMAGE_SUFFIXES
 from .common import (
+    IMAGE_SUFFIXES,
     SPLIT_ALIASES,
     Candidate,
     SourceIndex,
+    SourceNotFound,
     check_classes,
     given_splits_note,
     group_of,
@@ -35,10 +37,10 @@ def _visible_dirs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def _files_of_root(root: Path) -> list[Path]:
-    """Every file under ``root``; raise when root is missing, a file, or holds no image."""
+def _check_root(root: Path) -> None:
+    """Raise when ``root`` is missing or a file."""
     if not root.exists():
-        raise FileNotFoundError(
+        raise SourceNotFound(
             f"data.path: {root} does not exist; expected a folder with one subfolder per class "
             "(root/<class>/<image>) or root/{train,val,test}/<class>/<image>"
         )
@@ -47,6 +49,11 @@ def _files_of_root(root: Path) -> list[Path]:
             f"data.path: {root} is a file; data.source 'folder' expects a folder with one "
             "subfolder per class (use data.source 'manifest' for a CSV, 'medmnist' for an .npz)"
         )
+
+
+def _files_of_root(root: Path) -> list[Path]:
+    """Every file under ``root``; raise when root is missing, a file, or holds no image."""
+    _check_root(root)
     files = _all_files(root)
     if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in files):
         raise ValueError(
@@ -126,22 +133,40 @@ def _sort_files(
     return candidates, rejected
 
 
-def _check_class_folders(
-    root: Path, class_dirs: dict[_ClassKey, Path], candidates: list[Candidate]
-) -> list[str]:
-    """The sorted class names; raise on no class, not two classes, or an empty class folder."""
-    per_folder = dict.fromkeys(class_dirs, 0)
-    for c in candidates:
-        per_folder[(c.given_split, c.class_name)] += 1
-    classes = sorted({cls for (_, cls) in per_folder})
+def _classes_of(root: Path, class_dirs: dict[_ClassKey, Path]) -> list[str]:
+    """The sorted class folder names; raise when there is none or only one."""
+    classes = sorted({cls for (_, cls) in class_dirs})
     if not classes:
         raise ValueError(
             f"data.path: {root} has no class subfolders; expected root/<class>/<image>, e.g. "
             "root/normal/a.png and root/pneumonia/b.png"
         )
     check_classes(classes, f"data.path: {root}")
+    return classes
+
+
+def folder_classes(root: Path) -> list[str]:
+    """The sorted class names of a class-folder or pre-split tree, from its folder names only.
+
+    Cheap (no file is listed or opened), so it can run whenever the workflow is planned;
+    :func:`index_folder` finds its classes the same way.
+    """
+    root = Path(root)
+    _check_root(root)
+    return _classes_of(root, _class_dirs(root, _split_dirs(root)))
+
+
+def _check_not_empty(
+    class_dirs: dict[_ClassKey, Path], candidates: list[Candidate], used: Collection[str]
+) -> None:
+    """Raise when a folder of a class in ``used`` holds no image."""
+    per_folder = dict.fromkeys(class_dirs, 0)
+    for c in candidates:
+        per_folder[(c.given_split, c.class_name)] += 1
     empty = [
-        class_dirs[k] for k, n in sorted(per_folder.items(), key=lambda kv: str(kv[0])) if n == 0
+        class_dirs[k]
+        for k, n in sorted(per_folder.items(), key=lambda kv: str(kv[0]))
+        if n == 0 and k[1] in used
     ]
     if empty:
         raise ValueError(
@@ -150,18 +175,24 @@ def _check_class_folders(
             + f"; each class folder must hold at least one image ({', '.join(IMAGE_SUFFIXES)}). "
             "Add images or remove the folder"
         )
-    return classes
 
 
-def index_folder(root: Path, pattern: re.Pattern[str] | None = None) -> SourceIndex:
-    """Index ``root/<class>/**`` or the pre-split layout ``root/{train,val,test}/<class>/**``."""
+def index_folder(
+    root: Path, pattern: re.Pattern[str] | None = None, used: Collection[str] | None = None
+) -> SourceIndex:
+    """Index ``root/<class>/**`` or the pre-split layout ``root/{train,val,test}/<class>/**``.
+
+    ``used``: the classes that will be used (data.classes); only their folders must hold
+    images. None: all of them.
+    """
     root = Path(root)
     files = _files_of_root(root)
     split_dirs = _split_dirs(root)
     pre_split = bool(split_dirs)
     class_dirs = _class_dirs(root, split_dirs)
     candidates, rejected = _sort_files(root, files, pre_split, pattern)
-    classes = _check_class_folders(root, class_dirs, candidates)
+    classes = _classes_of(root, class_dirs)
+    _check_not_empty(class_dirs, candidates, classes if used is None else used)
     notes = []
     if pre_split:
         given = given_splits_note(candidates)

@@ -10,6 +10,7 @@ from .common import (
     SPLIT_ALIASES,
     Candidate,
     SourceIndex,
+    SourceNotFound,
     check_classes,
     given_splits_note,
     group_of,
@@ -26,7 +27,7 @@ def _shown(items: list[str], limit: int = 5) -> str:
 def _read_rows(csv_path: Path) -> tuple[list[str], list[dict[str, str]]]:
     """The stripped column names and rows; raise when the file or its header is unusable."""
     if not csv_path.exists():
-        raise FileNotFoundError(
+        raise SourceNotFound(
             f"data.path: {csv_path} does not exist; expected a CSV file with columns "
             "path,label and optional split,group"
         )
@@ -45,6 +46,23 @@ def _read_rows(csv_path: Path) -> tuple[list[str], list[dict[str, str]]]:
     if not rows:
         raise ValueError(f"data.path: {csv_path} has a header but no rows; add one row per image")
     return columns, rows
+
+
+def _classes_of(csv_path: Path, rows: list[dict[str, str]]) -> list[str]:
+    """The sorted labels of the rows (empty labels aside); raise when fewer than two."""
+    classes = sorted({r["label"] for r in rows if r.get("label")})
+    check_classes(classes, f"data.path: {csv_path} (column label)")
+    return classes
+
+
+def manifest_classes(csv_path: Path) -> list[str]:
+    """The sorted class names of a CSV manifest, read from its ``label`` column only.
+
+    Cheap (no image file is checked), so it can run whenever the workflow is planned;
+    :func:`index_manifest` finds its classes the same way.
+    """
+    csv_path = Path(csv_path)
+    return _classes_of(csv_path, _read_rows(csv_path)[1])
 
 
 def _row_candidates(
@@ -125,8 +143,7 @@ def index_manifest(csv_path: Path, pattern: re.Pattern[str] | None = None) -> So
     root = csv_path.parent.resolve()
     candidates, missing, problems = _row_candidates(rows, root, columns, pattern)
     _check_rows(csv_path, root, candidates, missing, problems)
-    classes = sorted({c.class_name for c in candidates})
-    check_classes(classes, f"data.path: {csv_path} (column label)")
+    classes = _classes_of(csv_path, rows)  # every row is a candidate once the checks pass
     has_split = "split" in columns
     if has_split and "train" not in {c.given_split for c in candidates}:
         raise ValueError(

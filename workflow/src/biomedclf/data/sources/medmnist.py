@@ -1,4 +1,10 @@
-"""The ``medmnist`` source: an ``.npz`` with ``{train,val,test}_{images,labels}``, binary labels."""
+"""The ``medmnist`` source: an ``.npz`` with ``{train,val,test}_{images,labels}``, one label each.
+
+Labels are N x 1 (or N) whole numbers 0..K-1. The classes are the label values present, in
+label index order, named from the published MedMNIST tables (:mod:`.medmnist_info`) when the
+file stem names a known set, else ``"0"``..``"K-1"``. Multi-label files (chestmnist: N x 14)
+are refused.
+"""
 
 from __future__ import annotations
 
@@ -8,35 +14,32 @@ from typing import Any
 
 import numpy as np
 
-from .common import SPLITS, Candidate, SourceIndex
+from .common import SPLITS, Candidate, SourceIndex, SourceNotFound, check_classes
+from .medmnist_info import MEDMNIST_CLASS_NAMES, MULTI_LABEL_SETS, set_of
 
 MEDMNIST_HELP = (
-    "Download a MedMNIST .npz (binary tasks such as pneumoniamnist.npz or breastmnist.npz) from "
-    "https://zenodo.org/records/10519652, or `pip install medmnist` and run e.g. "
-    "`python -c \"import medmnist; medmnist.PneumoniaMNIST(split='train', download=True, "
+    "Download a MedMNIST .npz (single-label sets such as pneumoniamnist.npz, pathmnist.npz or "
+    "bloodmnist.npz) from https://zenodo.org/records/10519652, or `pip install medmnist` and run "
+    "e.g. `python -c \"import medmnist; medmnist.PneumoniaMNIST(split='train', download=True, "
     "root='data')\"`, then set data.path to the .npz file"
 )
 
-#: Class names of the binary MedMNIST sets, by label index (file stem prefix -> names).
-MEDMNIST_CLASS_NAMES = {
-    "pneumoniamnist": ["normal", "pneumonia"],
-    "breastmnist": ["malignant", "normal_or_benign"],
-}
-
 _KEYS = [f"{s}_{k}" for s in SPLITS for k in ("images", "labels")]
+_LABEL_KEYS = [f"{s}_labels" for s in SPLITS]
 
 
-def _load_npz(npz_path: Path) -> dict[str, Any]:
-    """The six arrays of a MedMNIST file; raise when it is missing, unreadable or lacks keys."""
+def _load_npz(npz_path: Path, keys: list[str]) -> dict[str, Any]:
+    """``keys`` of a MedMNIST file (only those are read); raise when it is missing, unreadable
+    or lacks any of the six keys."""
     if not npz_path.exists():
-        raise FileNotFoundError(f"data.path: {npz_path} does not exist. {MEDMNIST_HELP}")
+        raise SourceNotFound(f"data.path: {npz_path} does not exist. {MEDMNIST_HELP}")
     try:
         npz = np.load(npz_path, allow_pickle=False)
         if not isinstance(npz, np.lib.npyio.NpzFile):
             raise ValueError("a single array, not an archive of named arrays")
         with npz:
             found = sorted(npz.files)
-            data: dict[str, Any] = {k: npz[k] for k in _KEYS if k in found}
+            data: dict[str, Any] = {k: npz[k] for k in keys if k in found}
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise ValueError(
             f"data.path: {npz_path} is not a readable .npz file ({exc}). {MEDMNIST_HELP}"
@@ -51,62 +54,101 @@ def _load_npz(npz_path: Path) -> dict[str, Any]:
     return data
 
 
-def _split_labels(npz_path: Path, split: str, images: np.ndarray, labels: Any) -> np.ndarray:
-    """The labels of one split as a flat array; raise on a shape the binary task cannot have."""
+def _flat_labels(npz_path: Path, split: str, labels: Any) -> np.ndarray:
+    """One split's labels as a flat int64 array; raise on multi-label or non-class values."""
+    labels = np.asarray(labels)
+    if labels.ndim > 2 or (labels.ndim == 2 and labels.shape[1] != 1):
+        raise ValueError(
+            f"data.path: {npz_path}: {split}_labels has shape {labels.shape}: a multi-label "
+            f"task (several labels per image, as in {', '.join(MULTI_LABEL_SETS)}), which is not "
+            "supported. Use a single-label MedMNIST set (labels N x 1, e.g. pneumoniamnist, "
+            "pathmnist, bloodmnist) or a folder or manifest source with one class per image"
+        )
+    labels = labels.reshape(-1)
+    if labels.size and (
+        not np.issubdtype(labels.dtype, np.number)
+        or labels.min() < 0
+        or not np.array_equal(labels, np.round(labels))
+    ):
+        raise ValueError(
+            f"data.path: {npz_path}: {split}_labels holds values other than the class indices "
+            "0, 1, 2, ...; the file is not a MedMNIST classification file"
+        )
+    return labels.astype(np.int64)
+
+
+def _class_table(npz_path: Path, values: list[int]) -> tuple[list[str], dict[int, str]]:
+    """The classes found (label order) and the name of each label value present."""
+    name = set_of(npz_path.stem)
+    table = MEDMNIST_CLASS_NAMES.get(name or "")
+    if table is not None and values and values[-1] >= len(table):
+        raise ValueError(
+            f"data.path: {npz_path}: labels {values} found, but {name} has {len(table)} classes "
+            f"(labels 0..{len(table) - 1}: {', '.join(table)}); rename the file if it is not "
+            f"{name}, or get the file again. {MEDMNIST_HELP}"
+        )
+    names = {v: table[v] if table is not None else str(v) for v in values}
+    found = [names[v] for v in values]
+    check_classes(found, f"data.path: {npz_path} (labels)")
+    return found, names
+
+
+def medmnist_classes(npz_path: Path) -> list[str]:
+    """The classes of a MedMNIST ``.npz`` in label index order, from its label arrays only.
+
+    Cheap (the image arrays are not read), so it can run whenever the workflow is planned;
+    :func:`index_medmnist` finds its classes the same way.
+    """
+    npz_path = Path(npz_path)
+    data = _load_npz(npz_path, _LABEL_KEYS)
+    flat = [_flat_labels(npz_path, s, data[f"{s}_labels"]) for s in SPLITS]
+    values = sorted({int(v) for labels in flat for v in np.unique(labels)})
+    return _class_table(npz_path, values)[0]
+
+
+def _check_images(npz_path: Path, split: str, images: np.ndarray, n_labels: int) -> None:
+    """Raise when a split's images have a shape MedMNIST does not use or the wrong count."""
     if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[3] not in (1, 3)):
         raise ValueError(
             f"data.path: {npz_path}: {split}_images has shape {images.shape}; expected "
             "N x H x W or N x H x W x 3"
         )
-    labels = np.asarray(labels)
-    if labels.ndim == 2 and labels.shape[1] != 1:
-        raise ValueError(
-            f"data.path: {npz_path}: {split}_labels has shape {labels.shape}; this is a "
-            "multi-label task. Only binary MedMNIST tasks (labels N x 1 with values 0/1, e.g. "
-            "pneumoniamnist, breastmnist) are supported"
-        )
-    labels = labels.reshape(-1)
-    if len(labels) != len(images):
+    if n_labels != len(images):
         raise ValueError(
             f"data.path: {npz_path}: {split}_images has {len(images)} rows but "
-            f"{split}_labels has {len(labels)}; the file is damaged, download it again"
+            f"{split}_labels has {n_labels}; the file is damaged, download it again"
         )
-    return labels
 
 
 def index_medmnist(npz_path: Path) -> SourceIndex:
-    """Index a MedMNIST ``.npz`` (keys ``{train,val,test}_{images,labels}``, binary labels)."""
+    """Index a MedMNIST ``.npz`` (keys ``{train,val,test}_{images,labels}``, one label each)."""
     npz_path = Path(npz_path)
-    data = _load_npz(npz_path)
-    candidates: list[Candidate] = []
+    data = _load_npz(npz_path, _KEYS)
     arrays: dict[str, np.ndarray] = {}
-    label_values: set[int] = set()
+    labels: dict[str, np.ndarray] = {}
     for split in SPLITS:
-        images = data[f"{split}_images"]
-        labels = _split_labels(npz_path, split, images, data[f"{split}_labels"])
-        label_values.update(int(v) for v in np.unique(labels))
-        arrays[split] = images
-        candidates += [
-            Candidate(path=f"{split}_images[{i}]", class_name=str(int(y)), given_split=split,
-                      array_index=i)
-            for i, y in enumerate(labels)
-        ]  # fmt: skip
-    if not label_values <= {0, 1} or len(label_values) < 2:
-        raise ValueError(
-            f"data.path: {npz_path}: labels {sorted(label_values)} found; expected the two labels "
-            "0 and 1 of a binary MedMNIST task (e.g. pneumoniamnist, breastmnist)"
-        )
-    stem = npz_path.stem.lower()
-    names = next((v for k, v in MEDMNIST_CLASS_NAMES.items() if stem.startswith(k)), None)
-    if names is not None:
-        for c in candidates:
-            c.class_name = names[int(c.class_name)]
+        labels[split] = _flat_labels(npz_path, split, data[f"{split}_labels"])
+        arrays[split] = data[f"{split}_images"]
+        _check_images(npz_path, split, arrays[split], len(labels[split]))
+    values = sorted({int(v) for y in labels.values() for v in np.unique(y)})
+    found, names = _class_table(npz_path, values)
+    candidates = [
+        Candidate(path=f"{split}_images[{i}]", class_name=names[int(y)], given_split=split,
+                  array_index=i)
+        for split in SPLITS
+        for i, y in enumerate(labels[split].tolist())
+    ]  # fmt: skip
+    notes = [f"splits given by the .npz file {npz_path.name}"]
+    table = MEDMNIST_CLASS_NAMES.get(set_of(npz_path.stem) or "")
+    absent = [f"{k} ({n})" for k, n in enumerate(table or []) if k not in names]
+    if absent:
+        notes.append(f"label(s) {', '.join(absent)} have no image in {npz_path.name}")
     return SourceIndex(
         source="medmnist",
         layout="medmnist",
         root=npz_path.resolve(),
-        class_names=sorted({c.class_name for c in candidates}),
+        class_names=found,
         candidates=candidates,
         arrays=arrays,
-        notes=[f"splits given by the .npz file {npz_path.name}"],
+        notes=notes,
     )

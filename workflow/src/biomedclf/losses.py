@@ -1,0 +1,95 @@
+"""What training minimises and how its predictions are read, for two or more classes.
+
+Two classes keep one logit per image: ``BCEWithLogitsLoss`` (``pos_weight`` for balanced
+class weights), the sigmoid as the probability of class 1, and a call of class 1 when the
+logit is above 0. K > 2 classes use K logits: ``CrossEntropyLoss`` (class weights, label
+smoothing), the softmax and the arg-max. Label smoothing of ``eps`` for two classes moves the
+targets to ``eps / 2`` and ``1 - eps / 2``, as cross-entropy smoothing does with two classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+def balanced_weights(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Inverse class frequency, ``n / (K * n_k)`` (scikit-learn's "balanced"), float32 CPU."""
+    counts = torch.bincount(labels.to(torch.int64).cpu(), minlength=n_classes).double()
+    if bool((counts == 0).any()):
+        missing = [k for k in range(n_classes) if counts[k] == 0]
+        raise ValueError(
+            f"training.class_weights: balanced needs every class in the training split; "
+            f"classes {missing} have no training image"
+        )
+    return (counts.sum() / (n_classes * counts)).float()
+
+
+@dataclass
+class Objective:
+    """The loss of a classifier with ``n_classes`` classes, and how its logits are read."""
+
+    n_classes: int
+    criterion: nn.Module
+    label_smoothing: float = 0.0
+
+    @property
+    def binary(self) -> bool:
+        return self.n_classes == 2
+
+    def targets(self, labels: torch.Tensor) -> torch.Tensor:
+        """Loss targets for int64 labels: smoothed floats (two classes) or the labels."""
+        if not self.binary:
+            return labels
+        y = labels.to(torch.float32)
+        if self.label_smoothing:
+            y = y * (1 - self.label_smoothing) + self.label_smoothing / 2
+        return y
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Mean loss of a batch of logits (``N`` or ``N x K``) against int64 labels."""
+        return self.criterion(logits, self.targets(labels))
+
+    def correct(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """How many of the batch's calls are right (a 0-d int64 tensor on its device)."""
+        return (predicted(logits) == labels).sum()
+
+
+def make_objective(
+    n_classes: int,
+    train_labels: torch.Tensor,
+    class_weights: str | None,
+    label_smoothing: float,
+    device: torch.device,
+) -> Objective:
+    """The loss for the training settings; balanced weights come from ``train_labels``."""
+    weights = balanced_weights(train_labels, n_classes) if class_weights == "balanced" else None
+    if n_classes == 2:
+        pos_weight = None if weights is None else (weights[1] / weights[0]).reshape(1)
+        criterion = nn.BCEWithLogitsLoss(
+            reduction="mean", pos_weight=None if pos_weight is None else pos_weight.to(device)
+        )
+    else:
+        criterion = nn.CrossEntropyLoss(
+            weight=None if weights is None else weights.to(device),
+            label_smoothing=float(label_smoothing),
+        )
+    return Objective(n_classes, criterion, float(label_smoothing))
+
+
+def predicted(logits: torch.Tensor) -> torch.Tensor:
+    """Called class per image: logit > 0 (one logit) or the arg-max (K logits)."""
+    if logits.dim() == 1:
+        return (logits > 0).to(torch.int64)
+    return logits.argmax(dim=1)
+
+
+def probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """``N x K`` class probabilities: ``[1 - p, p]`` with the sigmoid ``p`` for one logit,
+    else the softmax. Column 1 of a binary model is exactly the sigmoid."""
+    if logits.dim() == 1:
+        p = torch.sigmoid(logits)
+        return torch.stack([1 - p, p], dim=1)
+    return torch.softmax(logits, dim=1)
