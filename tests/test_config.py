@@ -81,6 +81,14 @@ def minimal(**extra) -> dict:
             "variants.a.dropuot: unknown key; did you mean 'dropout'?",
         ),
         ({"name": "x", "variants": {"a": {}}}, "variants.a.model: missing; this key is required"),
+        (
+            minimal(data={"dicom": {"window": "lung"}}),
+            "data.dicom.window: 'lung' is not allowed; use auto or none or a list of 2 numbers",
+        ),
+        (
+            minimal(data={"nifti": {"slice": -1}}),
+            "data.nifti.slice: -1 is not allowed; use middle or mip or an integer >= 0",
+        ),
     ],
 )
 def test_schema_errors_name_the_key_in_one_line(config, first_line):

@@ -84,6 +84,20 @@ def _suggest(word: str, choices: list[str]) -> str:
     return f"did you mean '{close[0]}'? " if close else ""
 
 
+def _option(sub: dict[str, Any]) -> str:
+    """A few words for one alternative of an ``anyOf``."""
+    if "enum" in sub:
+        return " or ".join(str(v) for v in sub["enum"])
+    if sub.get("type") == "array":
+        n = sub.get("minItems")
+        what = sub.get("items", {}).get("type", "value")
+        count = f"{n} " if n is not None and n == sub.get("maxItems") else ""
+        return f"a list of {count}{what}s"
+    if sub.get("type") == "integer" and "minimum" in sub:
+        return f"an integer >= {sub['minimum']}"
+    return str(sub.get("type", "a valid value"))
+
+
 def _describe(error: Any) -> list[str]:
     """One line per problem of a jsonschema ``ValidationError``."""
     path = _path(error)
@@ -103,6 +117,9 @@ def _describe(error: Any) -> list[str]:
             f"{where}: {error.instance!r} is not allowed; {suggestion}"
             f"use one of {', '.join(allowed)}"
         ]
+    if error.validator == "anyOf":
+        options = " or ".join(_option(sub) for sub in error.validator_value)
+        return [f"{where}: {error.instance!r} is not allowed; use {options}"]
     if error.validator == "required":
         missing = [k for k in error.validator_value if k not in error.instance]
         return [f"{_join(path, key)}: missing; this key is required" for key in missing]
