@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 IGNORE = shutil.ignore_patterns(
-    ".venv", ".git", ".snakemake", "results", "logs", "__pycache__", ".pytest_cache",
+    ".venv", ".venv-user", ".git", ".snakemake", "results", "logs", "__pycache__", ".pytest_cache",
     "*.egg-info", "benchmarks_out", ".checkpoints",
 )  # fmt: skip
 

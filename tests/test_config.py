@@ -15,7 +15,7 @@ from biomedclf.config import (
     data_spec,
     load_yaml_files,
     prepare_config,
-    replace_sets,
+    merge_sets,
     resolve_variant,
 )
 from biomedclf.provenance import code_digest, script_closure, script_digest
@@ -37,11 +37,14 @@ def validated(config: dict) -> dict:
     "name", ["config.yaml", *sorted(f"configs/{p.name}" for p in (ROOT / "configs").glob("*.yaml"))]
 )
 def test_shipped_configs_validate(name):
-    config = load(name)
-    if "variants" not in config:  # presets inherit the default suite from config.yaml
-        config["variants"] = load("config.yaml")["variants"]
-    validated(config)
-    check_references(config)
+    """Each preset, merged over config.yaml as Snakemake and the Snakefile merge it."""
+    config = load("config.yaml")
+    user = [] if name == "config.yaml" else [ROOT / name]
+    for key, value in load(name).items():
+        config[key] = {**config[key], **value} if isinstance(config.get(key), dict) else value
+    prepared = prepare_config(config, user, SCHEMA, ROOT / "config.yaml")
+    check_references(prepared)
+    assert prepared["name"] == load(name)["name"]
 
 
 def test_schema_fills_defaults():
@@ -146,19 +149,49 @@ def test_comparison_naming_unknown_variant_is_an_error():
         check_references(config)
 
 
-def test_user_file_replaces_variants_and_comparisons(tmp_path):
+def test_user_variants_and_comparisons_are_added_to_the_defaults(tmp_path):
     user = tmp_path / "my.yaml"
-    user.write_text("name: mine\nvariants:\n  only: {model: linear}\ncomparisons: {}\n")
-    config = replace_sets(load("config.yaml"), load_yaml_files([str(user)]))
-    assert list(config["variants"]) == ["only"]
-    assert config["comparisons"] == {}
+    user.write_text(
+        "name: mine\nvariants:\n  cnn_wide: {model: conv, width: 64}\n"
+        "  gap_improved: {model: conv}\n"
+        "comparisons:\n  width: {baseline: cnn, variants: [cnn_wide], claim: Wider is better.}\n"
+    )
+    defaults = load("config.yaml")
+    config = merge_sets(copy_of(defaults), defaults, load_yaml_files([user]))
+    assert list(config["variants"])[:6] == list(defaults["variants"])
+    assert config["variants"]["cnn_wide"] == {"model": "conv", "width": 64}
+    assert config["variants"]["gap_improved"] == {"model": "conv"}  # replaced whole
+    assert config["comparisons"]["width"]["claim"] == "Wider is better."
+    inherited = config["comparisons"]["dropout"]["claim"]
+    assert inherited.startswith("(from the default study in config.yaml, not written for this")
+    assert inherited.endswith(defaults["comparisons"]["dropout"]["claim"])
 
 
-def test_user_file_without_variants_keeps_defaults(tmp_path):
+def test_replace_defaults_replaces_a_set(tmp_path):
+    user = tmp_path / "my.yaml"
+    user.write_text(
+        "name: mine\nreplace_defaults: [variants, comparisons]\n"
+        "variants:\n  only: {model: linear}\ncomparisons: {}\n"
+    )
+    defaults = load("config.yaml")
+    config = merge_sets(copy_of(defaults), defaults, load_yaml_files([user]))
+    assert list(config["variants"]) == ["only"] and config["comparisons"] == {}
+
+
+def test_user_file_without_sets_keeps_the_defaults_and_labels_their_claims(tmp_path):
     user = tmp_path / "my.yaml"
     user.write_text("name: mine\ndata: {source: folder, path: x}\n")
-    config = replace_sets(load("config.yaml"), load_yaml_files([str(user)]))
-    assert "cnn" in config["variants"]
+    defaults = load("config.yaml")
+    config = merge_sets(copy_of(defaults), defaults, load_yaml_files([user]))
+    assert config["variants"] == defaults["variants"]
+    assert all(c["claim"].startswith("(from the default study")
+               for c in config["comparisons"].values())  # fmt: skip
+
+
+def copy_of(config: dict) -> dict:
+    import copy
+
+    return copy.deepcopy(config)
 
 
 def test_bad_yaml_names_the_file(tmp_path):
@@ -190,6 +223,7 @@ def test_canonical_spelling():
 
 REWRITTEN_SMOKE = """
 # the smoke study, written another way: keys in another order, flow style, 1e-3, 0 for 0.0
+replace_defaults: [comparisons, variants]
 variants: {gap: {width: 8, model: conv_gap}, cnn_dropout: {dropout: 0.50, model: conv},
            cnn: {model: conv}, ann: {model: linear}}
 training: {seeds: [1, 0], device: cpu, batch_size: 16, epochs: 2, lr: 1e-3, weight_decay: 0}
@@ -218,7 +252,7 @@ def test_config_rewritten_with_the_same_meaning_prepares_identically(tmp_path):
         for key, value in load_yaml_files([path])[0].items():
             config[key] = {**config.get(key, {}), **value} if key in ("data", "training") \
                 else value  # fmt: skip
-        prepared.append(prepare_config(config, [path], SCHEMA))
+        prepared.append(prepare_config(config, [path], SCHEMA, ROOT / "config.yaml"))
     assert repr(prepared[0]) == repr(prepared[1])
     spec = [repr(resolve_variant(c, "cnn_dropout")) for c in prepared]
     assert spec[0] == spec[1]
@@ -226,13 +260,15 @@ def test_config_rewritten_with_the_same_meaning_prepares_identically(tmp_path):
 
 def test_prepare_config_names_the_key_and_keeps_variant_sets(tmp_path):
     user = tmp_path / "my.yaml"
-    user.write_text("name: mine\nvariants:\n  only: {model: linear}\ncomparisons: {}\n")
-    config = prepare_config({**load("config.yaml"), **load_yaml_files([user])[0]}, [user], SCHEMA)
+    user.write_text("name: mine\nreplace_defaults: [variants, comparisons]\n"
+                    "variants:\n  only: {model: linear}\ncomparisons: {}\n")
+    config = prepare_config({**load("config.yaml"), **load_yaml_files([user])[0]}, [user], SCHEMA,
+                            ROOT / "config.yaml")
     assert list(config["variants"]) == ["only"] and config["training"]["epochs"] == 25
     user.write_text("name: mine\ncomparisons: {c: {baseline: cnn, variants: [cnn_dropuot]}}\n")
     config = {**load("config.yaml"), **load_yaml_files([user])[0]}
     with pytest.raises(ConfigError, match=r"comparisons\.c\.variants\[0\]: unknown variant"):
-        prepare_config(config, [user], SCHEMA)
+        prepare_config(config, [user], SCHEMA, ROOT / "config.yaml")
 
 
 def test_training_keys_agree_across_schema_settings_and_models():

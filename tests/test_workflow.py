@@ -216,3 +216,30 @@ def test_default_profile_keeps_going_when_one_variant_fails(tmp_path):
     assert not (out / "train" / "broken" / "seed0" / "model.pt").exists()
     log = (repo / "logs" / "smoke" / "train" / "broken" / "seed0.log").read_text()
     assert "/nonexistent/weights.pt" in log
+
+
+def test_the_last_lines_name_the_summary_and_the_report(study):
+    proc = smk(study, "results/smoke/summary.md", "--forcerun", "summary")
+    tail = proc.stderr.strip().splitlines()[-6:]
+    assert "Study 'smoke': the summary is results/smoke/summary.md" in tail, tail
+    assert (
+        "HTML report: snakemake --report results/smoke/report.html --configfile configs/smoke.yaml"
+        in tail
+    ), tail
+
+
+def test_a_user_config_adds_a_variant_to_the_default_study(tmp_path):
+    """One variant and one comparison in my.yaml: the six default variants come along."""
+    repo = copy_repo(tmp_path / "repo")
+    (repo / "my.yaml").write_text(
+        "name: mine\n"
+        "variants:\n  cnn_wide: {model: conv, width: 64}\n"
+        "comparisons:\n  width: {baseline: cnn, variants: [cnn_wide]}\n"
+    )
+    jobs = planned_jobs(repo, "my.yaml")
+    trained = {w for rule, w in jobs if rule == "train"}
+    defaults = yaml.safe_load((repo / "config.yaml").read_text())
+    variants = {*defaults["variants"], "cnn_wide"}
+    assert trained == {f"variant={v}, seed={s}" for v in variants for s in (0, 1, 2)}
+    figures = {w for rule, w in jobs if rule == "comparison_figures"}
+    assert figures == {f"comparison={c}" for c in (*defaults["comparisons"], "width")}

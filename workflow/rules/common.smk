@@ -102,3 +102,21 @@ def final_outputs():
         ]
         + [str(STUDY / "figures" / f"{f}.png") for f in figures]
     )
+
+
+def finished_message():
+    """The last lines of a successful run: where the summary is, how to build the report."""
+    summary = STUDY / "summary.md"
+    if not summary.exists():
+        return f"Done. The study's summary will be {summary} once the whole study has run."
+    here = Path.cwd()
+    given = [
+        os.path.relpath(f, here) if Path(f).resolve().is_relative_to(here) else str(f)
+        for f in workflow.config_settings.configfiles
+        if Path(f).resolve() != Path("config.yaml").resolve()
+    ]
+    option = f" --configfile {' '.join(given)}" if given else ""
+    return (
+        f"Study '{NAME}': the summary is {summary}\n"
+        f"HTML report: snakemake --report {STUDY / 'report.html'}{option}"
+    )

@@ -28,7 +28,7 @@ __all__ = [
     "data_spec",
     "load_yaml_files",
     "prepare_config",
-    "replace_sets",
+    "merge_sets",
     "resolve_variant",
 ]
 
@@ -38,8 +38,12 @@ TRAINING_KEYS = TrainingSettings.keys()
 #: Keys of ``training:`` that describe the study rather than one training run.
 STUDY_KEYS = ("seeds",)
 
-#: Top-level sets that a user's config file replaces whole instead of merging into the defaults.
-REPLACED_SETS = ("variants", "comparisons")
+#: Top-level sets whose entries a user's config file adds to the defaults (an entry of the same
+#: name replaces the default entry whole); ``replace_defaults: [variants]`` replaces a set.
+SETS = ("variants", "comparisons")
+
+#: What an inherited claim says of itself when the study is not the default one.
+INHERITED_CLAIM = "(from the default study in config.yaml, not written for this study) "
 
 
 def canonical(value: Any) -> Any:
@@ -61,19 +65,27 @@ def prepare_config(
     config: dict[str, Any],
     user_files: Sequence[str | Path],
     schema_path: Path | str,
+    default_file: Path | str = "config.yaml",
 ) -> dict[str, Any]:
-    """Replace the default sets, validate with defaults, check references, canonicalise.
+    """Merge the variant and comparison sets, validate with defaults, check references,
+    canonicalise.
 
     ``config`` is Snakemake's merged config, updated in place (and returned); ``user_files``
-    the ``--configfile`` files. Raises :class:`ConfigError` naming each key at fault.
+    the ``--configfile`` files, ``default_file`` the workflow's own config. Raises
+    :class:`ConfigError` naming each key at fault.
     """
     from biomedclf.schema import load_schema, validate_config
 
-    replace_sets(config, load_yaml_files(user_files))
+    if user_files:
+        merge_sets(config, load_yaml_files([default_file])[0], load_yaml_files(user_files))
     validate_config(config, load_schema(schema_path))
     check_references(config)
     result = canonical(config)
-    result["training"]["seeds"] = sorted(result["training"]["seeds"])
+    for key in (("training", "seeds"), ("replace_defaults",)):  # sets written as lists
+        holder = result
+        for part in key[:-1]:
+            holder = holder[part]
+        holder[key[-1]] = sorted(holder[key[-1]])
     config.clear()
     config.update(result)
     return config
@@ -115,17 +127,32 @@ def comparison_variants(config: dict[str, Any], name: str) -> list[str]:
     return [comp["baseline"], *comp["variants"]]
 
 
-def replace_sets(config: dict[str, Any], user_configs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Let a user's config file replace the default ``variants`` and ``comparisons``.
+def merge_sets(
+    config: dict[str, Any], defaults: dict[str, Any], user_configs: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The ``variants`` and ``comparisons`` of a study with user config files.
 
-    Snakemake merges ``--configfile`` files into the workflow's ``config.yaml`` key by key, so
-    a study that lists two variants would silently inherit the six default ones too. For the
-    named sets the last user file that defines one wins outright.
+    Snakemake merges ``--configfile`` files into the defaults key by key, so a redefined
+    variant would keep keys of the default one. Here a user file's entries are added to the
+    default set and an entry of the same name replaces the default entry whole; a file that
+    lists a set under ``replace_defaults`` replaces the whole set. Claims of default
+    comparisons that no user file restates are marked as inherited (:data:`INHERITED_CLAIM`).
     """
+    merged = {key: copy.deepcopy(defaults.get(key) or {}) for key in SETS}
+    own = set()
     for user in user_configs:
-        for key in REPLACED_SETS:
-            if isinstance(user, dict) and key in user:
-                config[key] = copy.deepcopy(user[key])
+        if not isinstance(user, dict):
+            continue
+        replace = user.get("replace_defaults") or []
+        for key in SETS:
+            if key in replace:
+                merged[key] = {}
+            merged[key].update(copy.deepcopy(user.get(key) or {}))
+        own |= set(user.get("comparisons") or {})
+    for name, comp in merged["comparisons"].items():
+        if name not in own and isinstance(comp, dict) and comp.get("claim"):
+            comp["claim"] = INHERITED_CLAIM + comp["claim"]
+    config.update(merged)
     return config
 
 
