@@ -31,6 +31,7 @@ import numpy as np
 from biomedclf.bootstrap import BOOTSTRAP_METRICS, check_confidence
 from biomedclf.comparison_stats import comparison_statistics
 from biomedclf.multiclass import prediction_rule
+from biomedclf.ranking import ranking_statistics
 from biomedclf.run_outputs import (
     Predictions,
     group_runs,
@@ -105,14 +106,16 @@ def study_statistics(
     confidence: float = 0.95,
     seed: int = 0,
     calibration_bins: int = 10,
+    primary: str = "accuracy",
 ) -> dict[str, Any]:
     """All statistics of a study, as a JSON-serialisable dict (``stats/stats.json``).
 
     ``runs`` are the study's runs (:func:`biomedclf.runs.study_runs`), ``comparisons`` the
     config's ``comparisons:`` mapping (``{name: {"baseline", "variants", "claim"?}}``). Every
     run must have been evaluated on the same test images and classes (paired by path; a
-    mismatch raises ``ValueError`` naming the two files). Undefined values (an SD of one seed,
-    an AUROC without both classes) are ``None``. The layout, format ``biomedclf-stats/2``, is
+    mismatch raises ``ValueError`` naming the two files). ``primary`` is the metric the
+    variants are ranked by (:mod:`biomedclf.ranking`). Undefined values (an SD of one seed,
+    an AUROC without both classes) are ``None``. The layout (:data:`STATS_FORMAT`) is
     documented field by field in workflow/CONTRACTS.md ("stats.json").
     """
     if n_bootstrap < 1:
@@ -150,4 +153,5 @@ def study_statistics(
         "warnings": warnings,
         "variants": variants,
         "comparisons": comps,
+        "ranking": ranking_statistics(data, variants, primary, n_bootstrap, confidence, seed),
     }

@@ -44,7 +44,7 @@ from biomedclf.stats_variants import (  # noqa: F401 (the records of stats.json,
 from biomedclf.typed_json import DataclassReader, to_json
 
 #: Format of stats.json this code writes and reads; bump it when a field changes meaning.
-STATS_FORMAT = "biomedclf-stats/2"
+STATS_FORMAT = "biomedclf-stats/3"
 
 #: What to do about a stats.json this reader cannot use.
 FIX = "rerun the stats step (delete the file, or `snakemake --forcerun stats`) to rewrite it"
@@ -168,6 +168,42 @@ class Settings:
     auroc: str  # what "auroc" means for this study
 
 @dataclass(frozen=True)
+class RankedVariant:
+    """One variant's place in the ranking: its seed-mean estimate of the primary metric."""
+
+    variant: str
+    estimate: float | None
+    low: float | None
+    high: float | None
+
+
+@dataclass(frozen=True)
+class Lead:
+    """The best variant minus another, on their paired seeds, with Holm-adjusted p-value."""
+
+    variant: str
+    seeds: list[int]
+    difference: float | None
+    low: float | None
+    high: float | None
+    p_value: float | None  # two-sided paired-bootstrap p-value
+    p_holm: float | None  # adjusted for the number of variants behind the best
+    lead_is_real: bool  # p_holm < alpha
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """The variants ranked by the primary metric, and the best one against each other."""
+
+    metric: str  # statistics.primary
+    alpha: float
+    correction: str  # holm
+    order: list[RankedVariant]
+    best: str
+    versus: list[Lead]
+
+
+@dataclass(frozen=True)
 class StudyStats:
     """The whole of stats.json; ``source`` is the file it was read from (not in the JSON)."""
 
@@ -184,6 +220,7 @@ class StudyStats:
     warnings: list[str]
     variants: dict[str, VariantStats]
     comparisons: dict[str, ComparisonStats]
+    ranking: Ranking
     source: Path | None = field(default=None, metadata={"json": False})
 
     @property

@@ -1,0 +1,60 @@
+"""Ranking by the primary metric, best-vs-each paired bootstrap, Holm's correction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from aggregate_fixtures import make_study
+from statsmodels.stats.multitest import multipletests
+
+from biomedclf import stats
+from biomedclf.ranking import bootstrap_p_value, holm
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_holm_matches_statsmodels(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    p = np.round(rng.random(7) ** 3, 3)  # small values and ties
+    want = multipletests(p, method="holm")[1]
+    np.testing.assert_allclose(holm(list(p)), want)
+
+
+def test_bootstrap_p_value_is_the_doubled_smaller_tail() -> None:
+    assert bootstrap_p_value(np.array([0.1, 0.2, 0.3, -0.1])) == pytest.approx(0.5)
+    assert bootstrap_p_value(np.array([0.1, 0.2, 0.3, 0.4])) == 0.0
+    assert bootstrap_p_value(np.array([0.0, 0.0])) == 1.0
+    assert bootstrap_p_value(np.array([np.nan])) is None
+
+
+def test_best_variant_and_whether_its_lead_is_real(tmp_path) -> None:
+    """Exact fake runs: 'strong' is right on 70 of 80 images, 'twin' on the same 70, 'weak' on
+    40: the lead over 'weak' is real after Holm's correction, over 'twin' it is not."""
+    variants = {"weak": ("conv", 0.5, 1.0), "strong": ("conv", 0.875, 1.0),
+                "twin": ("conv", 0.875, 1.0)}  # fmt: skip
+    runs, _ = make_study(tmp_path, variants, seeds=[0, 1, 2], n_test=80, comparisons={},
+                         exact=True)  # fmt: skip
+    ranking = stats.study_statistics(runs, {}, n_bootstrap=400, seed=0)["ranking"]
+    assert ranking["metric"] == "accuracy" and ranking["correction"] == "holm"
+    assert [r["variant"] for r in ranking["order"]] == ["strong", "twin", "weak"]
+    assert ranking["best"] == "strong"
+    versus = {v["variant"]: v for v in ranking["versus"]}
+    assert versus["twin"]["difference"] == 0 and versus["twin"]["p_value"] == 1.0
+    assert not versus["twin"]["lead_is_real"]
+    assert versus["weak"]["difference"] == pytest.approx(30 / 80)
+    assert versus["weak"]["low"] > 0 and versus["weak"]["lead_is_real"]
+    raw = [v["p_value"] for v in ranking["versus"]]
+    assert [v["p_holm"] for v in ranking["versus"]] == holm(raw)
+
+
+def test_ranking_by_another_metric_and_an_unknown_one(tmp_path) -> None:
+    variants = {"a": ("conv", 0.6, 1.0), "b": ("conv", 0.8, 1.0)}
+    runs, _ = make_study(tmp_path, variants, seeds=[0, 1], n_test=60, comparisons={})
+    result = stats.study_statistics(runs, {}, n_bootstrap=200, primary="auroc")
+    ranking = result["ranking"]
+    assert ranking["metric"] == "auroc"
+    order = [r["variant"] for r in ranking["order"]]
+    means = {v: result["variants"][v]["bootstrap"]["seed_mean"]["auroc"]["estimate"]
+             for v in variants}  # fmt: skip
+    assert order == sorted(variants, key=lambda v: -means[v])
+    with pytest.raises(ValueError, match="statistics.primary"):
+        stats.study_statistics(runs, {}, n_bootstrap=50, primary="f1")
