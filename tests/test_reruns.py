@@ -59,6 +59,7 @@ RUNS_MODULE: dict[str, set[str]] = {
     "calibration.py": {"evaluate", "stats", *FIGURES, "summary"},
     "multiclass.py": {"evaluate", "stats", *FIGURES, "summary"},
     "resampled.py": {"stats"},
+    "ranking.py": {"stats"},
     "variant_stats.py": {"stats"},
     "stats_variants.py": {"architecture", *AGGREGATES},
     "per_class_table.py": {*TABLES, "summary"},
