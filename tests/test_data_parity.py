@@ -5,8 +5,8 @@ from git into a temporary folder and run in a subprocess on the same inputs. man
 rejected.csv must be byte-identical, each member of the cache files' zip archives too (the
 baseline named the archive's inner folder after a random temporary file; it is now always
 ``archive``), and summary.json equal except for its timings and the keys added since
-(``ADDED_KEYS``). Skipped where git or that commit is not available (e.g. a copy of the tree
-without its history).
+(``ADDED_KEYS``, and ``split.group``, null for these studies). Skipped where git or that commit
+is not available (e.g. a copy of the tree without its history).
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from biomedclf.data.synthetic import GROUP_PATTERN, generate_synthetic
 ROOT = Path(__file__).resolve().parents[1]
 #: The last commit before multi-class support.
 BASELINE = "30cd07b45136e26e077b2dbdbabad7bf60da4894"
-ADDED_KEYS = {"n_classes", "ordinal", "classes_found"}
+#: Keys added since: multi-class support, then the clinical formats (DICOM, NIfTI).
+ADDED_KEYS = {"n_classes", "ordinal", "classes_found", "formats", "dicom", "nifti"}
 TIMINGS = {"seconds", "decode_seconds"}
 OUTPUTS = ("train.pt", "val.pt", "test.pt", "manifest.csv", "rejected.csv")
 
@@ -157,6 +158,8 @@ def _inputs(base: Path) -> list[tuple[str, dict]]:
 
 def _summary(path: Path) -> dict:
     summary = json.loads(path.read_text())
+    if "group" in summary["split"]:  # added with data.split.group (patient_id)
+        assert summary["split"].pop("group") is None
     return {k: v for k, v in summary.items() if k not in TIMINGS}
 
 

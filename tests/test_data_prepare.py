@@ -430,6 +430,11 @@ def test_defaults_agree_with_the_schema() -> None:
     assert {k: v for k, v in DATA_DEFAULTS.items() if k != "source"} == {
         k: v for k, v in schema_data.items() if k != "source"
     }
+    from biomedclf.data.clinical import DICOM_DEFAULTS, NIFTI_DEFAULTS
+
+    for key, defaults in (("dicom", DICOM_DEFAULTS), ("nifti", NIFTI_DEFAULTS)):
+        sub = data[key]["properties"]
+        assert defaults == {k: spec["default"] for k, spec in sub.items()}, key
 
 
 def test_cached_pixels_are_decode_file_pixels(tmp_path: Path) -> None:

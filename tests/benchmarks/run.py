@@ -16,7 +16,11 @@ Measures, side by side in one run (issue 7):
 5. on CUDA, when present, the training comparison with peak GPU memory;
 6. with ``--parts stats``, the stats job (study_statistics) for a two-class study of the
    default size (against the code at HEAD) and for 9 classes x 5,000 test images
-   (stats_benchmark.py, also runnable alone).
+   (stats_benchmark.py, also runnable alone);
+7. with ``--parts dicom``, DICOM preparation: prepare_dataset with ``--threads`` threads
+   against a single-threaded plain pydicom loop (dcmread + pixel_array + rescale + resize) over
+   the same 400 uncompressed 512 px CT-like slices (dicom_preparation.py, also runnable alone,
+   with RLE or JPEG 2000 files too).
 
 Prints a Markdown table with PASS/FAIL per target and writes ``benchmarks.json`` and
 ``benchmarks.md`` into ``--out``. Not part of the pytest run (pyproject's norecursedirs).
@@ -44,7 +48,7 @@ import report  # noqa: E402
 
 log = logging.getLogger("benchmarks")
 PARTS = ("training", "preparation", "workflow")
-OPTIONAL_PARTS = ("ablation", "prepare_memory", "stats")  # run only when named in --parts
+OPTIONAL_PARTS = ("ablation", "prepare_memory", "stats", "dicom")  # only when named in --parts
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -57,7 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help=f"comma-separated parts: {', '.join(PARTS)} (the default) and "
                         f"{', '.join(OPTIONAL_PARTS)} (what each change to the training step buys; "
                         "prepare's peak memory for 1,000 to 20,000 JPEGs; the stats job for 2 "
-                        "and 9 classes)")
+                        "and 9 classes; DICOM preparation against a plain pydicom loop)")
     p.add_argument("--ablation-rounds", type=int, default=2,
                    help="rounds of the ablation's round-robin (default 2)")
     p.add_argument("--threads", type=int, default=2, help="torch threads for both loops (2)")
@@ -181,6 +185,15 @@ def main(argv: list[str] | None = None) -> int:
             settle("stats")
             results["stats"] = stats_benchmark.run(work / "stats")
             results["load"]["parts"]["stats"]["after"] = machine.load_average()
+        if "dicom" in parts:
+            import dicom_preparation
+
+            settle("dicom")
+            results["dicom"] = dicom_preparation.run(
+                work / "dicom", 100 if args.quick else 400, 512, args.image_size, args.threads,
+                repeats=1 if args.quick else 3,
+            )  # fmt: skip
+            results["load"]["parts"]["dicom"]["after"] = machine.load_average()
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -193,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         import stats_benchmark
 
         table += "\n### Stats job\n\n" + stats_benchmark.markdown(results["stats"])
+    if "dicom" in results:
+        table += "\n### DICOM preparation\n\n" + results["dicom"]["markdown"]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "benchmarks.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (args.out / "benchmarks.md").write_text(table)

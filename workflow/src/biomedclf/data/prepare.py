@@ -15,11 +15,14 @@ anything is written; single bad files are rejected with a reason (or stop the ru
 
 The steps, one function each, each returning a small dataclass (or tuple):
 
-1. :func:`index_step`: index and validate the source (:mod:`biomedclf.data.sources`), order
-   and select its classes (:mod:`biomedclf.data.classes`, the rules the workflow checks
+1. :func:`index_step`: index and validate the source (:mod:`biomedclf.data.sources`; DICOM
+   headers read when ``data.split.group: patient_id`` or ``data.dicom.frames`` need them),
+   order and select its classes (:mod:`biomedclf.data.classes`, the rules the workflow checks
    before it plans a run);
 2. :func:`decode_step`: decode in parallel into one preallocated uint8 buffer, row i for
-   candidate i, keeping only the pixel hashes per image;
+   candidate i (images with Pillow, DICOM with pydicom, NIfTI with nibabel: the settings of
+   ``data.dicom`` and ``data.nifti``, :mod:`biomedclf.data.clinical`), keeping only the pixel
+   hashes per image;
 3. :func:`~biomedclf.data.dedupe.find_duplicates`: identical pixels; conflicting labels rejected;
 4. :func:`~biomedclf.data.assign.given_splits`: the source's splits and what to carve;
 5. :func:`keep_step`: copies that cross given splits rejected;
@@ -46,11 +49,13 @@ import numpy as np
 from ..io import write_json
 from .assign import Assignment, GivenSplits, assign, given_splits
 from .classes import ClassPlan, plan_for_index, select_classes
+from .clinical import clinical_specs, resolve_clinical
 from .decode import Decoded, DecodeSpec, decode_array, decode_file, decode_into
 from .dedupe import Duplicates, Kept, drop_cross_split_copies, find_duplicates
 from .layout import Layout, arrange
 from .outputs import MANIFEST_HEADER, REJECTED_HEADER, manifest_rows, write_csv, write_splits
 from .sources import SPLITS, Candidate, SourceIndex, index_source
+from .sources.formats import file_kind
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +72,8 @@ DATA_DEFAULTS: dict[str, Any] = {
     "ordinal": False,
     "positive_class": None,
     "on_error": "skip",
+    "dicom": {},  # filled from biomedclf.data.clinical.DICOM_DEFAULTS
+    "nifti": {},  # filled from biomedclf.data.clinical.NIFTI_DEFAULTS
 }
 #: Defaults of ``data.split`` (checked against the schema as DATA_DEFAULTS is).
 SPLIT_DEFAULTS: dict[str, Any] = {
@@ -75,6 +82,7 @@ SPLIT_DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "group_pattern": None,
     "min_val": 50,
+    "group": None,
 }
 
 
@@ -113,6 +121,7 @@ def resolve_data_config(data_cfg: dict[str, Any]) -> dict[str, Any]:
     """The ``data:`` section with schema defaults filled in (a copy)."""
     cfg = {**DATA_DEFAULTS, **{k: v for k, v in data_cfg.items() if k != "split"}}
     cfg["split"] = {**SPLIT_DEFAULTS, **(data_cfg.get("split") or {})}
+    cfg["dicom"], cfg["nifti"] = resolve_clinical(data_cfg)
     return cfg
 
 
@@ -124,16 +133,19 @@ def check_config(cfg: dict[str, Any]) -> DecodeSpec:
         value = cfg["split"][key]
         if not 0 < float(value) < 1:
             raise ValueError(f"data.split.{key}: {value!r}; use a fraction between 0 and 1")
+    dicom, nifti = clinical_specs(cfg)
     return DecodeSpec(
         image_size=int(cfg["image_size"]),
         channels=int(cfg["channels"]),
         interpolation=str(cfg["interpolation"]),
+        dicom=dicom,
+        nifti=nifti,
     )
 
 
-def index_step(cfg: dict[str, Any]) -> Indexed:
+def index_step(cfg: dict[str, Any], threads: int = 1) -> Indexed:
     """Index and validate the source; raises before anything is decoded or written."""
-    index = index_source(cfg, used=cfg["classes"])
+    index = index_source(cfg, used=cfg["classes"], threads=threads)
     plan = plan_for_index(index, cfg)
     index = select_classes(index, plan)
     label_of = {name: k for k, name in enumerate(plan.class_names)}
@@ -161,7 +173,7 @@ def _decoder(index: SourceIndex) -> Any:
 
     def from_file(cand: Candidate, spec: DecodeSpec) -> Decoded:
         assert cand.file is not None
-        return decode_file(cand.file, spec)
+        return decode_file(cand.file, spec, frame=cand.frame)
 
     return from_array if index.source == "medmnist" else from_file
 
@@ -198,6 +210,29 @@ def decode_step(index: SourceIndex, spec: DecodeSpec, on_error: str, threads: in
     return DecodedImages(pixels, sha256, usable, rejected, seconds)
 
 
+def _formats(index: SourceIndex) -> dict[str, int]:
+    """Candidate images per file kind (image, dicom, nifti; frames count one each)."""
+    if index.source == "medmnist":
+        return {"array": len(index.candidates)}
+    kinds = Counter(file_kind(c.file) or "other" for c in index.candidates if c.file is not None)
+    return dict(sorted(kinds.items()))
+
+
+def _split_summary(scfg: dict[str, Any], given: GivenSplits) -> dict[str, Any]:
+    """summary.json's ``split`` block: the settings and what the source gave."""
+    return {
+        "val": float(scfg["val"]),
+        "test": float(scfg["test"]),
+        "seed": int(scfg["seed"]),
+        "group_pattern": scfg["group_pattern"],
+        "group": scfg["group"],
+        "min_val": int(scfg["min_val"]),
+        "given": given.given,
+        "carved_val": given.carve_val,
+        "carved_test": given.carve_test,
+    }
+
+
 def build_summary(
     cfg: dict[str, Any],
     spec: DecodeSpec,
@@ -225,16 +260,10 @@ def build_summary(
         "counts": assignment.counts,
         "n_images": len(kept.rows),
         "n_files": len(index.candidates) + len(index.rejected),
-        "split": {
-            "val": float(scfg["val"]),
-            "test": float(scfg["test"]),
-            "seed": int(scfg["seed"]),
-            "group_pattern": scfg["group_pattern"],
-            "min_val": int(scfg["min_val"]),
-            "given": given.given,
-            "carved_val": given.carve_val,
-            "carved_test": given.carve_test,
-        },
+        "split": _split_summary(scfg, given),
+        "formats": _formats(index),
+        "dicom": cfg["dicom"],
+        "nifti": cfg["nifti"],
         "groups": {
             "user_groups": assignment.n_user_groups,
             "split_groups": int(len(np.unique(assignment.group_ids))),
@@ -334,7 +363,7 @@ def prepare_dataset(data_cfg: dict[str, Any], out_dir: Path, threads: int = 1) -
     out_dir = Path(out_dir)
     cfg = resolve_data_config(data_cfg)
     spec = check_config(cfg)
-    indexed = index_step(cfg)
+    indexed = index_step(cfg, threads)
     cands, labels = indexed.index.candidates, indexed.labels
     decoded = decode_step(indexed.index, spec, cfg["on_error"], threads)
     dups = find_duplicates(cands, decoded.usable, decoded.sha256, labels)

@@ -1,10 +1,11 @@
 """Leak-free, stratified, seeded splits.
 
 Images are first joined into *split groups*: images that share a user group (the
-``data.split.group_pattern`` match or a manifest ``group`` column) or identical pixels (same
-sha256) are one group, found as connected components of an image-key graph. A group is never
-cut: every split decision is taken per group, so no patient and no duplicate straddles two
-splits.
+``data.split.group_pattern`` match, a manifest ``group`` column or, with ``data.split.group:
+patient_id``, a DICOM file's PatientID; the frames of one multi-frame file) or identical
+pixels (same sha256) are one group, found as connected components of an image-key graph. A
+group is never cut: every split decision is taken per group, so no patient and no duplicate
+straddles two splits.
 
 The cut itself uses scikit-learn, for any number of classes (labels 0..K-1): when every group
 holds one class (the usual case: singletons, duplicate sets, one-class patients)
@@ -99,7 +100,8 @@ def check_class_sizes(
             f"{task}: class {name!r} has only {images[k]} image(s){in_groups}, but "
             f"{', '.join(parts[:-1])} and {parts[-1]} each need at least one "
             f"({_counts(labels, class_names)}). Add images of {name!r}, leave it out with "
-            "data.classes, or check data.split.group_pattern when groups are large"
+            "data.classes, or check data.split.group_pattern / data.split.group when groups are "
+            "large"
         )
 
 
@@ -128,7 +130,7 @@ def carve(
     hint = (
         f"cannot carve {what} ({fraction:.0%}) from {len(labels)} images in {n_groups} groups "
         f"({_counts(labels, class_names)}); add images, or change data.split.{what} "
-        "(or data.split.group_pattern when groups are large)"
+        "(or data.split.group_pattern / data.split.group when groups are large)"
     )
     if pure.all():
         group_label = per_group.argmax(axis=1)
@@ -210,6 +212,6 @@ def check_nonempty(
                 raise SplitError(
                     f"split {split!r} would hold no image of class {name!r} (counts {table}); "
                     "add images of that class, raise data.split.val / data.split.test, or check "
-                    "data.split.group_pattern"
+                    "data.split.group_pattern / data.split.group"
                 )
     return counts

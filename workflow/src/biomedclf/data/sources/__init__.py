@@ -11,9 +11,14 @@ Each source also has a cheap class lister (:func:`folder_classes`, :func:`manife
 :func:`medmnist_classes`: folder names, the label column, the label arrays) that finds the
 classes exactly as its indexer does; :mod:`biomedclf.data.classes` builds on them.
 
-Modules: ``common`` (the index types, group patterns, class checks), ``folder`` (class folders
-and the pre-split layout), ``manifest`` (CSV), ``medmnist`` (.npz) and ``medmnist_info`` (the
-MedMNIST class names).
+Folders and manifests hold PNG, JPEG, TIFF, BMP, DICOM and NIfTI files (``formats``). When the
+config needs DICOM tags (``data.split.group: patient_id``, ``data.dicom.frames``), their headers
+are read once the source is indexed (``dicom_index``): patient groups, one candidate per frame.
+
+Modules: ``common`` (the index types, group patterns, class checks), ``formats`` (file kinds,
+frame names), ``folder`` (class folders and the pre-split layout), ``manifest`` (CSV),
+``dicom_index`` (DICOM headers), ``medmnist`` (.npz) and ``medmnist_info`` (the MedMNIST class
+names).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from .common import (
     compile_group_pattern,
     group_of,
 )
+from .dicom_index import apply_dicom_headers
 from .folder import folder_classes, index_folder
 from .manifest import index_manifest, manifest_classes
 from .medmnist import MEDMNIST_HELP, index_medmnist, medmnist_classes
@@ -44,6 +50,7 @@ __all__ = [
     "Candidate",
     "SourceIndex",
     "SourceNotFound",
+    "apply_dicom_headers",
     "compile_group_pattern",
     "folder_classes",
     "group_of",
@@ -86,16 +93,21 @@ def listed_classes(data_cfg: dict[str, Any]) -> list[str]:
     return lister[source](path)
 
 
-def index_source(data_cfg: dict[str, Any], used: Collection[str] | None = None) -> SourceIndex:
+def index_source(
+    data_cfg: dict[str, Any], used: Collection[str] | None = None, threads: int = 1
+) -> SourceIndex:
     """Index and validate the source described by the resolved ``data:`` config.
 
     ``used``: the classes that will be used (data.classes), None for all; a folder source
-    requires images only in their folders.
+    requires images only in their folders. ``threads`` read DICOM headers when the config
+    needs them (:func:`~.dicom_index.apply_dicom_headers`).
     """
     source, path = source_path(data_cfg)
     pattern = compile_group_pattern((data_cfg.get("split") or {}).get("group_pattern"))
     if source == "folder":
-        return index_folder(path, pattern, used)
-    if source == "manifest":
-        return index_manifest(path, pattern)
-    return index_medmnist(path)
+        index = index_folder(path, pattern, used)
+    elif source == "manifest":
+        index = index_manifest(path, pattern)
+    else:
+        return index_medmnist(path)
+    return apply_dicom_headers(index, data_cfg, threads)

@@ -35,6 +35,7 @@ class Candidate:
     given_split: str | None = None  # split fixed by the source (pre-split folders, manifest)
     group: str | None = None  # group from the manifest column or data.split.group_pattern
     array_index: int | None = None  # row in the .npz split array
+    frame: int | None = None  # DICOM frame to decode (0-based) of a multi-frame file
 
 
 @dataclass

@@ -7,7 +7,6 @@ from collections.abc import Collection
 from pathlib import Path, PurePosixPath
 
 from .common import (
-    IMAGE_SUFFIXES,
     SPLIT_ALIASES,
     Candidate,
     SourceIndex,
@@ -18,6 +17,7 @@ from .common import (
     is_hidden,
     rel_posix,
 )
+from .formats import SUPPORTED, describe_other, file_kind, kind_by_name
 
 _ClassKey = tuple[str | None, str]  # (given split or None, class folder name)
 
@@ -52,13 +52,17 @@ def _check_root(root: Path) -> None:
 
 
 def _files_of_root(root: Path) -> list[Path]:
-    """Every file under ``root``; raise when root is missing, a file, or holds no image."""
+    """Every file under ``root``; raise when root is missing, a file, or holds no image.
+
+    Files named as images, DICOM or NIfTI are found by name first; only when there is none is
+    any file sniffed for the DICOM preamble.
+    """
     _check_root(root)
     files = _all_files(root)
-    if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in files):
+    if not any(kind_by_name(p.name) for p in files) and not any(file_kind(p) for p in files):
         raise ValueError(
-            f"data.path: {root} holds no image files ({', '.join(IMAGE_SUFFIXES)}); expected "
-            "root/<class>/<image>, e.g. root/normal/a.png and root/pneumonia/b.png"
+            f"data.path: {root} holds no image files ({SUPPORTED}); expected "
+            "root/<class>/<image>, e.g. root/normal/a.png and root/pneumonia/b.dcm"
         )
     return files
 
@@ -109,7 +113,6 @@ def _sort_files(
     rejected: list[tuple[str, str]] = []
     depth = 2 if pre_split else 1
     expected = "root/<split>/<class>/<image>" if pre_split else "root/<class>/<image>"
-    suffixes = ", ".join(IMAGE_SUFFIXES)
     for f in files:
         rel = PurePosixPath(rel_posix(f, root))
         parts = rel.parts
@@ -117,9 +120,8 @@ def _sort_files(
             rejected.append((str(rel), "not an image: hidden file"))
         elif len(parts) <= depth:
             rejected.append((str(rel), f"not in a class folder: expected {expected}"))
-        elif f.suffix.lower() not in IMAGE_SUFFIXES:
-            kind = f"'{f.suffix}'" if f.suffix else "no extension"
-            rejected.append((str(rel), f"not an image: {kind}, expected {suffixes}"))
+        elif file_kind(f) is None:
+            rejected.append((str(rel), describe_other(f)))
         else:
             candidates.append(
                 Candidate(
@@ -172,7 +174,7 @@ def _check_not_empty(
         raise ValueError(
             "data.path: empty class folder(s) "
             + ", ".join(str(p) for p in empty)
-            + f"; each class folder must hold at least one image ({', '.join(IMAGE_SUFFIXES)}). "
+            + f"; each class folder must hold at least one image ({SUPPORTED}). "
             "Add images or remove the folder"
         )
 

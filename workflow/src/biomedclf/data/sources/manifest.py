@@ -16,6 +16,7 @@ from .common import (
     group_of,
     rel_posix,
 )
+from .formats import frame_path, split_frame_path
 
 
 def _shown(items: list[str], limit: int = 5) -> str:
@@ -65,6 +66,20 @@ def manifest_classes(csv_path: Path) -> list[str]:
     return _classes_of(csv_path, _read_rows(csv_path)[1])
 
 
+def _row_file(text: str, root: Path) -> tuple[Path | None, int | None]:
+    """The file a row's path names (relative to ``root``) and the DICOM frame it picks, if any:
+    ``scan.dcm#frame3`` is frame 3 (numbered from 1) of ``scan.dcm``. (None, None) when the
+    file is missing."""
+    f = Path(text).expanduser()
+    f = f if f.is_absolute() else root / f
+    if f.is_file():
+        return f, None
+    base, frame = split_frame_path(str(f))
+    if frame is not None and Path(base).is_file():
+        return Path(base), frame
+    return None, None
+
+
 def _row_candidates(
     rows: list[dict[str, str]],
     root: Path,
@@ -83,10 +98,9 @@ def _row_candidates(
         if not row.get("label"):
             problems.append(f"line {line} ({row['path']}): empty label")
             continue
-        f = Path(row["path"]).expanduser()
-        f = f if f.is_absolute() else root / f
-        if not f.is_file():
-            missing.append(f"line {line}: {f}")
+        f, frame = _row_file(row["path"], root)
+        if f is None:
+            missing.append(f"line {line}: {root / Path(row['path']).expanduser()}")
             continue
         split = None
         if has_split:
@@ -100,10 +114,11 @@ def _row_candidates(
         group = row.get("group") or None if has_group else None
         if group is None:
             group = group_of(f.name, pattern)
+        rel = rel_posix(f, root)
         candidates.append(
             Candidate(
-                path=rel_posix(f, root), class_name=row["label"], file=f, given_split=split,
-                group=group,
+                path=rel if frame is None else frame_path(rel, frame), class_name=row["label"],
+                file=f, given_split=split, group=group, frame=frame,
             )  # fmt: skip
         )
     return candidates, missing, problems
