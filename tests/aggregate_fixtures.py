@@ -254,3 +254,97 @@ def study_stats(
     """Statistics of ``runs`` written to stats.json at ``path`` and read back typed."""
     write_json(path, study_statistics(runs, comparisons, **statistics))
     return read_stats(path)
+
+
+# --------------------------------------------------------------------------------------------
+# Saliency outputs (explain step) of a fake study
+# --------------------------------------------------------------------------------------------
+
+
+def fake_image(path: str, size: int = 16, channels: int = 1) -> np.ndarray:
+    """A deterministic uint8 C x H x W image for a test image path (a blob at a place that
+    depends on the path)."""
+    seed = int.from_bytes(path.encode()[-8:].rjust(8, b"\0"), "little") % (2**32)
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    cy, cx = rng.uniform(0.2, 0.8, 2) * size
+    blob = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * (size / 6) ** 2))
+    img = 60 + 150 * blob + rng.normal(0, 12, (size, size))
+    return np.clip(np.repeat(img[None], channels, axis=0), 0, 255).astype(np.uint8)
+
+
+def write_fake_explain(
+    root: Path, runs: list[RunFiles], comparisons: dict[str, Any], n_images: int = 16,
+    survivors: tuple[str, ...] = (), size: int = 16, linear: tuple[str, ...] = (),
+) -> dict[str, Path]:  # fmt: skip
+    """maps.npz, sanity.json and errors.npz of each variant's first seed, as the explain job
+    writes them (its selection made by :mod:`biomedclf.explain_select` from the fake
+    predictions). The maps of ``survivors`` equal their randomised maps (they survive
+    randomisation); those of ``linear`` carry first-layer weights. Returns variant ->
+    maps.npz (errors.npz beside it)."""
+    from biomedclf.explain_files import MAPS_FORMAT, SaliencyMaps, write_maps, write_sanity
+    from biomedclf.explain_layout import ERRORS_FILE, MAPS_FILE, SANITY_FILE, explain_dir
+    from biomedclf.explain_sanity import map_correlations, sanity_record
+    from biomedclf.explain_select import select_images, selection_union
+    from biomedclf.run_outputs import load_predictions
+
+    first = {r.variant: r for r in sorted(runs, key=lambda r: -r.seed)}
+    written = {}
+    for v, run in first.items():
+        bases = sorted({c["baseline"] for c in comparisons.values()
+                        if v in [c["baseline"], *c["variants"]]}) or [v]  # fmt: skip
+        picks = {b: select_images(load_predictions(first[b]), n_images) for b in bases}
+        paths = selection_union(picks)
+        own = load_predictions(run)
+        rows = [own.paths.index(p) for p in paths]
+        rng = np.random.default_rng(len(v))
+        yy, xx = np.mgrid[:size, :size]
+        maps = np.stack([np.exp(-((yy - rng.uniform(0, size)) ** 2 + (xx - rng.uniform(0, size))
+                                  ** 2) / 20.0) for _ in paths]).astype(np.float32)  # fmt: skip
+        randomised = maps if v in survivors else rng.random(maps.shape).astype(np.float32)
+        rho = map_correlations(maps, randomised)
+        row = {p: i for i, p in enumerate(paths)}
+        table = [(b, row[p.path], p.outcome, p.rank) for b in sorted(picks) for p in picks[b]]
+        result = SaliencyMaps(
+            format=MAPS_FORMAT, variant=v, seed=run.seed,
+            method="integrated_gradients" if v in linear else "grad_cam",
+            layer="input" if v in linear else "features.6", target="true class",
+            class_names=np.array(own.class_names), paths=np.array(paths),
+            labels=own.labels[rows], probabilities=own.probs[rows].astype(np.float32),
+            images=np.stack([fake_image(p, size) for p in paths]), maps=maps,
+            randomised_maps=randomised, spearman=rho, cascade_layers=np.array(["fc2", "fc1"]),
+            cascade_spearman=np.stack([rho, rho]),
+            selection_baseline=np.array([t[0] for t in table]),
+            selection_image=np.array([t[1] for t in table], dtype=np.int64),
+            selection_outcome=np.array([t[2] for t in table]),
+            selection_rank=np.array([t[3] for t in table], dtype=np.int64),
+            first_layer_weights=(rng.normal(size=(32, 1, size, size)).astype(np.float32)
+                                 if v in linear else np.zeros((0, 1, size, size), np.float32)),
+        )  # fmt: skip
+        folder = explain_dir(root, v, run.seed)
+        written[v] = write_maps(folder / MAPS_FILE, result)
+        head = {"variant": v, "seed": run.seed, "method": result.method, "layer": result.layer,
+                "n_images": len(paths)}  # fmt: skip
+        write_sanity(folder / SANITY_FILE, sanity_record(head, [["fc2"], ["fc1"]], [rho, rho]))
+        write_fake_errors(folder / ERRORS_FILE, runs, v, size)
+    return written
+
+
+def write_fake_errors(path: Path, runs: list[RunFiles], variant: str, size: int = 16) -> Path:
+    """errors.npz of ``variant``: its seed ensemble's errors with fake images."""
+    from biomedclf.explain_files import ERRORS_FORMAT, ErrorImages, write_errors
+    from biomedclf.explain_select import GALLERY_MAX, ensemble_errors
+
+    err = ensemble_errors(runs, variant)
+    shown = err.paths[:GALLERY_MAX]
+    k = len(shown)
+    return write_errors(path, ErrorImages(
+        format=ERRORS_FORMAT, variant=variant,
+        seeds=np.array(sorted(r.seed for r in runs if r.variant == variant)),
+        n_test=err.n_test, n_errors=len(err.paths), class_names=np.array(err.class_names),
+        paths=np.array(shown, dtype=str), labels=err.labels[:k], predicted=err.predicted[:k],
+        confidence=err.confidence[:k],
+        images=np.stack([fake_image(p, size) for p in shown]) if k else
+        np.zeros((0, 1, size, size), np.uint8),
+        confusions=np.array(err.confusions(), dtype=np.int64).reshape(-1, 3),
+    ))  # fmt: skip

@@ -404,3 +404,15 @@ def test_import_scanner_agrees_with_the_parser(tmp_path, monkeypatch):
     got = {p.name for p in prov._imported_files(tmp_path / "m.py")}
     assert got == {"__init__.py", "x.py", "y.py", "z.py", "w.py"}
     assert got == {p.name for p in _imports_by_ast(tmp_path / "m.py", tmp_path)}
+
+
+def test_report_entries_are_labelled_by_kind_and_name():
+    """One label pair per report entry, so each category lists its files in two columns."""
+    found = 0
+    for smk in (ROOT / "workflow" / "rules").glob("*.smk"):
+        for labels in re.findall(r"labels=\{([^}]*)\}", smk.read_text()):
+            keys = re.findall(r'"(\w+)":', labels)
+            assert keys == ["kind", "name"], (smk.name, labels)
+            assert re.search(r'"kind": "(figure|table|document)"', labels), labels
+            found += 1
+    assert found >= 12

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from biomedclf.data.decode import (
+    decode_pil,
     DecodeError,
     DecodeSpec,
     decode_array,
@@ -151,7 +152,8 @@ def test_decode_into_rows_equal_decode_file(tmp_path: Path, threads: int, channe
             continue
         expected = decode_file(path, spec)
         assert np.array_equal(out[i], expected.pixels), path.name
-        assert hashes[i] == expected.sha256 == pixel_sha256(out[i])
+        assert hashes[i].sha256 == expected.sha256 == pixel_sha256(out[i])
+        assert hashes[i].square == expected.square
 
 
 def test_decode_into_checks_the_buffer(tmp_path: Path) -> None:
@@ -178,3 +180,23 @@ def test_bad_spec_names_key() -> None:
         DecodeSpec(16, channels=2)
     with pytest.raises(ValueError, match="data.interpolation"):
         DecodeSpec(16, interpolation="lanczos")
+
+
+def test_non_square_images_are_padded_cropped_or_squashed() -> None:
+    """A 40 x 20 image (white left half, grey right half) at 20 px."""
+    arr = np.full((20, 40), 100, dtype=np.uint8)
+    arr[:, :20] = 255
+    img = Image.fromarray(arr)
+    pad = decode_pil(img, DecodeSpec(20, interpolation="nearest", resize="pad")).pixels[0]
+    assert (pad[:5] == 0).all() and (pad[15:] == 0).all()  # black bars above and below
+    assert (pad[5:15, :10] == 255).all() and (pad[5:15, 10:] == 100).all()
+    crop = decode_pil(img, DecodeSpec(20, interpolation="nearest", resize="crop")).pixels[0]
+    assert (crop[:, :10] == 255).all() and (crop[:, 10:] == 100).all()  # the centre 20 x 20
+    squash = decode_pil(img, DecodeSpec(20, interpolation="nearest", resize="squash"))
+    assert (squash.pixels[0][:, :10] == 255).all() and (squash.pixels[0][:, 10:] == 100).all()
+    assert not squash.square
+    square = Image.fromarray(np.full((30, 30), 9, dtype=np.uint8))
+    results = {m: decode_pil(square, DecodeSpec(20, resize=m)) for m in ("pad", "crop", "squash")}
+    assert results["pad"].square and len({r.sha256 for r in results.values()}) == 1
+    with pytest.raises(ValueError, match="data.resize"):
+        DecodeSpec(20, resize="stretch")

@@ -48,7 +48,10 @@ def percentile_scaled(x: np.ndarray, low: float = 0.5, high: float = 99.5) -> np
 
 
 def decode(path: Path, size: int, channels: int = 1, **dicom: object) -> np.ndarray:
-    return decode_file(path, DecodeSpec(size, channels=channels, dicom=DicomSpec(**dicom))).pixels
+    """Cache pixels of a DICOM file; non-square images are stretched (resize: squash), as the
+    expected values below are computed."""
+    spec = DecodeSpec(size, channels=channels, resize="squash", dicom=DicomSpec(**dicom))
+    return decode_file(path, spec).pixels
 
 
 def raw_ct(rng_seed: int = 0, size: int = 16) -> np.ndarray:

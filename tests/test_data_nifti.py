@@ -79,7 +79,8 @@ def test_two_dimensional_files_are_read_as_they_are(tmp_path: Path) -> None:
     expected = expected_plane(img[:, :, 0])
     flat = write_nifti(tmp_path / "flat.nii", img[:, :, 0])
     thin = write_nifti(tmp_path / "thin.nii", img)
-    spec = DecodeSpec(11, nifti=NiftiSpec(slice=5, axis=0))  # ignored for 2-D files
+    # slice is ignored for 2-D files; the 9 x 11 plane is stretched to 11 x 11 (squash)
+    spec = DecodeSpec(11, resize="squash", nifti=NiftiSpec(slice=5, axis=0))
     for path in (flat, thin):
         got = decode_file(path, spec).pixels[0]
         resized = Image.fromarray(expected.astype(np.float32)).resize(

@@ -488,3 +488,19 @@ def test_memory_grows_by_about_the_cache_size(
             tracemalloc.stop()
     per_image = (peaks[60] - peaks[10]) / (2 * 60 - 2 * 10)
     assert per_image <= 1.5 * 96 * 96, f"{per_image / 1024:.1f} KB per image"
+
+
+def test_non_square_images_are_counted_and_padded(tmp_path: Path) -> None:
+    root = _folder(tmp_path / "data", n=10)
+    wide = np.full((8, 16), 200, dtype=np.uint8)
+    Image.fromarray(wide).save(root / "normal" / "wide.png")
+    Image.fromarray(wide.T.copy()).save(root / "pneumonia" / "tall.png")
+    summary = prepare_dataset(_cfg(root), tmp_path / "out")
+    assert summary["resize"] == "pad" and summary["not_square"] == 2
+    cached = {p: img for s in load_splits(tmp_path / "out").values()
+              for p, img in zip(s.paths, s.images)}  # fmt: skip
+    wide_cached = cached["normal/wide.png"][0]  # 16 x 8 fitted into 8 x 8: rows 2..5, black around
+    assert (wide_cached[:2] == 0).all() and (wide_cached[6:] == 0).all()
+    assert (wide_cached[2:6] == 200).all()
+    squashed = prepare_dataset(_cfg(root, resize="squash"), tmp_path / "out2")
+    assert squashed["resize"] == "squash" and squashed["not_square"] == 2

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.workflow
 
 PACKAGE = Path("workflow") / "src" / "biomedclf"
 JOBS = {"synthesize", "prepare", "train", "evaluate", "architecture", "stats", "study_tables",
-        "comparison_tables", "study_figures", "comparison_figures", "summary"}  # fmt: skip
+        "comparison_tables", "study_figures", "comparison_figures", "summary",
+        "explain", "explain_figures"}  # fmt: skip
 TABLES = {"study_tables", "comparison_tables"}
 FIGURES = {"study_figures", "comparison_figures"}
 AGGREGATES = {"stats", *TABLES, *FIGURES, "summary"}
@@ -36,41 +37,44 @@ RUNS_MODULE: dict[str, set[str]] = {
     "schema.py": set(),
     "provenance.py": set(),
     "errors.py": set(),
-    "data/__init__.py": {"synthesize", "prepare", "train"},
+    "cli.py": set(),  # the `biomedclf predict` command, run by users, not by the workflow
+    "predict_files.py": set(),
+    "data/__init__.py": {"synthesize", "prepare", "train", "explain"},
     "data/synthetic.py": {"synthesize"},
     "data/synthetic_lesions.py": {"synthesize"},
-    "data/cache.py": {"prepare", "train"},
+    "data/cache.py": {"prepare", "train", "explain"},
     # every other module under data/: {"prepare"} (see expected_rules)
-    "augment.py": {"train"},
+    "augment.py": {"train", "explain"},
     "devices.py": {"train"},
-    "models.py": {"train", "architecture"},
+    "models.py": {"train", "architecture", "explain"},
     "model_summary.py": {"architecture"},
-    "losses.py": {"train"},
-    "predict.py": {"train"},
+    "losses.py": {"train", "explain"},
+    "predict.py": {"train", "explain"},
     "settings.py": {"train"},
     "speedups.py": {"train"},
     "train.py": {"train"},
     "train_outputs.py": {"train"},
     "train_state.py": {"train"},
     "evaluate.py": {"evaluate"},
-    "metrics.py": {"evaluate", *AGGREGATES},
+    "metrics.py": {"train", "evaluate", *AGGREGATES},  # train: its Youden threshold
     "stats.py": {"stats"},
     "bootstrap.py": {"stats"},
-    "calibration.py": {"evaluate", "stats", *FIGURES, "summary"},
-    "multiclass.py": {"evaluate", "stats", *FIGURES, "summary"},
+    "calibration.py": {"evaluate", "stats", *FIGURES, "summary", "explain", "explain_figures"},
+    "multiclass.py": {"evaluate", "stats", *FIGURES, "summary", "explain", "explain_figures"},
     "resampled.py": {"stats"},
     "ranking.py": {"stats"},
+    "ranking_table.py": {*TABLES, "summary"},
     "variant_stats.py": {"stats"},
-    "stats_variants.py": {"architecture", *AGGREGATES},
+    "stats_variants.py": {"architecture", *AGGREGATES, "explain_figures"},
     "per_class_table.py": {*TABLES, "summary"},
     "class_plots.py": FIGURES,
-    "figure_style.py": FIGURES,
+    "figure_style.py": {*FIGURES, "explain_figures"},
     "comparison_stats.py": {"stats"},
     "descriptive.py": {"stats"},
     "significance.py": {"stats", *TABLES, "summary"},
-    "run_outputs.py": {"stats", *FIGURES, "summary"},
-    "stats_file.py": {"architecture", *AGGREGATES},
-    "typed_json.py": {"architecture", *AGGREGATES},
+    "run_outputs.py": {"stats", *FIGURES, "summary", "explain", "explain_figures"},
+    "stats_file.py": {"architecture", *AGGREGATES, "explain_figures"},
+    "typed_json.py": {"architecture", *AGGREGATES, "explain_figures"},
     "rendering.py": {"architecture", *TABLES, *FIGURES, "summary"},
     "architecture_table.py": {"architecture"},
     "tables.py": TABLES,
@@ -79,15 +83,25 @@ RUNS_MODULE: dict[str, set[str]] = {
     "plots.py": FIGURES,
     "summary.py": {"summary"},
     "summary_setup.py": {"summary"},
+    "explain.py": {"explain"},
+    "explain_layout.py": {"explain", "summary"},
+    "explain_files.py": {"explain", "explain_figures", "summary"},
+    "explain_sanity.py": {"explain", "explain_figures", "summary"},
+    "explain_select.py": {"explain"},
+    "explain_mosaic.py": {"explain_figures"},
+    "explain_plots.py": {"explain_figures"},
+    "explain_gallery.py": {"explain_figures"},
+    "explain_summary.py": {"summary"},
 }
 
 #: Rules that read a rule's outputs.
 READERS = {
     "synthesize": {"prepare"},
-    "prepare": {"train", "summary"},
-    "train": {"evaluate", *AGGREGATES},
-    "evaluate": AGGREGATES,
+    "prepare": {"train", "summary", "explain"},
+    "train": {"evaluate", *AGGREGATES, "explain"},
+    "evaluate": {*AGGREGATES, "explain"},
     "stats": AGGREGATES - {"stats"},
+    "explain": {"explain_figures", "summary"},
 }
 
 
@@ -140,7 +154,7 @@ SCRIPTS = {
     "evaluate": "evaluate.py", "architecture": "architecture.py", "stats": "stats.py",
     "study_tables": "study_tables.py", "comparison_tables": "comparison_tables.py",
     "study_figures": "study_figures.py", "comparison_figures": "comparison_figures.py",
-    "summary": "summary.py",
+    "summary": "summary.py", "explain": "explain.py", "explain_figures": "explain_figures.py",
 }  # fmt: skip
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from aggregate_fixtures import make_study, study_stats
+from aggregate_fixtures import make_study, study_stats, write_fake_explain
 
 from biomedclf import summary
 
@@ -170,3 +170,41 @@ def test_two_class_summary_keeps_its_lines(three_seeds):
     assert "- AUROC difference: " in text and "Macro AUROC" not in text
     assert "before thresholding at 0.5" in text and "| Sensitivity (%) |" in text
     assert "| NORMAL | 30 |" in text and "\n## Metrics per class\n" in text
+
+
+def test_summary_links_the_saliency_figures_and_flags_surviving_maps(tmp_path):
+    runs, study = make_study(tmp_path, seeds=[0, 1, 2], n_test=40)
+    st = study_stats(runs, study["comparisons"], tmp_path / "stats" / "stats.json",
+                     n_bootstrap=50)  # fmt: skip
+    text = _write(study, runs, st, tmp_path / "summary.md")
+    assert "[saliency maps](figures/saliency_dropout.png)" in text
+    assert "[error gallery](figures/errors_ann_vs_cnn.png)" in text
+    assert "## Saliency maps: sanity check" not in text  # nothing explained yet
+    write_fake_explain(tmp_path, runs, study["comparisons"], n_images=6,
+                       survivors=("cnn_dropout",), linear=("ann",))  # fmt: skip
+    text = _write(study, runs, st, tmp_path / "summary.md")
+    section = text[text.index("## Saliency maps: sanity check"):]
+    assert "0.5 or more *survive randomisation*" in section
+    rows = [line for line in section.splitlines() if line.startswith("| ")][2:]
+    assert [r.split(" | ")[0] for r in rows] == ["| ann", "| cnn", "| cnn_dropout"]
+    assert "| cnn_dropout | 0 | Grad-CAM (features.6) | 6 | 1.00 (1.00 to 1.00) |" in section
+    assert "⚠ survives randomisation | [maps](explain/cnn_dropout/seed0/maps.npz) |" in section
+    assert "| ann | 0 | integrated gradients (input) |" in section
+    assert sum("passes" in r for r in rows) == 2
+    assert ("> ⚠ **Warning:** the maps of cnn_dropout (seed 0) survive randomisation "
+            "(mean ρ 1.00 ≥ 0.5)") in section  # fmt: skip
+    assert "the maps of cnn (seed 0)" not in section
+
+
+def test_summary_leaves_out_a_sanity_check_older_than_its_model(tmp_path):
+    import os
+
+    runs, study = make_study(tmp_path, seeds=[0, 1, 2], n_test=40)
+    st = study_stats(runs, study["comparisons"], tmp_path / "stats.json", n_bootstrap=50)
+    write_fake_explain(tmp_path, runs, study["comparisons"], n_images=6)
+    run = next(r for r in runs if r.variant == "cnn" and r.seed == 0)
+    run.model.write_bytes(b"retrained later")
+    sanity = tmp_path / "explain" / "cnn" / "seed0" / "sanity.json"
+    os.utime(sanity, (run.model.stat().st_mtime - 10,) * 2)
+    text = _write(study, runs, st, tmp_path / "summary.md")
+    assert "| cnn_dropout | 0 |" in text and "| cnn | 0 | Grad-CAM" not in text

@@ -125,6 +125,8 @@ def test_study_tables_rows_match_variants_and_seeds(study, tmp_path):
     assert names == [
         "per_class.csv",
         "per_class.md",
+        "ranking.csv",
+        "ranking.md",
         "test_metrics.csv",
         "test_metrics.md",
         "training_time.csv",

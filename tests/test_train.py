@@ -138,7 +138,10 @@ def test_outputs_follow_the_contract(data: Path, tmp_path: Path) -> None:
     assert info["best_epoch"] == best
     ckpt = torch.load(out / "model.pt", weights_only=True)
     assert set(ckpt) == {"spec", "seed", "state_dict", "class_names", "mean", "std",
-                         "image_size", "channels", "best_epoch", "n_classes"}  # fmt: skip
+                         "image_size", "channels", "best_epoch", "n_classes", "threshold",
+                         "data"}  # fmt: skip
+    assert ckpt["data"] == {"image_size": 16, "channels": 1}  # no decoding settings given
+    assert 0 < ckpt["threshold"] < 1
     assert ckpt["spec"] == spec and ckpt["best_epoch"] == best
     assert ckpt["class_names"] == ["normal", "abnormal"] and ckpt["mean"] == [0.35]
 

@@ -60,3 +60,40 @@ def test_readme_command_in_the_users_environment(user_study: Path, command: str)
     assert proc.returncode == 0, f"{command}\n" + (proc.stdout + proc.stderr)[-3000:]
     if "--report" in args:
         assert (user_study / args[args.index("--report") + 1]).stat().st_size > 10_000
+
+
+def readme_predict_commands() -> list[str]:
+    """``biomedclf predict ...`` lines of the README's bash blocks."""
+    import re
+
+    from repo_copy import ROOT
+
+    blocks = re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    return [
+        re.sub(r"\s+#.*$", "", line.strip())
+        for block in blocks
+        for line in block.splitlines()
+        if line.strip().startswith("biomedclf predict")
+    ]
+
+
+def test_readme_predict_command_in_the_users_environment(user_study: Path) -> None:
+    """The README's predict command on the smoke study's model and its synthetic images."""
+    import csv
+    import re
+    import shlex
+
+    commands = readme_predict_commands()
+    assert commands, "the README shows no `biomedclf predict` command"
+    for command in commands:
+        args = [re.sub(r"^results/[^/]+/", "results/smoke/", a) for a in shlex.split(command)]
+        args = ["results/smoke/synthetic/" if a.endswith("/") and not a.startswith("results")
+                else a for a in args]  # fmt: skip
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+        proc = subprocess.run([str(Path(BIN) / args[0]), *args[1:]], cwd=user_study, env=env,
+                              capture_output=True, text=True, timeout=600)  # fmt: skip
+        assert proc.returncode == 0, f"{command}\n{proc.stdout}\n{proc.stderr}"
+        out = user_study / args[args.index("--out") + 1]
+        rows = list(csv.DictReader(out.open()))
+        n_images = len(list((user_study / "results/smoke/synthetic").rglob("*.png")))
+        assert len(rows) == n_images and all(r["predicted_class"] for r in rows)

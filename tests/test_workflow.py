@@ -96,7 +96,8 @@ def test_variant_setting_change_reruns_that_variant_only(study):
     )
     per_run = {k for k in jobs if k[0] in ("train", "evaluate")}
     assert per_run == {(r, f"variant=cnn_dropout, seed={s}") for r in ("train", "evaluate") for s in (0, 1)}
-    assert {k[0] for k in jobs} - {"train", "evaluate"} <= AGGREGATES | {"architecture"}
+    assert {k[0] for k in jobs} - {"train", "evaluate"} <= AGGREGATES | {
+        "architecture", "explain", "explain_figures"}
     assert "prepare" not in {k[0] for k in jobs}
 
 

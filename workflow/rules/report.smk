@@ -29,19 +29,25 @@ rule study_tables:
             multiext(str(STUDY / "tables" / "test_metrics"), ".csv", ".md"),
             caption="../report/test_metrics.rst",
             category="Study",
-            labels={"table": "test metrics"},
+            labels={"kind": "table", "name": "test metrics"},
         ),
         report(
             multiext(str(STUDY / "tables" / "training_time"), ".csv", ".md"),
             caption="../report/training_time.rst",
             category="Study",
-            labels={"table": "training time"},
+            labels={"kind": "table", "name": "training time"},
+        ),
+        report(
+            multiext(str(STUDY / "tables" / "ranking"), ".csv", ".md"),
+            caption="../report/ranking.rst",
+            category="Study",
+            labels={"kind": "table", "name": "ranking"},
         ),
         report(
             multiext(str(STUDY / "tables" / "per_class"), ".csv", ".md"),
             caption="../report/per_class.rst",
             category="Study",
-            labels={"table": "per class"},
+            labels={"kind": "table", "name": "per class"},
         ),
     log:
         LOGS / "tables" / "study.log",
@@ -64,13 +70,13 @@ rule comparison_tables:
             multiext(str(STUDY / "tables" / "comparison_{comparison}"), ".csv", ".md"),
             caption="../report/comparison_table.rst",
             category="{comparison}",
-            labels={"table": "baseline vs variant"},
+            labels={"kind": "table", "name": "baseline vs variant"},
         ),
         report(
             multiext(str(STUDY / "tables" / "stats_{comparison}"), ".csv", ".md"),
             caption="../report/stats_table.rst",
             category="{comparison}",
-            labels={"table": "statistics"},
+            labels={"kind": "table", "name": "statistics"},
         ),
     log:
         LOGS / "tables" / "{comparison}.log",
@@ -91,7 +97,7 @@ rule architecture:
             multiext(str(STUDY / "tables" / "architecture"), ".csv", ".md"),
             caption="../report/architecture.rst",
             category="Study",
-            labels={"table": "architecture"},
+            labels={"kind": "table", "name": "architecture"},
         ),
     log:
         LOGS / "tables" / "architecture.log",
@@ -116,19 +122,19 @@ rule study_figures:
             STUDY / "figures" / "test_accuracy.png",
             caption="../report/test_accuracy.rst",
             category="Study",
-            labels={"figure": "test accuracy"},
+            labels={"kind": "figure", "name": "test accuracy"},
         ),
         report(
             STUDY / "figures" / "accuracy_vs_time.png",
             caption="../report/accuracy_vs_time.rst",
             category="Study",
-            labels={"figure": "accuracy vs training time"},
+            labels={"kind": "figure", "name": "accuracy vs training time"},
         ),
         report(
             STUDY / "figures" / "reliability.png",
             caption="../report/reliability.rst",
             category="Study",
-            labels={"figure": "calibration"},
+            labels={"kind": "figure", "name": "calibration"},
         ),
     log:
         LOGS / "figures" / "study.log",
@@ -151,19 +157,19 @@ rule comparison_figures:
             STUDY / "figures" / "curves_{comparison}.png",
             caption="../report/curves.rst",
             category="{comparison}",
-            labels={"figure": "learning curves"},
+            labels={"kind": "figure", "name": "learning curves"},
         ),
         report(
             STUDY / "figures" / "roc_{comparison}.png",
             caption="../report/roc.rst",
             category="{comparison}",
-            labels={"figure": "ROC"},
+            labels={"kind": "figure", "name": "ROC"},
         ),
         report(
             STUDY / "figures" / "confusion_{comparison}.png",
             caption="../report/confusion.rst",
             category="{comparison}",
-            labels={"figure": "confusion matrices"},
+            labels={"kind": "figure", "name": "confusion matrices"},
         ),
     log:
         LOGS / "figures" / "{comparison}.log",
@@ -183,12 +189,14 @@ rule summary:
         run_files(),
         stats=STUDY / "stats" / "stats.json",
         data_summary=STUDY / "data" / "summary.json",
+        # read by biomedclf.explain_summary (flags maps that survive randomisation)
+        explain=explain_sanity_files(),
     output:
         report(
             STUDY / "summary.md",
             caption="../report/summary.rst",
             category="Study",
-            labels={"document": "summary"},
+            labels={"kind": "document", "name": "summary"},
         ),
     log:
         LOGS / "summary.log",

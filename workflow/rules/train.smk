@@ -19,6 +19,8 @@ rule train:
         gpu=train_resources_gpu,
     params:
         spec=variant_spec,
+        # how files become pixels: kept in model.pt for `biomedclf predict`
+        decoding=canonical(decode_settings(config["data"])),
         code=code("train.py"),
         # Resumable per-epoch checkpoint, outside the declared outputs (kept on failure).
         checkpoint=train_checkpoint,

@@ -13,4 +13,5 @@ with log_to(snakemake.log[0]):
         out_dir=Path(snakemake.output.model).parent,
         checkpoint_dir=Path(snakemake.params.checkpoint),
         threads=snakemake.threads,
+        decoding=snakemake.params.decoding,
     )

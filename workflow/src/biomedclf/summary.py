@@ -8,6 +8,9 @@ The summary lives in the study folder (``results/{name}/summary.md``) beside ``t
 :mod:`biomedclf.comparison_tables`, the "What was run" section with
 :mod:`biomedclf.summary_setup`. Studies of more than two classes get the multi-class test
 metrics, macro AUROC and the top-label calibration; every study gets the per-class tables.
+Each comparison links its saliency figure and error gallery, and the explained runs' sanity
+check of their maps follows the claims, flagging maps that survive randomisation
+(:mod:`biomedclf.explain_summary`).
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from biomedclf.comparison_tables import comparison_markdown
+from biomedclf.explain_summary import saliency_links, sanity_section
 from biomedclf.io import atomic_path
 from biomedclf.per_class_table import per_class_markdown
+from biomedclf.ranking_table import ranking_markdown, ranking_sentence
 from biomedclf.rendering import fmt_mean_sd, fmt_p, markdown_table, p_text
 from biomedclf.runs import RunFiles
 from biomedclf.significance import format_difference
@@ -154,7 +159,8 @@ def _comparison_links(comp_name: str, study_dir: Path, start: Path) -> str:
         ("table", study_dir / "tables" / f"comparison_{comp_name}.md"),
         ("statistics", study_dir / "tables" / f"stats_{comp_name}.md"),
     ]
-    return " · ".join(f"[{label}]({link(p, start)})" for label, p in items)
+    links = [f"[{label}]({link(p, start)})" for label, p in items]
+    return " · ".join(links + saliency_links(comp_name, study_dir, start))
 
 
 def _claims_section(
@@ -208,6 +214,23 @@ def _introduction(
             "",
         ]
     return out
+
+
+def _best_section(stats: StudyStats, study_dir: Path, start: Path) -> list[str]:
+    """``## Which variant is best``: the ranking by the primary metric and whether the best
+    one's lead over each other is real (Holm-adjusted)."""
+    tab = study_dir / "tables"
+    return [
+        "## Which variant is best",
+        "",
+        ranking_sentence(stats),
+        "",
+        ranking_markdown(stats).rstrip(),
+        "",
+        f"Table: [ranking]({link(tab / 'ranking.md', start)}) "
+        f"([CSV]({link(tab / 'ranking.csv', start)}))",
+        "",
+    ]
 
 
 def _study_tables_section(
@@ -277,9 +300,11 @@ def render_summary(
     variants = stats.variant_order(runs)
     seeds = study.get("seeds") or sorted({r.seed for r in runs})
     out = _introduction(study.get("name", "study"), variants, seeds, stats)
+    out += _best_section(stats, study_dir, start)
     out += setup_section(study, runs, variants, study_dir / "tables", start)
     out += _study_tables_section(runs, stats, study_dir, start)
     out += _claims_section(study.get("comparisons") or {}, stats, study_dir, start)
+    out += sanity_section(study_dir, runs, start)
     if stats.warnings:
         out += ["## Warnings", "", *[f"- {w}" for w in stats.warnings], ""]
     out += _reading_notes(stats, study_dir, start)

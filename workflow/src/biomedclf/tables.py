@@ -29,6 +29,7 @@ from biomedclf.comparison_tables import (
     stats_rows,
 )
 from biomedclf.per_class_table import per_class_markdown, per_class_rows
+from biomedclf.ranking_table import ranking_markdown, ranking_rows, ranking_sentence
 from biomedclf.rendering import output_dir, write_csv, write_text
 from biomedclf.runs import RunFiles
 from biomedclf.stats_file import StudyStats
@@ -75,8 +76,8 @@ def test_metrics_note(stats: StudyStats) -> str:
 
 
 def write_study_tables(runs: list[RunFiles], stats: StudyStats, out_dir: Path) -> list[Path]:
-    """Write ``tables/test_metrics.{csv,md}``, ``tables/training_time.{csv,md}`` and
-    ``tables/per_class.{csv,md}``.
+    """Write ``tables/test_metrics.{csv,md}``, ``tables/training_time.{csv,md}``,
+    ``tables/per_class.{csv,md}`` and ``tables/ranking.{csv,md}``.
 
     ``out_dir`` is the study folder (``results/{name}``) or its ``tables`` folder. Returns the
     paths written.
@@ -109,6 +110,15 @@ def write_study_tables(runs: list[RunFiles], stats: StudyStats, out_dir: Path) -
         write_text(
             tables / "per_class.md",
             "# Metrics per class\n\n" + PER_CLASS_NOTE + "\n\n" + per_class_markdown(runs, stats),
+        ),
+    ]
+    header, rows = ranking_rows(stats)
+    paths += [
+        write_csv(tables / "ranking.csv", header, rows),
+        write_text(
+            tables / "ranking.md",
+            "# Which variant is best\n\n" + ranking_sentence(stats) + "\n\n"
+            + ranking_markdown(stats),
         ),
     ]
     log.info("wrote %s", ", ".join(str(p) for p in paths))

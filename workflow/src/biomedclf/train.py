@@ -70,6 +70,7 @@ class Run:
     seed: int
     device: torch.device
     threads: int
+    decoding: dict[str, Any] | None = None  # how files become the cache's pixels (model.pt)
 
     @property
     def name(self) -> str:
@@ -329,13 +330,15 @@ def run_training(
     out_dir: Path,
     checkpoint_dir: Path,
     threads: int = 1,
+    decoding: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train ``spec`` (a resolved variant, biomedclf.config.resolve_variant) with ``seed``.
 
     Writes ``model.pt``, ``history.csv``, ``train.json`` and ``scores.csv`` into
     ``out_dir`` and returns the train.json dict. ``checkpoint_dir`` (outside the declared
     outputs) holds the per-epoch checkpoint; it is resumed when its spec, seed, data and
-    device type match and deleted after success.
+    device type match and deleted after success. ``decoding`` (the data step's decoding
+    settings, biomedclf.data.decode_settings) is stored in model.pt for ``biomedclf predict``.
 
     In train.json, ``train_seconds`` is the sum of the epochs' wall time (training, validation
     and checkpoint; no start-up), ``images_per_second`` counts training images over the
@@ -353,7 +356,8 @@ def run_training(
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.cuda.reset_peak_memory_stats(device)
-    run = Run(spec=spec, settings=settings, seed=int(seed), device=device, threads=threads)
+    run = Run(spec=spec, settings=settings, seed=int(seed), device=device, threads=threads,
+              decoding=decoding)  # fmt: skip
     # Determinism on CPU: every generator is seeded and the thread count fixed; deterministic
     # algorithms are requested too (process-wide, so the previous mode is restored after).
     was = (

@@ -18,6 +18,7 @@ import torch
 from biomedclf.devices import device_name
 from biomedclf.io import atomic_path, score_columns, write_json
 from biomedclf.losses import probabilities
+from biomedclf.metrics import youden_threshold
 from biomedclf.models import count_parameters
 from biomedclf.predict import predict_logits
 from biomedclf.runs import TRAIN_FILES
@@ -124,11 +125,22 @@ def _scores(state: TrainState, data: TrainingData, run: Run) -> dict[str, tuple]
     return out
 
 
+def _threshold(scores: dict[str, tuple]) -> float | None:
+    """Two classes: the threshold on the probability of class 1 that maximises Youden's J on
+    the validation split (the evaluation's ``threshold_youden``); None for more classes."""
+    paths, labels, probs = scores["val"]
+    if len(probs[0]) != 2:
+        return None
+    return youden_threshold(labels, [row[1] for row in probs])
+
+
 def write_outputs(
     out_dir: Path, run: Run, state: TrainState, data: TrainingData, info: dict[str, Any]
 ) -> None:
     """Write the run's files: the best epoch's model, the history, its scores, train.json."""
     channels, image_size = data.shape
+    scores = _scores(state, data, run)
+    decoding = run.decoding or {"image_size": image_size, "channels": channels}
     model_file = {
         "spec": run.spec,
         "seed": run.seed,
@@ -140,10 +152,12 @@ def write_outputs(
         "channels": channels,
         "best_epoch": state.progress.best_epoch,
         "n_classes": data.n_classes,
+        "threshold": _threshold(scores),
+        "data": decoding,
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(out_dir / TRAIN_FILES["model"]) as tmp:
         torch.save(model_file, tmp)
     write_history(out_dir / TRAIN_FILES["history"], state.progress.history)
-    write_scores(out_dir / TRAIN_FILES["scores"], _scores(state, data, run))
+    write_scores(out_dir / TRAIN_FILES["scores"], scores)
     write_json(out_dir / TRAIN_FILES["info"], info)

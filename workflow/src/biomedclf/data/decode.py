@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -37,6 +37,9 @@ T = TypeVar("T")
 
 #: ``data.interpolation`` -> Pillow filter. Pillow's bilinear and bicubic resampling widen the
 #: kernel when shrinking, i.e. they antialias.
+#: ``data.resize``: how a non-square image becomes square (squares are only resized).
+RESIZE_MODES = ("pad", "crop", "squash")
+
 RESAMPLE = {
     "bicubic": Image.Resampling.BICUBIC,
     "bilinear": Image.Resampling.BILINEAR,
@@ -61,6 +64,7 @@ class DecodeSpec:
     image_size: int
     channels: int = 1
     interpolation: str = "bicubic"
+    resize: str = "pad"  # data.resize: pad | crop | squash (non-square images)
     dicom: DicomSpec = DicomSpec()  # data.dicom: window, frames
     nifti: NiftiSpec = NiftiSpec()  # data.nifti: slice, axis, clip
 
@@ -73,6 +77,8 @@ class DecodeSpec:
             )
         if self.image_size < 1:
             raise ValueError(f"data.image_size: {self.image_size!r}; use a positive size")
+        if self.resize not in RESIZE_MODES:
+            raise ValueError(f"data.resize: {self.resize!r}; use one of {RESIZE_MODES}")
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,14 @@ class Decoded:
 
     pixels: np.ndarray  # uint8, C x H x W, contiguous
     sha256: str
+    square: bool = True  # whether the source image was square (data.resize had no effect)
+
+
+class Row(NamedTuple):
+    """What :func:`decode_into` returns for an image written into its buffer row."""
+
+    sha256: str
+    square: bool
 
 
 def pixel_sha256(pixels: np.ndarray) -> str:
@@ -135,15 +149,30 @@ def _to_working_image(img: Image.Image) -> Image.Image:
     return img
 
 
+def _square(img: Image.Image, spec: DecodeSpec) -> Image.Image:
+    """``img`` at ``image_size`` x ``image_size``: squashed, or scaled to fit and padded with
+    black (``pad``), or scaled to fill and cut to its centre (``crop``)."""
+    size = spec.image_size
+    resample = RESAMPLE[spec.interpolation]
+    w, h = img.size
+    if w == h or spec.resize == "squash":
+        return img if img.size == (size, size) else img.resize((size, size), resample)
+    scale = size / max(w, h) if spec.resize == "pad" else size / min(w, h)
+    inner = (max(1, round(w * scale)), max(1, round(h * scale)))
+    img = img.resize(inner, resample)
+    if spec.resize == "crop":
+        left, top = (inner[0] - size) // 2, (inner[1] - size) // 2
+        return img.crop((left, top, left + size, top + size))
+    canvas = Image.new(img.mode, (size, size), 0)
+    canvas.paste(img, ((size - inner[0]) // 2, (size - inner[1]) // 2))
+    return canvas
+
+
 def _to_pixels(img: Image.Image, spec: DecodeSpec) -> np.ndarray:
     """Resize a working image (L, F or RGB) and return it as uint8 C x H x W."""
-    size = (spec.image_size, spec.image_size)
-    resample = RESAMPLE[spec.interpolation]
     if img.mode == "RGB" and spec.channels == 1:
         img = img.convert("L")  # ITU-R 601-2 luma, as torchvision's Grayscale
-    if img.size != size:
-        img = img.resize(size, resample)
-    arr = np.asarray(img)
+    arr = np.asarray(_square(img, spec))
     if arr.dtype != np.uint8:  # float plane from a 16-bit or float image
         arr = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
     if arr.ndim == 2:
@@ -158,7 +187,7 @@ def _to_pixels(img: Image.Image, spec: DecodeSpec) -> np.ndarray:
 def decode_pil(img: Image.Image, spec: DecodeSpec) -> Decoded:
     """Convert a loaded Pillow image to cache pixels."""
     pixels = _to_pixels(_to_working_image(img), spec)
-    return Decoded(pixels=pixels, sha256=pixel_sha256(pixels))
+    return Decoded(pixels=pixels, sha256=pixel_sha256(pixels), square=img.width == img.height)
 
 
 def decode_plane(plane: np.ndarray, spec: DecodeSpec) -> Decoded:
@@ -178,7 +207,8 @@ def decode_plane(plane: np.ndarray, spec: DecodeSpec) -> Decoded:
         pixels = np.ascontiguousarray(arr)
     else:
         pixels = _to_pixels(_float_image(plane), spec)
-    return Decoded(pixels=pixels, sha256=pixel_sha256(pixels))
+    square = plane.shape[0] == plane.shape[1]
+    return Decoded(pixels=pixels, sha256=pixel_sha256(pixels), square=square)
 
 
 def decode_array(arr: np.ndarray, spec: DecodeSpec) -> Decoded:
@@ -297,11 +327,11 @@ def decode_into(
     out: np.ndarray,
     threads: int = 1,
     decode: Callable[[T, DecodeSpec], Decoded] = decode_file,  # type: ignore[assignment]
-) -> list[str | DecodeError]:
-    """Decode ``items`` into the rows of ``out`` (uint8, len(items) x C x H x W); return hashes.
+) -> list[Row | DecodeError]:
+    """Decode ``items`` into the rows of ``out`` (uint8, len(items) x C x H x W).
 
     Item ``i`` lands in ``out[i]`` (each thread writes only its own rows) and its entry in the
-    result is the pixels' sha256; a failure leaves its row untouched and is returned in place
+    result is a :class:`Row` (the pixels' sha256, whether the source was square); a failure leaves its row untouched and is returned in place
     as :class:`DecodeError`. Only one image per thread is held besides ``out``, so memory grows
     by the cache's own size and no more.
     """
@@ -310,13 +340,13 @@ def decode_into(
         raise ValueError(f"decode buffer: need uint8 {expected}, got {out.dtype} {out.shape}")
     reuse_freed_memory()
 
-    def one(i: int) -> str | DecodeError:
+    def one(i: int) -> Row | DecodeError:
         try:
             decoded = decode(items[i], spec)
         except DecodeError as exc:
             return exc
         out[i] = decoded.pixels
-        return decoded.sha256
+        return Row(decoded.sha256, decoded.square)
 
     if threads <= 1 or len(items) < 2:
         return [one(i) for i in range(len(items))]

@@ -49,8 +49,9 @@ import numpy as np
 from ..io import write_json
 from .assign import Assignment, GivenSplits, assign, given_splits
 from .classes import ClassPlan, plan_for_index, select_classes
-from .clinical import clinical_specs, resolve_clinical
-from .decode import Decoded, DecodeSpec, decode_array, decode_file, decode_into
+from .clinical import resolve_clinical
+from .decode_settings import decode_spec
+from .decode import DecodeError, Decoded, DecodeSpec, decode_array, decode_file, decode_into
 from .dedupe import Duplicates, Kept, drop_cross_split_copies, find_duplicates
 from .layout import Layout, arrange
 from .outputs import MANIFEST_HEADER, REJECTED_HEADER, manifest_rows, write_csv, write_splits
@@ -68,6 +69,7 @@ DATA_DEFAULTS: dict[str, Any] = {
     "image_size": 128,
     "channels": 1,
     "interpolation": "bicubic",
+    "resize": "pad",
     "classes": None,
     "ordinal": False,
     "positive_class": None,
@@ -112,6 +114,7 @@ class DecodedImages:
 
     pixels: np.ndarray  # uint8 candidates x C x H x W; row i is candidate i until arranged
     sha256: list[str | None]  # per candidate; None where it could not be decoded
+    not_square: int  # decoded images that were not square (data.resize applied)
     usable: np.ndarray  # int64 indices of the decoded candidates, ascending
     rejected: list[tuple[str, str]]  # index rejections, then decode failures
     seconds: float
@@ -133,11 +136,12 @@ def check_config(cfg: dict[str, Any]) -> DecodeSpec:
         value = cfg["split"][key]
         if not 0 < float(value) < 1:
             raise ValueError(f"data.split.{key}: {value!r}; use a fraction between 0 and 1")
-    dicom, nifti = clinical_specs(cfg)
+    return decode_spec(cfg)
     return DecodeSpec(
         image_size=int(cfg["image_size"]),
         channels=int(cfg["channels"]),
         interpolation=str(cfg["interpolation"]),
+        resize=str(cfg["resize"]),
         dicom=dicom,
         nifti=nifti,
     )
@@ -191,8 +195,8 @@ def decode_step(index: SourceIndex, spec: DecodeSpec, on_error: str, threads: in
     rejected = list(index.rejected)
     sha256: list[str | None] = []
     for cand, res in zip(index.candidates, results):
-        if isinstance(res, str):
-            sha256.append(res)
+        if not isinstance(res, DecodeError):
+            sha256.append(res.sha256)
             continue
         if on_error == "fail":
             where = cand.file if cand.file is not None else f"{index.root}: {cand.path}"
@@ -207,7 +211,10 @@ def decode_step(index: SourceIndex, spec: DecodeSpec, on_error: str, threads: in
         "decoded %d images in %.2f s with %d thread(s) (%.0f images/s); %d unreadable",
         n, seconds, threads, n / max(seconds, 1e-9), n - len(usable),
     )  # fmt: skip
-    return DecodedImages(pixels, sha256, usable, rejected, seconds)
+    not_square = sum(1 for r in results if not isinstance(r, DecodeError) and not r.square)
+    if not_square:
+        log.info("%d image(s) were not square: data.resize %s", not_square, spec.resize)
+    return DecodedImages(pixels, sha256, not_square, usable, rejected, seconds)
 
 
 def _formats(index: SourceIndex) -> dict[str, int]:
@@ -257,6 +264,8 @@ def build_summary(
         "image_size": spec.image_size,
         "channels": spec.channels,
         "interpolation": spec.interpolation,
+        "resize": spec.resize,
+        "not_square": decoded.not_square,
         "counts": assignment.counts,
         "n_images": len(kept.rows),
         "n_files": len(index.candidates) + len(index.rejected),

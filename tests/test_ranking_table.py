@@ -1,0 +1,56 @@
+"""The ranking table and the summary's "which variant is best" section, from stats.json."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from aggregate_fixtures import make_study
+
+from biomedclf import stats
+from biomedclf.ranking_table import ranking_markdown, ranking_rows, ranking_sentence
+from biomedclf.stats_file import parse_stats
+from biomedclf.tables import write_study_tables
+
+
+@pytest.fixture(scope="module")
+def known(tmp_path_factory):
+    """'strong' and its 'twin' right on the same 70 of 80 images, 'weak' on 40."""
+    root = tmp_path_factory.mktemp("rank")
+    variants = {"weak": ("conv", 0.5, 1.0), "strong": ("conv", 0.875, 1.0),
+                "twin": ("conv", 0.875, 1.0)}  # fmt: skip
+    runs, _ = make_study(root, variants, seeds=[0, 1, 2], n_test=80, comparisons={},
+                         exact=True)  # fmt: skip
+    raw = stats.study_statistics(runs, {}, n_bootstrap=400, seed=0)
+    return root, runs, raw, parse_stats(json.loads(json.dumps(raw)))
+
+
+def test_rows_follow_the_statistics(known) -> None:
+    _, _, raw, parsed = known
+    header, rows = ranking_rows(parsed)
+    assert [r[1] for r in rows] == [o["variant"] for o in raw["ranking"]["order"]]
+    assert rows[0][6:] == [None] * 6  # the best has no difference to itself
+    weak = dict(zip(header, rows[2]))
+    want = next(v for v in raw["ranking"]["versus"] if v["variant"] == "weak")
+    assert weak["best_minus_variant"] == want["difference"] and weak["p_holm"] == want["p_holm"]
+    assert weak["lead_is_real"] is True
+
+
+def test_markdown_and_sentence_say_which_lead_is_real(known) -> None:
+    _, _, raw, parsed = known
+    text = ranking_sentence(parsed)
+    assert text.startswith("**strong** has the highest test accuracy: 87.5 %")
+    assert "over twin +0.0 pp (not detectable" in text
+    assert "over weak +37.5 pp (real, Holm-adjusted p" in text
+    table = ranking_markdown(parsed).splitlines()
+    assert table[2].startswith("| 1 | strong | 87.5 % |") and "best" in table[2]
+    assert table[4].startswith("| 3 | weak | 50.0 % |") and table[4].endswith("| yes |")
+
+
+def test_study_tables_write_the_ranking(known, tmp_path) -> None:
+    _, runs, _, parsed = known
+    write_study_tables(runs, parsed, tmp_path)
+    rows = list(csv.DictReader((tmp_path / "tables" / "ranking.csv").open()))
+    assert [r["variant"] for r in rows] == ["strong", "twin", "weak"]
+    assert (tmp_path / "tables" / "ranking.md").read_text().startswith("# Which variant is best")
