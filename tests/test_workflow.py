@@ -181,9 +181,14 @@ def test_a_second_run_gives_identical_numbers(study, tmp_path):
             "comparisons.dropout.variants[0]",
             "cnn_dropuot",
         ),
+        (
+            lambda c: c["data"].update(source="folder", path="/nonexistent/xrays"),
+            "data.path",
+            "/nonexistent/xrays",
+        ),
     ],
     ids=["unknown-key", "wrong-type", "out-of-range", "misspelt-key", "unknown-model",
-         "unknown-variant"],  # fmt: skip
+         "unknown-variant", "missing-data-path"],  # fmt: skip
 )
 def test_config_errors_name_the_key_in_a_few_lines(tmp_path, change, key, value):
     repo = copy_repo(tmp_path / "repo")
