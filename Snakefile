@@ -13,6 +13,7 @@ SRC = str(Path(workflow.basedir) / "workflow" / "src")
 sys.path.insert(0, SRC)
 from biomedclf.config import ConfigError, prepare_config
 from biomedclf.data.classes import source_classes
+from biomedclf.data.folds import check_planned_folds
 
 
 configfile: "config.yaml"
@@ -29,6 +30,8 @@ try:
     # The classes of the data source, found without preparing it (folder names, a manifest's
     # label column, an .npz's labels): a wrong data.path or data.classes stops here.
     CLASS_NAMES = source_classes(config["data"])
+    # More folds than a class can fill stops here when the file counts show it already.
+    check_planned_folds(config["data"], CLASS_NAMES)
 except (ConfigError, ValueError) as err:
     raise ConfigError(f"config: {err}") from None
 
@@ -42,13 +45,13 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/explain.smk"
+include: "workflow/rules/crossval.smk"
 
 
 # Small jobs that are not worth a cluster queue: run them where Snakemake runs.
 localrules:
     all,
     synthesize,
-    evaluate,
     stats,
     study_tables,
     comparison_tables,

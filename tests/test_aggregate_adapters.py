@@ -32,6 +32,7 @@ def study(tmp_path_factory):
         params=SimpleNamespace(
             variants=variants, seeds=seeds, comparisons=study["comparisons"],
             statistics={"n_bootstrap": 50, "confidence": 0.9, "seed": 1, "calibration_bins": 5},
+            evaluated_on="test",
         ),
         output=[str(stats)], log=[str(root / "logs" / "stats.log")],
     )  # fmt: skip
@@ -68,7 +69,7 @@ def test_table_figure_and_summary_adapters_read_the_stats(study):
          output=[str(root / "figures" / "curves_dropout.png")])  # fmt: skip
     summary = SimpleNamespace(
         name="fake", variants=variants, seeds=seeds, specs=spec["variants"],
-        comparisons={"dropout": spec["comparisons"]["dropout"]},
+        comparisons={"dropout": spec["comparisons"]["dropout"]}, folds=None,
     )  # fmt: skip
     _run("summary.py", params=summary, input=inputs, log=log,
          output=[str(root / "summary.md")])  # fmt: skip

@@ -279,7 +279,7 @@ def test_study_statistics_structure_and_json(fake_study):
     _, runs, study, result = fake_study
     text = json.dumps(result, allow_nan=False)  # strict JSON: no NaN
     assert json.loads(text) == result
-    assert result["format"] == "biomedclf-stats/3"
+    assert result["format"] == "biomedclf-stats/4"
     assert set(result["variants"]) == set(study["variants"])
     v = result["variants"]["cnn"]
     assert v["seeds"] == [0, 1, 2]

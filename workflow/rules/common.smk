@@ -5,7 +5,13 @@ import os
 from biomedclf.config import canonical, comparison_variants, data_spec, resolve_variant
 from biomedclf.data.decode_settings import decode_settings
 from biomedclf.provenance import script_digest
-from biomedclf.runs import checkpoint_dir, eval_files, study_runs, train_files
+from biomedclf.runs import (
+    checkpoint_dir,
+    crossval_files,
+    eval_files,
+    study_runs,
+    train_files,
+)
 
 # Jobs run the scripts in fresh interpreters: let them import this checkout's package first
 # (the workflow sets the variable; it reads nothing from it).
@@ -22,11 +28,16 @@ COMPARISONS = list(config["comparisons"])
 ENV = "../../envs/biomedclf.yaml"
 RES = config["resources"]
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
+# k-fold cross-validation (data.split.folds), or None for one fixed train/val/test split
+FOLDS = config["data"]["split"]["folds"]
+# the fold wildcard of the training jobs' paths, with folds
+FOLD = "{fold}" if FOLDS else None
 
 
 wildcard_constraints:
     variant="|".join(VARIANTS) or "$^",
     seed=r"\d+",
+    fold=r"\d+",
     comparison="|".join(COMPARISONS) or "$^",
 
 
@@ -39,12 +50,46 @@ def data_files(*names):
     return [str(STUDY / "data" / n) for n in names]
 
 
-def run_train_files(variant="{variant}", seed="{seed}"):
-    return {k: str(v) for k, v in train_files(STUDY, variant, seed).items()}
+def cache_files():
+    """The data cache a training job reads: the three splits, or with folds the pool, its
+    fold file and the test split."""
+    return data_files(
+        *(("cv.pt", "folds.json") if FOLDS else ("train.pt", "val.pt")), "test.pt"
+    )
+
+
+def run_train_files(variant="{variant}", seed="{seed}", fold=None):
+    return {k: str(v) for k, v in train_files(STUDY, variant, seed, fold).items()}
+
+
+def crossval_summaries(wildcards):
+    """Each variant's crossval.json files, in seed order, by variant."""
+    return {v: [run_crossval_files(v, s)["crossval"] for s in SEEDS] for v in VARIANTS}
+
+
+def fold_histories():
+    """history.csv of every fold of the first seed, variant-major."""
+    return [
+        run_train_files(v, SEEDS[0], f)["history"]
+        for v in VARIANTS
+        for f in range(FOLDS)
+    ]
+
+
+def fold_run_files(wildcards):
+    """The training outputs of every fold of a cross-validated run, by role."""
+    folds = [
+        run_train_files(wildcards.variant, wildcards.seed, f) for f in range(FOLDS)
+    ]
+    return {role: [f[role] for f in folds] for role in ("scores", "info", "history")}
 
 
 def run_eval_files(variant="{variant}", seed="{seed}"):
     return {k: str(v) for k, v in eval_files(STUDY, variant, seed).items()}
+
+
+def run_crossval_files(variant="{variant}", seed="{seed}"):
+    return {k: str(v) for k, v in crossval_files(STUDY, variant, seed).items()}
 
 
 def run_files(variants=None, seeds=None):
@@ -71,7 +116,8 @@ def model_specs():
 
 
 def train_checkpoint(wildcards):
-    return str(checkpoint_dir(STUDY, wildcards.variant, wildcards.seed))
+    fold = wildcards.fold if FOLDS else None
+    return str(checkpoint_dir(STUDY, wildcards.variant, wildcards.seed, fold))
 
 
 def train_resources_gpu(wildcards):
@@ -105,7 +151,21 @@ def final_outputs():
         ]
         + [str(STUDY / "figures" / f"{f}.png") for f in figures]
         + explain_outputs()
+        + crossval_outputs()
     )
+
+
+def crossval_outputs():
+    """With folds: the statistics across folds, their tables and figures."""
+    if not FOLDS:
+        return []
+    tables = [
+        STUDY / "tables" / f"{t}.{e}"
+        for t in ("crossval", "crossval_tests")
+        for e in ("csv", "md")
+    ]
+    figures = [STUDY / "figures" / f"{f}.png" for f in ("folds", "fold_curves")]
+    return [str(f) for f in [STUDY / "stats" / "crossval.json", *tables, *figures]]
 
 
 def finished_message():
@@ -176,16 +236,20 @@ def comparison_members(comp):
     return [comp["baseline"], *comp["variants"]]
 
 
+def test_predictions(variant, seed):
+    """A run's test predictions: with folds, the fold ensemble's."""
+    if FOLDS:
+        return run_crossval_files(variant, seed)["test_predictions"]
+    return run_eval_files(variant, seed)["predictions"]
+
+
 def explain_predictions(wildcards):
-    return [
-        run_eval_files(b, wildcards.seed)["predictions"]
-        for b in explain_baselines(wildcards)
-    ]
+    return [test_predictions(b, wildcards.seed) for b in explain_baselines(wildcards)]
 
 
 def explain_ensemble(wildcards):
     """The variant's predictions of every seed (the errors of its seed ensemble)."""
-    return [run_eval_files(wildcards.variant, s)["predictions"] for s in SEEDS]
+    return [test_predictions(wildcards.variant, s) for s in SEEDS]
 
 
 def gallery_files(role):

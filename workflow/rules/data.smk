@@ -19,7 +19,7 @@ rule prepare:
     input:
         prepare_input,
     output:
-        data_files("train.pt", "val.pt", "test.pt"),
+        cache_files(),
         manifest=STUDY / "data" / "manifest.csv",
         rejected=STUDY / "data" / "rejected.csv",
         summary=STUDY / "data" / "summary.json",

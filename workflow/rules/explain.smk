@@ -12,7 +12,8 @@ localrules:
 
 rule explain:
     input:
-        model=run_train_files()["model"],
+        # with folds: the first fold's model, on the test images the fold ensemble predicted
+        model=run_train_files(fold=0 if FOLDS else None)["model"],
         test=STUDY / "data" / "test.pt",
         # the selection: the same seed's predictions of the baselines of its comparisons
         predictions=explain_predictions,
@@ -35,6 +36,7 @@ rule explain:
         baselines=explain_baselines,
         seeds=SEEDS,
         n_images=config["explain"]["n_images"],
+        crossval=bool(FOLDS),
         code=code("explain.py"),
     script:
         "../scripts/explain.py"

@@ -15,6 +15,8 @@ rule stats:
         seeds=SEEDS,
         comparisons=config["comparisons"],
         statistics=config["statistics"],
+        # with folds the runs' predictions are out-of-fold, not of the test split
+        evaluated_on="out-of-fold" if FOLDS else "test",
         code=code("stats.py"),
     script:
         "../scripts/stats.py"
@@ -191,6 +193,7 @@ rule summary:
         data_summary=STUDY / "data" / "summary.json",
         # read by biomedclf.explain_summary (flags maps that survive randomisation)
         explain=explain_sanity_files(),
+        crossval=crossval_outputs()[:1],
     output:
         report(
             STUDY / "summary.md",
@@ -208,6 +211,7 @@ rule summary:
         seeds=SEEDS,
         specs={v: resolve_variant(config, v) for v in VARIANTS},
         comparisons=config["comparisons"],
+        folds=FOLDS,
         code=code("summary.py"),
     script:
         "../scripts/summary.py"

@@ -1,15 +1,19 @@
-# Training: one job per (variant, seed). The job's params hold its own resolved variant only.
+# Training: one job per (variant, seed), or per (variant, fold, seed) with data.split.folds.
+# The job's params hold its own resolved variant only.
 
 
 rule train:
     input:
         # test.pt: the saved model's test probabilities (scores.csv) are written once
         # training has ended; nothing from the test split feeds back into training
-        data_files("train.pt", "val.pt", "test.pt"),
+        cache_files(),
     output:
-        **run_train_files(),
+        **run_train_files(fold=FOLD),
     log:
-        LOGS / "train" / "{variant}" / "seed{seed}.log",
+        LOGS
+        / "train"
+        / "{variant}"
+        / ("fold{fold}_seed{seed}.log" if FOLDS else "seed{seed}.log"),
     conda:
         ENV
     threads: RES["train_threads"]

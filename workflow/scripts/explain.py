@@ -13,8 +13,8 @@ with log_to(snakemake.log[0]):
     explain_run(
         snakemake.input.model,
         data_dir,
-        {b: RunFiles.of(data_dir.parent, b, seed) for b in p.baselines},
-        study_runs(data_dir.parent, [snakemake.wildcards.variant], p.seeds),
+        {b: RunFiles.of(data_dir.parent, b, seed, p.crossval) for b in p.baselines},
+        study_runs(data_dir.parent, [snakemake.wildcards.variant], p.seeds, p.crossval),
         p.n_images,
         Path(snakemake.output.maps).parent,
         threads=snakemake.threads,

@@ -11,4 +11,5 @@ with log_to(snakemake.log[0]):
     p = snakemake.params
     study_dir = Path(snakemake.output[0]).parent.parent
     runs = study_runs(study_dir, p.variants, p.seeds)
-    write_json(snakemake.output[0], study_statistics(runs, p.comparisons, **p.statistics))
+    stats = study_statistics(runs, p.comparisons, **p.statistics, evaluated_on=p.evaluated_on)
+    write_json(snakemake.output[0], stats)

@@ -17,6 +17,8 @@ with log_to(snakemake.log[0]):
         "variants": p.specs,
         "comparisons": p.comparisons,
         "seeds": p.seeds,
+        # with folds: the statistics across folds (stats/crossval.json)
+        "crossval": read_json(snakemake.input.crossval[0]) if p.folds else None,
     }
     runs = study_runs(stats_path.parent.parent, p.variants, p.seeds)
     write_summary(study, runs, read_stats(stats_path), Path(snakemake.output[0]))

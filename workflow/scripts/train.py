@@ -1,4 +1,4 @@
-"""Adapter: train one variant with one seed."""
+"""Adapter: train one variant with one seed (on one fold, with cross-validation)."""
 
 from pathlib import Path
 
@@ -14,4 +14,5 @@ with log_to(snakemake.log[0]):
         checkpoint_dir=Path(snakemake.params.checkpoint),
         threads=snakemake.threads,
         decoding=snakemake.params.decoding,
+        fold=int(snakemake.wildcards.fold) if "fold" in snakemake.wildcards.keys() else None,
     )

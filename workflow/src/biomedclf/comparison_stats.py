@@ -87,7 +87,7 @@ def _wide_interval_warning(
         f"the {confidence * 100:g}% interval of the {label} "
         f"difference is wider (±{_fmt_metric(margin, metric)}) than the difference "
         f"it reports ({_fmt_metric(abs(pooled['difference']), metric)}); the test "
-        "set is too small to pin the effect down"
+        "images are too few to pin the effect down"
     ]
 
 

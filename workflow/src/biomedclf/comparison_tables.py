@@ -51,7 +51,8 @@ COMPARED_METRICS = (
 
 def compared_metrics(stats: StudyStats) -> list[tuple[str, str]]:
     """:data:`COMPARED_METRICS`, AUROC named ``Macro AUROC`` for more than two classes."""
-    return [(m, "Macro AUROC" if m == "auroc" and stats.multiclass else label)
+    return [(m, "Macro AUROC" if m == "auroc" and stats.multiclass
+             else label.replace("Test", stats.scope.capitalize()))
             for m, label in COMPARED_METRICS]  # fmt: skip
 
 
@@ -99,7 +100,8 @@ def comparison_rows(
 
 def comparison_markdown(comp_name: str, comparison: dict, stats: StudyStats) -> str:
     """Markdown: baseline and variants side by side (mean ± sd over seeds)."""
-    header = ["Role", "Variant", "Seeds", *[label for _, label in COMPARISON_COLUMNS]]
+    header = ["Role", "Variant", "Seeds",
+              *[label.replace("Test", stats.scope.capitalize()) for _, label in COMPARISON_COLUMNS]]  # fmt: skip
     rows = []
     for role, v in comparison_members(comp_name, comparison, stats):
         vs = stats.variant(v)

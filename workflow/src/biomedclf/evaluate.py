@@ -80,7 +80,8 @@ def _parse_row(path: Path, line: int, row: list[str], k: int) -> tuple[int, list
 
 
 def read_scores(path: Path | str, n_classes: int | None = None) -> dict[str, SplitScores]:
-    """``scores.csv`` as ``{"val": SplitScores, "test": SplitScores}``.
+    """``scores.csv`` as ``{"val": SplitScores, "test": SplitScores}`` (and ``"heldout"``,
+    the held-out fold, for a fold of a cross-validation).
 
     ``n_classes`` (from train.json), when given, must match the header's ``prob_*`` columns.
     Raises ValueError naming the file when a column, a split or a value is wrong.
@@ -88,6 +89,7 @@ def read_scores(path: Path | str, n_classes: int | None = None) -> dict[str, Spl
     path = Path(path)
     rows: dict[str, tuple[list[str], list[int], list[list[float]]]] = {
         "val": ([], [], []),
+        "heldout": ([], [], []),
         "test": ([], [], []),
     }
     with path.open(newline="") as f:
@@ -96,12 +98,16 @@ def read_scores(path: Path | str, n_classes: int | None = None) -> dict[str, Spl
         for line, row in enumerate(reader, start=2):
             if not row or row[0] not in rows:
                 split = row[0] if row else ""
-                raise ValueError(f"{path}, line {line}: split {split!r}, expected val or test")
+                raise ValueError(
+                    f"{path}, line {line}: split {split!r}, expected val, heldout or test"
+                )
             label, probs = _parse_row(path, line, row, k)
             paths, labels, values = rows[row[0]]
             paths.append(row[1])
             labels.append(label)
             values.append(probs)
+    if not rows["heldout"][0]:
+        del rows["heldout"]
     for split, (paths, _, _) in rows.items():
         if not paths:
             raise ValueError(f"{path}: no {split} rows; rerun the training job")
@@ -130,7 +136,7 @@ def write_predictions(
             writer.writerow([row_path, int(label), int(call), *(repr(float(q)) for q in row)])
 
 
-def _class_names(info: dict[str, Any], where: Path) -> list[str]:
+def class_names_of(info: dict[str, Any], where: Path) -> list[str]:
     """Class names of train.json; ``n_classes``, when present, must agree with them."""
     names = [str(c) for c in info.get("class_names") or []]
     k = info.get("n_classes", len(names) or 2)
@@ -198,7 +204,7 @@ def run_evaluation(
     scores_path, out_dir = Path(scores_path), Path(out_dir)
     info_path = Path(train_info_path)
     info = json.loads(info_path.read_text())
-    class_names = _class_names(info, info_path)
+    class_names = class_names_of(info, info_path)
     scores = read_scores(scores_path, len(class_names))
     metrics = evaluation_metrics(info, class_names, scores["val"], scores["test"], ordinal)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -218,11 +218,11 @@ def plot_test_accuracy(runs: Sequence[RunFiles], stats: StudyStats, path: Path) 
         ax.plot([], [], "o", color="0.35", alpha=0.55, ms=4, label="single seed")
         ax.set_xlim(-0.6, len(variants) - 0.2)
         ax.set_xticks(range(len(variants)), variants, rotation=20, ha="right")
-        ax.set_ylabel("Test accuracy (%)")
+        ax.set_ylabel(f"{stats.scope.capitalize()} accuracy (%)")
         ax.set_xlabel("Variant")
         ax.set_title(
-            "Test accuracy per variant\n"
-            f"(mean over seeds, {conf * 100:g}% bootstrap CI over test images)"
+            f"{stats.scope.capitalize()} accuracy per variant\n"
+            f"(mean over seeds, {conf * 100:g}% bootstrap CI over {stats.scope} images)"
         )
         ax.legend(loc="best")
         return _save(fig, path)
@@ -252,8 +252,8 @@ def plot_accuracy_vs_time(runs: Sequence[RunFiles], stats: StudyStats, path: Pat
             ax.annotate(v, (t.mean, 100 * mean), textcoords="offset points",
                         xytext=(6, 6), fontsize=8, color=colours[v])  # fmt: skip
         ax.set_xlabel("Training time (s, mean ± sd over seeds)")
-        ax.set_ylabel(f"Test accuracy (%, mean, {conf * 100:g}% CI)")
-        ax.set_title("Test accuracy against training time")
+        ax.set_ylabel(f"{stats.scope.capitalize()} accuracy (%, mean, {conf * 100:g}% CI)")
+        ax.set_title(f"{stats.scope.capitalize()} accuracy against training time")
         ax.legend(loc="best")
         return _save(fig, path)
 

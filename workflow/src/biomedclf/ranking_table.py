@@ -24,7 +24,8 @@ METRIC_WORDS = {
 def metric_words(stats: StudyStats) -> str:
     """The primary metric in words (``macro AUROC`` for more than two classes)."""
     metric = stats.ranking.metric
-    return "macro AUROC" if metric == "auroc" and stats.multiclass else METRIC_WORDS[metric]
+    words = "macro AUROC" if metric == "auroc" and stats.multiclass else METRIC_WORDS[metric]
+    return words.replace("test", stats.scope)
 
 
 def _value(x: float | None, metric: str) -> str:

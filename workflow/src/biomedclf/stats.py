@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from biomedclf.bootstrap import BOOTSTRAP_METRICS, check_confidence
-from biomedclf.comparison_stats import comparison_statistics
+from biomedclf.comparison_stats import COMPARED, comparison_statistics
 from biomedclf.multiclass import prediction_rule
 from biomedclf.ranking import ranking_statistics
 from biomedclf.run_outputs import (
@@ -99,6 +99,22 @@ def _class_fields(reference: Predictions) -> dict[str, Any]:
     }
 
 
+def _name_scope(comparisons: dict[str, Any], scope: str) -> None:
+    """Say ``scope`` (e.g. ``out-of-fold``) where the comparisons' verdicts and warnings
+    (written for a test split by :mod:`biomedclf.comparison_stats`) say ``test``."""
+
+    def named(text: str) -> str:
+        return text.replace("test accuracy", f"{scope} accuracy").replace(
+            "the test images", f"the {scope} images"
+        )
+
+    for comp in comparisons.values():
+        for result in comp["results"].values():
+            result["warnings"] = [named(w) for w in result["warnings"]]
+            for entry in (result, *(result[m] for m in COMPARED if m in result)):
+                entry["verdict_text"] = named(entry["verdict_text"])
+
+
 def study_statistics(
     runs: list[RunFiles],
     comparisons: dict,
@@ -107,6 +123,7 @@ def study_statistics(
     seed: int = 0,
     calibration_bins: int = 10,
     primary: str = "accuracy",
+    evaluated_on: str = "test",
 ) -> dict[str, Any]:
     """All statistics of a study, as a JSON-serialisable dict (``stats/stats.json``).
 
@@ -114,7 +131,8 @@ def study_statistics(
     config's ``comparisons:`` mapping (``{name: {"baseline", "variants", "claim"?}}``). Every
     run must have been evaluated on the same test images and classes (paired by path; a
     mismatch raises ``ValueError`` naming the two files). ``primary`` is the metric the
-    variants are ranked by (:mod:`biomedclf.ranking`). Undefined values (an SD of one seed,
+    variants are ranked by (:mod:`biomedclf.ranking`); ``evaluated_on`` says what the runs'
+    predictions are of (``test``, or ``out-of-fold`` with cross-validation). Undefined values (an SD of one seed,
     an AUROC without both classes) are ``None``. The layout (:data:`STATS_FORMAT`) is
     documented field by field in workflow/CONTRACTS.md ("stats.json").
     """
@@ -136,6 +154,8 @@ def study_statistics(
         name: comparison_statistics(name, comp, data, variants, n_bootstrap, confidence, seed)
         for name, comp in (comparisons or {}).items()
     }
+    if evaluated_on != "test":
+        _name_scope(comps, evaluated_on)
     warnings = [
         f"variant {name}: {v['n_seeds']} seed(s); use at least {MIN_SEEDS}"
         for name, v in variants.items()
@@ -145,6 +165,7 @@ def study_statistics(
     return {
         "format": STATS_FORMAT,
         "settings": _settings(n_bootstrap, confidence, seed, calibration_bins, k),
+        "evaluated_on": evaluated_on,
         **classes,
         "ordinal": ordinal,
         "kappa_weights": kappa_weights,

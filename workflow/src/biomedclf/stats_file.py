@@ -44,7 +44,7 @@ from biomedclf.stats_variants import (  # noqa: F401 (the records of stats.json,
 from biomedclf.typed_json import DataclassReader, to_json
 
 #: Format of stats.json this code writes and reads; bump it when a field changes meaning.
-STATS_FORMAT = "biomedclf-stats/3"
+STATS_FORMAT = "biomedclf-stats/4"
 
 #: What to do about a stats.json this reader cannot use.
 FIX = "rerun the stats step (delete the file, or `snakemake --forcerun stats`) to rewrite it"
@@ -209,7 +209,8 @@ class StudyStats:
 
     format: str
     settings: Settings
-    n_test: int
+    evaluated_on: str  # "test", or "out-of-fold" with cross-validation
+    n_test: int  # images evaluated (with cross-validation: out-of-fold)
     n_classes: int
     class_names: list[str]
     class_counts: list[int]  # test images per class
@@ -227,6 +228,11 @@ class StudyStats:
     def multiclass(self) -> bool:
         """More than two classes."""
         return self.n_classes > 2
+
+    @property
+    def scope(self) -> str:
+        """What the runs were scored on, for text: ``test``, or ``out-of-fold``."""
+        return self.evaluated_on
 
     @property
     def auroc_label(self) -> str:

@@ -208,7 +208,8 @@ def metrics_table_markdown(runs: Sequence[RunFiles], stats: StudyStats) -> str:
         row = _multiclass_markdown_row
     else:
         header = [
-            "Variant", "Seeds", "Test accuracy (%)", f"Accuracy {conf} CI (%)",
+            "Variant", "Seeds", f"{stats.scope.capitalize()} accuracy (%)",
+            f"Accuracy {conf} CI (%)",
             "Balanced acc. (%)", "Sensitivity (%)", "Specificity (%)", "F1 (%)", "AUROC",
             f"AUROC {conf} CI", "Brier", "ECE", "Train − val gap (pp)",
         ]  # fmt: skip

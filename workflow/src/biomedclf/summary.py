@@ -27,6 +27,7 @@ from biomedclf.per_class_table import per_class_markdown
 from biomedclf.ranking_table import ranking_markdown, ranking_sentence
 from biomedclf.rendering import fmt_mean_sd, fmt_p, markdown_table, p_text
 from biomedclf.runs import RunFiles
+from biomedclf.crossval_summary import crossval_section, fold_test_lines
 from biomedclf.significance import format_difference
 from biomedclf.stats_file import ComparisonResult, Difference, StudyStats
 from biomedclf.study_tables import metrics_table_markdown, training_time_markdown
@@ -57,7 +58,8 @@ def _accuracy_lines(v: str, baseline: str, res: ComparisonResult, stats: StudySt
     base_acc = stats.variant(baseline).test_accuracy
     var_acc = stats.variant(v).test_accuracy
     lines = [
-        f"- Test accuracy: {baseline} {fmt_mean_sd(base_acc, 'accuracy')} %, "
+        f"- {stats.scope.capitalize()} accuracy: {baseline} "
+        f"{fmt_mean_sd(base_acc, 'accuracy')} %, "
         f"{v} {fmt_mean_sd(var_acc, 'accuracy')} % (mean ± sd over seeds)",
         "- Difference (variant − baseline, pooled over seeds): "
         + _pooled(res.accuracy.pooled, "accuracy", conf),
@@ -109,7 +111,9 @@ def _other_lines(v: str, baseline: str, res: ComparisonResult, stats: StudyStats
     return lines
 
 
-def _evidence(comp_name: str, comp: dict[str, Any], stats: StudyStats) -> list[str]:
+def _evidence(
+    comp_name: str, comp: dict[str, Any], stats: StudyStats, cv: dict[str, Any] | None = None
+) -> list[str]:
     """The claim of one comparison and, per variant, the evidence for or against it."""
     comp_stats = stats.comparison(comp_name)
     baseline = comp_stats.baseline
@@ -121,10 +125,11 @@ def _evidence(comp_name: str, comp: dict[str, Any], stats: StudyStats) -> list[s
         n_seeds = len(res.seeds)
         lines += [
             f"**{v} vs {baseline}: {res.accuracy.verdict}** ({plural(n_seeds, 'paired seed')}, "
-            f"{res.n_test} test images)",
+            f"{res.n_test} {stats.scope} images)",
             "",
             *_accuracy_lines(v, baseline, res, stats),
             *_other_lines(v, baseline, res, stats),
+            *fold_test_lines(cv, comp_name, v, res.accuracy.verdict, res.n_test),
             "",
         ]
     return lines
@@ -144,7 +149,7 @@ def _verdict_table(comparisons: dict[str, Any], stats: StudyStats) -> str:
                 "⚠" if res.warnings else "",
             ])  # fmt: skip
     return markdown_table(
-        ["Comparison", "Variant vs baseline", "Test accuracy difference",
+        ["Comparison", "Variant vs baseline", f"{stats.scope.capitalize()} accuracy difference",
          "McNemar p (ensemble)", "Verdict", "Warnings"],
         rows, ["l", "l", "r", "r", "l", "c"],
     ).rstrip()  # fmt: skip
@@ -164,8 +169,9 @@ def _comparison_links(comp_name: str, study_dir: Path, start: Path) -> str:
 
 
 def _claims_section(
-    comparisons: dict[str, Any], stats: StudyStats, study_dir: Path, start: Path
-) -> list[str]:
+    comparisons: dict[str, Any], stats: StudyStats, study_dir: Path, start: Path,
+    cv: dict[str, Any] | None = None,
+) -> list[str]:  # fmt: skip
     """``## Claims and evidence``: the verdict table, then each comparison in full."""
     if not comparisons:
         return []
@@ -174,7 +180,7 @@ def _claims_section(
     for comp_name, comp in comparisons.items():
         out += [f"### {comp_name}: {comp.get('baseline')} vs "
                 f"{', '.join(comp.get('variants', []))}", ""]  # fmt: skip
-        out += _evidence(comp_name, comp, stats)
+        out += _evidence(comp_name, comp, stats, cv)
         out.append(comparison_markdown(comp_name, comp, stats).rstrip())
         out += ["", _comparison_links(comp_name, study_dir, start), ""]
         out += [
@@ -199,11 +205,10 @@ def _introduction(
         f"# {name}: results",
         "",
         f"{plural(len(variants), 'variant')} × {plural(len(seeds), 'seed')} "
-        f"({', '.join(map(str, seeds))}), {stats.n_test} test images{classes}. Every "
-        "comparison below "
-        f"is paired on the same test images: {stats.confidence_label} percentile-bootstrap "
-        f"intervals ({settings.n_bootstrap} resamples of the test images) and McNemar's "
-        "exact test.",
+        f"({', '.join(map(str, seeds))}), {stats.n_test} {stats.scope} images{classes}. "
+        f"Every comparison below is paired on the same {stats.scope} images: "
+        f"{stats.confidence_label} percentile-bootstrap intervals ({settings.n_bootstrap} "
+        f"resamples of the {stats.scope} images) and McNemar's exact test.",
         "",
     ]
     if len(seeds) < settings.min_seeds:
@@ -239,7 +244,7 @@ def _study_tables_section(
     """Test metrics and training time of every variant, with links to figures and tables."""
     fig, tab = study_dir / "figures", study_dir / "tables"
     return [
-        "## Test accuracy per variant",
+        f"## {stats.scope.capitalize()} accuracy per variant",
         "",
         metrics_table_markdown(runs, stats).rstrip(),
         "",
@@ -248,7 +253,8 @@ def _study_tables_section(
         f"table: [test metrics]({link(tab / 'test_metrics.md', start)}) "
         f"([CSV]({link(tab / 'test_metrics.csv', start)}))",
         "",
-        f"![Test accuracy per variant]({link(fig / 'test_accuracy.png', start)})",
+        f"![{stats.scope.capitalize()} accuracy per variant]"
+        f"({link(fig / 'test_accuracy.png', start)})",
         "",
         "## Metrics per class",
         "",
@@ -282,7 +288,8 @@ def _reading_notes(stats: StudyStats, study_dir: Path, start: Path) -> list[str]
         "## How to read this",
         "",
         "- *better* / *worse*: the whole pooled interval of the accuracy difference lies above "
-        "/ below zero; *no detectable difference*: it contains zero — the test set and seeds "
+        f"/ below zero; *no detectable difference*: it contains zero — the {stats.scope} images "
+        "and seeds "
         "cannot tell the two apart at this size.",
         "- Pooled: the difference averaged over paired seeds inside each bootstrap resample; "
         f"seed ensemble: probabilities averaged over seeds before {call}.",
@@ -301,9 +308,12 @@ def render_summary(
     seeds = study.get("seeds") or sorted({r.seed for r in runs})
     out = _introduction(study.get("name", "study"), variants, seeds, stats)
     out += _best_section(stats, study_dir, start)
+    cv = study.get("crossval")
+    if cv:
+        out += crossval_section(cv, study.get("data_summary"), study_dir, start)
     out += setup_section(study, runs, variants, study_dir / "tables", start)
     out += _study_tables_section(runs, stats, study_dir, start)
-    out += _claims_section(study.get("comparisons") or {}, stats, study_dir, start)
+    out += _claims_section(study.get("comparisons") or {}, stats, study_dir, start, cv)
     out += sanity_section(study_dir, runs, start)
     if stats.warnings:
         out += ["## Warnings", "", *[f"- {w}" for w in stats.warnings], ""]
@@ -315,7 +325,8 @@ def write_summary(study: dict, runs: list[RunFiles], stats: StudyStats, out_path
     """Write ``summary.md`` for a study, atomically.
 
     ``study`` holds ``name``, ``data_summary`` (the data step's summary.json), ``variants``
-    (name → resolved spec), ``comparisons`` (the config's), ``seeds``; ``stats`` the study's
+    (name → resolved spec), ``comparisons`` (the config's), ``seeds``, and with
+    cross-validation ``crossval`` (stats/crossval.json); ``stats`` the study's
     statistics (:func:`biomedclf.stats_file.read_stats`). Figures and tables are linked
     relative to ``out_path``, assuming they live in ``figures/`` and ``tables/`` beside it.
     """

@@ -60,8 +60,8 @@ def test_metrics_note(stats: StudyStats) -> str:
     """The paragraph that explains the test-metrics table."""
     conf, n_boot = stats.confidence_label, stats.settings.n_bootstrap
     ci = (
-        f"The {conf} CI is a percentile bootstrap ({n_boot} resamples of the test images) of "
-        "the mean over seeds."
+        f"The {conf} CI is a percentile bootstrap ({n_boot} resamples of the {stats.scope} "
+        "images) of the mean over seeds."
     )
     if not stats.multiclass:
         return (f"Mean ± sd over seeds, threshold 0.5. {ci} ECE: expected calibration error, "
@@ -88,7 +88,7 @@ def write_study_tables(runs: list[RunFiles], stats: StudyStats, out_dir: Path) -
         write_csv(tables / "test_metrics.csv", header, rows),
         write_text(
             tables / "test_metrics.md",
-            "# Test metrics per variant\n\n"
+            f"# {stats.scope.capitalize()} metrics per variant\n\n"
             + test_metrics_note(stats)
             + "\n\n"
             + metrics_table_markdown(runs, stats),
@@ -153,7 +153,7 @@ def write_comparison_tables(
         write_text(
             tables / f"stats_{comp_name}.md",
             f"# Statistics of comparison {comp_name}: each variant minus {baseline}\n\n"
-            f"Paired differences on the same test images with {stats.confidence_label} "
+            f"Paired differences on the same {stats.scope} images with {stats.confidence_label} "
             "percentile-bootstrap intervals (accuracy in percentage points); McNemar's exact "
             "test on the paired correct/incorrect outcomes. The verdict comes from the pooled "
             "interval."

@@ -98,6 +98,7 @@ class TrainingData:
     y_val: torch.Tensor
     mean: torch.Tensor
     std: torch.Tensor
+    heldout: CachedSplit | None = None  # cross-validation: the fold the model never sees
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -123,10 +124,23 @@ def load_cached_split(data_dir: Path | str, split: str) -> CachedSplit:
     return data
 
 
-def load_training_data(data_dir: Path, device: torch.device) -> TrainingData:
+def load_training_data(
+    data_dir: Path, device: torch.device, fold: int | None = None
+) -> TrainingData:
     """Read the three splits, check them, and put train and val on ``device`` (uint8: 4x
-    smaller than float). The test split is only predicted once training has ended."""
-    train, val, test = (load_cached_split(data_dir, s) for s in ("train", "val", "test"))
+    smaller than float). The test split is only predicted once training has ended.
+
+    ``fold`` (cross-validation): train and val are that fold's parts of the pool and the
+    held-out fold is scored with the test split (:func:`biomedclf.data.fold_cache.fold_parts`).
+    """
+    heldout = None
+    if fold is None:
+        train, val, test = (load_cached_split(data_dir, s) for s in ("train", "val", "test"))
+    else:
+        from biomedclf.data.fold_cache import fold_parts
+
+        train, val, heldout = fold_parts(load_cached_split(data_dir, "cv"), data_dir, fold)
+        test = load_cached_split(data_dir, "test")
     n_train, channels, height, width = (int(v) for v in train.images.shape)
     if height != width:
         raise ValueError(f"{data_dir / 'train.pt'}: images must be square, got {height}x{width}")
@@ -135,10 +149,11 @@ def load_training_data(data_dir: Path, device: torch.device) -> TrainingData:
             f"{data_dir}: the train ({n_train}) or val ({len(val)}) split is empty; "
             "give data.split.val a larger fraction or add images"
         )
-    if any(tuple(s.images.shape[1:]) != (channels, height, width) for s in (val, test)):
+    others = [s for s in (val, test, heldout) if s is not None]
+    if any(tuple(s.images.shape[1:]) != (channels, height, width) for s in others):
         raise ValueError(f"{data_dir}: train, val and test images differ in shape; rerun prepare")
     n_classes = len(train.class_names)
-    for split in (train, val, test):
+    for split in (train, *others):
         if split.class_names != train.class_names or (
             len(split) and not 0 <= int(split.labels.min()) <= int(split.labels.max()) < n_classes
         ):
@@ -157,6 +172,7 @@ def load_training_data(data_dir: Path, device: torch.device) -> TrainingData:
         y_val=val.labels.to(device=device, dtype=torch.int64),
         mean=mean,
         std=std,
+        heldout=heldout,
     )
 
 
@@ -292,8 +308,10 @@ def _start(run: Run, data: TrainingData, checkpoint: Path, key: str) -> TrainSta
     return state
 
 
-def _train(run: Run, data_dir: Path, out_dir: Path, checkpoint_dir: Path) -> dict[str, Any]:
-    data = load_training_data(data_dir, run.device)
+def _train(
+    run: Run, data_dir: Path, out_dir: Path, checkpoint_dir: Path, fold: int | None
+) -> dict[str, Any]:
+    data = load_training_data(data_dir, run.device, fold)
     checkpoint = checkpoint_dir / CHECKPOINT_NAME
     key = resume_key(run.spec, run.seed, data_fingerprint(data.train, data.val), run.device.type)
     state = _start(run, data, checkpoint, key)
@@ -310,6 +328,8 @@ def _train(run: Run, data_dir: Path, out_dir: Path, checkpoint_dir: Path) -> dic
     fit(state, data, run, checkpoint, key)
     state.keep_last_if_none_best()
     info = run_record(run, state, data)
+    if fold is not None:
+        info.update(fold=fold, n_heldout=len(data.heldout or ()))
     write_outputs(out_dir, run, state, data, info)
     checkpoint.unlink(missing_ok=True)
     with contextlib.suppress(OSError):
@@ -331,8 +351,10 @@ def run_training(
     checkpoint_dir: Path,
     threads: int = 1,
     decoding: dict[str, Any] | None = None,
+    fold: int | None = None,
 ) -> dict[str, Any]:
-    """Train ``spec`` (a resolved variant, biomedclf.config.resolve_variant) with ``seed``.
+    """Train ``spec`` (a resolved variant, biomedclf.config.resolve_variant) with ``seed``
+    (on fold ``fold``'s training part of the cross-validation pool when given).
 
     Writes ``model.pt``, ``history.csv``, ``train.json`` and ``scores.csv`` into
     ``out_dir`` and returns the train.json dict. ``checkpoint_dir`` (outside the declared
@@ -368,6 +390,6 @@ def run_training(
         torch.use_deterministic_algorithms(True, warn_only=True)
     log.info("start-up %.1fs", time.perf_counter() - startup)
     try:
-        return _train(run, Path(data_dir), Path(out_dir), Path(checkpoint_dir))
+        return _train(run, Path(data_dir), Path(out_dir), Path(checkpoint_dir), fold)
     finally:
         torch.use_deterministic_algorithms(was[0], warn_only=was[1])

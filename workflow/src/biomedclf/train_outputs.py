@@ -113,10 +113,12 @@ def write_scores(
 
 
 def _scores(state: TrainState, data: TrainingData, run: Run) -> dict[str, tuple]:
-    """The saved (best) model's probabilities on the validation and test splits."""
+    """The saved (best) model's probabilities on the validation, held-out (cross-validation)
+    and test splits."""
     state.model.load_state_dict(state.best_state)
     out = {}
-    for split, cached in (("val", data.val), ("test", data.test)):
+    splits = [("val", data.val), ("heldout", data.heldout), ("test", data.test)]
+    for split, cached in ((s, c) for s, c in splits if c is not None):
         logits = predict_logits(
             state.model, cached.images.to(run.device), data.mean, data.std,
             channels_last=run.channels_last,

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .dedupe import SPLIT_PRIORITY
-from .sources import Candidate
+from .sources import SPLITS, Candidate
 from .split import assign_splits, carve, check_nonempty, split_groups
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,8 @@ def given_splits(
         return GivenSplits(False, False, False, split, [])
     given_counts = Counter(candidates[i].given_split for i in live)
     n_val = given_counts.get("val", 0)
+    if scfg.get("folds"):  # the folds carve their own validation parts from the pool
+        return _given_for_folds(candidates, given_counts, scfg)
     carve_val = n_val == 0 or n_val < int(scfg["min_val"])
     carve_test = given_counts.get("test", 0) == 0
     for i, cand in enumerate(candidates):
@@ -87,12 +89,36 @@ def given_splits(
             "it, stratified, group-aware)",
         )
     if carve_test:
+        _warn_test_carved(notes, scfg)
+    return GivenSplits(True, carve_val, carve_test, split, notes)
+
+
+def _warn_test_carved(notes: list[str], scfg: dict[str, Any]) -> None:
+    _warn(
+        notes,
+        f"no test split given: test was carved out of train ({float(scfg['test']):.0%} "
+        "of it, stratified, group-aware)",
+    )
+
+
+def _given_for_folds(
+    candidates: Sequence[Candidate], given_counts: Counter, scfg: dict[str, Any]
+) -> GivenSplits:
+    """With data.split.folds: the given test split stays; train and val form the pool."""
+    carve_test = given_counts.get("test", 0) == 0
+    split = np.array(
+        ["test" if c.given_split == "test" else "train" for c in candidates], dtype=object
+    )
+    notes: list[str] = []
+    if given_counts.get("val", 0):
         _warn(
             notes,
-            f"no test split given: test was carved out of train ({float(scfg['test']):.0%} "
-            "of it, stratified, group-aware)",
+            f"the given validation split ({given_counts['val']} images) joined the "
+            "cross-validation pool: each fold carves its own validation part",
         )
-    return GivenSplits(True, carve_val, carve_test, split, notes)
+    if carve_test:
+        _warn_test_carved(notes, scfg)
+    return GivenSplits(True, False, carve_test, split, notes)
 
 
 def _group_notes(user_groups: list[str | None], pattern: str | None) -> list[str]:
@@ -163,9 +189,16 @@ def assign(
     group_ids = split_groups(user_groups, [hashes[i] for i in rows.tolist()])
     kept_labels = labels[rows]
     notes = _group_notes(user_groups, scfg["group_pattern"])
+    folds = scfg.get("folds")
     if given.given:
         split = given.split[rows]
         notes += _carve_given(given, split, kept_labels, group_ids, scfg, class_names)
+    elif folds:  # the test split only: the folds are cut from the rest once it is arranged
+        split = np.where(
+            carve(kept_labels, group_ids, float(scfg["test"]), int(scfg["seed"]), class_names,
+                  "test"),
+            "test", "train",
+        ).astype(object)  # fmt: skip
     else:
         split = assign_splits(
             kept_labels, group_ids, float(scfg["val"]), float(scfg["test"]), int(scfg["seed"]),
@@ -174,7 +207,9 @@ def assign(
     return Assignment(
         split=split,
         group_ids=group_ids,
-        counts=check_nonempty(split, kept_labels, class_names),
+        counts=check_nonempty(
+            split, kept_labels, class_names, ("train", "test") if folds else SPLITS
+        ),
         n_user_groups=len({g for g in user_groups if g is not None}),
         notes=notes,
     )

@@ -1,4 +1,5 @@
-"""The split cache: one ``{train,val,test}.pt`` per split, written by prepare, read by training.
+"""The split cache: one ``{train,val,test}.pt`` per split, written by prepare, read by training
+(with cross-validation ``cv.pt``, the pool the folds partition, and ``test.pt``).
 
 Each file is a ``torch.save`` of a plain dict (workflow/CONTRACTS.md)::
 
@@ -138,8 +139,8 @@ def load_split(data_dir: Path, split: str, mmap: bool = False) -> CachedSplit:
     ``mmap=True`` maps the file instead of reading it (pages load on first touch), which helps
     when only part of a large cache is used; a plain read is already fast for whole-split use.
     """
-    if split not in SPLITS:
-        raise ValueError(f"split {split!r}: use one of {', '.join(SPLITS)}")
+    if split not in (*SPLITS, "cv"):
+        raise ValueError(f"split {split!r}: use one of {', '.join(SPLITS)} or cv")
     path = Path(data_dir) / f"{split}.pt"
     if not path.exists():
         raise FileNotFoundError(

@@ -48,17 +48,21 @@ def write_splits(
     labels: np.ndarray,
     class_names: list[str],
     stats: tuple[list[float], list[float]],
+    files: dict[str, str] | None = None,
 ) -> None:
-    """Write ``{train,val,test}.pt`` from the arranged ``buffer``; ``stats`` is (mean, std)."""
+    """Write ``{train,val,test}.pt`` from the arranged ``buffer``; ``stats`` is (mean, std).
+
+    ``files`` names the file (without ``.pt``) of each split to write, default every split
+    under its own name; cross-validation writes the train block, its pool, as ``cv.pt``."""
     import torch
 
     from .cache import CachedSplit, save_split
 
     mean, std = stats
-    for s in SPLITS:
+    for s, name in (files or {s: s for s in SPLITS}).items():
         rows = layout.rows[s]
         save_split(
-            out_dir / f"{s}.pt",
+            out_dir / f"{name}.pt",
             CachedSplit(
                 images=torch.from_numpy(buffer[layout.blocks[s]]),  # a view, not a copy
                 labels=torch.from_numpy(labels[rows].astype(np.int64)),

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,10 +52,11 @@ from .clinical import resolve_clinical
 from .decode_settings import decode_spec
 from .decode import DecodeError, Decoded, DecodeSpec, decode_array, decode_file, decode_into
 from .dedupe import Duplicates, Kept, drop_cross_split_copies, find_duplicates
+from .folds import FOLDS_FILE, POOL, Folds, fold_summary, pool_folds, write_folds
 from .layout import Layout, arrange
+from .prepare_summary import build_summary, log_outcome
 from .outputs import MANIFEST_HEADER, REJECTED_HEADER, manifest_rows, write_csv, write_splits
 from .sources import SPLITS, Candidate, SourceIndex, index_source
-from .sources.formats import file_kind
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,7 @@ SPLIT_DEFAULTS: dict[str, Any] = {
     "group_pattern": None,
     "min_val": 50,
     "group": None,
+    "folds": None,
 }
 
 
@@ -217,107 +218,6 @@ def decode_step(index: SourceIndex, spec: DecodeSpec, on_error: str, threads: in
     return DecodedImages(pixels, sha256, not_square, usable, rejected, seconds)
 
 
-def _formats(index: SourceIndex) -> dict[str, int]:
-    """Candidate images per file kind (image, dicom, nifti; frames count one each)."""
-    if index.source == "medmnist":
-        return {"array": len(index.candidates)}
-    kinds = Counter(file_kind(c.file) or "other" for c in index.candidates if c.file is not None)
-    return dict(sorted(kinds.items()))
-
-
-def _split_summary(scfg: dict[str, Any], given: GivenSplits) -> dict[str, Any]:
-    """summary.json's ``split`` block: the settings and what the source gave."""
-    return {
-        "val": float(scfg["val"]),
-        "test": float(scfg["test"]),
-        "seed": int(scfg["seed"]),
-        "group_pattern": scfg["group_pattern"],
-        "group": scfg["group"],
-        "min_val": int(scfg["min_val"]),
-        "given": given.given,
-        "carved_val": given.carve_val,
-        "carved_test": given.carve_test,
-    }
-
-
-def build_summary(
-    cfg: dict[str, Any],
-    spec: DecodeSpec,
-    indexed: Indexed,
-    steps: tuple[DecodedImages, Duplicates, GivenSplits, Kept, Assignment],
-    stats: tuple[list[float], list[float]],
-    threads: int,
-) -> dict[str, Any]:
-    """summary.json without its ``seconds`` (added when everything else is written)."""
-    decoded, dups, given, kept, assignment = steps
-    scfg, index = cfg["split"], indexed.index
-    reasons = Counter(r.split(":", 1)[0].strip() for _, r in kept.rejected)
-    return {
-        "source": index.source,
-        "layout": index.layout,
-        "root": str(index.root),
-        "class_names": indexed.class_names,
-        "positive_class": indexed.positive,
-        "n_classes": len(indexed.class_names),
-        "ordinal": indexed.plan.ordinal,
-        "classes_found": indexed.plan.found,
-        "image_size": spec.image_size,
-        "channels": spec.channels,
-        "interpolation": spec.interpolation,
-        "resize": spec.resize,
-        "not_square": decoded.not_square,
-        "counts": assignment.counts,
-        "n_images": len(kept.rows),
-        "n_files": len(index.candidates) + len(index.rejected),
-        "split": _split_summary(scfg, given),
-        "formats": _formats(index),
-        "dicom": cfg["dicom"],
-        "nifti": cfg["nifti"],
-        "groups": {
-            "user_groups": assignment.n_user_groups,
-            "split_groups": int(len(np.unique(assignment.group_ids))),
-        },
-        "duplicates": {
-            "sets": len(dups.sets),
-            "images": dups.images,
-            "rejected_conflicting_label": kept.n_conflict,
-            "rejected_across_splits": kept.n_cross,
-            "kept_copies": dups.images - kept.n_conflict - kept.n_cross,
-        },
-        "rejected": len(kept.rejected),
-        "rejected_by_reason": dict(sorted(reasons.items())),
-        "mean": stats[0],
-        "std": stats[1],
-        "notes": [*indexed.plan.notes, *index.notes, *given.notes, *assignment.notes],
-        "threads": threads,
-        "decode_seconds": round(decoded.seconds, 3),
-    }
-
-
-def _log_outcome(out_dir: Path, summary: dict[str, Any]) -> None:
-    """Log what was written, what was rejected and the duplicate sets."""
-    counts, dups = summary["counts"], summary["duplicates"]
-    log.info(
-        "cache written to %s: %s",
-        out_dir,
-        "; ".join(f"{s} " + ", ".join(f"{c} {n}" for c, n in counts[s].items()) for s in SPLITS),
-    )
-    if summary["rejected"]:
-        log.warning(
-            "%d file(s) rejected (%s); see %s",
-            summary["rejected"],
-            ", ".join(f"{k}: {n}" for k, n in summary["rejected_by_reason"].items()),
-            out_dir / "rejected.csv",
-        )
-    if dups["sets"]:
-        log.info(
-            "%d set(s) of identical images (%d images): %d rejected for conflicting labels, %d "
-            "for crossing given splits; the other copies share a split",
-            dups["sets"], dups["images"], dups["rejected_conflicting_label"],
-            dups["rejected_across_splits"],
-        )  # fmt: skip
-
-
 def keep_step(
     indexed: Indexed, decoded: DecodedImages, dups: Duplicates, given: GivenSplits
 ) -> Kept:
@@ -357,6 +257,33 @@ def tables_step(
     return rows, rejected
 
 
+def folds_step(
+    cfg: dict[str, Any],
+    indexed: Indexed,
+    kept: Kept,
+    assignment: Assignment,
+    layout: Layout,
+    rows: list[list[Any]],
+    summary: dict[str, Any],
+) -> Folds | None:
+    """With ``data.split.folds``: the folds of the pool (the train block, in cache order); the
+    manifest rows (in place) get split ``cv`` and their fold, summary.json its ``folds``."""
+    if not cfg["split"].get("folds"):
+        return None
+    pool = layout.rows["train"]  # candidate indices in cv.pt order
+    position = {int(c): j for j, c in enumerate(kept.rows.tolist())}
+    group_ids = assignment.group_ids[[position[int(c)] for c in pool.tolist()]]
+    labels = indexed.labels[pool]
+    folds = pool_folds(labels, group_ids, cfg["split"], indexed.class_names)
+    for i, row in enumerate(rows):  # manifest rows: the pool first, in cv.pt order
+        cv = i < len(pool)
+        row[3] = POOL if cv else row[3]
+        row.append(int(folds.fold[i]) if cv else "")
+    summary["counts"] = {POOL: summary["counts"]["train"], "test": summary["counts"]["test"]}
+    summary["folds"] = fold_summary(folds, labels, indexed.class_names)
+    return folds
+
+
 def prepare_dataset(data_cfg: dict[str, Any], out_dir: Path, threads: int = 1) -> dict[str, Any]:
     """Prepare the split cache for the resolved ``data:`` config; return the summary dict.
 
@@ -388,12 +315,17 @@ def prepare_dataset(data_cfg: dict[str, Any], out_dir: Path, threads: int = 1) -
     rows, rejected = tables_step(indexed, decoded, kept, layout)
     steps = (decoded, dups, given, kept, assignment)
     summary = build_summary(cfg, spec, indexed, steps, stats, threads)
+    folds = folds_step(cfg, indexed, kept, assignment, layout, rows, summary)
 
     out_dir.mkdir(parents=True, exist_ok=True)  # each file atomically, summary.json last
-    write_splits(out_dir, decoded.pixels, layout, cands, labels, indexed.class_names, stats)
-    write_csv(out_dir / "manifest.csv", MANIFEST_HEADER, rows)
+    files = {"train": POOL, "test": "test"} if folds else None
+    write_splits(out_dir, decoded.pixels, layout, cands, labels, indexed.class_names, stats, files)
+    if folds:
+        write_folds(out_dir / FOLDS_FILE, folds)
+    header = [*MANIFEST_HEADER, "fold"] if folds else MANIFEST_HEADER
+    write_csv(out_dir / "manifest.csv", header, rows)
     write_csv(out_dir / "rejected.csv", REJECTED_HEADER, rejected)
     summary["seconds"] = round(time.perf_counter() - t0, 3)
     write_json(out_dir / "summary.json", summary)
-    _log_outcome(out_dir, summary)
+    log_outcome(out_dir, summary)
     return summary

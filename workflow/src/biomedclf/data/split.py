@@ -195,11 +195,15 @@ def assign_splits(
 
 
 def check_nonempty(
-    splits: np.ndarray, labels: np.ndarray, class_names: Sequence[str]
+    splits: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    parts: Sequence[str] = ("train", "val", "test"),
 ) -> dict[str, dict[str, int]]:
-    """Counts per split x class; raise :class:`SplitError` when a split lacks a class."""
+    """Counts per split x class (the ``parts`` made); raise :class:`SplitError` when a split
+    lacks a class."""
     counts: dict[str, dict[str, int]] = {}
-    for split in ("train", "val", "test"):
+    for split in parts:
         sel = labels[splits == split]
         counts[split] = {name: int((sel == k).sum()) for k, name in enumerate(class_names)}
     for split, per_class in counts.items():
