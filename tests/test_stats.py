@@ -606,3 +606,19 @@ def test_predictions_of_the_old_format_are_refused(tmp_path):
     runs[0].predictions.write_text("path,label,probability\na.png,1,0.7\n")
     with pytest.raises(ValueError, match=r"predictions\.csv: columns .*rerun the evaluation"):
         stats.study_statistics(runs, {}, 20)
+
+
+def test_out_of_fold_statistics_say_so_in_their_verdicts_and_warnings(fake_study):
+    _, runs, study, test_result = fake_study
+    result = stats.study_statistics(
+        runs, study["comparisons"], n_bootstrap=300, seed=0, evaluated_on="out-of-fold"
+    )
+    assert result["evaluated_on"] == "out-of-fold" and test_result["evaluated_on"] == "test"
+    for name, comp in result["comparisons"].items():
+        for v, res in comp["results"].items():
+            before = test_result["comparisons"][name]["results"][v]
+            texts = [res["verdict_text"], res["accuracy"]["verdict_text"], *res["warnings"]]
+            assert not any("test accuracy" in t or "the test images" in t for t in texts)
+            assert res["accuracy"]["pooled"] == before["accuracy"]["pooled"]  # same numbers
+            if "test accuracy" in before["verdict_text"]:
+                assert "out-of-fold accuracy" in res["verdict_text"]

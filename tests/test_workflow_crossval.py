@@ -103,6 +103,7 @@ def test_summary_reports_the_design_the_estimates_and_the_tests_across_folds(
     assert "Nadeau-Bengio corrected resampled t-test" in text
     assert "rests on the paired bootstrap over the" in text
     assert "out-of-fold images" in text.split("\n", 3)[2]
+    assert "## Out-of-fold accuracy per variant" in text and "## Test accuracy" not in text
     stats = json.loads((study / "stats" / "stats.json").read_text())
     assert stats["evaluated_on"] == "out-of-fold"
     cv = json.loads((study / "stats" / "crossval.json").read_text())

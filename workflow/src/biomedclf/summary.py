@@ -248,9 +248,9 @@ def _study_tables_section(
         "",
         metrics_table_markdown(runs, stats).rstrip(),
         "",
-        f"Figure: [test accuracy]({link(fig / 'test_accuracy.png', start)}) · "
+        f"Figure: [{stats.scope} accuracy]({link(fig / 'test_accuracy.png', start)}) · "
         f"[reliability diagrams]({link(fig / 'reliability.png', start)}) · "
-        f"table: [test metrics]({link(tab / 'test_metrics.md', start)}) "
+        f"table: [{stats.scope} metrics]({link(tab / 'test_metrics.md', start)}) "
         f"([CSV]({link(tab / 'test_metrics.csv', start)}))",
         "",
         f"![{stats.scope.capitalize()} accuracy per variant]"
