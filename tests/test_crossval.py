@@ -19,7 +19,7 @@ from biomedclf.crossval_stats import compare, corrected_resampled_t, study_cross
 from biomedclf.crossval_tables import write_crossval_tables
 from biomedclf.io import score_columns
 from biomedclf.runs import crossval_files
-from biomedclf.train_outputs import HISTORY_COLUMNS
+from biomedclf.history import HISTORY_COLUMNS
 
 K, N_POOL, N_TEST = 4, 40, 12
 
@@ -212,8 +212,8 @@ def test_study_crossval_and_its_tables(tmp_path: Path) -> None:
 
 
 def test_combined_history_of_one_fold_is_that_fold() -> None:
-    rows = [{c: str(i + 1) if c == "epoch" else "0.5" for c in HISTORY_COLUMNS} for i in range(2)]
-    out = combined_history([rows])
+    history = {c: np.array([1, 2]) if c == "epoch" else np.full(2, 0.5) for c in HISTORY_COLUMNS}
+    out = combined_history([history])
     assert [r["epoch"] for r in out] == [1, 2] and out[1]["val_loss"] == 0.5
 
 
@@ -260,3 +260,24 @@ def test_three_classes_out_of_fold_and_fold_ensemble_match_scikit_learn(tmp_path
         [int(r["label"]) for r in _read(out["test_predictions"])],
         [[float(r[f"prob_{n}"]) for n in names] for r in _read(out["test_predictions"])],
         multi_class="ovr"))  # fmt: skip
+
+
+def test_the_crossval_job_imports_neither_torch_nor_scikit_learn(combined) -> None:
+    import subprocess
+    import sys
+
+    root, summary = combined
+    code = (
+        "import sys; from pathlib import Path; "
+        "from biomedclf.crossval import run_crossval; "
+        "from biomedclf.runs import crossval_files; "
+        f"root = Path({str(root)!r}); "
+        "out = crossval_files(root / 'again', 'cnn', 0); "
+        "[p.parent.mkdir(parents=True, exist_ok=True) for p in out.values()]; "
+        f"run_crossval([root / 'train' / 'cnn' / f'fold{{f}}' / 'seed0' for f in range({K})], out); "
+        "assert 'torch' not in sys.modules, 'torch was imported'; "
+        "assert 'sklearn' not in sys.modules, 'sklearn was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    again = json.loads(crossval_files(root / "again", "cnn", 0)["crossval"].read_text())
+    assert again == json.loads(json.dumps(summary))

@@ -73,6 +73,7 @@ RUNS_MODULE: dict[str, set[str]] = {
     "descriptive.py": {"stats"},
     "significance.py": {"stats", *TABLES, "summary"},
     "run_outputs.py": {"stats", *FIGURES, "summary", "explain", "explain_figures"},
+    "history.py": {"train", "stats", *FIGURES, "summary", "explain", "explain_figures"},
     "stats_file.py": {"architecture", *AGGREGATES, "explain_figures"},
     "typed_json.py": {"architecture", *AGGREGATES, "explain_figures"},
     "rendering.py": {"architecture", *TABLES, *FIGURES, "summary"},

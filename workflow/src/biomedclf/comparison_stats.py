@@ -75,7 +75,7 @@ def _seed_warnings(base: VariantData, var: VariantData, seeds: list[int]) -> lis
 
 
 def _wide_interval_warning(
-    pooled: dict[str, Any], metric: str, confidence: float, label: str
+    pooled: dict[str, Any], metric: str, confidence: float, label: str, scope: str = "test"
 ) -> list[str]:
     """A warning when the interval's half-width (margin of error) exceeds the difference."""
     if pooled["difference"] is None or pooled["low"] is None:
@@ -86,19 +86,22 @@ def _wide_interval_warning(
     return [
         f"the {confidence * 100:g}% interval of the {label} "
         f"difference is wider (±{_fmt_metric(margin, metric)}) than the difference "
-        f"it reports ({_fmt_metric(abs(pooled['difference']), metric)}); the test "
+        f"it reports ({_fmt_metric(abs(pooled['difference']), metric)}); the {scope} "
         "images are too few to pin the effect down"
     ]
 
 
-def _label(metric: str, n_classes: int) -> str:
-    """The metric's name in words (``macro AUROC`` for more than two classes)."""
-    return "macro AUROC" if metric == "auroc" and n_classes > 2 else METRIC_LABELS[metric]
+def _label(metric: str, n_classes: int, scope: str = "test") -> str:
+    """The metric's name in words (``macro AUROC`` for more than two classes); ``scope``
+    names what was scored (``test accuracy``, ``out-of-fold accuracy``)."""
+    if metric == "auroc" and n_classes > 2:
+        return "macro AUROC"
+    return METRIC_LABELS[metric].replace("test", scope)
 
 
 def _metric_comparisons(
     labels: np.ndarray, bp: np.ndarray, vp: np.ndarray, seeds: list[int],
-    keys: tuple[Any, ...], n_bootstrap: int, confidence: float, seed: int,
+    keys: tuple[Any, ...], n_bootstrap: int, confidence: float, seed: int, scope: str = "test",
 ) -> dict[str, dict[str, Any]]:  # fmt: skip
     """Per metric: paired differences per seed, pooled and ensembled, and the verdict.
 
@@ -121,7 +124,7 @@ def _metric_comparisons(
         for m in metrics:
             p = pooled[m]
             vd = verdict(p["difference"], p["low"], p["high"], m, keys[1], keys[2], confidence,
-                         _label(m, bp.shape[2]))  # fmt: skip
+                         _label(m, bp.shape[2], scope))  # fmt: skip
             out[m] = {
                 "per_seed": [{"seed": s, **d[m]} for s, d in per_seed],
                 "pooled": p,
@@ -167,9 +170,10 @@ def _train_seconds(
 
 def _variant_result(
     comp_name: str, base: VariantData, var: VariantData, variant_stats: dict[str, Any],
-    n_bootstrap: int, confidence: float, seed: int,
+    n_bootstrap: int, confidence: float, seed: int, scope: str,
 ) -> dict[str, Any]:  # fmt: skip
-    """The ``results.{variant}`` entry of one comparison."""
+    """The ``results.{variant}`` entry of one comparison; ``scope`` names what the
+    predictions are of in its texts (``test``, ``out-of-fold``)."""
     seeds = _paired_seeds(comp_name, base, var)
     warnings = _seed_warnings(base, var, seeds)
     bp = base.probs[[base.seeds.index(s) for s in seeds]]
@@ -177,10 +181,12 @@ def _variant_result(
     labels = base.labels
     entry: dict[str, Any] = {"seeds": seeds, "n_test": int(labels.size)}
     keys = (comp_name, base.name, var.name)
-    entry.update(_metric_comparisons(labels, bp, vp, seeds, keys, n_bootstrap, confidence, seed))
+    entry.update(
+        _metric_comparisons(labels, bp, vp, seeds, keys, n_bootstrap, confidence, seed, scope)
+    )
     for m in WIDE_WARNING:
-        label = _label(m, base.n_classes)
-        warnings += _wide_interval_warning(entry[m]["pooled"], m, confidence, label)
+        label = _label(m, base.n_classes, scope)
+        warnings += _wide_interval_warning(entry[m]["pooled"], m, confidence, label, scope)
     entry["mcnemar"] = _mcnemar(labels, bp, vp, seeds)
     entry["train_seconds"] = _train_seconds(base, var, seeds, variant_stats)
     entry["verdict"] = entry["accuracy"]["verdict"]
@@ -197,6 +203,7 @@ def comparison_statistics(
     n_bootstrap: int,
     confidence: float,
     seed: int,
+    scope: str = "test",
 ) -> dict[str, Any]:
     """The ``comparisons.{comp_name}`` entry of stats.json.
 
@@ -204,13 +211,17 @@ def comparison_statistics(
     (:func:`biomedclf.run_outputs.load_variant_predictions`), ``variant_stats`` the
     ``variants`` entries already computed (for training times). Raises ``ValueError`` naming
     ``comparisons.{comp_name}`` when a member has no runs or two members share no seed.
+    ``scope`` (``test``, or ``out-of-fold`` with cross-validation) names the images in the
+    verdicts and warnings.
     """
     baseline = comp.get("baseline")
     variants = list(comp.get("variants") or [])
     _check_members(comp_name, [baseline, *variants], data)
     base = data[baseline]
     results = {
-        v: _variant_result(comp_name, base, data[v], variant_stats, n_bootstrap, confidence, seed)
+        v: _variant_result(
+            comp_name, base, data[v], variant_stats, n_bootstrap, confidence, seed, scope
+        )
         for v in variants
     }
     return {

@@ -19,7 +19,6 @@ torch (formats in ``workflow/CONTRACTS.md``):
 
 from __future__ import annotations
 
-import csv
 import logging
 from collections import Counter
 from pathlib import Path
@@ -37,7 +36,7 @@ from biomedclf.evaluate import (
 from biomedclf.io import read_json, write_json
 from biomedclf.multiclass import multiclass_metrics
 from biomedclf.runs import TRAIN_FILES
-from biomedclf.train_outputs import HISTORY_COLUMNS, write_history
+from biomedclf.history import HISTORY_COLUMNS, read_history, write_history
 
 log = logging.getLogger(__name__)
 
@@ -96,15 +95,16 @@ def mean_sd(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]
     return mean, sd
 
 
-def combined_history(histories: list[list[dict[str, str]]]) -> list[dict[str, Any]]:
+def combined_history(histories: list[dict[str, np.ndarray]]) -> list[dict[str, Any]]:
     """Per epoch the folds' mean losses, accuracies and learning rate and their summed
-    seconds, over the folds that ran that epoch (early stopping ends folds apart)."""
+    seconds, over the folds that ran that epoch (early stopping ends folds apart);
+    ``histories`` as :func:`biomedclf.history.read_history` returns them."""
     rows = []
-    for epoch in range(1, max(len(h) for h in histories) + 1):
-        ran = [h[epoch - 1] for h in histories if len(h) >= epoch]
+    for epoch in range(1, max(len(h["epoch"]) for h in histories) + 1):
+        ran = [h for h in histories if len(h["epoch"]) >= epoch]
         row: dict[str, Any] = {"epoch": epoch}
         for column in HISTORY_COLUMNS[1:]:
-            values = [float(r[column]) for r in ran]
+            values = [float(h[column][epoch - 1]) for h in ran]
             row[column] = sum(values) if column == "seconds" else float(np.mean(values))
         rows.append(row)
     return rows
@@ -131,7 +131,9 @@ def combined_record(infos: list[dict[str, Any]], n_oof: int) -> dict[str, Any]:
     return record
 
 
-def _read_fold(folder: Path, fold: int) -> tuple[dict[str, Any], dict[str, SplitScores], list]:
+def _read_fold(
+    folder: Path, fold: int
+) -> tuple[dict[str, Any], dict[str, SplitScores], dict[str, np.ndarray]]:
     """train.json, scores.csv (with its held-out rows) and history.csv of one fold."""
     info_path = folder / TRAIN_FILES["info"]
     info = read_json(info_path)
@@ -142,9 +144,7 @@ def _read_fold(folder: Path, fold: int) -> tuple[dict[str, Any], dict[str, Split
     scores = read_scores(folder / TRAIN_FILES["scores"], len(class_names_of(info, info_path)))
     if "heldout" not in scores:
         raise ValueError(f"{folder / TRAIN_FILES['scores']}: no heldout rows; rerun the job")
-    with (folder / TRAIN_FILES["history"]).open(newline="") as f:
-        history = list(csv.DictReader(f))
-    return info, scores, history
+    return info, scores, read_history(folder / TRAIN_FILES["history"])
 
 
 def run_crossval(

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 
 from biomedclf.crossval_tables import METRIC_WORDS
 from biomedclf.figure_style import STYLE, colours_for, new_figure, save
+from biomedclf.history import read_history
 
 #: One marker per fold (cycled beyond ten folds).
 MARKERS = "ov^D<>pPXh"
@@ -54,15 +54,6 @@ def plot_folds(cv: dict[str, Any], path: Path) -> Path:
                      "per fold and seed)")  # fmt: skip
         ax.legend(loc="best", ncol=2)
         return save(fig, path)
-
-
-def read_history(path: Path | str) -> dict[str, np.ndarray]:
-    """``history.csv`` as float columns."""
-    with Path(path).open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        raise ValueError(f"{path}: no epochs recorded; rerun the training job")
-    return {c: np.array([float(r[c]) for r in rows]) for c in rows[0]}
 
 
 def plot_fold_curves(histories: dict[str, list[Path | str]], path: Path) -> Path:

@@ -88,11 +88,18 @@ def _mean_sd(values: Sequence[float | None]) -> dict[str, float | None]:
     }
 
 
+def fold_sizes(runs: list[dict[str, Any]]) -> tuple[float, float]:
+    """A fold's mean training size (its training and inner validation parts: what the
+    model learnt from) and held-out size, over the runs' folds."""
+    folds = [f for r in runs for f in r["folds"]]
+    n_train = float(np.mean([f["n_train"] + f["n_val"] for f in folds]))
+    return n_train, float(np.mean([f["n_heldout"] for f in folds]))
+
+
 def variant_summary(runs: list[dict[str, Any]], key: str, confidence: float) -> dict[str, Any]:
     """One variant's cross-validation numbers from its seeds' crossval.json dicts."""
     per_fold = np.nanmean(fold_matrix(runs, key), axis=0)  # seed mean per fold
-    n_train = float(np.mean([f["n_train"] + f["n_val"] for r in runs for f in r["folds"]]))
-    n_test = float(np.mean([f["n_heldout"] for r in runs for f in r["folds"]]))
+    n_train, n_test = fold_sizes(runs)
     spread = corrected_resampled_t(per_fold, n_train, n_test, confidence)
     return {
         "seeds": [r["seed"] for r in runs],
@@ -122,9 +129,7 @@ def compare(
         raise ValueError("no seed in common between the two variants")
     diff = fold_matrix(shared, key) - fold_matrix([pairs[r["seed"]] for r in shared], key)
     per_fold = np.nanmean(diff, axis=0)
-    n_train = float(np.mean([f["n_train"] + f["n_val"] for r in shared for f in r["folds"]]))
-    n_test = float(np.mean([f["n_heldout"] for r in shared for f in r["folds"]]))
-    test = corrected_resampled_t(per_fold, n_train, n_test, confidence)
+    test = corrected_resampled_t(per_fold, *fold_sizes(shared), confidence)
     return {**test, "per_fold": per_fold.tolist(), "verdict": verdict(test)}
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from biomedclf.rendering import fmt_p, markdown_table, output_dir, write_csv, write_text
+from biomedclf.rendering import fmt_p, fmt_value, markdown_table, output_dir, write_csv, write_text
 
 #: A fold metric's name in words.
 METRIC_WORDS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy",
@@ -22,7 +22,8 @@ METRIC_WORDS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy"
 
 
 def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:.1f}"
+    """A fraction as a percentage with one decimal (``n/a`` when undefined)."""
+    return fmt_value(x, "accuracy")
 
 
 def _mean_sd(d: dict[str, Any]) -> str:

@@ -19,12 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from biomedclf.history import read_history
 from biomedclf.io import read_json
 from biomedclf.multiclass import predict_classes
 from biomedclf.runs import RunFiles
 
-#: Columns every ``history.csv`` must have.
-HISTORY_COLUMNS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy")
 
 #: Columns of ``predictions.csv`` before its ``prob_<class name>`` columns.
 PREDICTION_LEAD = ("path", "label", "predicted")
@@ -62,26 +61,8 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
 
 
 def load_history(run: RunFiles) -> dict[str, np.ndarray]:
-    """Read ``history.csv`` of ``run`` into column arrays (``epoch`` as int, others float).
-
-    Empty cells become NaN. Raises ``ValueError`` naming the file when it holds no epoch or
-    lacks one of :data:`HISTORY_COLUMNS`.
-    """
-    path = _require(run.history, "training history")
-    rows = _read_rows(path)
-    if not rows:
-        raise ValueError(f"{path}: no epochs recorded; rerun the training job")
-    missing = [c for c in HISTORY_COLUMNS if c not in rows[0]]
-    if missing:
-        raise ValueError(f"{path}: missing columns {missing}; rerun the training job")
-    out: dict[str, np.ndarray] = {}
-    for col in rows[0]:
-        values = [r[col] for r in rows]
-        if col == "epoch":
-            out[col] = np.array([int(float(v)) for v in values], dtype=int)
-        else:
-            out[col] = np.array([float(v) if v not in ("", None) else np.nan for v in values])
-    return out
+    """``history.csv`` of ``run`` as column arrays (:func:`biomedclf.history.read_history`)."""
+    return read_history(_require(run.history, "training history"))
 
 
 def load_train_info(run: RunFiles) -> dict[str, Any]:

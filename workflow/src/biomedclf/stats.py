@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from biomedclf.bootstrap import BOOTSTRAP_METRICS, check_confidence
-from biomedclf.comparison_stats import COMPARED, comparison_statistics
+from biomedclf.comparison_stats import comparison_statistics
 from biomedclf.multiclass import prediction_rule
 from biomedclf.ranking import ranking_statistics
 from biomedclf.run_outputs import (
@@ -99,22 +99,6 @@ def _class_fields(reference: Predictions) -> dict[str, Any]:
     }
 
 
-def _name_scope(comparisons: dict[str, Any], scope: str) -> None:
-    """Say ``scope`` (e.g. ``out-of-fold``) where the comparisons' verdicts and warnings
-    (written for a test split by :mod:`biomedclf.comparison_stats`) say ``test``."""
-
-    def named(text: str) -> str:
-        return text.replace("test accuracy", f"{scope} accuracy").replace(
-            "the test images", f"the {scope} images"
-        )
-
-    for comp in comparisons.values():
-        for result in comp["results"].values():
-            result["warnings"] = [named(w) for w in result["warnings"]]
-            for entry in (result, *(result[m] for m in COMPARED if m in result)):
-                entry["verdict_text"] = named(entry["verdict_text"])
-
-
 def study_statistics(
     runs: list[RunFiles],
     comparisons: dict,
@@ -151,11 +135,11 @@ def study_statistics(
         for name, d in data.items()
     }
     comps = {
-        name: comparison_statistics(name, comp, data, variants, n_bootstrap, confidence, seed)
+        name: comparison_statistics(
+            name, comp, data, variants, n_bootstrap, confidence, seed, evaluated_on
+        )
         for name, comp in (comparisons or {}).items()
     }
-    if evaluated_on != "test":
-        _name_scope(comps, evaluated_on)
     warnings = [
         f"variant {name}: {v['n_seeds']} seed(s); use at least {MIN_SEEDS}"
         for name, v in variants.items()

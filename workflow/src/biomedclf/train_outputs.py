@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from biomedclf.devices import device_name
+from biomedclf.history import HISTORY_COLUMNS, write_history
 from biomedclf.io import atomic_path, score_columns, write_json
 from biomedclf.losses import probabilities
 from biomedclf.metrics import youden_threshold
@@ -27,15 +28,6 @@ if TYPE_CHECKING:
     from biomedclf.train import Run, TrainingData
     from biomedclf.train_state import TrainState
 
-HISTORY_COLUMNS = (
-    "epoch",
-    "train_loss",
-    "train_accuracy",
-    "val_loss",
-    "val_accuracy",
-    "lr",
-    "seconds",
-)
 
 
 def torchvision_version() -> str | None:
@@ -86,15 +78,6 @@ def run_record(run: Run, state: TrainState, data: TrainingData) -> dict[str, Any
         "class_names": list(data.train.class_names),
         "n_classes": data.n_classes,
     }
-
-
-def write_history(path: Path, rows: list[dict[str, Any]]) -> None:
-    """``history.csv``: one row per epoch, the columns of :data:`HISTORY_COLUMNS`."""
-    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: row[k] for k in HISTORY_COLUMNS})
 
 
 def write_scores(

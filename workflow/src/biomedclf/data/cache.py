@@ -91,6 +91,13 @@ def pixel_statistics(images: np.ndarray | torch.Tensor) -> tuple[list[float], li
     return means, stds
 
 
+def training_statistics(images: np.ndarray | torch.Tensor) -> tuple[list[float], list[float]]:
+    """The normalisation of a training set: :func:`pixel_statistics`, with an SD of 0 (a
+    constant image) replaced by 1."""
+    mean, std = pixel_statistics(images)
+    return mean, [s if s > 0 else 1.0 for s in std]
+
+
 def owns_storage(tensor: torch.Tensor) -> bool:
     """True when ``tensor`` spans its whole storage, so ``torch.save`` writes nothing else.
 

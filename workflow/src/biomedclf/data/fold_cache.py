@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .cache import CachedSplit, pixel_statistics
+from .cache import CachedSplit, training_statistics
 from .folds import read_folds
 
 
@@ -37,8 +37,7 @@ def fold_parts(
             f"{len(pool)} images; rerun the prepare step"
         )
     parts = {name: subset(pool, rows) for name, rows in folds.parts(fold).items()}
-    mean, std = pixel_statistics(parts["train"].images)
-    std = [s if s > 0 else 1.0 for s in std]
+    mean, std = training_statistics(parts["train"].images)
     for part in parts.values():
         part.mean, part.std = mean, std
     return parts["train"], parts["val"], parts["heldout"]

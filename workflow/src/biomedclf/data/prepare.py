@@ -233,10 +233,9 @@ def keep_step(
 
 def train_statistics(pixels: np.ndarray, layout: Layout) -> tuple[list[float], list[float]]:
     """Mean and std per channel of the train block (std 0, a constant image, becomes 1)."""
-    from .cache import pixel_statistics  # torch loads once there is a cache to write
+    from .cache import training_statistics  # torch loads once there is a cache to write
 
-    mean, std = pixel_statistics(pixels[layout.blocks["train"]])
-    return mean, [s if s > 0 else 1.0 for s in std]
+    return training_statistics(pixels[layout.blocks["train"]])
 
 
 def tables_step(
