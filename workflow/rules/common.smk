@@ -263,8 +263,9 @@ def gallery_variants():
     return [v for v in VARIANTS if any(v in comparison_members(c) for c in comps)]
 
 
-def explained_comparisons():
-    """Each comparison's baseline and variants (not its claim: the figures do not show it)."""
+def comparison_sets():
+    """Each comparison's baseline and variants without its claim, for jobs that do not show
+    the claim (an edited claim does not rerun them)."""
     return {
         name: {"baseline": c["baseline"], "variants": c["variants"]}
         for name, c in config["comparisons"].items()

@@ -30,7 +30,7 @@ if FOLDS:
         conda:
             ENV
         params:
-            comparisons=explained_comparisons(),
+            comparisons=comparison_sets(),
             primary=config["statistics"]["primary"],
             confidence=config["statistics"]["confidence"],
             code=code("crossval_stats.py"),

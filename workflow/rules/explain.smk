@@ -64,7 +64,7 @@ rule explain_figures:
     conda:
         ENV
     params:
-        comparisons=explained_comparisons(),
+        comparisons=comparison_sets(),
         variants=gallery_variants(),
         code=code("explain_figures.py"),
     script:
