@@ -18,13 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from biomedclf.evaluate import write_predictions
-from biomedclf.io import score_columns, write_json
-from biomedclf.metrics import binary_metrics
-from biomedclf.multiclass import multiclass_metrics
-from biomedclf.runs import RunFiles, study_runs
-from biomedclf.stats import study_statistics
-from biomedclf.stats_file import StudyStats, read_stats
+from biomedclf.evaluate.evaluation import write_predictions
+from biomedclf.evaluate.metrics import binary_metrics
+from biomedclf.evaluate.multiclass import multiclass_metrics
+from biomedclf.io import write_json
+from biomedclf.layout import TRAIN_FILES, RunFiles, explain_files, study_runs
+from biomedclf.stats.records import StudyStats, read_stats
+from biomedclf.stats.study import study_statistics
+from biomedclf.train.scores import score_columns
 
 #: A three-variant suite at fake scale: name -> (model, expected test accuracy, seconds).
 DEFAULT_VARIANTS: dict[str, tuple[str, float, float]] = {
@@ -37,9 +38,20 @@ DEFAULT_VARIANTS: dict[str, tuple[str, float, float]] = {
 CLASS_NAMES: dict[int, list[str]] = {
     2: ["NORMAL", "PNEUMONIA"],
     3: ["normal", "benign", "malignant"],
-    11: ["bladder", "femur-left", "femur-right", "heart", "kidney-left", "kidney-right",
-         "liver", "lung-left", "lung-right", "pancreas", "spleen"],
-}  # fmt: skip
+    11: [
+        "bladder",
+        "femur-left",
+        "femur-right",
+        "heart",
+        "kidney-left",
+        "kidney-right",
+        "liver",
+        "lung-left",
+        "lung-right",
+        "pancreas",
+        "spleen",
+    ],
+}
 
 
 def class_names(n_classes: int) -> list[str]:
@@ -66,9 +78,12 @@ def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
 
 
 def fake_probabilities(
-    labels: np.ndarray, accuracy: float, rng: np.random.Generator, exact: bool = False,
+    labels: np.ndarray,
+    accuracy: float,
+    rng: np.random.Generator,
+    exact: bool = False,
     n_classes: int = 2,
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """Class probabilities (n, K) whose predicted class is right with chance ``accuracy``.
 
     With ``exact``, image ``i`` is right if and only if ``i < round(accuracy * n)``: two
@@ -93,14 +108,20 @@ def fake_probabilities(
     return np.round(raw / raw.sum(axis=1, keepdims=True), 6)
 
 
-def _metrics(run: RunFiles, labels: np.ndarray, probs: np.ndarray, names: list[str],
-             ordinal: bool) -> dict[str, Any]:  # fmt: skip
+def _metrics(
+    run: RunFiles, labels: np.ndarray, probs: np.ndarray, names: list[str], ordinal: bool
+) -> dict[str, Any]:
     """The metrics.json of one fake run (the Youden threshold of a two-class run: 0.45)."""
     k = len(names)
     metrics: dict[str, Any] = {
-        "variant": run.variant, "seed": run.seed, "n_test": int(labels.size), "n_classes": k,
-        "class_names": names, "ordinal": ordinal, "positive_class": names[1] if k == 2 else None,
-    }  # fmt: skip
+        "variant": run.variant,
+        "seed": run.seed,
+        "n_test": int(labels.size),
+        "n_classes": k,
+        "class_names": names,
+        "ordinal": ordinal,
+        "positive_class": names[1] if k == 2 else None,
+    }
     if k == 2:
         metrics["threshold_0.5"] = binary_metrics(labels, probs[:, 1], 0.5)
         metrics["threshold_youden"] = binary_metrics(labels, probs[:, 1], 0.45)
@@ -109,12 +130,15 @@ def _metrics(run: RunFiles, labels: np.ndarray, probs: np.ndarray, names: list[s
 
 
 def _write_scores(run: RunFiles, labels: np.ndarray, paths: list[str], probs: np.ndarray) -> None:
-    """scores.csv: the test rows, and the same rows again as the validation split."""
+    """scores.csv (beside the run's history.csv): the test rows, and the same rows again as
+    the validation split."""
     rows = [
         [split, f"{split}/{p}", int(y), *(repr(float(q)) for q in row)]
-        for split in ("val", "test") for p, y, row in zip(paths, labels, probs)
-    ]  # fmt: skip
-    _write_csv(run.scores, score_columns(probs.shape[1]), rows)
+        for split in ("val", "test")
+        for p, y, row in zip(paths, labels, probs)
+    ]
+    scores = run.history.with_name(TRAIN_FILES["scores"])
+    _write_csv(scores, score_columns(probs.shape[1]), rows)
 
 
 def write_run(
@@ -202,8 +226,18 @@ def make_study(
         model, acc, seconds = variants[run.variant]
         rng = np.random.default_rng(1000 + k)
         probs = fake_probabilities(labels, acc, rng, exact, n_classes)
-        write_run(run, labels, paths, probs, model=model, seconds=seconds, epochs=epochs,
-                  rng=rng, names=names, ordinal=ordinal)  # fmt: skip
+        write_run(
+            run,
+            labels,
+            paths,
+            probs,
+            model=model,
+            seconds=seconds,
+            epochs=epochs,
+            rng=rng,
+            names=names,
+            ordinal=ordinal,
+        )
     test_counts = np.bincount(labels, minlength=n_classes).tolist()
     study = {
         "name": name,
@@ -274,77 +308,113 @@ def fake_image(path: str, size: int = 16, channels: int = 1) -> np.ndarray:
 
 
 def write_fake_explain(
-    root: Path, runs: list[RunFiles], comparisons: dict[str, Any], n_images: int = 16,
-    survivors: tuple[str, ...] = (), size: int = 16, linear: tuple[str, ...] = (),
-) -> dict[str, Path]:  # fmt: skip
+    root: Path,
+    runs: list[RunFiles],
+    comparisons: dict[str, Any],
+    n_images: int = 16,
+    survivors: tuple[str, ...] = (),
+    size: int = 16,
+    linear: tuple[str, ...] = (),
+) -> dict[str, Path]:
     """maps.npz, sanity.json and errors.npz of each variant's first seed, as the explain job
-    writes them (its selection made by :mod:`biomedclf.explain_select` from the fake
+    writes them (its selection made by :mod:`biomedclf.explain.selection` from the fake
     predictions). The maps of ``survivors`` equal their randomised maps (they survive
     randomisation); those of ``linear`` carry first-layer weights. Returns variant ->
     maps.npz (errors.npz beside it)."""
-    from biomedclf.explain_files import MAPS_FORMAT, SaliencyMaps, write_maps, write_sanity
-    from biomedclf.explain_layout import ERRORS_FILE, MAPS_FILE, SANITY_FILE, explain_dir
-    from biomedclf.explain_sanity import map_correlations, sanity_record
-    from biomedclf.explain_select import select_images, selection_union
-    from biomedclf.run_outputs import load_predictions
+    from biomedclf.evaluate.run_results import load_predictions
+    from biomedclf.explain.files import MAPS_FORMAT, SaliencyMaps, write_maps, write_sanity
+    from biomedclf.explain.sanity import map_correlations, sanity_record
+    from biomedclf.explain.selection import select_images, selection_union
 
     first = {r.variant: r for r in sorted(runs, key=lambda r: -r.seed)}
     written = {}
     for v, run in first.items():
-        bases = sorted({c["baseline"] for c in comparisons.values()
-                        if v in [c["baseline"], *c["variants"]]}) or [v]  # fmt: skip
-        picks = {b: select_images(load_predictions(first[b]), n_images) for b in bases}
+        bases = sorted(
+            {c["baseline"] for c in comparisons.values() if v in [c["baseline"], *c["variants"]]}
+        ) or [v]
+        picks = {b: select_images(load_predictions(first[b].predictions), n_images) for b in bases}
         paths = selection_union(picks)
-        own = load_predictions(run)
+        own = load_predictions(run.predictions)
         rows = [own.paths.index(p) for p in paths]
         rng = np.random.default_rng(len(v))
         yy, xx = np.mgrid[:size, :size]
-        maps = np.stack([np.exp(-((yy - rng.uniform(0, size)) ** 2 + (xx - rng.uniform(0, size))
-                                  ** 2) / 20.0) for _ in paths]).astype(np.float32)  # fmt: skip
+        maps = np.stack(
+            [
+                np.exp(
+                    -((yy - rng.uniform(0, size)) ** 2 + (xx - rng.uniform(0, size)) ** 2) / 20.0
+                )
+                for _ in paths
+            ]
+        ).astype(np.float32)
         randomised = maps if v in survivors else rng.random(maps.shape).astype(np.float32)
         rho = map_correlations(maps, randomised)
         row = {p: i for i, p in enumerate(paths)}
         table = [(b, row[p.path], p.outcome, p.rank) for b in sorted(picks) for p in picks[b]]
         result = SaliencyMaps(
-            format=MAPS_FORMAT, variant=v, seed=run.seed,
+            format=MAPS_FORMAT,
+            variant=v,
+            seed=run.seed,
             method="integrated_gradients" if v in linear else "grad_cam",
-            layer="input" if v in linear else "features.6", target="true class",
-            class_names=np.array(own.class_names), paths=np.array(paths),
-            labels=own.labels[rows], probabilities=own.probs[rows].astype(np.float32),
-            images=np.stack([fake_image(p, size) for p in paths]), maps=maps,
-            randomised_maps=randomised, spearman=rho, cascade_layers=np.array(["fc2", "fc1"]),
+            layer="input" if v in linear else "features.6",
+            target="true class",
+            class_names=np.array(own.class_names),
+            paths=np.array(paths),
+            labels=own.labels[rows],
+            probabilities=own.probs[rows].astype(np.float32),
+            images=np.stack([fake_image(p, size) for p in paths]),
+            maps=maps,
+            randomised_maps=randomised,
+            spearman=rho,
+            cascade_layers=np.array(["fc2", "fc1"]),
             cascade_spearman=np.stack([rho, rho]),
             selection_baseline=np.array([t[0] for t in table]),
             selection_image=np.array([t[1] for t in table], dtype=np.int64),
             selection_outcome=np.array([t[2] for t in table]),
             selection_rank=np.array([t[3] for t in table], dtype=np.int64),
-            first_layer_weights=(rng.normal(size=(32, 1, size, size)).astype(np.float32)
-                                 if v in linear else np.zeros((0, 1, size, size), np.float32)),
-        )  # fmt: skip
-        folder = explain_dir(root, v, run.seed)
-        written[v] = write_maps(folder / MAPS_FILE, result)
-        head = {"variant": v, "seed": run.seed, "method": result.method, "layer": result.layer,
-                "n_images": len(paths)}  # fmt: skip
-        write_sanity(folder / SANITY_FILE, sanity_record(head, [["fc2"], ["fc1"]], [rho, rho]))
-        write_fake_errors(folder / ERRORS_FILE, runs, v, size)
+            first_layer_weights=(
+                rng.normal(size=(32, 1, size, size)).astype(np.float32)
+                if v in linear
+                else np.zeros((0, 1, size, size), np.float32)
+            ),
+        )
+        files = explain_files(root, v, run.seed)
+        written[v] = write_maps(files["maps"], result)
+        head = {
+            "variant": v,
+            "seed": run.seed,
+            "method": result.method,
+            "layer": result.layer,
+            "n_images": len(paths),
+        }
+        write_sanity(files["sanity"], sanity_record(head, [["fc2"], ["fc1"]], [rho, rho]))
+        write_fake_errors(files["errors"], runs, v, size)
     return written
 
 
 def write_fake_errors(path: Path, runs: list[RunFiles], variant: str, size: int = 16) -> Path:
     """errors.npz of ``variant``: its seed ensemble's errors with fake images."""
-    from biomedclf.explain_files import ERRORS_FORMAT, ErrorImages, write_errors
-    from biomedclf.explain_select import GALLERY_MAX, ensemble_errors
+    from biomedclf.explain.files import ERRORS_FORMAT, ErrorImages, write_errors
+    from biomedclf.explain.selection import GALLERY_MAX, ensemble_errors
 
     err = ensemble_errors(runs, variant)
     shown = err.paths[:GALLERY_MAX]
     k = len(shown)
-    return write_errors(path, ErrorImages(
-        format=ERRORS_FORMAT, variant=variant,
-        seeds=np.array(sorted(r.seed for r in runs if r.variant == variant)),
-        n_test=err.n_test, n_errors=len(err.paths), class_names=np.array(err.class_names),
-        paths=np.array(shown, dtype=str), labels=err.labels[:k], predicted=err.predicted[:k],
-        confidence=err.confidence[:k],
-        images=np.stack([fake_image(p, size) for p in shown]) if k else
-        np.zeros((0, 1, size, size), np.uint8),
-        confusions=np.array(err.confusions(), dtype=np.int64).reshape(-1, 3),
-    ))  # fmt: skip
+    return write_errors(
+        path,
+        ErrorImages(
+            format=ERRORS_FORMAT,
+            variant=variant,
+            seeds=np.array(sorted(r.seed for r in runs if r.variant == variant)),
+            n_test=err.n_test,
+            n_errors=len(err.paths),
+            class_names=np.array(err.class_names),
+            paths=np.array(shown, dtype=str),
+            labels=err.labels[:k],
+            predicted=err.predicted[:k],
+            confidence=err.confidence[:k],
+            images=np.stack([fake_image(p, size) for p in shown])
+            if k
+            else np.zeros((0, 1, size, size), np.uint8),
+            confusions=np.array(err.confusions(), dtype=np.int64).reshape(-1, 3),
+        ),
+    )

@@ -11,9 +11,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 IGNORE = shutil.ignore_patterns(
-    ".venv", ".venv-user", ".git", ".snakemake", "results", "logs", "__pycache__", ".pytest_cache",
-    "*.egg-info", "benchmarks_out", ".checkpoints",
-)  # fmt: skip
+    ".venv",
+    ".venv-user",
+    ".git",
+    ".snakemake",
+    "results",
+    "logs",
+    "__pycache__",
+    ".pytest_cache",
+    "*.egg-info",
+    "benchmarks_out",
+    ".checkpoints",
+)
 
 
 def copy_repo(dest: Path) -> Path:

@@ -29,8 +29,10 @@ def function_lengths() -> list[tuple[int, str]]:
 
 def module_lengths() -> list[tuple[int, str]]:
     return sorted(
-        ((len(p.read_text().splitlines()), str(p.relative_to(PACKAGE_DIR)))
-         for p in PACKAGE_DIR.rglob("*.py")),  # fmt: skip
+        (
+            (len(p.read_text().splitlines()), str(p.relative_to(PACKAGE_DIR)))
+            for p in PACKAGE_DIR.rglob("*.py")
+        ),
         reverse=True,
     )
 

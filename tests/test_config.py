@@ -8,18 +8,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from biomedclf.config import (
+from biomedclf.config.schema import load_schema, validate_config
+from biomedclf.config.specs import (
     ConfigError,
     canonical,
     check_references,
     data_spec,
     load_yaml_files,
-    prepare_config,
     merge_sets,
+    prepare_config,
     resolve_variant,
 )
 from biomedclf.provenance import code_digest, script_closure, script_digest
-from biomedclf.schema import load_schema, validate_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -119,8 +119,9 @@ def test_schema_lists_every_problem_up_to_a_limit():
 
 
 def test_yaml_11_exponent_strings_are_read_as_numbers():
-    config = validated(minimal(training={"lr": "1e-3"}, variants={"a": {"model": "conv",
-                                                                        "lr": "5E-4"}}))
+    config = validated(
+        minimal(training={"lr": "1e-3"}, variants={"a": {"model": "conv", "lr": "5E-4"}})
+    )
     assert config["training"]["lr"] == 0.001 and config["variants"]["a"]["lr"] == 0.0005
     with pytest.raises(ConfigError, match="training.lr: 'fast' is not of type 'number'"):
         validated(minimal(training={"lr": "fast"}))
@@ -184,8 +185,9 @@ def test_user_file_without_sets_keeps_the_defaults_and_labels_their_claims(tmp_p
     defaults = load("config.yaml")
     config = merge_sets(copy_of(defaults), defaults, load_yaml_files([user]))
     assert config["variants"] == defaults["variants"]
-    assert all(c["claim"].startswith("(from the default study")
-               for c in config["comparisons"].values())  # fmt: skip
+    assert all(
+        c["claim"].startswith("(from the default study") for c in config["comparisons"].values()
+    )
 
 
 def copy_of(config: dict) -> dict:
@@ -214,8 +216,7 @@ def test_data_spec_points_synthetic_at_the_generated_folder():
 def test_canonical_spelling():
     a = {"b": 1.0, "a": [0.0, 1e-3, {"y": 2, "x": (1, 2)}], "c": None, "d": True}
     assert list(canonical(a)) == ["a", "b", "c", "d"]
-    assert canonical(a) == {"a": [0, 0.001, {"x": [1, 2], "y": 2}], "b": 1, "c": None,
-                            "d": True}  # fmt: skip
+    assert canonical(a) == {"a": [0, 0.001, {"x": [1, 2], "y": 2}], "b": 1, "c": None, "d": True}
     assert repr(canonical({"wd": 0.0})) == repr(canonical({"wd": 0}))
     with pytest.raises(TypeError, match="not plain YAML data"):
         canonical({"a": object()})
@@ -250,8 +251,7 @@ def test_config_rewritten_with_the_same_meaning_prepares_identically(tmp_path):
     for path in (original, rewritten):
         config = load("config.yaml")
         for key, value in load_yaml_files([path])[0].items():
-            config[key] = {**config.get(key, {}), **value} if key in ("data", "training") \
-                else value  # fmt: skip
+            config[key] = {**config.get(key, {}), **value} if key in ("data", "training") else value
         prepared.append(prepare_config(config, [path], SCHEMA, ROOT / "config.yaml"))
     assert repr(prepared[0]) == repr(prepared[1])
     spec = [repr(resolve_variant(c, "cnn_dropout")) for c in prepared]
@@ -260,10 +260,13 @@ def test_config_rewritten_with_the_same_meaning_prepares_identically(tmp_path):
 
 def test_prepare_config_names_the_key_and_keeps_variant_sets(tmp_path):
     user = tmp_path / "my.yaml"
-    user.write_text("name: mine\nreplace_defaults: [variants, comparisons]\n"
-                    "variants:\n  only: {model: linear}\ncomparisons: {}\n")
-    config = prepare_config({**load("config.yaml"), **load_yaml_files([user])[0]}, [user], SCHEMA,
-                            ROOT / "config.yaml")
+    user.write_text(
+        "name: mine\nreplace_defaults: [variants, comparisons]\n"
+        "variants:\n  only: {model: linear}\ncomparisons: {}\n"
+    )
+    config = prepare_config(
+        {**load("config.yaml"), **load_yaml_files([user])[0]}, [user], SCHEMA, ROOT / "config.yaml"
+    )
     assert list(config["variants"]) == ["only"] and config["training"]["epochs"] == 25
     user.write_text("name: mine\ncomparisons: {c: {baseline: cnn, variants: [cnn_dropuot]}}\n")
     config = {**load("config.yaml"), **load_yaml_files([user])[0]}
@@ -273,9 +276,9 @@ def test_prepare_config_names_the_key_and_keeps_variant_sets(tmp_path):
 
 def test_training_keys_agree_across_schema_settings_and_models():
     """Each training fact is kept once in code; the schema must say the same."""
-    from biomedclf.devices import DEVICE_CHOICES
-    from biomedclf.models import REGISTRY
-    from biomedclf.settings import OPTIMIZERS, TrainingSettings
+    from biomedclf.train.devices import DEVICE_CHOICES
+    from biomedclf.train.models import REGISTRY
+    from biomedclf.train.settings import OPTIMIZERS, TrainingSettings
 
     schema = load_schema(SCHEMA)["properties"]
     training = schema["training"]["properties"]
@@ -320,8 +323,10 @@ def test_script_digest_covers_the_script_and_the_modules_it_imports(tmp_path):
     names = {p.relative_to(PACKAGE_DIR).as_posix() for p in script_closure(scripts / "train.py")}
     assert {"train.py", "models.py", "settings.py", "train_state.py", "__init__.py"} <= names
     assert "plots.py" not in names and "config.py" not in names
-    plots = {p.relative_to(PACKAGE_DIR).as_posix()
-             for p in script_closure(scripts / "comparison_figures.py")}  # fmt: skip
+    plots = {
+        p.relative_to(PACKAGE_DIR).as_posix()
+        for p in script_closure(scripts / "comparison_figures.py")
+    }
     assert "plots.py" in plots and "models.py" not in plots
     script = tmp_path / "s.py"
     script.write_text("from biomedclf.io import write_json\n")

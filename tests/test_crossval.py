@@ -14,18 +14,19 @@ import pytest
 from scipy import stats as scipy_stats
 from sklearn.metrics import accuracy_score, roc_auc_score
 
-from biomedclf.crossval import combined_history, run_crossval
-from biomedclf.crossval_stats import compare, corrected_resampled_t, study_crossval
-from biomedclf.crossval_tables import write_crossval_tables
-from biomedclf.io import score_columns
-from biomedclf.runs import crossval_files
-from biomedclf.history import HISTORY_COLUMNS
+from biomedclf.crossval.across_folds import compare, corrected_resampled_t, study_crossval
+from biomedclf.crossval.combine import combined_history, run_crossval
+from biomedclf.layout import crossval_files
+from biomedclf.report.tables.crossval import write_crossval_tables
+from biomedclf.train.history import HISTORY_COLUMNS
+from biomedclf.train.scores import score_columns
 
 K, N_POOL, N_TEST = 4, 40, 12
 
 
-def _write_fold(folder: Path, fold: int, pool: list[str], rng: np.random.Generator,
-                epochs: int = 3) -> None:  # fmt: skip
+def _write_fold(
+    folder: Path, fold: int, pool: list[str], rng: np.random.Generator, epochs: int = 3
+) -> None:
     """A fold's scores.csv, train.json and history.csv as a training job writes them."""
     folder.mkdir(parents=True)
     held = [p for i, p in enumerate(pool) if i % K == fold]
@@ -38,18 +39,38 @@ def _write_fold(folder: Path, fold: int, pool: list[str], rng: np.random.Generat
             for p in paths:
                 q = float(rng.uniform(0.01, 0.99))
                 w.writerow([split, p, int(p.endswith(("1.png", "3.png", "5.png"))), 1 - q, q])
-    info = {"variant": "cnn", "seed": 0, "fold": fold, "n_heldout": len(held),
-            "train_seconds": 1.5 + fold, "best_epoch": 2, "epochs_run": epochs,
-            "stopped_early": False, "peak_memory_mb": 100.0 + fold, "images_per_second": 50.0,
-            "n_train": 25, "n_val": 5, "class_names": ["neg", "pos"], "n_classes": 2}  # fmt: skip
+    info = {
+        "variant": "cnn",
+        "seed": 0,
+        "fold": fold,
+        "n_heldout": len(held),
+        "train_seconds": 1.5 + fold,
+        "best_epoch": 2,
+        "epochs_run": epochs,
+        "stopped_early": False,
+        "peak_memory_mb": 100.0 + fold,
+        "images_per_second": 50.0,
+        "n_train": 25,
+        "n_val": 5,
+        "class_names": ["neg", "pos"],
+        "n_classes": 2,
+    }
     (folder / "train.json").write_text(json.dumps(info))
     with (folder / "history.csv").open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=HISTORY_COLUMNS)
         w.writeheader()
         for e in range(1, epochs + 1):
-            w.writerow({"epoch": e, "train_loss": 1.0 / e + fold, "train_accuracy": 0.5,
-                        "val_loss": 2.0 / e, "val_accuracy": 0.6, "lr": 1e-3,
-                        "seconds": 0.5})  # fmt: skip
+            w.writerow(
+                {
+                    "epoch": e,
+                    "train_loss": 1.0 / e + fold,
+                    "train_accuracy": 0.5,
+                    "val_loss": 2.0 / e,
+                    "val_accuracy": 0.6,
+                    "lr": 1e-3,
+                    "seconds": 0.5,
+                }
+            )
 
 
 @pytest.fixture()
@@ -86,8 +107,10 @@ def test_every_pool_image_is_out_of_fold_once_from_the_model_that_held_it_out(co
 
 def test_fold_ensemble_is_the_mean_of_the_fold_models_probabilities(combined) -> None:
     root, summary = combined
-    folds = [_scores(root / "train" / "cnn" / f"fold{f}" / "seed0" / "scores.csv", "test")
-             for f in range(K)]  # fmt: skip
+    folds = [
+        _scores(root / "train" / "cnn" / f"fold{f}" / "seed0" / "scores.csv", "test")
+        for f in range(K)
+    ]
     ens = _read(crossval_files(root, "cnn", 0)["test_predictions"])
     assert len(ens) == N_TEST
     for r in ens:
@@ -172,24 +195,36 @@ def test_the_correction_only_widens_the_plain_paired_t_test() -> None:
 
 
 def _cv_run(seed: int, per_fold: list[float]) -> dict:
-    return {"seed": seed, "k": len(per_fold),
-            "folds": [{"n_train": 70, "n_val": 10, "n_heldout": 20,
-                       "heldout": {"accuracy": a, "macro_auroc": None}} for a in per_fold],
-            "out_of_fold": {"accuracy": float(np.mean(per_fold))},
-            "ensemble_test": {"n_test": 30, "multiclass": {"accuracy": 0.8}}}  # fmt: skip
+    return {
+        "seed": seed,
+        "k": len(per_fold),
+        "folds": [
+            {
+                "n_train": 70,
+                "n_val": 10,
+                "n_heldout": 20,
+                "heldout": {"accuracy": a, "macro_auroc": None},
+            }
+            for a in per_fold
+        ],
+        "out_of_fold": {"accuracy": float(np.mean(per_fold))},
+        "ensemble_test": {"n_test": 30, "multiclass": {"accuracy": 0.8}},
+    }
 
 
 def test_comparison_averages_seeds_per_fold_before_the_test() -> None:
     base = [_cv_run(0, [0.70, 0.72, 0.68]), _cv_run(1, [0.72, 0.70, 0.70])]
     other = [_cv_run(0, [0.80, 0.78, 0.79]), _cv_run(1, [0.78, 0.80, 0.77])]
     result = compare(base, other, "accuracy", 0.95)
-    per_fold = [(0.80 - 0.70 + 0.78 - 0.72) / 2, (0.78 - 0.72 + 0.80 - 0.70) / 2,
-                (0.79 - 0.68 + 0.77 - 0.70) / 2]  # fmt: skip
+    per_fold = [
+        (0.80 - 0.70 + 0.78 - 0.72) / 2,
+        (0.78 - 0.72 + 0.80 - 0.70) / 2,
+        (0.79 - 0.68 + 0.77 - 0.70) / 2,
+    ]
     assert result["per_fold"] == pytest.approx(per_fold)
     expected = corrected_resampled_t(per_fold, 80, 20)
     assert result["t"] == pytest.approx(expected["t"]) and result["df"] == 2
-    assert result["verdict"] == ("better" if expected["ci_low"] > 0 else
-                                 "no detectable difference")  # fmt: skip
+    assert result["verdict"] == ("better" if expected["ci_low"] > 0 else "no detectable difference")
 
 
 def test_study_crossval_and_its_tables(tmp_path: Path) -> None:
@@ -229,8 +264,11 @@ def test_three_classes_out_of_fold_and_fold_ensemble_match_scikit_learn(tmp_path
         d = tmp_path / f"fold{f}"
         d.mkdir()
         dirs.append(d)
-        parts = {"val": pool[(f + 1) % 3::3][:4], "heldout": pool[f::3],
-                 "test": [f"test/{i}.png" for i in range(9)]}  # fmt: skip
+        parts = {
+            "val": pool[(f + 1) % 3 :: 3][:4],
+            "heldout": pool[f::3],
+            "test": [f"test/{i}.png" for i in range(9)],
+        }
         with (d / "scores.csv").open("w", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(score_columns(3))
@@ -238,10 +276,21 @@ def test_three_classes_out_of_fold_and_fold_ensemble_match_scikit_learn(tmp_path
                 for p in paths:
                     q = rng.dirichlet(np.ones(3))
                     w.writerow([split, p, truth[p], *q])
-        info = {"variant": "v", "seed": 0, "fold": f, "train_seconds": 1.0, "best_epoch": 1,
-                "epochs_run": 1, "stopped_early": False, "peak_memory_mb": 1.0,
-                "images_per_second": 1.0, "n_train": 16, "n_val": 4, "class_names": names,
-                "n_classes": 3}  # fmt: skip
+        info = {
+            "variant": "v",
+            "seed": 0,
+            "fold": f,
+            "train_seconds": 1.0,
+            "best_epoch": 1,
+            "epochs_run": 1,
+            "stopped_early": False,
+            "peak_memory_mb": 1.0,
+            "images_per_second": 1.0,
+            "n_train": 16,
+            "n_val": 4,
+            "class_names": names,
+            "n_classes": 3,
+        }
         (d / "train.json").write_text(json.dumps(info))
         (d / "history.csv").write_text(",".join(HISTORY_COLUMNS) + "\n1,1,0.5,1,0.5,0.001,1\n")
     out = crossval_files(tmp_path, "v", 0)
@@ -256,10 +305,13 @@ def test_three_classes_out_of_fold_and_fold_ensemble_match_scikit_learn(tmp_path
     assert metrics["macro_f1"] == pytest.approx(f1_score(y, probs.argmax(1), average="macro"))
     ens = summary["ensemble_test"]
     assert ens["n_classes"] == 3 and "threshold_youden" not in ens
-    assert ens["multiclass"]["macro_auroc"] == pytest.approx(roc_auc_score(
-        [int(r["label"]) for r in _read(out["test_predictions"])],
-        [[float(r[f"prob_{n}"]) for n in names] for r in _read(out["test_predictions"])],
-        multi_class="ovr"))  # fmt: skip
+    assert ens["multiclass"]["macro_auroc"] == pytest.approx(
+        roc_auc_score(
+            [int(r["label"]) for r in _read(out["test_predictions"])],
+            [[float(r[f"prob_{n}"]) for n in names] for r in _read(out["test_predictions"])],
+            multi_class="ovr",
+        )
+    )
 
 
 def test_the_crossval_job_imports_neither_torch_nor_scikit_learn(combined) -> None:
@@ -269,8 +321,8 @@ def test_the_crossval_job_imports_neither_torch_nor_scikit_learn(combined) -> No
     root, summary = combined
     code = (
         "import sys; from pathlib import Path; "
-        "from biomedclf.crossval import run_crossval; "
-        "from biomedclf.runs import crossval_files; "
+        "from biomedclf.crossval.combine import run_crossval; "
+        "from biomedclf.layout import crossval_files; "
         f"root = Path({str(root)!r}); "
         "out = crossval_files(root / 'again', 'cnn', 0); "
         "[p.parent.mkdir(parents=True, exist_ok=True) for p in out.values()]; "

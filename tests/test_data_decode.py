@@ -9,13 +9,13 @@ import pytest
 from PIL import Image
 
 from biomedclf.data.decode import (
-    decode_pil,
     DecodeError,
     DecodeSpec,
     decode_array,
     decode_file,
     decode_into,
     decode_many,
+    decode_pil,
     pixel_sha256,
 )
 

@@ -65,9 +65,13 @@ def raw_ct(rng_seed: int = 0, size: int = 16) -> np.ndarray:
 def test_rescale_then_the_files_window(tmp_path: Path) -> None:
     raw = raw_ct()
     path = write_dicom(
-        tmp_path / "w.dcm", raw, RescaleSlope=2, RescaleIntercept=-1024, WindowCenter=100,
+        tmp_path / "w.dcm",
+        raw,
+        RescaleSlope=2,
+        RescaleIntercept=-1024,
+        WindowCenter=100,
         WindowWidth=256,
-    )  # fmt: skip
+    )
     hu = raw.astype(np.float64) * 2 - 1024
     expected = dicom_linear(hu, 100, 256)  # = hu + 28 inside -28..227 HU: whole numbers
     assert ((expected > 0) & (expected < 255)).any() and (expected == 0).any()
@@ -93,8 +97,14 @@ def test_without_window_tags_auto_takes_the_percentile_range(tmp_path: Path) -> 
 
 def test_window_none_uses_the_full_rescaled_range(tmp_path: Path) -> None:
     raw = raw_ct(3)
-    path = write_dicom(tmp_path / "n.dcm", raw, RescaleSlope=0.5, RescaleIntercept=-10,
-                       WindowCenter=0, WindowWidth=10)  # fmt: skip
+    path = write_dicom(
+        tmp_path / "n.dcm",
+        raw,
+        RescaleSlope=0.5,
+        RescaleIntercept=-10,
+        WindowCenter=0,
+        WindowWidth=10,
+    )
     values = raw * 0.5 - 10.0
     expected = (values - values.min()) / (values.max() - values.min()) * 255
     assert_rounded(decode(path, 16, window="none")[0], expected)
@@ -103,8 +113,14 @@ def test_window_none_uses_the_full_rescaled_range(tmp_path: Path) -> None:
 def test_a_configured_window_overrides_the_files(tmp_path: Path) -> None:
     rng = np.random.default_rng(4)
     raw = rng.integers(0, 2000, (16, 16)).astype(np.int16)  # -1024..975 HU
-    path = write_dicom(tmp_path / "c.dcm", raw, RescaleSlope=1, RescaleIntercept=-1024,
-                       WindowCenter=40, WindowWidth=400)  # fmt: skip
+    path = write_dicom(
+        tmp_path / "c.dcm",
+        raw,
+        RescaleSlope=1,
+        RescaleIntercept=-1024,
+        WindowCenter=40,
+        WindowWidth=400,
+    )
     got = decode(path, 16, window=(-600, 1500))[0]
     assert_rounded(got, dicom_linear(raw - 1024.0, -600, 1500))
 
@@ -120,8 +136,9 @@ def test_the_linear_window_matches_pydicoms_apply_windowing() -> None:
         ds = Dataset()
         ds.PhotometricInterpretation, ds.BitsStored, ds.PixelRepresentation = "MONOCHROME2", 8, 0
         ds.WindowCenter, ds.WindowWidth = center, width  # output range 0..255
-        assert np.allclose(linear_window(values, center, width), apply_windowing(values, ds),
-                           atol=1e-9), (center, width)  # fmt: skip
+        assert np.allclose(
+            linear_window(values, center, width), apply_windowing(values, ds), atol=1e-9
+        ), (center, width)
 
 
 def test_sigmoid_and_linear_exact_windows_go_through_pydicom(tmp_path: Path) -> None:
@@ -199,8 +216,9 @@ def test_a_multi_frame_file_without_file_meta(tmp_path: Path) -> None:
     assert path.read_bytes()[128:132] != b"DICM"
     spec = DecodeSpec(8, dicom=DicomSpec(frames="all"))
     for k in range(3):
-        assert_rounded(decode_file(path, spec, frame=k).pixels[0],
-                       dicom_linear(frames[k], 200, 256))  # fmt: skip
+        assert_rounded(
+            decode_file(path, spec, frame=k).pixels[0], dicom_linear(frames[k], 200, 256)
+        )
     assert_rounded(decode(path, 8, frames="middle")[0], dicom_linear(frames[1], 200, 256))
 
 
@@ -213,8 +231,9 @@ def _two_class_folder(root: Path, n_patients: int = 6, per_patient: int = 2) -> 
         for j in range(per_patient):
             rel = f"{cls}/img{p:02d}_{j}.dcm"
             img = ct_like(rng, 8, offset=p) + (200 if cls == "opacity" else 0)
-            write_dicom(root / rel, img, patient_id=f"P{p:02d}", RescaleSlope=1,
-                        RescaleIntercept=-1024)  # fmt: skip
+            write_dicom(
+                root / rel, img, patient_id=f"P{p:02d}", RescaleSlope=1, RescaleIntercept=-1024
+            )
             truth[rel] = f"P{p:02d}"
     return truth
 
@@ -228,11 +247,17 @@ def test_frames_all_makes_each_frame_an_image_of_the_files_group(tmp_path: Path)
     root = tmp_path / "data"
     _two_class_folder(root, n_patients=4, per_patient=1)
     frames = _frames()
-    write_dicom(root / "normal" / "cine.dcm", frames, patient_id="P00", WindowCenter=200,
-                WindowWidth=256)  # fmt: skip
+    write_dicom(
+        root / "normal" / "cine.dcm", frames, patient_id="P00", WindowCenter=200, WindowWidth=256
+    )
     out = tmp_path / "out"
-    cfg = {"source": "folder", "path": str(root), "image_size": 8, "dicom": {"frames": "all"},
-           "split": {"group": "patient_id", "val": 0.25, "test": 0.25}}  # fmt: skip
+    cfg = {
+        "source": "folder",
+        "path": str(root),
+        "image_size": 8,
+        "dicom": {"frames": "all"},
+        "split": {"group": "patient_id", "val": 0.25, "test": 0.25},
+    }
     summary = prepare_dataset(cfg, out)
     rows = {r["path"]: r for r in _manifest(out)}
     names = [f"normal/cine.dcm#frame{k}" for k in (1, 2, 3)]
@@ -251,8 +276,9 @@ def test_manifest_rows_name_frames(tmp_path: Path) -> None:
     root = tmp_path / "m"
     _two_class_folder(root, n_patients=4, per_patient=1)
     write_dicom(root / "cine.dcm", _frames(), patient_id="P99", WindowCenter=200, WindowWidth=256)
-    lines = ["path,label"] + [f"{p.relative_to(root).as_posix()},{p.parent.name}"
-                              for p in sorted(root.rglob("img*.dcm"))]  # fmt: skip
+    lines = ["path,label"] + [
+        f"{p.relative_to(root).as_posix()},{p.parent.name}" for p in sorted(root.rglob("img*.dcm"))
+    ]
     lines += ["cine.dcm#frame1,normal", "cine.dcm#frame3,opacity"]
     write_dicom(root / "IM0042", raw_ct(42, 8), patient_id="P42")  # DICOM by its preamble
     lines.append("IM0042,opacity")
@@ -274,8 +300,12 @@ def test_patient_id_groups_without_a_file_name_pattern(tmp_path: Path) -> None:
     root = tmp_path / "data"
     truth = _two_class_folder(root, n_patients=6, per_patient=3)
     out = tmp_path / "out"
-    cfg = {"source": "folder", "path": str(root), "image_size": 8,
-           "split": {"group": "patient_id", "seed": 1}}  # fmt: skip
+    cfg = {
+        "source": "folder",
+        "path": str(root),
+        "image_size": 8,
+        "split": {"group": "patient_id", "seed": 1},
+    }
     summary = prepare_dataset(cfg, out)
     rows = _manifest(out)
     assert len(rows) == len(truth)
@@ -351,7 +381,7 @@ def test_an_undecodable_transfer_syntax_is_named_with_its_package(
     tmp_path: Path, monkeypatch
 ) -> None:
     from pydicom.encaps import encapsulate
-    from pydicom.uid import JPEG2000Lossless, MPEG2MPML
+    from pydicom.uid import MPEG2MPML, JPEG2000Lossless
 
     ds = dicom_dataset(raw_ct(8))
     ds.file_meta.TransferSyntaxUID = MPEG2MPML
@@ -418,8 +448,13 @@ def test_pydicom_mr_examples_windowed_alike_in_every_encoding() -> None:
     expected = dicom_linear(ds.pixel_array, float(ds.WindowCenter), float(ds.WindowWidth))
     reference = decode(path, 64)
     assert_rounded(reference[0], expected)
-    for name in ("MR_small_bigendian.dcm", "MR_small_implicit.dcm", "MR_small_RLE.dcm",
-                 "MR_small_jp2klossless.dcm", "MR_small_jpeg_ls_lossless.dcm"):  # fmt: skip
+    for name in (
+        "MR_small_bigendian.dcm",
+        "MR_small_implicit.dcm",
+        "MR_small_RLE.dcm",
+        "MR_small_jp2klossless.dcm",
+        "MR_small_jpeg_ls_lossless.dcm",
+    ):
         assert np.array_equal(decode(_example(name), 64), reference), name
     assert_rounded(decode(path, 64, window="none")[0], percentile_scaled(ds.pixel_array, 0, 100))
 
@@ -469,13 +504,29 @@ def test_pydicom_damaged_and_imageless_examples() -> None:
 
 def test_threads_give_the_pixels_one_thread_gives(tmp_path: Path) -> None:
     names = [
-        "CT_small.dcm", "MR_small.dcm", "MR_small_RLE.dcm", "MR_small_jp2klossless.dcm",
-        "MR_small_jpeg_ls_lossless.dcm", "SC_rgb_jpeg_dcmtk.dcm", "JPGExtended.dcm",
-        "SC_rgb_rle_16bit.dcm", "JPEG2000.dcm", "examples_palette.dcm", "MR_truncated.dcm",
-    ]  # fmt: skip
+        "CT_small.dcm",
+        "MR_small.dcm",
+        "MR_small_RLE.dcm",
+        "MR_small_jp2klossless.dcm",
+        "MR_small_jpeg_ls_lossless.dcm",
+        "SC_rgb_jpeg_dcmtk.dcm",
+        "JPGExtended.dcm",
+        "SC_rgb_rle_16bit.dcm",
+        "JPEG2000.dcm",
+        "examples_palette.dcm",
+        "MR_truncated.dcm",
+    ]
     paths = [_example(n) for n in names] * 4
-    paths += [write_dicom(tmp_path / f"{i}.dcm", raw_ct(i), compress=RLELossless,
-                          RescaleSlope=2, RescaleIntercept=-1024) for i in range(8)]  # fmt: skip
+    paths += [
+        write_dicom(
+            tmp_path / f"{i}.dcm",
+            raw_ct(i),
+            compress=RLELossless,
+            RescaleSlope=2,
+            RescaleIntercept=-1024,
+        )
+        for i in range(8)
+    ]
     spec = DecodeSpec(24, channels=3, dicom=DicomSpec(frames="middle"))
     one = decode_many(paths, spec, threads=1)
     for threads in (2, 4):

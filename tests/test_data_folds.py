@@ -110,8 +110,12 @@ def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _prepare(root: Path, out: Path, **split: object) -> dict:
-    cfg = {"source": "folder", "path": str(root), "image_size": 16,
-           "split": {"group_pattern": GROUP_PATTERN, **split}}  # fmt: skip
+    cfg = {
+        "source": "folder",
+        "path": str(root),
+        "image_size": 16,
+        "split": {"group_pattern": GROUP_PATTERN, **split},
+    }
     return prepare_dataset(cfg, out)
 
 
@@ -201,8 +205,9 @@ def test_given_validation_split_joins_the_pool_and_the_given_test_split_stays(
                 path.parent.mkdir(parents=True, exist_ok=True)
                 Image.fromarray(rng.integers(0, 256, (8, 8), np.uint8)).save(path)
     summary = prepare_dataset(
-        {"source": "folder", "path": str(tmp_path / "src"), "image_size": 8,
-         "split": {"folds": 4}}, tmp_path / "out")  # fmt: skip
+        {"source": "folder", "path": str(tmp_path / "src"), "image_size": 8, "split": {"folds": 4}},
+        tmp_path / "out",
+    )
     assert summary["counts"]["cv"] == {"neg": 16, "pos": 16}
     assert summary["counts"]["test"] == {"neg": 3, "pos": 3}
     assert all(p.startswith("test/") for p in load_split(tmp_path / "out", "test").paths)

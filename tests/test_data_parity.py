@@ -30,8 +30,16 @@ ROOT = Path(__file__).resolve().parents[1]
 #: The last commit before multi-class support.
 BASELINE = "30cd07b45136e26e077b2dbdbabad7bf60da4894"
 #: Keys added since: multi-class support, then the clinical formats (DICOM, NIfTI).
-ADDED_KEYS = {"n_classes", "ordinal", "classes_found", "formats", "dicom", "nifti", "resize",
-              "not_square"}
+ADDED_KEYS = {
+    "n_classes",
+    "ordinal",
+    "classes_found",
+    "formats",
+    "dicom",
+    "nifti",
+    "resize",
+    "not_square",
+}
 TIMINGS = {"seconds", "decode_seconds"}
 OUTPUTS = ("train.pt", "val.pt", "test.pt", "manifest.csv", "rejected.csv")
 

@@ -387,7 +387,7 @@ def test_rgb_and_16bit_mixture_into_one_cache(tmp_path: Path) -> None:
             if (root / "b").exists()
             else ((root / "b").mkdir(), Image.fromarray(rgb).save(root / "b" / f"{i}.jpg"))
         )
-        Image.fromarray((np.arange(100, dtype=np.uint16).reshape(10, 10) * 600 + i)).save(
+        Image.fromarray(np.arange(100, dtype=np.uint16).reshape(10, 10) * 600 + i).save(
             root / "b" / f"s{i}.tif"
         )
     summary = prepare_dataset(_cfg(root, channels=3, image_size=10), tmp_path / "out")
@@ -421,7 +421,7 @@ def test_defaults_agree_with_the_schema() -> None:
     schema_path = Path(__file__).parents[1] / "workflow" / "schemas" / "config.schema.yaml"
     data = yaml.safe_load(schema_path.read_text())["properties"]["data"]["properties"]
     split = data["split"]["properties"]
-    assert SPLIT_DEFAULTS == {key: spec["default"] for key, spec in split.items()}
+    assert {key: spec["default"] for key, spec in split.items()} == SPLIT_DEFAULTS
     schema_data = {k: v["default"] for k, v in data.items() if k not in ("split", "synthetic")}
     # source: the workflow generates 'synthetic' and hands it over as 'folder'.
     assert DATA_DEFAULTS["source"] in data["source"]["enum"] and DATA_DEFAULTS["source"] != (
@@ -497,8 +497,9 @@ def test_non_square_images_are_counted_and_padded(tmp_path: Path) -> None:
     Image.fromarray(wide.T.copy()).save(root / "pneumonia" / "tall.png")
     summary = prepare_dataset(_cfg(root), tmp_path / "out")
     assert summary["resize"] == "pad" and summary["not_square"] == 2
-    cached = {p: img for s in load_splits(tmp_path / "out").values()
-              for p, img in zip(s.paths, s.images)}  # fmt: skip
+    cached = {
+        p: img for s in load_splits(tmp_path / "out").values() for p, img in zip(s.paths, s.images)
+    }
     wide_cached = cached["normal/wide.png"][0]  # 16 x 8 fitted into 8 x 8: rows 2..5, black around
     assert (wide_cached[:2] == 0).all() and (wide_cached[6:] == 0).all()
     assert (wide_cached[2:6] == 200).all()

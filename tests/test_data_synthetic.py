@@ -134,10 +134,15 @@ def tiny_cnn_accuracy(n_per_class: int, n_test: int, n_classes: int) -> float:
     xt, yt = tensors(train_x, train_y)
     xv, yv = tensors(test_x, test_y)
     model = nn.Sequential(
-        nn.Conv2d(1, 8, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveMaxPool2d(1),
-        nn.Flatten(), nn.Linear(16, 1 if binary else n_classes),
-    )  # fmt: skip
+        nn.Conv2d(1, 8, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveMaxPool2d(1),
+        nn.Flatten(),
+        nn.Linear(16, 1 if binary else n_classes),
+    )
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     gen = torch.Generator().manual_seed(0)
     for _ in range(12):

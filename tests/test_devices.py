@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from biomedclf import devices
-from biomedclf.devices import claim_gpu, select_device, visible_device_ids
+from biomedclf.train.devices import claim_gpu, select_device, visible_device_ids
 
 FOUR = ["0", "1", "2", "3"]
 
@@ -66,11 +66,9 @@ def test_threads_get_distinct_devices_and_release_reuses(tmp_path: Path) -> None
         c.release()
 
 
-def test_all_claimed_shares_with_warning(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_all_claimed_shares_with_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     held = [claim_gpu(["0", "1"], tmp_path) for _ in range(2)]
-    with caplog.at_level(logging.WARNING, logger="biomedclf.devices"):
+    with caplog.at_level(logging.WARNING, logger="biomedclf.train.devices"):
         extra = claim_gpu(["0", "1"], tmp_path)
     assert extra.index in (0, 1) and extra.lock_path is None
     assert "all 2 visible GPUs are claimed" in caplog.text
@@ -81,7 +79,7 @@ def test_all_claimed_shares_with_warning(
 CLAIMER = """
 import sys
 from pathlib import Path
-from biomedclf.devices import claim_gpu
+from biomedclf.train.devices import claim_gpu
 claim = claim_gpu(sys.argv[2].split(","), Path(sys.argv[1]))
 print(claim.index, flush=True)
 sys.stdin.read()  # hold the device until the parent closes our stdin (or kills us)
@@ -95,9 +93,7 @@ def _start_claimer(lock_dir: Path, ids: list[str]) -> tuple[subprocess.Popen, in
         stdout=subprocess.PIPE,
         text=True,
     )
-    line = (
-        proc.stdout.readline()
-    )  # blocks until the claim is made (or the process dies)
+    line = proc.stdout.readline()  # blocks until the claim is made (or the process dies)
     assert line.strip().isdigit(), f"claimer failed: {line!r}"
     return proc, int(line)
 
@@ -144,23 +140,17 @@ def test_select_device_auto_prefers_mps_over_cpu(
     assert select_device("auto") == torch.device("mps")
 
 
-def test_select_device_claims_a_fake_gpu(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_select_device_claims_a_fake_gpu(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     chosen = []
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
     monkeypatch.setattr(torch.cuda, "set_device", chosen.append)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     monkeypatch.setenv(devices.LOCK_DIR_ENV, str(tmp_path))
-    others = [
-        claim_gpu(FOUR, tmp_path) for _ in range(2)
-    ]  # two other jobs hold cuda:0, cuda:1
+    others = [claim_gpu(FOUR, tmp_path) for _ in range(2)]  # two other jobs hold cuda:0, cuda:1
     try:
         assert select_device("auto") == torch.device("cuda", 2)
-        assert select_device("cuda") == torch.device(
-            "cuda", 2
-        )  # same process: same claim
+        assert select_device("cuda") == torch.device("cuda", 2)  # same process: same claim
         assert chosen == [2, 2]
         assert (tmp_path / "gpu-2.lock").read_text().strip() == str(os.getpid())
     finally:
@@ -168,9 +158,7 @@ def test_select_device_claims_a_fake_gpu(
             c.release()
 
 
-def test_lock_names_use_physical_ids(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_lock_names_use_physical_ids(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # two jobs that see different subsets still agree on the physical GPU
     a = claim_gpu(visible_device_ids(2, {"CUDA_VISIBLE_DEVICES": "2,3"}), tmp_path)
     b = claim_gpu(visible_device_ids(2, {"CUDA_VISIBLE_DEVICES": "3,2"}), tmp_path)

@@ -42,9 +42,9 @@ def expected_specs(flavour: str) -> dict[str, SpecifierSet]:
     specs = {"python": SpecifierSet(project["requires-python"])}
     for line in project["dependencies"]:
         req = Requirement(line)
-        assert (
-            not req.marker
-        ), f"pyproject.toml: environment markers are not mirrored in envs/ ({line})"
+        assert not req.marker, (
+            f"pyproject.toml: environment markers are not mirrored in envs/ ({line})"
+        )
         specs[conda_name(req.name, flavour)] = req.specifier
     return specs
 
@@ -105,6 +105,6 @@ def test_rules_name_an_existing_env() -> None:
     for smk in rules.glob("*.smk"):
         named |= set(re.findall(r"[\"']((?:\.\./)+envs/[^\"']+\.ya?ml)[\"']", smk.read_text()))
     for rel in named:
-        assert (
-            (rules / rel).resolve().is_file()
-        ), f"workflow/rules names {rel}, which does not exist"
+        assert (rules / rel).resolve().is_file(), (
+            f"workflow/rules names {rel}, which does not exist"
+        )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,27 +14,21 @@ import pytest
 import torch
 from test_train import make_spec, write_cache
 
-import subprocess
-import sys
-
-from biomedclf.evaluate import read_scores, run_evaluation
-from biomedclf.io import score_columns
-from biomedclf.metrics import METRIC_KEYS, binary_metrics, youden_threshold
-from biomedclf.multiclass import MULTICLASS_KEYS, multiclass_metrics
-from biomedclf.models import load_model
-from biomedclf.predict import predict_probabilities
-from biomedclf.train import run_training
+from biomedclf.evaluate.evaluation import run_evaluation
+from biomedclf.evaluate.metrics import METRIC_KEYS, binary_metrics
+from biomedclf.evaluate.multiclass import MULTICLASS_KEYS, multiclass_metrics
+from biomedclf.train.inference import predict_probabilities
+from biomedclf.train.loop import run_training
+from biomedclf.train.models import load_model
+from biomedclf.train.scores import read_scores, score_columns
+from biomedclf.train.threshold import youden_threshold
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     root = tmp_path_factory.mktemp("eval")
-    data = write_cache(
-        root / "data", sizes=(64, 40, 30), image_size=16, channels=3, seed=1
-    )
-    spec = make_spec(
-        "conv_gap", {"width": 8, "batch_norm": True, "dropout": 0.2}, epochs=3
-    )
+    data = write_cache(root / "data", sizes=(64, 40, 30), image_size=16, channels=3, seed=1)
+    spec = make_spec("conv_gap", {"width": 8, "batch_norm": True, "dropout": 0.2}, epochs=3)
     run_training(spec, 5, data, root / "train", root / "ckpt")
     out = root / "eval"
     evaluate(root / "train", out)
@@ -52,9 +48,17 @@ def test_files_follow_the_contract(trained: tuple[Path, Path, Path]) -> None:
     data, _, out = trained
     metrics = json.loads((out / "metrics.json").read_text())
     assert list(metrics) == [
-        "variant", "seed", "n_test", "n_classes", "class_names", "ordinal", "positive_class",
-        "threshold_0.5", "threshold_youden", "multiclass",
-    ]  # fmt: skip
+        "variant",
+        "seed",
+        "n_test",
+        "n_classes",
+        "class_names",
+        "ordinal",
+        "positive_class",
+        "threshold_0.5",
+        "threshold_youden",
+        "multiclass",
+    ]
     assert (metrics["variant"], metrics["seed"], metrics["n_test"]) == (
         "conv_gap_test",
         5,
@@ -117,7 +121,7 @@ def test_evaluation_job_does_not_import_torch(
     _, model_path, out = trained
     code = (
         "import sys; from pathlib import Path; "
-        "from biomedclf.evaluate import run_evaluation; "
+        "from biomedclf.evaluate.evaluation import run_evaluation; "
         f"run_evaluation(Path({str(model_path.parent)!r}) / 'scores.csv', "
         f"Path({str(model_path.parent)!r}) / 'train.json', Path({str(tmp_path)!r})); "
         "assert 'torch' not in sys.modules, 'torch was imported'; "
@@ -142,20 +146,14 @@ def test_model_file_alone_predicts_the_same(trained: tuple[Path, Path, Path]) ->
     np.testing.assert_allclose(probs, written, rtol=0, atol=1e-6)
 
 
-def test_evaluation_is_repeatable(
-    trained: tuple[Path, Path, Path], tmp_path: Path
-) -> None:
+def test_evaluation_is_repeatable(trained: tuple[Path, Path, Path], tmp_path: Path) -> None:
     _, model_path, out = trained
     again = evaluate(model_path.parent, tmp_path)
     assert again == json.loads((out / "metrics.json").read_text())
-    assert (tmp_path / "predictions.csv").read_text() == (
-        out / "predictions.csv"
-    ).read_text()
+    assert (tmp_path / "predictions.csv").read_text() == (out / "predictions.csv").read_text()
 
 
-def test_wrong_cache_is_refused(
-    trained: tuple[Path, Path, Path], tmp_path: Path
-) -> None:
+def test_wrong_cache_is_refused(trained: tuple[Path, Path, Path], tmp_path: Path) -> None:
     _, model_path, _ = trained
     other = write_cache(tmp_path / "other", image_size=16, channels=1)
     test = torch.load(other / "test.pt", weights_only=True)
@@ -163,9 +161,7 @@ def test_wrong_cache_is_refused(
         predict_probabilities(model_path, test["images"])
 
 
-def test_broken_scores_file_is_named(
-    trained: tuple[Path, Path, Path], tmp_path: Path
-) -> None:
+def test_broken_scores_file_is_named(trained: tuple[Path, Path, Path], tmp_path: Path) -> None:
     _, model_path, _ = trained
     lines = (model_path.parent / "scores.csv").read_text().splitlines()
     bad = tmp_path / "scores.csv"
@@ -182,7 +178,7 @@ def test_broken_scores_file_is_named(
 
 @pytest.fixture(scope="module")
 def trained4(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
-    """A four-class model trained through biomedclf.train, then evaluated."""
+    """A four-class model trained through biomedclf.train.loop, then evaluated."""
     root = tmp_path_factory.mktemp("eval4")
     data = write_cache(root / "data", sizes=(96, 48, 40), image_size=16, seed=2, n_classes=4)
     spec = make_spec("conv", {"width": 8}, epochs=3)
@@ -196,8 +192,16 @@ def test_k_class_files_follow_the_contract(trained4: tuple[Path, Path, Path]) ->
     data, model_path, out = trained4
     metrics = json.loads((out / "metrics.json").read_text())
     names = [f"class{k}" for k in range(4)]
-    assert list(metrics) == ["variant", "seed", "n_test", "n_classes", "class_names", "ordinal",
-                             "positive_class", "multiclass"]  # fmt: skip
+    assert list(metrics) == [
+        "variant",
+        "seed",
+        "n_test",
+        "n_classes",
+        "class_names",
+        "ordinal",
+        "positive_class",
+        "multiclass",
+    ]
     assert (metrics["n_classes"], metrics["class_names"], metrics["ordinal"]) == (4, names, True)
     assert metrics["positive_class"] is None
     mc = metrics["multiclass"]
@@ -234,8 +238,9 @@ def _scores_rows(k: int, n: int = 12, seed: int = 0) -> list[list]:
 
 def _train_json(path: Path, k: int, n_classes: int | None = None) -> Path:
     names = [f"grade {g}" for g in range(k)]
-    path.write_text(json.dumps({"variant": "v", "seed": 0, "class_names": names,
-                                "n_classes": n_classes or k}))  # fmt: skip
+    path.write_text(
+        json.dumps({"variant": "v", "seed": 0, "class_names": names, "n_classes": n_classes or k})
+    )
     return path
 
 

@@ -1,4 +1,4 @@
-"""Saliency maps with captum (biomedclf.explain): a known answer, the two-class sign
+"""Saliency maps with captum (biomedclf.explain.saliency): a known answer, the two-class sign
 convention, the randomisation cascade, and the explain job's outputs."""
 
 from __future__ import annotations
@@ -12,17 +12,18 @@ from scipy import stats
 from test_train import make_spec, write_cache
 
 from biomedclf import explain
-from biomedclf.evaluate import read_scores, run_evaluation
-from biomedclf.explain_files import read_errors, read_maps, read_sanity
-from biomedclf.explain_sanity import SURVIVAL_THRESHOLD, map_correlations
-from biomedclf.explain_select import GALLERY_MAX
-from biomedclf.losses import predicted
-from biomedclf.models import build_model, load_model
-from biomedclf.multiclass import predict_classes
-from biomedclf.predict import flat_logits
-from biomedclf.run_outputs import load_predictions
-from biomedclf.runs import RunFiles
-from biomedclf.train import run_training
+from biomedclf.evaluate.evaluation import run_evaluation
+from biomedclf.evaluate.multiclass import predict_classes
+from biomedclf.evaluate.run_results import load_predictions
+from biomedclf.explain.files import read_errors, read_maps, read_sanity
+from biomedclf.explain.sanity import SURVIVAL_THRESHOLD, map_correlations
+from biomedclf.explain.selection import GALLERY_MAX
+from biomedclf.layout import RunFiles
+from biomedclf.train.inference import flat_logits
+from biomedclf.train.loop import run_training
+from biomedclf.train.losses import predicted
+from biomedclf.train.models import build_model, load_model
+from biomedclf.train.scores import read_scores
 
 #: The known answer: class 1 is a bright 16 x 16 patch at a fixed place of a 32 x 32 image.
 SIZE, PATCH = 32, (slice(2, 18), slice(2, 18))
@@ -36,10 +37,17 @@ def write_patch_cache(data_dir: Path, sizes=(200, 60, 60)) -> Path:
         labels = (torch.arange(n) % 2).long()
         img = torch.rand(n, 1, SIZE, SIZE, generator=g) * 0.6
         img[labels == 1, :, PATCH[0], PATCH[1]] += 0.4
-        torch.save({"images": (img.clamp(0, 1) * 255).to(torch.uint8).contiguous(),
-                    "labels": labels, "paths": [f"{split}/img{i:03d}.png" for i in range(n)],
-                    "class_names": ["clear", "patch"], "mean": [0.35], "std": [0.2]},
-                   data_dir / f"{split}.pt")  # fmt: skip
+        torch.save(
+            {
+                "images": (img.clamp(0, 1) * 255).to(torch.uint8).contiguous(),
+                "labels": labels,
+                "paths": [f"{split}/img{i:03d}.png" for i in range(n)],
+                "class_names": ["clear", "patch"],
+                "mean": [0.35],
+                "std": [0.2],
+            },
+            data_dir / f"{split}.pt",
+        )
     return data_dir
 
 
@@ -56,8 +64,10 @@ def train_run(study: Path, data: Path, name: str, model: str, epochs: int, **arg
 def patch_study(tmp_path_factory) -> tuple[Path, Path, dict[str, RunFiles]]:
     study = tmp_path_factory.mktemp("patch")
     data = write_patch_cache(study / "data")
-    runs = {"cnn": train_run(study, data, "cnn", "conv", 4),
-            "ann": train_run(study, data, "ann", "linear", 3)}  # fmt: skip
+    runs = {
+        "cnn": train_run(study, data, "cnn", "conv", 4),
+        "ann": train_run(study, data, "ann", "linear", 3),
+    }
     return study, data, runs
 
 
@@ -112,18 +122,27 @@ def test_two_class_maps_of_class_0_attribute_the_negative_logit(patch_study):
 
 def test_the_cascade_goes_from_the_output_layer_down():
     conv = build_model("conv", {}, 1, 32)
-    assert explain.cascade_groups(conv) == [["fc2"], ["fc1"], ["features.6"], ["features.3"],
-                                            ["features.0"]]  # fmt: skip
+    assert explain.cascade_groups(conv) == [
+        ["fc2"],
+        ["fc1"],
+        ["features.6"],
+        ["features.3"],
+        ["features.0"],
+    ]
     gap = build_model("conv_gap", {"batch_norm": True, "depth": 2}, 1, 32)
-    assert explain.cascade_groups(gap) == [["head"], ["features.4", "features.5"],
-                                           ["features.0", "features.1"]]  # fmt: skip
+    assert explain.cascade_groups(gap) == [
+        ["head"],
+        ["features.4", "features.5"],
+        ["features.0", "features.1"],
+    ]
     resnet = build_model("resnet18", {}, 1, 32)
     groups = explain.cascade_groups(resnet)
     assert groups[0] == ["fc"] and groups[-1] == ["conv1", "bn1"] and len(groups) == 21
     assert explain.method_for(resnet) == explain.Method("grad_cam", "layer4.1.conv2")
     x = torch.randn(2, 1, 32, 32)
-    maps = explain.attribution_maps(resnet.eval(), explain.method_for(resnet), x,
-                                    torch.tensor([0, 1]))  # fmt: skip
+    maps = explain.attribution_maps(
+        resnet.eval(), explain.method_for(resnet), x, torch.tensor([0, 1])
+    )
     assert maps.shape == (2, 32, 32)
 
 
@@ -134,8 +153,9 @@ def test_the_cascade_changes_a_copy_and_restores_the_random_state(patch_study):
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    groups, steps = explain.randomisation_cascade(model, explain.method_for(model), x[:6],
-                                                  labels[:6], seed=0)  # fmt: skip
+    groups, steps = explain.randomisation_cascade(
+        model, explain.method_for(model), x[:6], labels[:6], seed=0
+    )
     assert torch.equal(torch.rand(3), expected)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert len(steps) == len(groups) == 5
@@ -166,7 +186,12 @@ def test_explain_run_writes_maps_and_sanity_as_documented(patch_study, tmp_path)
     )
     m, rec = read_maps(maps_path), read_sanity(sanity_path)
     assert (m.variant, m.seed, m.method, m.layer, m.target) == (
-        "cnn", 0, "grad_cam", "features.6", "true class")
+        "cnn",
+        0,
+        "grad_cam",
+        "features.6",
+        "true class",
+    )
     assert set(m.selection_baseline.tolist()) == {"ann", "cnn"}
     assert len(m.rows_for("cnn")) == 6 and len(m.paths) <= 12
     assert m.maps.shape == m.randomised_maps.shape == (len(m.paths), SIZE, SIZE)
@@ -193,7 +218,7 @@ def test_explain_run_stores_the_ensembles_errors_with_their_images(patch_study, 
     ann = runs["ann"]
     *_, errors_path = explain.explain_run(ann.model, data, {"ann": ann}, [ann], 4, tmp_path)
     err = read_errors(errors_path)
-    pred = load_predictions(ann)
+    pred = load_predictions(ann.predictions)
     wrong = np.flatnonzero(predict_classes(pred.probs) != pred.labels)
     assert (err.variant, err.n_test, err.n_errors) == ("ann", 60, wrong.size)
     assert err.seeds.tolist() == [0] and err.paths.shape[0] == min(wrong.size, GALLERY_MAX)
@@ -219,5 +244,6 @@ def test_a_model_of_another_cache_is_refused(patch_study, tmp_path):
     _, _, runs = patch_study
     data = write_cache(tmp_path / "data")  # 16 px images
     with pytest.raises(ValueError, match=r"model\.pt: trained on \(1, 32, 32\).*retrain"):
-        explain.explain_run(runs["cnn"].model, data, {"cnn": runs["cnn"]}, [runs["cnn"]], 4,
-                            tmp_path / "o")  # fmt: skip
+        explain.explain_run(
+            runs["cnn"].model, data, {"cnn": runs["cnn"]}, [runs["cnn"]], 4, tmp_path / "o"
+        )

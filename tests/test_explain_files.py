@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from aggregate_fixtures import make_study, write_fake_explain
 
-from biomedclf.explain_files import (
+from biomedclf.explain.files import (
     ERRORS_FORMAT,
     MAPS_FORMAT,
     SaliencyMaps,
@@ -19,24 +19,40 @@ from biomedclf.explain_files import (
     write_errors,
     write_maps,
 )
+from biomedclf.explain.sanity import SANITY_FORMAT
 from biomedclf.explain_layout import explain_dir, figure_path
-from biomedclf.explain_sanity import SANITY_FORMAT
 
 #: The arrays of maps.npz (workflow/CONTRACTS.md, "Saliency maps").
 ARRAYS = {
-    "format", "variant", "seed", "method", "layer", "target", "class_names", "paths", "labels",
-    "probabilities", "images", "maps", "randomised_maps", "spearman", "cascade_layers",
-    "cascade_spearman", "selection_baseline", "selection_image", "selection_outcome",
-    "selection_rank", "first_layer_weights",
-}  # fmt: skip
+    "format",
+    "variant",
+    "seed",
+    "method",
+    "layer",
+    "target",
+    "class_names",
+    "paths",
+    "labels",
+    "probabilities",
+    "images",
+    "maps",
+    "randomised_maps",
+    "spearman",
+    "cascade_layers",
+    "cascade_spearman",
+    "selection_baseline",
+    "selection_image",
+    "selection_outcome",
+    "selection_rank",
+    "first_layer_weights",
+}
 
 
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
     root = tmp_path_factory.mktemp("study")
     runs, study = make_study(root, seeds=[0, 1], n_test=30)
-    return root, write_fake_explain(root, runs, study["comparisons"], n_images=6,
-                                    linear=("ann",))  # fmt: skip
+    return root, write_fake_explain(root, runs, study["comparisons"], n_images=6, linear=("ann",))
 
 
 def test_maps_npz_holds_the_documented_arrays_without_pickle(written):
@@ -95,8 +111,17 @@ def test_sanity_json(written, tmp_path):
     root, _ = written
     rec = read_sanity(explain_dir(root, "cnn", 0) / "sanity.json")
     assert rec["format"] == SANITY_FORMAT and rec["variant"] == "cnn" and rec["seed"] == 0
-    assert {"threshold", "spearman", "survives", "cascade", "verdict", "method", "layer",
-            "n_images", "statistic"} <= set(rec)  # fmt: skip
+    assert {
+        "threshold",
+        "spearman",
+        "survives",
+        "cascade",
+        "verdict",
+        "method",
+        "layer",
+        "n_images",
+        "statistic",
+    } <= set(rec)
     bad = tmp_path / "sanity.json"
     bad.write_text(json.dumps({"format": "other"}))
     with pytest.raises(ValueError, match="rerun the explain job"):

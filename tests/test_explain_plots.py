@@ -8,8 +8,8 @@ import pytest
 from aggregate_fixtures import make_study, write_fake_explain
 
 from biomedclf import explain_gallery, explain_plots
-from biomedclf.explain_files import read_errors, read_maps
-from biomedclf.explain_select import GALLERY_MAX, ensemble_errors
+from biomedclf.explain.files import read_errors, read_maps
+from biomedclf.explain.selection import GALLERY_MAX, ensemble_errors
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -17,10 +17,17 @@ COMPARISONS_11 = {"wider": {"baseline": "cnn", "variants": ["cnn_dropout", "ann"
 
 
 def _study(root, n_classes, comparisons=None, n_images=16):
-    runs, study = make_study(root, seeds=[0, 1, 2], n_test=120, n_classes=n_classes,
-                             comparisons=comparisons)  # fmt: skip
-    maps = write_fake_explain(root, runs, study["comparisons"], n_images=n_images,
-                              survivors=("cnn_dropout",), linear=("ann",))  # fmt: skip
+    runs, study = make_study(
+        root, seeds=[0, 1, 2], n_test=120, n_classes=n_classes, comparisons=comparisons
+    )
+    maps = write_fake_explain(
+        root,
+        runs,
+        study["comparisons"],
+        n_images=n_images,
+        survivors=("cnn_dropout",),
+        linear=("ann",),
+    )
     return runs, study, maps
 
 
@@ -39,8 +46,9 @@ def figures(request, tmp_path_factory):
 
 def test_every_comparison_gets_both_figures(figures):
     root, _, study, _, paths = figures
-    expected = [f"{kind}_{c}.png" for c in sorted(study["comparisons"])
-                for kind in ("saliency", "errors")]  # fmt: skip
+    expected = [
+        f"{kind}_{c}.png" for c in sorted(study["comparisons"]) for kind in ("saliency", "errors")
+    ]
     assert [p.name for p in paths] == expected
     for p in paths:
         data = p.read_bytes()
@@ -61,7 +69,7 @@ def test_saliency_figure_follows_the_maps(figures, tmp_path):
     m = read_maps(maps[comp["baseline"]])
     m.maps = m.maps[:, ::-1].copy()
     changed = {**maps, comp["baseline"]: tmp_path / "changed.npz"}
-    from biomedclf.explain_files import write_maps
+    from biomedclf.explain.files import write_maps
 
     write_maps(changed[comp["baseline"]], m)
     b = explain_plots.plot_explanations(name, comp, changed, tmp_path / "b.png")
@@ -75,10 +83,17 @@ def test_maps_lacking_the_baselines_images_are_refused(figures, tmp_path):
     m = read_maps(maps[comp["baseline"]])
     keep = np.ones(len(m.paths), bool)
     keep[m.rows_for(comp["baseline"])[0]] = False
-    from biomedclf.explain_files import write_maps
+    from biomedclf.explain.files import write_maps
 
-    for key in ("paths", "labels", "probabilities", "images", "maps", "randomised_maps",
-                "spearman"):  # fmt: skip
+    for key in (
+        "paths",
+        "labels",
+        "probabilities",
+        "images",
+        "maps",
+        "randomised_maps",
+        "spearman",
+    ):
         setattr(m, key, getattr(m, key)[keep])
     m.cascade_spearman = m.cascade_spearman[:, keep]
     m.selection_baseline = m.selection_baseline[:0]
@@ -95,8 +110,9 @@ def test_gallery_heading_names_the_errors_and_confusions(figures):
     err = read_errors(maps["ann"].with_name("errors.npz"))
     assert err.n_errors == len(full.paths) and err.paths.tolist() == full.paths[:GALLERY_MAX]
     text = explain_gallery.gallery_heading(err, "baseline")
-    assert text.startswith(f"ann (baseline): {len(full.paths)} of 120 test images wrong "
-                           "(seed ensemble of 3 seeds)")  # fmt: skip
+    assert text.startswith(
+        f"ann (baseline): {len(full.paths)} of 120 test images wrong (seed ensemble of 3 seeds)"
+    )
     assert (f"the {GALLERY_MAX} most confident shown" in text) == (len(full.paths) > GALLERY_MAX)
     t, p, n = full.confusions()[0]
     assert f"→ {explain_plots.short(full.class_names[p])} ×{n}" in text

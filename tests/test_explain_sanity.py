@@ -41,8 +41,7 @@ def test_constant_maps_follow_the_documented_conventions():
 
 
 def test_record_flags_maps_at_or_above_the_threshold():
-    head = {"variant": "cnn", "seed": 0, "method": "grad_cam", "layer": "features.6",
-            "n_images": 3}  # fmt: skip
+    head = {"variant": "cnn", "seed": 0, "method": "grad_cam", "layer": "features.6", "n_images": 3}
     steps = [["fc2"], ["fc1"], ["features.6", "features.7"]]
     high = [np.array([0.9, 0.8, 0.7])] * 3
     rec = es.sanity_record(head, steps, high)

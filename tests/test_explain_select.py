@@ -10,17 +10,21 @@ import numpy as np
 import pytest
 from aggregate_fixtures import make_study, write_fake_explain
 
-from biomedclf.explain_files import read_maps
-from biomedclf.explain_select import ensemble_errors, select_images, selection_union
-from biomedclf.multiclass import predict_classes
-from biomedclf.run_outputs import Predictions, load_predictions
+from biomedclf.evaluate.multiclass import predict_classes
+from biomedclf.evaluate.run_results import Predictions, load_predictions
+from biomedclf.explain.files import read_maps
+from biomedclf.explain.selection import ensemble_errors, select_images, selection_union
 
 
 def _pred(probs: list[list[float]], labels: list[int], names=("a", "b")) -> Predictions:
     n = len(labels)
-    return Predictions(paths=[f"img{i:02d}.png" for i in range(n)], labels=np.array(labels),
-                       probs=np.array(probs, dtype=float), class_names=list(names),
-                       source=Path("predictions.csv"))  # fmt: skip
+    return Predictions(
+        paths=[f"img{i:02d}.png" for i in range(n)],
+        labels=np.array(labels),
+        probs=np.array(probs, dtype=float),
+        class_names=list(names),
+        source=Path("predictions.csv"),
+    )
 
 
 def test_selection_takes_the_most_confident_right_and_wrong_of_each_class():
@@ -30,11 +34,15 @@ def test_selection_takes_the_most_confident_right_and_wrong_of_each_class():
     picks = select_images(pred, 8)
     got = [(p.label, p.outcome, p.rank, p.path) for p in picks]
     assert got == [
-        (0, "correct", 0, "img00.png"), (0, "correct", 1, "img01.png"),  # p(0) 0.9, 0.7
-        (0, "wrong", 0, "img03.png"), (0, "wrong", 1, "img04.png"),  # p(1) 0.9, 0.8
-        (1, "correct", 0, "img06.png"), (1, "correct", 1, "img09.png"),  # 0.99, 0.7
-        (1, "wrong", 0, "img07.png"), (1, "wrong", 1, "img08.png"),  # p(0) 0.8, 0.6
-    ]  # fmt: skip
+        (0, "correct", 0, "img00.png"),
+        (0, "correct", 1, "img01.png"),  # p(0) 0.9, 0.7
+        (0, "wrong", 0, "img03.png"),
+        (0, "wrong", 1, "img04.png"),  # p(1) 0.9, 0.8
+        (1, "correct", 0, "img06.png"),
+        (1, "correct", 1, "img09.png"),  # 0.99, 0.7
+        (1, "wrong", 0, "img07.png"),
+        (1, "wrong", 1, "img08.png"),  # p(0) 0.8, 0.6
+    ]
     assert all(p.confidence >= 0.5 for p in picks)
     assert [p.predicted for p in picks] == [0, 0, 1, 1, 1, 1, 0, 0]
 
@@ -44,8 +52,9 @@ def test_selection_is_deterministic_with_ties_broken_by_path_and_reruns_alike():
     picks = select_images(pred, 4)
     assert [p.path for p in picks] == ["img06.png", "img07.png", "img00.png", "img01.png"]
     assert select_images(pred, 4) == picks
-    reordered = Predictions(pred.paths[::-1], pred.labels[::-1], pred.probs[::-1],
-                            pred.class_names, pred.source)  # fmt: skip
+    reordered = Predictions(
+        pred.paths[::-1], pred.labels[::-1], pred.probs[::-1], pred.class_names, pred.source
+    )
     assert [p.path for p in select_images(reordered, 4)] == [p.path for p in picks]
 
 
@@ -98,7 +107,7 @@ def test_baseline_and_variant_share_the_baseline_selection(tmp_path):
 def test_errors_of_the_seed_ensemble(tmp_path):
     runs, _ = make_study(tmp_path, seeds=[0, 1, 2], n_test=60, n_classes=3)
     err = ensemble_errors(runs, "ann")
-    preds = [load_predictions(r) for r in runs if r.variant == "ann"]
+    preds = [load_predictions(r.predictions) for r in runs if r.variant == "ann"]
     mean = np.mean([p.probs for p in preds], axis=0)
     wrong = predict_classes(mean) != preds[0].labels
     assert len(err.paths) == int(wrong.sum()) and err.n_seeds == 3 and err.n_test == 60

@@ -12,10 +12,10 @@ import pytest
 from repo_copy import ROOT
 from workflow_helpers import jobs_after_config_change, planned_jobs, smk, smoke_config
 
-from biomedclf.explain_files import read_errors, read_maps, read_sanity
-from biomedclf.explain_select import select_images
-from biomedclf.run_outputs import load_predictions
-from biomedclf.runs import RunFiles
+from biomedclf.evaluate.run_results import load_predictions
+from biomedclf.explain.files import read_errors, read_maps, read_sanity
+from biomedclf.explain.selection import select_images
+from biomedclf.layout import RunFiles
 
 pytestmark = pytest.mark.workflow
 
@@ -43,7 +43,7 @@ def test_every_variant_is_explained_and_every_comparison_drawn(smoke_study: Path
         assert not (out / "explain" / v / "seed1").exists()  # explain.seeds: first
     for name, comp in cfg["comparisons"].items():
         base = comp["baseline"]
-        picks = select_images(load_predictions(RunFiles.of(out, base, 0)), 16)
+        picks = select_images(load_predictions(RunFiles.of(out, base, 0).predictions), 16)
         for v in [base, *comp["variants"]]:
             m = read_maps(out / "explain" / v / "seed0" / "maps.npz")
             assert [str(m.paths[i]) for i in m.rows_for(base)] == [p.path for p in picks]
@@ -58,8 +58,9 @@ def test_report_shows_the_maps_in_every_comparison(smoke_study: Path):
     cfg = smoke_config(smoke_study)
     smk(smoke_study, "--report", "results/smoke/explain_report.html")
     html = (smoke_study / "results" / "smoke" / "explain_report.html").read_text()
-    categories = json.loads(re.search(r"var categories = (\{.*?\});\s*</script>", html,
-                                      re.S).group(1))  # fmt: skip
+    categories = json.loads(
+        re.search(r"var categories = (\{.*?\});\s*</script>", html, re.S).group(1)
+    )
     for comp in cfg["comparisons"]:
         files = {Path(f).name for group in categories[comp].values() for f in group}
         assert {f"saliency_{comp}.png", f"errors_{comp}.png"} <= files, sorted(files)
@@ -82,9 +83,7 @@ def test_retraining_a_variant_recomputes_its_maps_only(smoke_study: Path):
 
 def test_retraining_a_baseline_recomputes_the_maps_on_its_images(smoke_study: Path):
     """cnn is the baseline of dropout: its predictions choose the images of cnn_dropout too."""
-    jobs = jobs_after_config_change(
-        smoke_study, lambda c: c["variants"]["cnn"].update(fc=16)
-    )
+    jobs = jobs_after_config_change(smoke_study, lambda c: c["variants"]["cnn"].update(fc=16))
     assert _explained(jobs) == {"variant=cnn, seed=0", "variant=cnn_dropout, seed=0"}
 
 

@@ -8,8 +8,9 @@ import logging
 import numpy as np
 import pytest
 
-from biomedclf.metrics import METRIC_KEYS, binary_metrics, roc_curve, youden_threshold
-from biomedclf.multiclass import multiclass_metrics, predict_classes
+from biomedclf.evaluate.metrics import METRIC_KEYS, binary_metrics
+from biomedclf.evaluate.multiclass import multiclass_metrics, predict_classes
+from biomedclf.train.threshold import roc_curve, youden_threshold
 
 LABELS = [0, 0, 0, 1, 1, 1]
 PROBS = [0.1, 0.6, 0.3, 0.8, 0.4, 0.9]
@@ -56,7 +57,7 @@ def test_youden_threshold_by_hand() -> None:
 
 
 def test_single_class_gives_none_and_warns(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="biomedclf.metrics"):
+    with caplog.at_level(logging.WARNING, logger="biomedclf.evaluate.metrics"):
         m = binary_metrics([0, 0, 0], [0.1, 0.6, 0.3], 0.5)
         t = youden_threshold([1, 1], [0.2, 0.9])
     assert t == 0.5
@@ -174,8 +175,9 @@ def test_multiclass_metrics_match_scikit_learn(k: int, seed: int, ordinal: bool)
         "balanced_accuracy": sk.balanced_accuracy_score(y, pred),
         "macro_f1": sk.f1_score(y, pred, average="macro"),
         "weighted_f1": sk.f1_score(y, pred, average="weighted"),
-        "kappa": sk.cohen_kappa_score(y, pred, labels=labels,
-                                      weights="quadratic" if ordinal else None),  # fmt: skip
+        "kappa": sk.cohen_kappa_score(
+            y, pred, labels=labels, weights="quadratic" if ordinal else None
+        ),
     }
     for key, value in expected.items():
         assert m[key] == pytest.approx(value, rel=1e-12, abs=1e-12), key
@@ -235,7 +237,7 @@ def test_quadratic_kappa_by_hand() -> None:
 def test_undefined_multiclass_values_are_null_and_logged(caplog: pytest.LogCaptureFixture) -> None:
     y = [0, 0, 1, 1]  # class 2 has no test image and is never predicted
     p = np.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0.3, 0.6, 0.1]])
-    with caplog.at_level(logging.WARNING, logger="biomedclf.multiclass"):
+    with caplog.at_level(logging.WARNING, logger="biomedclf.evaluate.multiclass"):
         m = multiclass_metrics(y, p, ["a", "b", "c"])
     c = m["per_class"][2]
     assert c["support"] == 0 and c["recall"] is None and c["precision"] is None

@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from biomedclf.model_summary import architecture_table
-from biomedclf.models import (
+from biomedclf.report.tables.model_summary import architecture_table
+from biomedclf.train.models import (
     REGISTRY,
     build_model,
     count_parameters,
@@ -65,9 +65,7 @@ def test_resnet18_table() -> None:
     assert rows[-2]["layer"].startswith("AdaptiveAvgPool2d")
     assert rows[-1]["parameters"] == 512 + 1  # fc -> one logit
     # torchvision's 11,689,512 less the 3-channel stem and 1000-class head, plus ours
-    assert (
-        sum(r["parameters"] for r in rows) == 11_689_512 - 9408 - 513_000 + 3136 + 513
-    )
+    assert sum(r["parameters"] for r in rows) == 11_689_512 - 9408 - 513_000 + 3136 + 513
 
 
 def test_conv_gap_layers() -> None:
@@ -106,33 +104,27 @@ def test_channels_last_gives_same_output() -> None:
 
 
 def test_model_settings_take_effect() -> None:
-    model = build_model(
-        "conv", {"width": 8, "depth": 2, "fc": 4, "dropout": 0.25}, 1, 32
-    )
+    model = build_model("conv", {"width": 8, "depth": 2, "fc": 4, "dropout": 0.25}, 1, 32)
     assert model.fc1.in_features == 8 * 8 * 8
     assert model.fc1.out_features == 4
     assert model.dropout.p == 0.25
     linear = build_model("linear", {"hidden": [5], "dropout": 0.1}, 3, 8)
-    assert [
-        m.out_features for m in linear.modules() if isinstance(m, torch.nn.Linear)
-    ] == [5, 1]
+    assert [m.out_features for m in linear.modules() if isinstance(m, torch.nn.Linear)] == [5, 1]
     assert any(isinstance(m, torch.nn.Dropout) for m in linear.modules())
 
 
 def test_unknown_model_and_setting_name_the_key() -> None:
-    with pytest.raises(
-        ValueError, match=r"variants\.v1\.model: unknown model 'vgg'.*conv_gap"
-    ):
+    with pytest.raises(ValueError, match=r"variants\.v1\.model: unknown model 'vgg'.*conv_gap"):
         build_model("vgg", {}, 1, 32, variant="v1")
     with pytest.raises(
         ValueError, match=r"variants\.v2\.batch_norm: not a setting of model 'conv'"
     ):
         build_model("conv", {"batch_norm": True}, 1, 32, variant="v2")
-    with pytest.raises(
-        ValueError, match=r"allowed: \['depth', 'dropout', 'fc', 'width'\]"
-    ):
+    with pytest.raises(ValueError, match=r"allowed: \['depth', 'dropout', 'fc', 'width'\]"):
         build_model("conv", {"batch_norm": True}, 1, 32)
-    with pytest.raises(ValueError, match=r"variants\.v3\.dropout: must be a number in \[0, 1\), got 1\.5"):
+    with pytest.raises(
+        ValueError, match=r"variants\.v3\.dropout: must be a number in \[0, 1\), got 1\.5"
+    ):
         build_model("conv_gap", {"dropout": 1.5}, 1, 32, variant="v3")
     with pytest.raises(ValueError, match=r"variants\.v4\.depth: .*shrink"):
         build_model("conv", {"depth": 6}, 1, 16, variant="v4")
@@ -142,9 +134,7 @@ def test_unknown_model_and_setting_name_the_key() -> None:
 
 def test_resnet18_weights(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"variants\.r\.weights: .*does not exist"):
-        build_model(
-            "resnet18", {"weights": str(tmp_path / "nope.pt")}, 1, 32, variant="r"
-        )
+        build_model("resnet18", {"weights": str(tmp_path / "nope.pt")}, 1, 32, variant="r")
     from torchvision.models import resnet18
 
     torch.manual_seed(1)
@@ -154,15 +144,11 @@ def test_resnet18_weights(tmp_path: Path) -> None:
     model = build_model("resnet18", {"weights": str(path)}, 1, 32)
     ref = imagenet_like.state_dict()
     own = model.state_dict()
-    torch.testing.assert_close(
-        own["conv1.weight"], ref["conv1.weight"].sum(1, keepdim=True)
-    )
+    torch.testing.assert_close(own["conv1.weight"], ref["conv1.weight"].sum(1, keepdim=True))
     torch.testing.assert_close(own["layer4.1.bn2.weight"], ref["layer4.1.bn2.weight"])
     assert own["fc.weight"].shape == (1, 512)  # trained afresh
     # with load_weights=False (used by load_model) the file is not needed
-    build_model(
-        "resnet18", {"weights": str(tmp_path / "gone.pt")}, 1, 32, load_weights=False
-    )
+    build_model("resnet18", {"weights": str(tmp_path / "gone.pt")}, 1, 32, load_weights=False)
 
 
 def test_load_model_roundtrip(tmp_path: Path) -> None:

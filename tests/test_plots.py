@@ -31,7 +31,9 @@ def test_plot_comparison_writes_curves_roc_and_confusion(study, tmp_path):
     runs, spec, st = study
     paths = plots.plot_comparison("dropout", spec["comparisons"]["dropout"], runs, st, tmp_path)
     assert [p.name for p in paths] == [
-        "curves_dropout.png", "roc_dropout.png", "confusion_dropout.png"
+        "curves_dropout.png",
+        "roc_dropout.png",
+        "confusion_dropout.png",
     ]
     for p in paths:
         assert p.parent == tmp_path / "figures"
@@ -118,8 +120,9 @@ def test_row_normalised_confusion():
 def test_k_class_figures(k, tmp_path):
     variants = {"a": ("conv", 0.6, 1.0), "b": ("conv", 0.9, 2.0), "c": ("linear", 0.7, 0.5)}
     comps = {"abc": {"baseline": "a", "variants": ["b", "c"]}}
-    runs, _ = make_study(tmp_path / "s", variants, seeds=[0, 1], n_test=8 * k,
-                         comparisons=comps, n_classes=k)  # fmt: skip
+    runs, _ = make_study(
+        tmp_path / "s", variants, seeds=[0, 1], n_test=8 * k, comparisons=comps, n_classes=k
+    )
     st = study_stats(runs, comps, tmp_path / "stats.json", n_bootstrap=40)
     out = tmp_path / "out"
     paths = plots.plot_comparison("abc", comps["abc"], runs, st, out)

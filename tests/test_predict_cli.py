@@ -17,8 +17,8 @@ from PIL import Image
 from biomedclf.cli import main
 from biomedclf.data.decode_settings import decode_settings
 from biomedclf.data.prepare import prepare_dataset
-from biomedclf.evaluate import run_evaluation
-from biomedclf.train import run_training
+from biomedclf.evaluate.evaluation import run_evaluation
+from biomedclf.train.loop import run_training
 
 
 def write_folder(root: Path, classes: tuple[str, ...], n: int = 24) -> Path:
@@ -39,11 +39,20 @@ def trained(tmp_path: Path, classes: tuple[str, ...]) -> tuple[Path, Path, dict]
     """A study in miniature: prepare a folder, train, evaluate; returns (data root, run dir,
     data config)."""
     root = write_folder(tmp_path / "images", classes)
-    cfg = {"source": "folder", "path": str(root), "image_size": 16, "channels": 1,
-           "split": {"val": 0.25, "test": 0.25, "seed": 0}}  # fmt: skip
+    cfg = {
+        "source": "folder",
+        "path": str(root),
+        "image_size": 16,
+        "channels": 1,
+        "split": {"val": 0.25, "test": 0.25, "seed": 0},
+    }
     prepare_dataset(cfg, tmp_path / "data")
-    spec = {"name": "cnn", "model": "conv", "model_args": {"width": 8},
-            "training": {"epochs": 4, "batch_size": 16, "device": "cpu"}}  # fmt: skip
+    spec = {
+        "name": "cnn",
+        "model": "conv",
+        "model_args": {"width": 8},
+        "training": {"epochs": 4, "batch_size": 16, "device": "cpu"},
+    }
     run = tmp_path / "run"
     run_training(spec, 0, tmp_path / "data", run, tmp_path / "ckpt", decoding=decode_settings(cfg))
     run_evaluation(run / "scores.csv", run / "train.json", tmp_path / "eval")
@@ -65,8 +74,9 @@ def test_predict_gives_the_workflows_probabilities(tmp_path: Path, classes) -> N
     assert len(predicted) == 24 * len(classes)  # every file of the folder has a row
     for row in test_rows:
         got = predicted[row["path"]]
-        assert [got[f"prob_{c}"] for c in classes] == [row[f"prob_{k}"] for k in
-                                                       range(len(classes))]  # fmt: skip
+        assert [got[f"prob_{c}"] for c in classes] == [
+            row[f"prob_{k}"] for k in range(len(classes))
+        ]
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     saved = torch.load(run / "model.pt", weights_only=True)
     for r in predicted.values():
@@ -87,21 +97,31 @@ def test_unreadable_files_keep_their_row_and_missing_paths_stop(tmp_path: Path) 
     broken.write_bytes(b"not a png")
     good = root / "normal" / "normal_00.png"
     out = tmp_path / "pred.csv"
-    argv = ["predict", str(run / "model.pt"), str(good), str(tmp_path / "new"), "--out",
-            str(out), "--threshold", "0.5"]  # fmt: skip
+    argv = [
+        "predict",
+        str(run / "model.pt"),
+        str(good),
+        str(tmp_path / "new"),
+        "--out",
+        str(out),
+        "--threshold",
+        "0.5",
+    ]
     assert main(argv) == 0
     rows = rows_of(out)
     assert [Path(r["path"]).name for r in rows] == ["normal_00.png", "broken.png"]
     assert rows[0]["reason"] == "" and rows[0]["predicted_class"] in ("normal", "tumour")
-    assert rows[0]["predicted_class"] == ("tumour" if float(rows[0]["prob_tumour"]) >= 0.5
-                                          else "normal")  # fmt: skip
+    assert rows[0]["predicted_class"] == (
+        "tumour" if float(rows[0]["prob_tumour"]) >= 0.5 else "normal"
+    )
     assert rows[1]["prob_normal"] == "" and rows[1]["reason"].startswith("not an image")
     assert main(["predict", str(run / "model.pt"), str(tmp_path / "nope")]) == 2
 
 
 def test_the_console_command_is_installed(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "biomedclf.cli", "predict", "--help"],
-                          capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "biomedclf.cli", "predict", "--help"], capture_output=True, text=True
+    )
     assert proc.returncode == 0 and "validation-chosen" in proc.stdout
     import tomllib
 

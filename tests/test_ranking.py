@@ -8,7 +8,7 @@ from aggregate_fixtures import make_study
 from statsmodels.stats.multitest import multipletests
 
 from biomedclf import stats
-from biomedclf.ranking import bootstrap_p_value, holm
+from biomedclf.stats.ranking import bootstrap_p_value, holm
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -29,10 +29,12 @@ def test_bootstrap_p_value_is_the_doubled_smaller_tail() -> None:
 def test_best_variant_and_whether_its_lead_is_real(tmp_path) -> None:
     """Exact fake runs: 'strong' is right on 70 of 80 images, 'twin' on the same 70, 'weak' on
     40: the lead over 'weak' is real after Holm's correction, over 'twin' it is not."""
-    variants = {"weak": ("conv", 0.5, 1.0), "strong": ("conv", 0.875, 1.0),
-                "twin": ("conv", 0.875, 1.0)}  # fmt: skip
-    runs, _ = make_study(tmp_path, variants, seeds=[0, 1, 2], n_test=80, comparisons={},
-                         exact=True)  # fmt: skip
+    variants = {
+        "weak": ("conv", 0.5, 1.0),
+        "strong": ("conv", 0.875, 1.0),
+        "twin": ("conv", 0.875, 1.0),
+    }
+    runs, _ = make_study(tmp_path, variants, seeds=[0, 1, 2], n_test=80, comparisons={}, exact=True)
     ranking = stats.study_statistics(runs, {}, n_bootstrap=400, seed=0)["ranking"]
     assert ranking["metric"] == "accuracy" and ranking["correction"] == "holm"
     assert [r["variant"] for r in ranking["order"]] == ["strong", "twin", "weak"]
@@ -53,8 +55,9 @@ def test_ranking_by_another_metric_and_an_unknown_one(tmp_path) -> None:
     ranking = result["ranking"]
     assert ranking["metric"] == "auroc"
     order = [r["variant"] for r in ranking["order"]]
-    means = {v: result["variants"][v]["bootstrap"]["seed_mean"]["auroc"]["estimate"]
-             for v in variants}  # fmt: skip
+    means = {
+        v: result["variants"][v]["bootstrap"]["seed_mean"]["auroc"]["estimate"] for v in variants
+    }
     assert order == sorted(variants, key=lambda v: -means[v])
     with pytest.raises(ValueError, match="statistics.primary"):
         stats.study_statistics(runs, {}, n_bootstrap=50, primary="f1")

@@ -9,19 +9,21 @@ import pytest
 from aggregate_fixtures import make_study
 
 from biomedclf import stats
-from biomedclf.ranking_table import ranking_markdown, ranking_rows, ranking_sentence
-from biomedclf.stats_file import parse_stats
-from biomedclf.tables import write_study_tables
+from biomedclf.report.tables.ranking import ranking_markdown, ranking_rows, ranking_sentence
+from biomedclf.report.tables.write import write_study_tables
+from biomedclf.stats.records import parse_stats
 
 
 @pytest.fixture(scope="module")
 def known(tmp_path_factory):
     """'strong' and its 'twin' right on the same 70 of 80 images, 'weak' on 40."""
     root = tmp_path_factory.mktemp("rank")
-    variants = {"weak": ("conv", 0.5, 1.0), "strong": ("conv", 0.875, 1.0),
-                "twin": ("conv", 0.875, 1.0)}  # fmt: skip
-    runs, _ = make_study(root, variants, seeds=[0, 1, 2], n_test=80, comparisons={},
-                         exact=True)  # fmt: skip
+    variants = {
+        "weak": ("conv", 0.5, 1.0),
+        "strong": ("conv", 0.875, 1.0),
+        "twin": ("conv", 0.875, 1.0),
+    }
+    runs, _ = make_study(root, variants, seeds=[0, 1, 2], n_test=80, comparisons={}, exact=True)
     raw = stats.study_statistics(runs, {}, n_bootstrap=400, seed=0)
     return root, runs, raw, parse_stats(json.loads(json.dumps(raw)))
 

@@ -62,9 +62,9 @@ def test_readme_command_runs(command: str, smoke_study: Path) -> None:
     if "slurm" in command and importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
         pytest.skip("the SLURM executor plugin is not installed (pip install -e '.[slurm]')")
     proc = snakemake(smoke_study, *args, check=False)
-    assert proc.returncode == 0, f"{command}\n(as: snakemake {' '.join(args)})\n" + (
-        proc.stdout + proc.stderr
-    )[-3000:]
+    assert proc.returncode == 0, (
+        f"{command}\n(as: snakemake {' '.join(args)})\n" + (proc.stdout + proc.stderr)[-3000:]
+    )
     if "--report" in args:
         report = smoke_study / args[args.index("--report") + 1]
         assert report.stat().st_size > 10_000

@@ -18,9 +18,21 @@ from workflow_helpers import planned_rules
 pytestmark = pytest.mark.workflow
 
 PACKAGE = Path("workflow") / "src" / "biomedclf"
-JOBS = {"synthesize", "prepare", "train", "evaluate", "architecture", "stats", "study_tables",
-        "comparison_tables", "study_figures", "comparison_figures", "summary",
-        "explain", "explain_figures"}  # fmt: skip
+JOBS = {
+    "synthesize",
+    "prepare",
+    "train",
+    "evaluate",
+    "architecture",
+    "stats",
+    "study_tables",
+    "comparison_tables",
+    "study_figures",
+    "comparison_figures",
+    "summary",
+    "explain",
+    "explain_figures",
+}
 TABLES = {"study_tables", "comparison_tables"}
 FIGURES = {"study_figures", "comparison_figures"}
 AGGREGATES = {"stats", *TABLES, *FIGURES, "summary"}
@@ -155,17 +167,26 @@ def rules_after_edit(repo: Path, path: Path) -> set[str]:
 @pytest.mark.parametrize("module", package_modules())
 def test_module_edit_reruns_exactly_its_jobs(smoke_study: Path, module: str) -> None:
     got = rules_after_edit(smoke_study, smoke_study / PACKAGE / module)
-    assert got == expected_rules(module), f"unexpected: {got - expected_rules(module)}, " \
-        f"missing: {expected_rules(module) - got}"  # fmt: skip
+    assert got == expected_rules(module), (
+        f"unexpected: {got - expected_rules(module)}, missing: {expected_rules(module) - got}"
+    )
 
 
 SCRIPTS = {
-    "synthesize": "synthesize.py", "prepare": "prepare.py", "train": "train.py",
-    "evaluate": "evaluate.py", "architecture": "architecture.py", "stats": "stats.py",
-    "study_tables": "study_tables.py", "comparison_tables": "comparison_tables.py",
-    "study_figures": "study_figures.py", "comparison_figures": "comparison_figures.py",
-    "summary": "summary.py", "explain": "explain.py", "explain_figures": "explain_figures.py",
-}  # fmt: skip
+    "synthesize": "synthesize.py",
+    "prepare": "prepare.py",
+    "train": "train.py",
+    "evaluate": "evaluate.py",
+    "architecture": "architecture.py",
+    "stats": "stats.py",
+    "study_tables": "study_tables.py",
+    "comparison_tables": "comparison_tables.py",
+    "study_figures": "study_figures.py",
+    "comparison_figures": "comparison_figures.py",
+    "summary": "summary.py",
+    "explain": "explain.py",
+    "explain_figures": "explain_figures.py",
+}
 
 
 def test_every_script_is_covered() -> None:

@@ -58,8 +58,11 @@ def kill_mid_training(repo: Path, target: str, checkpoint: Path) -> int:
     workflow and its job) once the training job has checkpointed an epoch; returns it."""
     proc = subprocess.Popen(
         [*SNAKEMAKE, target, "--cores", "1", "--configfile", CONFIG],
-        cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+        cwd=repo,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 300
     try:
         while checkpoint_epoch(checkpoint) < 1:
@@ -85,8 +88,9 @@ def test_killed_run_resumes_after_unlock_and_matches(tmp_path: Path) -> None:
     assert not (repo / killed / "model.pt").exists()
 
     # As the README says: unlock, then the same command.
-    locked = snakemake(repo, str(killed / "model.pt"), "--cores", "1", "--configfile", CONFIG,
-                       check=False)  # fmt: skip
+    locked = snakemake(
+        repo, str(killed / "model.pt"), "--cores", "1", "--configfile", CONFIG, check=False
+    )
     assert locked.returncode != 0 and "lock" in (locked.stdout + locked.stderr).lower()
     snakemake(repo, "--unlock", "--cores", "1", "--configfile", CONFIG)
     snakemake(repo, str(killed / "model.pt"), "--cores", "1", "--configfile", CONFIG)

@@ -29,7 +29,7 @@ def test_keep_freed_memory_takes_effect_on_glibc() -> None:
     out = run_python(
         """
         import ctypes, ctypes.util
-        from biomedclf.speedups import keep_freed_memory
+        from biomedclf.train.speedups import keep_freed_memory
         libc = ctypes.CDLL(ctypes.util.find_library("c"))
         if not hasattr(libc, "gnu_get_libc_version"):
             print("not glibc")
@@ -45,7 +45,7 @@ def test_kept_memory_gives_the_same_model(tmp_path: Path) -> None:
     code = """
         from pathlib import Path
         import torch
-        import biomedclf.train as train
+        import biomedclf.train.loop as train
         from test_train import make_spec, write_cache
         if {disable}:
             train.keep_freed_memory = lambda: False

@@ -14,7 +14,7 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import accuracy_score, roc_auc_score
 
 from biomedclf import bootstrap, calibration, descriptive, significance, stats
-from biomedclf.significance import VERDICTS
+from biomedclf.stats.significance import VERDICTS
 
 # ---- pure functions -------------------------------------------------------------------------
 
@@ -269,9 +269,13 @@ def fake_study(tmp_path_factory):
 def known_study(tmp_path_factory):
     root = tmp_path_factory.mktemp("known")
     runs, _ = make_study(
-        root, KNOWN_VARIANTS, seeds=[0, 1, 2], n_test=80, comparisons=KNOWN_COMPARISONS,
+        root,
+        KNOWN_VARIANTS,
+        seeds=[0, 1, 2],
+        n_test=80,
+        comparisons=KNOWN_COMPARISONS,
         exact=True,
-    )  # fmt: skip
+    )
     return runs, stats.study_statistics(runs, KNOWN_COMPARISONS, n_bootstrap=300, seed=0)
 
 
@@ -301,8 +305,11 @@ def test_study_statistics_structure_and_json(fake_study):
 def test_ensemble_metrics_match_sklearn(fake_study):
     _, runs, _, result = fake_study
     for variant, v in result["variants"].items():
-        rows = [np.loadtxt(r.predictions, delimiter=",", skiprows=1, usecols=(1, 4))
-                for r in runs if r.variant == variant]  # fmt: skip
+        rows = [
+            np.loadtxt(r.predictions, delimiter=",", skiprows=1, usecols=(1, 4))
+            for r in runs
+            if r.variant == variant
+        ]
         y = rows[0][:, 0]
         mean_p = np.mean([r[:, 1] for r in rows], axis=0)
         assert v["ensemble"]["accuracy"] == pytest.approx(accuracy_score(y, mean_p >= 0.5))
@@ -464,7 +471,7 @@ def _resampled_sklearn(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> dict[str,
     """accuracy, balanced accuracy and (macro) AUROC by scikit-learn on the resampled images."""
     from sklearn.metrics import balanced_accuracy_score
 
-    from biomedclf.multiclass import predict_classes
+    from biomedclf.evaluate.multiclass import predict_classes
 
     idx = np.repeat(np.arange(y.size), w)
     yr, pr = y[idx], p[idx]
@@ -476,15 +483,18 @@ def _resampled_sklearn(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> dict[str,
         present = [c for c in range(k) if 0 < np.sum(y == c) < y.size]
         drawn = all(0 < np.sum(yr == c) < yr.size for c in present)
         auroc = np.mean([roc_auc_score(yr == c, pr[:, c]) for c in present]) if drawn else np.nan
-    return {"accuracy": accuracy_score(yr, pred),
-            "balanced_accuracy": balanced_accuracy_score(yr, pred), "auroc": auroc}  # fmt: skip
+    return {
+        "accuracy": accuracy_score(yr, pred),
+        "balanced_accuracy": balanced_accuracy_score(yr, pred),
+        "auroc": auroc,
+    }
 
 
 @pytest.mark.parametrize("k", [2, 3, 9])
 def test_resampled_metrics_match_sklearn_on_the_resampled_images(k):
     """Every resample's accuracy, balanced accuracy and (macro one-vs-rest) AUROC equal
     scikit-learn's on the images that resample draws, ties in the scores included."""
-    from biomedclf.resampled import ResampledScores
+    from biomedclf.stats.resampled import ResampledScores
 
     y, p = _class_probs(k, k, 20 * k)
     weights = next(iter(bootstrap.bootstrap_weights(y.size, 40, seed=k)))
@@ -500,7 +510,7 @@ def test_resampled_metrics_match_sklearn_on_the_resampled_images(k):
 
 
 def test_macro_auroc_is_undefined_in_a_resample_without_a_class():
-    from biomedclf.resampled import ResampledScores
+    from biomedclf.stats.resampled import ResampledScores
 
     y = np.array([0, 0, 1, 1, 2, 2])
     p = np.eye(3)[y] * 0.7 + 0.1
@@ -512,14 +522,17 @@ def test_macro_auroc_is_undefined_in_a_resample_without_a_class():
 
 
 def test_bootstrap_intervals_estimates_are_the_metrics_json_values():
-    from biomedclf.multiclass import multiclass_metrics
+    from biomedclf.evaluate.multiclass import multiclass_metrics
 
     y, p = _class_probs(4, 5, 150)
     rows = np.stack([p, np.roll(p, 1, axis=1)])
     cis = bootstrap.bootstrap_intervals(y, rows, n_bootstrap=100, seed=3)
     per_seed = [multiclass_metrics(y, r) for r in rows]
-    for key, m in (("accuracy", "accuracy"), ("balanced_accuracy", "balanced_accuracy"),
-                   ("auroc", "macro_auroc")):  # fmt: skip
+    for key, m in (
+        ("accuracy", "accuracy"),
+        ("balanced_accuracy", "balanced_accuracy"),
+        ("auroc", "macro_auroc"),
+    ):
         assert cis[key]["estimate"] == pytest.approx(np.mean([s[m] for s in per_seed]))
         assert cis[key]["low"] <= cis[key]["high"]
     d = bootstrap.paired_bootstrap_diffs(y, rows[0], rows[1], n_bootstrap=100, seed=3)
@@ -536,14 +549,22 @@ def k_study(request, tmp_path_factory):
     root = tmp_path_factory.mktemp(f"k{k}")
     variants = {**KNOWN_VARIANTS, "noisy": ("linear", 0.7, 0.5)}
     comps = {**KNOWN_COMPARISONS, "noise": {"baseline": "noisy", "variants": ["base"]}}
-    runs, study = make_study(root, variants, seeds=[0, 1, 2], n_test=10 * k, comparisons=comps,
-                             exact=True, n_classes=k, ordinal=k == 3)  # fmt: skip
+    runs, study = make_study(
+        root,
+        variants,
+        seeds=[0, 1, 2],
+        n_test=10 * k,
+        comparisons=comps,
+        exact=True,
+        n_classes=k,
+        ordinal=k == 3,
+    )
     return k, runs, study, stats.study_statistics(runs, comps, n_bootstrap=200, seed=0)
 
 
 def test_k_class_study_structure(k_study):
-    from biomedclf.multiclass import MULTICLASS_KEYS, multiclass_metrics
-    from biomedclf.run_outputs import load_predictions
+    from biomedclf.evaluate.multiclass import MULTICLASS_KEYS, multiclass_metrics
+    from biomedclf.evaluate.run_results import load_predictions
 
     k, runs, study, result = k_study
     json.dumps(result, allow_nan=False)
@@ -558,7 +579,7 @@ def test_k_class_study_structure(k_study):
     assert set(v["metrics"]["multiclass"]) == set(MULTICLASS_KEYS)
     assert [c["class"] for c in v["per_class"]] == names
     assert all(c["support"] == 10 for c in v["per_class"])
-    preds = [load_predictions(r) for r in runs if r.variant == "noisy"]
+    preds = [load_predictions(r.predictions) for r in runs if r.variant == "noisy"]
     mean_p = np.mean([p.probs for p in preds], axis=0)
     want = multiclass_metrics(preds[0].labels, mean_p, names, k == 3)
     assert v["ensemble_multiclass"] == want
@@ -601,8 +622,7 @@ def test_runs_evaluated_with_another_ordinal_setting_are_refused(tmp_path):
 
 
 def test_predictions_of_the_old_format_are_refused(tmp_path):
-    runs, _ = make_study(tmp_path, {"a": ("conv", 0.7, 1.0)}, seeds=[0], n_test=10,
-                         comparisons={})  # fmt: skip
+    runs, _ = make_study(tmp_path, {"a": ("conv", 0.7, 1.0)}, seeds=[0], n_test=10, comparisons={})
     runs[0].predictions.write_text("path,label,probability\na.png,1,0.7\n")
     with pytest.raises(ValueError, match=r"predictions\.csv: columns .*rerun the evaluation"):
         stats.study_statistics(runs, {}, 20)

@@ -11,9 +11,9 @@ import pytest
 from aggregate_fixtures import make_study
 
 from biomedclf import stats
+from biomedclf.evaluate.metrics import METRIC_KEYS
 from biomedclf.io import write_json
-from biomedclf.metrics import METRIC_KEYS
-from biomedclf.stats_file import (
+from biomedclf.stats.records import (
     STATS_FORMAT,
     BinaryMetrics,
     StatsFormatError,
@@ -53,9 +53,7 @@ def test_written_stats_round_trip_through_the_reader(written):
     cnn = st.variants["cnn"]
     assert cnn.seeds == [0, 1]
     acc = cnn.metrics.at_half.accuracy
-    assert (
-        acc.values == result["variants"]["cnn"]["metrics"]["threshold_0.5"]["accuracy"]["values"]
-    )
+    assert acc.values == result["variants"]["cnn"]["metrics"]["threshold_0.5"]["accuracy"]["values"]
     assert cnn.metrics.youden.threshold.mean == pytest.approx(0.45)
     assert cnn.bootstrap.per_seed[1].seed == 1
     assert (
@@ -104,9 +102,9 @@ def test_a_metric_no_run_reports_is_absent_and_stays_absent(written, tmp_path):
             "missing field",
         ),
         (
-            lambda d: d["comparisons"]["dropout"]["results"]["cnn_dropout"]["mcnemar"][
-                "per_seed"
-            ][0].pop("seed"),
+            lambda d: d["comparisons"]["dropout"]["results"]["cnn_dropout"]["mcnemar"]["per_seed"][
+                0
+            ].pop("seed"),
             "stats.comparisons.dropout.results.cnn_dropout.mcnemar.per_seed[0].seed",
             "missing field",
         ),
@@ -121,9 +119,17 @@ def test_a_metric_no_run_reports_is_absent_and_stays_absent(written, tmp_path):
         (lambda d: d.update(warnings="none"), "stats.warnings", "expected a list"),
         (lambda d: d["settings"].update(seed=None), "stats.settings.seed", "is null"),
     ],
-    ids=["old-version", "no-version", "missing", "missing-in-list", "type", "nested-type",
-         "not-a-list", "null"],
-)  # fmt: skip
+    ids=[
+        "old-version",
+        "no-version",
+        "missing",
+        "missing-in-list",
+        "type",
+        "nested-type",
+        "not-a-list",
+        "null",
+    ],
+)
 def test_wrong_format_names_file_field_and_fix(written, tmp_path, edit, field, problem):
     result, _ = written
     err = _variant(result, tmp_path, edit)
@@ -162,7 +168,7 @@ def test_lookups_name_the_file_and_the_fix(written):
 
 
 def test_dataclasses_cover_the_metric_keys():
-    """A metric added to biomedclf.metrics must be added to the format, and back."""
+    """A metric added to biomedclf.evaluate.metrics must be added to the format, and back."""
     assert tuple(f.name for f in dataclasses.fields(BinaryMetrics)) == METRIC_KEYS
     assert tuple(f.name for f in dataclasses.fields(ThresholdMetrics)) == stats.BLOCK_METRICS
 
@@ -193,7 +199,7 @@ def _json_keys(cls: type, seen: set[type] | None = None) -> set[str]:
 def test_contracts_document_every_field():
     from pathlib import Path
 
-    from biomedclf.stats_file import StudyStats
+    from biomedclf.stats.records import StudyStats
 
     text = (Path(__file__).parents[1] / "workflow" / "CONTRACTS.md").read_text()
     section = text[text.index("### stats.json") :]
@@ -253,9 +259,9 @@ def test_a_file_of_format_1_is_refused_with_the_fix(written, tmp_path):
 
 
 def test_multiclass_records_cover_the_metric_keys():
-    """A metric added to biomedclf.multiclass must be added to the format, and back."""
-    from biomedclf.multiclass import MULTICLASS_KEYS, PER_CLASS_KEYS
-    from biomedclf.stats_file import (
+    """A metric added to biomedclf.evaluate.multiclass must be added to the format, and back."""
+    from biomedclf.evaluate.multiclass import MULTICLASS_KEYS, PER_CLASS_KEYS
+    from biomedclf.stats.records import (
         ClassMetrics,
         ClassSummary,
         MulticlassMetrics,

@@ -141,8 +141,7 @@ def test_summary_without_data_summary_or_claims(tmp_path):
 
 @pytest.mark.parametrize("k", [3, 11])
 def test_k_class_summary(k, tmp_path):
-    runs, study = make_study(tmp_path, seeds=[0, 1, 2], n_test=5 * k, n_classes=k,
-                             ordinal=k == 3)  # fmt: skip
+    runs, study = make_study(tmp_path, seeds=[0, 1, 2], n_test=5 * k, n_classes=k, ordinal=k == 3)
     st = study_stats(runs, study["comparisons"], tmp_path / "stats.json", n_bootstrap=50)
     text = _write(study, runs, st, tmp_path / "summary.md")
     names = study["data_summary"]["class_names"]
@@ -174,16 +173,21 @@ def test_two_class_summary_keeps_its_lines(three_seeds):
 
 def test_summary_links_the_saliency_figures_and_flags_surviving_maps(tmp_path):
     runs, study = make_study(tmp_path, seeds=[0, 1, 2], n_test=40)
-    st = study_stats(runs, study["comparisons"], tmp_path / "stats" / "stats.json",
-                     n_bootstrap=50)  # fmt: skip
+    st = study_stats(runs, study["comparisons"], tmp_path / "stats" / "stats.json", n_bootstrap=50)
     text = _write(study, runs, st, tmp_path / "summary.md")
     assert "[saliency maps](figures/saliency_dropout.png)" in text
     assert "[error gallery](figures/errors_ann_vs_cnn.png)" in text
     assert "## Saliency maps: sanity check" not in text  # nothing explained yet
-    write_fake_explain(tmp_path, runs, study["comparisons"], n_images=6,
-                       survivors=("cnn_dropout",), linear=("ann",))  # fmt: skip
+    write_fake_explain(
+        tmp_path,
+        runs,
+        study["comparisons"],
+        n_images=6,
+        survivors=("cnn_dropout",),
+        linear=("ann",),
+    )
     text = _write(study, runs, st, tmp_path / "summary.md")
-    section = text[text.index("## Saliency maps: sanity check"):]
+    section = text[text.index("## Saliency maps: sanity check") :]
     assert "0.5 or more *survive randomisation*" in section
     rows = [line for line in section.splitlines() if line.startswith("| ")][2:]
     assert [r.split(" | ")[0] for r in rows] == ["| ann", "| cnn", "| cnn_dropout"]
@@ -191,8 +195,10 @@ def test_summary_links_the_saliency_figures_and_flags_surviving_maps(tmp_path):
     assert "⚠ survives randomisation | [maps](explain/cnn_dropout/seed0/maps.npz) |" in section
     assert "| ann | 0 | integrated gradients (input) |" in section
     assert sum("passes" in r for r in rows) == 2
-    assert ("> ⚠ **Warning:** the maps of cnn_dropout (seed 0) survive randomisation "
-            "(mean ρ 1.00 ≥ 0.5)") in section  # fmt: skip
+    assert (
+        "> ⚠ **Warning:** the maps of cnn_dropout (seed 0) survive randomisation "
+        "(mean ρ 1.00 ≥ 0.5)"
+    ) in section
     assert "the maps of cnn (seed 0)" not in section
 
 

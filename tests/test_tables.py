@@ -10,8 +10,8 @@ import pytest
 from aggregate_fixtures import make_study, study_stats
 
 from biomedclf import architecture_table, rendering, study_tables, tables
-from biomedclf.run_outputs import load_metrics
-from biomedclf.stats_file import Interval, Summary
+from biomedclf.evaluate.run_results import load_metrics
+from biomedclf.stats.records import Interval, Summary
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -141,7 +141,7 @@ def test_study_tables_rows_match_variants_and_seeds(study, tmp_path):
         assert stats_rows == ["seed"] * 3 + ["mean", "sd", "ensemble"]
     # per-seed accuracy equals metrics.json; mean row equals the mean
     for run in runs:
-        want = load_metrics(run)["threshold_0.5"]["accuracy"]
+        want = load_metrics(run.metrics)["threshold_0.5"]["accuracy"]
         got = next(r for r in rows if r["variant"] == run.variant and r["seed"] == str(run.seed))
         assert float(got["accuracy"]) == pytest.approx(want, abs=1e-6)
         assert float(got["accuracy_ci_low"]) <= want <= float(got["accuracy_ci_high"])
@@ -220,9 +220,7 @@ def test_stats_table_pins_the_known_verdicts(known, tmp_path):
     assert float(pooled["strong"]["ci_low"]) > 0
     assert pooled["twin"]["verdict"] == "no detectable difference"
     assert (pooled["twin"]["difference"], pooled["twin"]["ci_low"]) == ("0.0", "0.0")
-    ens = {
-        r["variant"]: r for r in srows if r["metric"] == "accuracy" and r["scope"] == "ensemble"
-    }
+    ens = {r["variant"]: r for r in srows if r["metric"] == "accuracy" and r["scope"] == "ensemble"}
     assert ens["twin"]["mcnemar_p"] == "1.0" and ens["strong"]["mcnemar_variant_only"] == "24"
     md = (tmp_path / "tables" / "stats_up.md").read_text()
     assert "| **better** |" in md and "| **no detectable difference** |" in md
@@ -239,9 +237,7 @@ def test_comparison_table_rejects_unknown_variant(study, tmp_path):
 
 def test_stats_must_cover_the_runs(study, tmp_path):
     _, runs, _, st = study
-    partial = dataclasses.replace(
-        st, variants={k: v for k, v in st.variants.items() if k != "ann"}
-    )
+    partial = dataclasses.replace(st, variants={k: v for k, v in st.variants.items() if k != "ann"})
     with pytest.raises(ValueError, match="ann"):
         tables.write_study_tables(runs, partial, tmp_path)
 
@@ -276,7 +272,7 @@ def test_tables_do_not_import_torch():
     import sys
 
     code = (
-        "import sys, biomedclf.tables, biomedclf.summary; "
+        "import sys, biomedclf.report.tables.write, biomedclf.report.summary.document; "
         "bad = [m for m in ('torch', 'sklearn', 'scipy', 'matplotlib') if m in sys.modules]; "
         "sys.exit(1 if bad else 0)"
     )
@@ -289,14 +285,37 @@ def test_two_class_test_metrics_keep_their_columns_first(study, tmp_path):
     _, runs, _, st = study
     header, rows = study_tables.metrics_table_rows(runs, st)
     assert header[:23] == [
-        "variant", "statistic", "seed", "n_test", "accuracy", "accuracy_ci_low",
-        "accuracy_ci_high", "balanced_accuracy", "sensitivity", "specificity", "precision", "f1",
-        "auroc", "auroc_ci_low", "auroc_ci_high", "average_precision", "brier",
-        "youden_threshold", "youden_accuracy", "youden_sensitivity", "youden_specificity",
-        "overfitting_gap", "ece",
-    ]  # fmt: skip
-    assert header[23:] == ["balanced_accuracy_ci_low", "balanced_accuracy_ci_high", "macro_f1",
-                           "weighted_f1", "kappa"]  # fmt: skip
+        "variant",
+        "statistic",
+        "seed",
+        "n_test",
+        "accuracy",
+        "accuracy_ci_low",
+        "accuracy_ci_high",
+        "balanced_accuracy",
+        "sensitivity",
+        "specificity",
+        "precision",
+        "f1",
+        "auroc",
+        "auroc_ci_low",
+        "auroc_ci_high",
+        "average_precision",
+        "brier",
+        "youden_threshold",
+        "youden_accuracy",
+        "youden_sensitivity",
+        "youden_specificity",
+        "overfitting_gap",
+        "ece",
+    ]
+    assert header[23:] == [
+        "balanced_accuracy_ci_low",
+        "balanced_accuracy_ci_high",
+        "macro_f1",
+        "weighted_f1",
+        "kappa",
+    ]
     mean = dict(zip(header, next(r for r in rows if r[0] == "cnn" and r[1] == "mean")))
     vs = st.variants["cnn"]
     assert mean["kappa"] == vs.metrics.multiclass.kappa.mean
@@ -316,14 +335,28 @@ def test_k_class_study_tables(k_study, tmp_path):
     k, runs, spec, st = k_study
     tables.write_study_tables(runs, st, tmp_path)
     rows = _read_csv(tmp_path / "tables" / "test_metrics.csv")
-    assert list(rows[0])[:7] == ["variant", "statistic", "seed", "n_test", "accuracy",
-                                 "accuracy_ci_low", "accuracy_ci_high"]  # fmt: skip
-    assert {"balanced_accuracy", "macro_f1", "kappa", "macro_auroc", "macro_auroc_ci_low",
-            "brier", "ece"} <= set(rows[0])  # fmt: skip
+    assert list(rows[0])[:7] == [
+        "variant",
+        "statistic",
+        "seed",
+        "n_test",
+        "accuracy",
+        "accuracy_ci_low",
+        "accuracy_ci_high",
+    ]
+    assert {
+        "balanced_accuracy",
+        "macro_f1",
+        "kappa",
+        "macro_auroc",
+        "macro_auroc_ci_low",
+        "brier",
+        "ece",
+    } <= set(rows[0])
     assert "sensitivity" not in rows[0] and "youden_threshold" not in rows[0]
     for run in runs:
         got = next(r for r in rows if r["variant"] == run.variant and r["seed"] == str(run.seed))
-        want = load_metrics(run)["multiclass"]
+        want = load_metrics(run.metrics)["multiclass"]
         for key in ("accuracy", "balanced_accuracy", "kappa", "macro_auroc", "brier", "ece"):
             assert float(got[key]) == pytest.approx(want[key], abs=1e-6), key
     ens = next(r for r in rows if r["variant"] == "cnn" and r["statistic"] == "ensemble")

@@ -18,16 +18,35 @@ from typing import Any
 import pytest
 import torch
 
-from biomedclf.settings import TrainingSettings
-from biomedclf.train import CHECKPOINT_NAME, run_training
-from biomedclf.train_outputs import HISTORY_COLUMNS
+from biomedclf.train.loop import CHECKPOINT_NAME, run_training
+from biomedclf.train.outputs import HISTORY_COLUMNS
+from biomedclf.train.settings import TrainingSettings
 
 TRAIN_JSON_KEYS = [
-    "variant", "seed", "model", "train_seconds", "best_epoch", "epochs_run", "stopped_early",
-    "parameters", "device", "device_name", "threads", "torch_version", "torchvision_version",
-    "python_version", "platform", "peak_memory_mb", "images_per_second", "n_train", "n_val",
-    "image_size", "channels", "class_names", "n_classes",
-]  # fmt: skip
+    "variant",
+    "seed",
+    "model",
+    "train_seconds",
+    "best_epoch",
+    "epochs_run",
+    "stopped_early",
+    "parameters",
+    "device",
+    "device_name",
+    "threads",
+    "torch_version",
+    "torchvision_version",
+    "python_version",
+    "platform",
+    "peak_memory_mb",
+    "images_per_second",
+    "n_train",
+    "n_val",
+    "image_size",
+    "channels",
+    "class_names",
+    "n_classes",
+]
 
 
 def write_cache(
@@ -66,12 +85,19 @@ def write_cache(
     return data_dir
 
 
-def make_spec(
-    model: str = "conv", model_args: dict | None = None, **training: Any
-) -> dict:
-    base = {"epochs": 3, "batch_size": 16, "optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0,
-            "momentum": 0.9, "early_stopping": None, "augment": False, "device": "cpu",
-            "amp": True}  # fmt: skip
+def make_spec(model: str = "conv", model_args: dict | None = None, **training: Any) -> dict:
+    base = {
+        "epochs": 3,
+        "batch_size": 16,
+        "optimizer": "adam",
+        "lr": 1e-3,
+        "weight_decay": 0.0,
+        "momentum": 0.9,
+        "early_stopping": None,
+        "augment": False,
+        "device": "cpu",
+        "amp": True,
+    }
     base.update(training)
     return {
         "name": f"{model}_test",
@@ -120,26 +146,31 @@ def test_outputs_follow_the_contract(data: Path, tmp_path: Path) -> None:
         16,
         1,
     )
-    assert (
-        info["device"] == "cpu"
-        and info["epochs_run"] == 2
-        and not info["stopped_early"]
-    )
+    assert info["device"] == "cpu" and info["epochs_run"] == 2 and not info["stopped_early"]
     assert info["images_per_second"] > 0 and info["peak_memory_mb"] > 0
     rows = read_history(out / "history.csv")
     assert list(rows[0]) == list(HISTORY_COLUMNS)
     assert [int(r["epoch"]) for r in rows] == [1, 2]
     assert all(0 <= float(r["train_accuracy"]) <= 1 for r in rows)
     assert float(rows[0]["lr"]) == 1e-3
-    assert info["train_seconds"] == pytest.approx(
-        sum(float(r["seconds"]) for r in rows)
-    )
+    assert info["train_seconds"] == pytest.approx(sum(float(r["seconds"]) for r in rows))
     best = min(range(2), key=lambda i: float(rows[i]["val_loss"])) + 1
     assert info["best_epoch"] == best
     ckpt = torch.load(out / "model.pt", weights_only=True)
-    assert set(ckpt) == {"spec", "seed", "state_dict", "class_names", "mean", "std",
-                         "image_size", "channels", "best_epoch", "n_classes", "threshold",
-                         "data"}  # fmt: skip
+    assert set(ckpt) == {
+        "spec",
+        "seed",
+        "state_dict",
+        "class_names",
+        "mean",
+        "std",
+        "image_size",
+        "channels",
+        "best_epoch",
+        "n_classes",
+        "threshold",
+        "data",
+    }
     assert ckpt["data"] == {"image_size": 16, "channels": 1}  # no decoding settings given
     assert 0 < ckpt["threshold"] < 1
     assert ckpt["spec"] == spec and ckpt["best_epoch"] == best
@@ -158,12 +189,8 @@ def test_outputs_follow_the_contract(data: Path, tmp_path: Path) -> None:
         ),
     ],
 )
-def test_short_run_lowers_the_loss(
-    data: Path, tmp_path: Path, model, args, training
-) -> None:
-    info, out = train(
-        make_spec(model, args, epochs=5, **training), 0, data, tmp_path, "r"
-    )
+def test_short_run_lowers_the_loss(data: Path, tmp_path: Path, model, args, training) -> None:
+    info, out = train(make_spec(model, args, epochs=5, **training), 0, data, tmp_path, "r")
     rows = read_history(out / "history.csv")
     assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
     best_val = min(float(r["val_loss"]) for r in rows)
@@ -192,13 +219,9 @@ def test_early_stopping(data: Path, tmp_path: Path) -> None:
 
 
 def test_settings_errors_name_the_key() -> None:
-    with pytest.raises(
-        ValueError, match=r"variants\.v\.optimizer \(or training\.optimizer\)"
-    ):
+    with pytest.raises(ValueError, match=r"variants\.v\.optimizer \(or training\.optimizer\)"):
         TrainingSettings.from_spec({"name": "v", "training": {"optimizer": "rmsprop"}})
-    with pytest.raises(
-        ValueError, match=r"variants\.v\.learning_rate: not a training setting"
-    ):
+    with pytest.raises(ValueError, match=r"variants\.v\.learning_rate: not a training setting"):
         TrainingSettings.from_spec({"name": "v", "training": {"learning_rate": 0.1}})
     with pytest.raises(ValueError, match=r"variants\.v\.early_stopping"):
         TrainingSettings.from_spec({"name": "v", "training": {"early_stopping": 0}})
@@ -209,9 +232,7 @@ def test_missing_cache_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(
         FileNotFoundError, match=r"train\.pt: no cached split; run the prepare step"
     ):
-        run_training(
-            make_spec(), 0, tmp_path / "nodata", tmp_path / "o", tmp_path / "c"
-        )
+        run_training(make_spec(), 0, tmp_path / "nodata", tmp_path / "o", tmp_path / "c")
 
 
 def test_foreign_checkpoint_is_ignored(
@@ -222,7 +243,7 @@ def test_foreign_checkpoint_is_ignored(
     ckpt_dir = tmp_path / "x" / "ckpt"
     ckpt_dir.mkdir(parents=True)
     (ckpt_dir / CHECKPOINT_NAME).write_bytes(b"not a checkpoint")
-    with caplog.at_level(logging.WARNING, logger="biomedclf.train_state"):
+    with caplog.at_level(logging.WARNING, logger="biomedclf.train.state"):
         run_training(spec, 0, data, tmp_path / "x" / "out", ckpt_dir)
     assert "unreadable checkpoint" in caplog.text
     assert without_seconds(read_history(ref / "history.csv")) == without_seconds(
@@ -233,8 +254,8 @@ def test_foreign_checkpoint_is_ignored(
 KILLED_RUN = """
 import sys, time
 from pathlib import Path
-import biomedclf.train as train
-from biomedclf.train_state import TrainState
+import biomedclf.train.loop as train
+from biomedclf.train.state import TrainState
 
 save = TrainState.save
 
@@ -290,7 +311,7 @@ def test_sigkill_and_resume_equals_uninterrupted_run(
     assert 1 <= done < 6, done
     assert not (out / "model.pt").exists()
 
-    with caplog.at_level(logging.INFO, logger="biomedclf.train"):
+    with caplog.at_level(logging.INFO, logger="biomedclf.train.loop"):
         resumed = run_training(copy.deepcopy(spec), 3, data, out, ckpt_dir, threads=1)
     assert f"after epoch {done}" in caplog.text
     assert not ckpt.exists()
@@ -299,19 +320,15 @@ def test_sigkill_and_resume_equals_uninterrupted_run(
     assert without_seconds(read_history(out / "history.csv")) == without_seconds(
         read_history(ref / "history.csv")
     )
-    assert (
-        resumed["best_epoch"] == ref_info["best_epoch"] and resumed["epochs_run"] == 6
-    )
+    assert resumed["best_epoch"] == ref_info["best_epoch"] and resumed["epochs_run"] == 6
     a = torch.load(out / "model.pt", weights_only=True)
     b = torch.load(ref / "model.pt", weights_only=True)
     assert a["state_dict"].keys() == b["state_dict"].keys()
-    assert all(
-        torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"]
-    )
+    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
 
 
 def test_augmentation_is_per_image_and_seeded() -> None:
-    from biomedclf.augment import augment_batch
+    from biomedclf.train.augment import augment_batch
 
     x = torch.rand(1, 1, 16, 16).repeat(8, 1, 1, 1)
     a = augment_batch(x.clone(), torch.Generator().manual_seed(0))
@@ -319,12 +336,10 @@ def test_augmentation_is_per_image_and_seeded() -> None:
     c = augment_batch(x.clone(), torch.Generator().manual_seed(1))
     assert a.shape == x.shape and a.dtype == x.dtype
     assert torch.equal(a, b) and not torch.equal(a, c)
-    assert 0 <= a.min() and a.max() <= 1
+    assert a.min() >= 0 and a.max() <= 1
     # each image gets its own transform: no two of the eight copies end up equal
     flat = a.flatten(1)
-    assert all(
-        not torch.equal(flat[i], flat[j]) for i in range(8) for j in range(i + 1, 8)
-    )
+    assert all(not torch.equal(flat[i], flat[j]) for i in range(8) for j in range(i + 1, 8))
 
 
 def test_trailing_single_image_batch_is_skipped(tmp_path: Path) -> None:
@@ -361,9 +376,9 @@ def test_k_class_training_learns_and_writes_k_probabilities(
 
 
 def test_binary_scores_keep_the_sigmoid_in_prob_1(data: Path, tmp_path: Path) -> None:
-    from biomedclf.models import load_model
-    from biomedclf.predict import predict_logits
-    from biomedclf.augment import normalisation_tensors
+    from biomedclf.train.augment import normalisation_tensors
+    from biomedclf.train.inference import predict_logits
+    from biomedclf.train.models import load_model
 
     _, out = train(make_spec("linear", {"hidden": [8]}, epochs=1), 0, data, tmp_path, "b")
     model, saved = load_model(out / "model.pt")
@@ -376,7 +391,7 @@ def test_binary_scores_keep_the_sigmoid_in_prob_1(data: Path, tmp_path: Path) ->
 
 
 def test_losses_match_torch_definitions() -> None:
-    from biomedclf.losses import balanced_weights, make_objective, probabilities
+    from biomedclf.train.losses import balanced_weights, make_objective, probabilities
 
     cpu = torch.device("cpu")
     labels = torch.tensor([0, 0, 0, 1, 2, 2])

@@ -32,9 +32,13 @@ def user_snakemake(repo: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PATH"] = os.pathsep.join([str(Path(BIN).resolve()), env.get("PATH", "")])
     return subprocess.run(
-        [str(Path(BIN) / "snakemake"), *args], cwd=repo, env=env, capture_output=True,
-        text=True, timeout=900,
-    )  # fmt: skip
+        [str(Path(BIN) / "snakemake"), *args],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +50,9 @@ def user_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_environment_has_no_test_extra() -> None:
-    pip = subprocess.run([str(Path(BIN) / "python"), "-m", "pip", "list"], capture_output=True,
-                         text=True, check=True).stdout.lower()  # fmt: skip
+    pip = subprocess.run(
+        [str(Path(BIN) / "python"), "-m", "pip", "list"], capture_output=True, text=True, check=True
+    ).stdout.lower()
     assert "biomedclf" in pip and "pytest " not in pip and "snakefmt" not in pip
 
 
@@ -87,11 +92,19 @@ def test_readme_predict_command_in_the_users_environment(user_study: Path) -> No
     assert commands, "the README shows no `biomedclf predict` command"
     for command in commands:
         args = [re.sub(r"^results/[^/]+/", "results/smoke/", a) for a in shlex.split(command)]
-        args = ["results/smoke/synthetic/" if a.endswith("/") and not a.startswith("results")
-                else a for a in args]  # fmt: skip
+        args = [
+            "results/smoke/synthetic/" if a.endswith("/") and not a.startswith("results") else a
+            for a in args
+        ]
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-        proc = subprocess.run([str(Path(BIN) / args[0]), *args[1:]], cwd=user_study, env=env,
-                              capture_output=True, text=True, timeout=600)  # fmt: skip
+        proc = subprocess.run(
+            [str(Path(BIN) / args[0]), *args[1:]],
+            cwd=user_study,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert proc.returncode == 0, f"{command}\n{proc.stdout}\n{proc.stderr}"
         out = user_study / args[args.index("--out") + 1]
         rows = list(csv.DictReader(out.open()))

@@ -28,8 +28,15 @@ from workflow_helpers import (
 
 pytestmark = pytest.mark.workflow
 
-AGGREGATES = {"stats", "study_tables", "comparison_tables", "study_figures",
-              "comparison_figures", "summary", "all"}  # fmt: skip
+AGGREGATES = {
+    "stats",
+    "study_tables",
+    "comparison_tables",
+    "study_figures",
+    "comparison_figures",
+    "summary",
+    "all",
+}
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +59,12 @@ def test_outputs_exist_and_match_the_config(study):
     per_seed = {(r["variant"], str(r["seed"])) for r in rows if str(r["seed"]).isdigit()}
     assert per_seed == {(v, str(s)) for v in variants for s in seeds}
     for comp in cfg["comparisons"]:
-        for f in (f"tables/comparison_{comp}.md", f"tables/stats_{comp}.md",
-                  f"figures/curves_{comp}.png", f"figures/roc_{comp}.png"):
+        for f in (
+            f"tables/comparison_{comp}.md",
+            f"tables/stats_{comp}.md",
+            f"figures/curves_{comp}.png",
+            f"figures/roc_{comp}.png",
+        ):
             assert (out / f).stat().st_size > 0, f
     summary = (out / "summary.md").read_text()
     for v in variants:
@@ -79,8 +90,12 @@ def test_html_report_groups_every_output_by_comparison(study):
     assert set(categories) == {"Study", *cfg["comparisons"]}
     for comp in cfg["comparisons"]:
         files = {Path(f).name for group in categories[comp].values() for f in group}
-        assert {f"curves_{comp}.png", f"roc_{comp}.png", f"comparison_{comp}.md",
-                f"stats_{comp}.md"} <= files, (comp, sorted(files))  # fmt: skip
+        assert {
+            f"curves_{comp}.png",
+            f"roc_{comp}.png",
+            f"comparison_{comp}.md",
+            f"stats_{comp}.md",
+        } <= files, (comp, sorted(files))
     curves = (ROOT / "workflow" / "report" / "curves.rst").read_text().split(":")[0]
     assert html.count(curves) >= len(cfg["comparisons"])
     assert "summary.md" in {Path(f).name for g in categories["Study"].values() for f in g}
@@ -95,9 +110,14 @@ def test_variant_setting_change_reruns_that_variant_only(study):
         study, lambda c: c["variants"]["cnn_dropout"].update(dropout=0.3)
     )
     per_run = {k for k in jobs if k[0] in ("train", "evaluate")}
-    assert per_run == {(r, f"variant=cnn_dropout, seed={s}") for r in ("train", "evaluate") for s in (0, 1)}
+    assert per_run == {
+        (r, f"variant=cnn_dropout, seed={s}") for r in ("train", "evaluate") for s in (0, 1)
+    }
     assert {k[0] for k in jobs} - {"train", "evaluate"} <= AGGREGATES | {
-        "architecture", "explain", "explain_figures"}
+        "architecture",
+        "explain",
+        "explain_figures",
+    }
     assert "prepare" not in {k[0] for k in jobs}
 
 
@@ -107,7 +127,9 @@ def test_added_variant_and_seed_run_only_their_jobs(study):
 
     jobs = jobs_after_config_change(study, add)
     per_run = {k for k in jobs if k[0] in ("train", "evaluate")}
-    assert per_run == {(r, f"variant=cnn_l2, seed={s}") for r in ("train", "evaluate") for s in (0, 1)}
+    assert per_run == {
+        (r, f"variant=cnn_l2, seed={s}") for r in ("train", "evaluate") for s in (0, 1)
+    }
 
     jobs = jobs_after_config_change(study, lambda c: c["training"].update(seeds=[0, 1, 2]))
     per_run = {k for k in jobs if k[0] in ("train", "evaluate")}
@@ -134,8 +156,10 @@ def test_rewritten_config_with_the_same_meaning_reruns_nothing(study):
         assert planned_jobs(study) == Counter()
     with edited(path, yaml.safe_dump(data, sort_keys=True, default_flow_style=True)):
         assert planned_jobs(study) == Counter()
-    respelt = path.read_text().replace("0.5}", "5.0e-1}").replace(
-        "  epochs: 2\n", "  epochs: 2  # a comment\n  lr: 1e-3\n"
+    respelt = (
+        path.read_text()
+        .replace("0.5}", "5.0e-1}")
+        .replace("  epochs: 2\n", "  epochs: 2  # a comment\n  lr: 1e-3\n")
     )
     assert respelt != path.read_text()
     with edited(path, respelt):
@@ -149,18 +173,29 @@ def test_a_second_run_gives_identical_numbers(study, tmp_path):
     smk(again)
     first, second = study / "results" / "smoke", again / "results" / "smoke"
     cfg = smoke_config(study)
-    same = ["data/manifest.csv", "tables/test_metrics.csv", "tables/test_metrics.md",
-            "tables/architecture.csv"]  # fmt: skip
+    same = [
+        "data/manifest.csv",
+        "tables/test_metrics.csv",
+        "tables/test_metrics.md",
+        "tables/architecture.csv",
+    ]
     same += [f"tables/stats_{c}.{ext}" for c in cfg["comparisons"] for ext in ("csv", "md")]
     for v in cfg["variants"]:
         for s in cfg["training"]["seeds"]:
-            same += [f"eval/{v}/seed{s}/metrics.json", f"eval/{v}/seed{s}/predictions.csv",
-                     f"train/{v}/seed{s}/scores.csv"]  # fmt: skip
-            a, b = (torch.load(d / f"train/{v}/seed{s}/model.pt", weights_only=True)
-                    for d in (first, second))  # fmt: skip
+            same += [
+                f"eval/{v}/seed{s}/metrics.json",
+                f"eval/{v}/seed{s}/predictions.csv",
+                f"train/{v}/seed{s}/scores.csv",
+            ]
+            a, b = (
+                torch.load(d / f"train/{v}/seed{s}/model.pt", weights_only=True)
+                for d in (first, second)
+            )
             assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
-            rows = [list(csv.DictReader((d / f"train/{v}/seed{s}/history.csv").open()))
-                    for d in (first, second)]  # fmt: skip
+            rows = [
+                list(csv.DictReader((d / f"train/{v}/seed{s}/history.csv").open()))
+                for d in (first, second)
+            ]
             for r in (*rows[0], *rows[1]):
                 r.pop("seconds")
             assert rows[0] == rows[1], (v, s)
@@ -187,8 +222,15 @@ def test_a_second_run_gives_identical_numbers(study, tmp_path):
             "/nonexistent/xrays",
         ),
     ],
-    ids=["unknown-key", "wrong-type", "out-of-range", "misspelt-key", "unknown-model",
-         "unknown-variant", "missing-data-path"],  # fmt: skip
+    ids=[
+        "unknown-key",
+        "wrong-type",
+        "out-of-range",
+        "misspelt-key",
+        "unknown-model",
+        "unknown-variant",
+        "missing-data-path",
+    ],
 )
 def test_config_errors_name_the_key_in_a_few_lines(tmp_path, change, key, value):
     repo = copy_repo(tmp_path / "repo")

@@ -36,9 +36,15 @@ def write_data(root: Path) -> dict[str, str]:
         cls, pid = CLASSES[p % 2], f"pat{p:02d}"
         base = ct_like(rng, 16, offset=p) + (300 if cls == "opacity" else 0)
         for j, name in enumerate((f"scan{3 * p:03d}.dcm", f"IM{3 * p + 1:04d}")):
-            write_dicom(root / cls / name, base + rng.integers(0, 40, base.shape).astype(np.int16),
-                        patient_id=pid, RescaleSlope=1, RescaleIntercept=-1024,
-                        WindowCenter=200, WindowWidth=1200)  # fmt: skip
+            write_dicom(
+                root / cls / name,
+                base + rng.integers(0, 40, base.shape).astype(np.int16),
+                patient_id=pid,
+                RescaleSlope=1,
+                RescaleIntercept=-1024,
+                WindowCenter=200,
+                WindowWidth=1200,
+            )
             patients[f"{cls}/{name}"] = pid
         vol = rng.normal(100 + 40 * (p % 2), 20, (16, 16, 5)).astype(np.float32)
         write_nifti(root / cls / f"{pid}_vol.nii.gz", vol)
@@ -55,8 +61,13 @@ def study_config(data: Path) -> dict:
             "source": "folder",
             "path": str(data),
             "image_size": 16,
-            "split": {"group": "patient_id", "group_pattern": r"^(pat\d+)_", "val": 0.2,
-                      "test": 0.25, "seed": 0},
+            "split": {
+                "group": "patient_id",
+                "group_pattern": r"^(pat\d+)_",
+                "val": 0.2,
+                "test": 0.25,
+                "seed": 0,
+            },
             "dicom": {"window": "auto", "frames": "reject"},
             "nifti": {"slice": "middle"},
         },
@@ -65,7 +76,7 @@ def study_config(data: Path) -> dict:
         "comparisons": {"gap_vs_cnn": {"baseline": "cnn", "variants": ["gap"]}},
         "statistics": {"n_bootstrap": 200},
         "resources": {"prepare_threads": 2},
-    }  # fmt: skip
+    }
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +102,10 @@ def test_mixed_formats_run_end_to_end(study: tuple[Path, dict[str, str]]) -> Non
     assert rejected[0]["reason"].startswith("no pixel data")
     for variant in ("cnn", "gap"):
         metrics = json.loads((out / "eval" / variant / "seed0" / "metrics.json").read_text())
-        assert metrics["n_test"] == summary["counts"]["test"]["normal"] + summary["counts"][
-            "test"]["opacity"]  # fmt: skip
+        assert (
+            metrics["n_test"]
+            == summary["counts"]["test"]["normal"] + summary["counts"]["test"]["opacity"]
+        )
     assert (out / "summary.md").stat().st_size > 0
 
 

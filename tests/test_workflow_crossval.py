@@ -24,17 +24,28 @@ FOLDS, SEEDS, VARIANTS = 3, [0, 1], ["ann", "cnn"]
 STUDY = {
     "name": "cvtest",
     "replace_defaults": ["variants", "comparisons"],
-    "data": {"source": "synthetic", "image_size": 16,
-             "split": {"val": 0.2, "test": 0.25, "seed": 0, "folds": FOLDS},
-             "synthetic": {"n_per_class": 40, "difficulty": 0.3, "seed": 0}},
+    "data": {
+        "source": "synthetic",
+        "image_size": 16,
+        "split": {"val": 0.2, "test": 0.25, "seed": 0, "folds": FOLDS},
+        "synthetic": {"n_per_class": 40, "difficulty": 0.3, "seed": 0},
+    },
     "training": {"epochs": 2, "batch_size": 16, "seeds": SEEDS, "device": "cpu"},
     "variants": {"ann": {"model": "linear"}, "cnn": {"model": "conv"}},
     "comparisons": {"ann_vs_cnn": {"baseline": "ann", "variants": ["cnn"]}},
     "statistics": {"n_bootstrap": 100},
     "resources": {"prepare_threads": 1},
-}  # fmt: skip
-AGGREGATES = {"stats", "study_tables", "comparison_tables", "study_figures",
-              "comparison_figures", "summary", "crossval_stats", "crossval_figures"}  # fmt: skip
+}
+AGGREGATES = {
+    "stats",
+    "study_tables",
+    "comparison_tables",
+    "study_figures",
+    "comparison_figures",
+    "summary",
+    "crossval_stats",
+    "crossval_figures",
+}
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +66,9 @@ def test_one_training_job_per_variant_fold_and_seed(cv_study: Path) -> None:
     for v in VARIANTS:
         for s in SEEDS:
             for f in range(FOLDS):
-                info = json.loads((study / "train" / v / f"fold{f}" / f"seed{s}" /
-                                   "train.json").read_text())  # fmt: skip
+                info = json.loads(
+                    (study / "train" / v / f"fold{f}" / f"seed{s}" / "train.json").read_text()
+                )
                 assert (info["variant"], info["seed"], info["fold"]) == (v, s, f)
             assert not (study / "train" / v / f"seed{s}" / "model.pt").exists()
 
@@ -143,14 +155,23 @@ def test_changing_a_variant_retrains_its_folds_only(cv_study: Path) -> None:
     assert _by_rule(jobs, "crossval") == {f"variant=cnn, seed={s}" for s in SEEDS}
     assert _by_rule(jobs, "explain") == {"variant=cnn, seed=0"}
     assert {r for r, _ in jobs} - {"train", "crossval", "explain"} == {
-        "explain_figures", "all", *AGGREGATES
+        "explain_figures",
+        "all",
+        *AGGREGATES,
     }
 
 
 def test_changing_the_fold_count_reruns_preparation_and_everything_after(cv_study: Path) -> None:
     jobs = _jobs_with(cv_study, lambda d: d["data"]["split"].update(folds=4))
-    assert {r for r, _ in jobs} == {"prepare", "train", "crossval", "explain", "explain_figures",
-                                    "all", *AGGREGATES}  # fmt: skip
+    assert {r for r, _ in jobs} == {
+        "prepare",
+        "train",
+        "crossval",
+        "explain",
+        "explain_figures",
+        "all",
+        *AGGREGATES,
+    }
     assert len(_by_rule(jobs, "train")) == len(VARIANTS) * 4 * len(SEEDS)
     assert "synthesize" not in {r for r, _ in jobs}
 

@@ -1,6 +1,6 @@
 """What each change to the training step buys: ``conv`` at 256x256, batch 64, in fresh processes.
 
-The step is the workflow loop's (biomedclf.train): a batch gathered from an in-memory uint8
+The step is the workflow loop's (biomedclf.train.loop): a batch gathered from an in-memory uint8
 tensor by a random permutation, scaled and normalised, optionally channels_last, forward,
 BCEWithLogits, ``zero_grad(set_to_none=True)``, backward, Adam, loss summed on the device. Each
 configuration runs in its own process (allocator settings only take effect at start-up), does
@@ -36,7 +36,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "reuse_memory": True
     },
     "before + MaxPool before ReLU (identical outputs and gradients)": {"pool_first": True},
-    "now: reuse memory + MaxPool before ReLU (biomedclf.train as it is)": {
+    "now: reuse memory + MaxPool before ReLU (biomedclf.train.loop as it is)": {
         "reuse_memory": True,
         "pool_first": True,
     },
@@ -95,7 +95,7 @@ def one(cfg: dict[str, Any]) -> dict[str, Any]:
     import torch
     from torch import nn
 
-    from biomedclf.models import build_model
+    from biomedclf.train.models import build_model
 
     torch.set_num_threads(cfg["threads"])
     if cfg["deterministic"]:
@@ -169,17 +169,24 @@ def run(rounds: int = 2, configs: dict[str, dict[str, Any]] | None = None) -> di
                 env.pop("THP_MEM_ALLOC_ENABLE", None)
             proc = subprocess.run(
                 [sys.executable, str(Path(__file__).resolve()), json.dumps(cfg)],
-                capture_output=True, text=True, env=env, timeout=900,
-            )  # fmt: skip
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=900,
+            )
             if proc.returncode != 0:
                 raise RuntimeError(f"ablation run {label!r} failed:\n{proc.stderr[-2000:]}")
             res = json.loads(proc.stdout.strip().splitlines()[-1])
             runs[label].append(res)
             log.info(
-                "round %d %s: %.1f img/s, %.1f img/CPU-s, %d faults/step, load %.2f", r + 1,
-                label, res["images_per_second"], res["images_per_cpu_second"],
-                res["page_faults_per_step"], res["load_1min"],
-            )  # fmt: skip
+                "round %d %s: %.1f img/s, %.1f img/CPU-s, %d faults/step, load %.2f",
+                r + 1,
+                label,
+                res["images_per_second"],
+                res["images_per_cpu_second"],
+                res["page_faults_per_step"],
+                res["load_1min"],
+            )
     ref = runs.get(REFERENCE) or next(iter(runs.values()))
     rows = {}
     for label, rs in runs.items():

@@ -46,9 +46,13 @@ def dry_run(repo: Path, n_variants: int, reps: int) -> dict[str, Any]:
         seconds, proc = smk(repo, "-n", "--cores", "2", "--configfile", cfg.name)
         times.append(seconds)
         counts = job_counts(proc.stdout + proc.stderr)
-    return {"variants": n_variants, "train_jobs": counts.get("train"),
-            "total_jobs": counts.get("total"), "seconds": sorted(times)[len(times) // 2],
-            "all_seconds": times}  # fmt: skip
+    return {
+        "variants": n_variants,
+        "train_jobs": counts.get("train"),
+        "total_jobs": counts.get("total"),
+        "seconds": sorted(times)[len(times) // 2],
+        "all_seconds": times,
+    }
 
 
 def main() -> None:
@@ -59,21 +63,29 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="cvdag_"))
     repo = copy_repo(work / "repo")
     rows = [dry_run(repo, n, args.reps) for n in SIZES]
-    print("| Variants x folds x seeds | Training jobs | Jobs in all | Dry run (median) | "
-          "Seconds per 100 training jobs | Runs |")  # fmt: skip
+    print(
+        "| Variants x folds x seeds | Training jobs | Jobs in all | Dry run (median) | "
+        "Seconds per 100 training jobs | Runs |"
+    )
     print("| :--- | ---: | ---: | ---: | ---: | :--- |")
     for r in rows:
         runs = ", ".join(f"{t:.2f}" for t in r["all_seconds"])
-        print(f"| {r['variants']} x {FOLDS} x {SEEDS} | {r['train_jobs']} | {r['total_jobs']} | "
-              f"{r['seconds']:.2f} s | {100 * r['seconds'] / r['train_jobs']:.2f} | {runs} |")
+        print(
+            f"| {r['variants']} x {FOLDS} x {SEEDS} | {r['train_jobs']} | {r['total_jobs']} | "
+            f"{r['seconds']:.2f} s | {100 * r['seconds'] / r['train_jobs']:.2f} | {runs} |"
+        )
     small, large = rows[0], rows[-1]
     jobs_ratio = large["train_jobs"] / small["train_jobs"]
     time_ratio = large["seconds"] / small["seconds"]
-    print(f"\nFrom {small['train_jobs']} to {large['train_jobs']} training jobs ({jobs_ratio:.0f}x): "
-          f"the dry run took {time_ratio:.2f}x as long (linear growth would be {jobs_ratio:.0f}x).")
+    print(
+        f"\nFrom {small['train_jobs']} to {large['train_jobs']} training jobs ({jobs_ratio:.0f}x): "
+        f"the dry run took {time_ratio:.2f}x as long (linear growth would be {jobs_ratio:.0f}x)."
+    )
     verdict = "PASS" if large["seconds"] < 10 and time_ratio <= jobs_ratio else "FAIL"
-    print(f"Target: under 10 s for {large['train_jobs']} training jobs, no worse than linear: "
-          f"{verdict} ({large['seconds']:.2f} s)")
+    print(
+        f"Target: under 10 s for {large['train_jobs']} training jobs, no worse than linear: "
+        f"{verdict} ({large['seconds']:.2f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -62,10 +62,15 @@ def make_dicom_folder(root: Path, n_images: int, side: int, codec: str = "plain"
         cls = ("normal", "opacity")[i % 2]
         img = ct_like(rng, side, offset=i) + (150 if cls == "opacity" else 0)
         path = write_dicom(
-            root / cls / f"slice{i:05d}.dcm", img, compress=_syntax(codec, i),
-            patient_id=f"P{i % 40:03d}", RescaleSlope=1, RescaleIntercept=-1024,
-            WindowCenter=40, WindowWidth=400,
-        )  # fmt: skip
+            root / cls / f"slice{i:05d}.dcm",
+            img,
+            compress=_syntax(codec, i),
+            patient_id=f"P{i % 40:03d}",
+            RescaleSlope=1,
+            RescaleIntercept=-1024,
+            WindowCenter=40,
+            WindowWidth=400,
+        )
         n_bytes += path.stat().st_size
     return {"images": n_images, "side": side, "codec": codec, "mb": round(n_bytes / 2**20, 1)}
 
@@ -127,10 +132,11 @@ def markdown(result: dict[str, Any]) -> str:
         "|---|---:|---:|---:|",
         f"| plain pydicom loop (1 thread) | {plain:.1f} | - | 1.00x |",
     ]
-    for key, label in (("prepare_1_thread", "prepare_dataset, 1 thread"),
-                       ("prepare", f"prepare_dataset, {result['threads']} threads"),
-                       ("prepare_patient_id", f"prepare_dataset, {result['threads']} threads, "
-                                              "group: patient_id")):  # fmt: skip
+    for key, label in (
+        ("prepare_1_thread", "prepare_dataset, 1 thread"),
+        ("prepare", f"prepare_dataset, {result['threads']} threads"),
+        ("prepare_patient_id", f"prepare_dataset, {result['threads']} threads, group: patient_id"),
+    ):
         r = result[key]
         lines.append(
             f"| {label} | {r['images_per_second']:.1f} | {r['decode_images_per_second']:.1f} | "
@@ -139,8 +145,15 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(work: Path, n_images: int = 400, side: int = 512, image_size: int = 256,
-        threads: int = 2, codec: str = "plain", repeats: int = 3) -> dict[str, Any]:  # fmt: skip
+def run(
+    work: Path,
+    n_images: int = 400,
+    side: int = 512,
+    image_size: int = 256,
+    threads: int = 2,
+    codec: str = "plain",
+    repeats: int = 3,
+) -> dict[str, Any]:
     """Write the folder, warm the page cache and the imports, time the plain loop and
     prepare_dataset."""
     root = work / "dicom"
@@ -167,9 +180,13 @@ def run(work: Path, n_images: int = 400, side: int = 512, image_size: int = 256,
     logging.getLogger("biomedclf").setLevel(logging.NOTSET)
     result["ratio_prepare"] = result["prepare"]["images_per_second"] / plain["images_per_second"]
     result["markdown"] = markdown(result)
-    log.info("DICOM prepare %.1f img/s (%d threads) vs plain loop %.1f img/s: %.2fx",
-             result["prepare"]["images_per_second"], threads, plain["images_per_second"],
-             result["ratio_prepare"])  # fmt: skip
+    log.info(
+        "DICOM prepare %.1f img/s (%d threads) vs plain loop %.1f img/s: %.2fx",
+        result["prepare"]["images_per_second"],
+        threads,
+        plain["images_per_second"],
+        result["ratio_prepare"],
+    )
     return result
 
 

@@ -98,8 +98,10 @@ def wait_for_quiet(max_load: float, max_wait_s: float, poll_s: float = 10.0) -> 
         if waited >= max_wait_s:
             log.warning(
                 "1-minute load still %.2f after %.0f s (wanted < %.2f): measuring anyway",
-                load, waited, max_load,
-            )  # fmt: skip
+                load,
+                waited,
+                max_load,
+            )
             return {"quiet": False, "load_1min": round(load, 2), "waited_s": round(waited, 1)}
         log.info("1-minute load %.2f >= %.2f; waiting (%.0f s so far)", load, max_load, waited)
         time.sleep(poll_s)

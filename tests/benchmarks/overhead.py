@@ -114,8 +114,15 @@ def run_metadata(repo: Path) -> list[dict[str, Any]]:
         if rec.get("starttime") is None or rec.get("endtime") is None:
             continue
         key = (rec.get("rule"), rec.get("job_hash") or round(rec["starttime"], 1))
-        job = jobs.setdefault(key, {"rule": rec.get("rule"), "start": rec["starttime"],
-                                    "end": rec["endtime"], "outputs": 0})  # fmt: skip
+        job = jobs.setdefault(
+            key,
+            {
+                "rule": rec.get("rule"),
+                "start": rec["starttime"],
+                "end": rec["endtime"],
+                "outputs": 0,
+            },
+        )
         job["start"] = min(job["start"], rec["starttime"])
         job["end"] = max(job["end"], rec["endtime"])
         job["outputs"] += 1
@@ -185,7 +192,12 @@ def run(work: Path, quick: bool, cores: int = 2) -> dict[str, Any]:
     reps = 1 if quick else 5  # median of 5: one snakemake start varies by +-0.5 s here
     repo = copy_repo(work / "repo_dag")
     dag = dag_time(repo, 10, 5, reps)
-    log.info("DAG of %s train jobs (%s in all): %.2f s", dag["train_jobs"], dag["total_jobs"], dag["seconds"])
+    log.info(
+        "DAG of %s train jobs (%s in all): %.2f s",
+        dag["train_jobs"],
+        dag["total_jobs"],
+        dag["seconds"],
+    )
 
     repo = copy_repo(work / "repo_smoke")
     smoke_args = ["--configfile", "configs/smoke.yaml"]
@@ -202,6 +214,8 @@ def run(work: Path, quick: bool, cores: int = 2) -> dict[str, Any]:
         d = result["default_study"]
         log.info(
             "default study %.1f s wall; sum of train seconds %.1f; sum of job seconds %.1f",
-            d["wall_seconds"], d["sum_train_seconds"], d["sum_job_seconds"],
-        )  # fmt: skip
+            d["wall_seconds"],
+            d["sum_train_seconds"],
+            d["sum_job_seconds"],
+        )
     return result

@@ -127,7 +127,11 @@ def run(work: Path, n_images: int, side: int, image_size: int, threads: int) -> 
     log.info(
         "prepare %.0f img/s (%d threads; decode stage %.0f) vs ImageFolder %.0f img/s: %.2fx; "
         "cache load %.0f img/s",
-        prep["images_per_second"], threads, prep["decode_images_per_second"],
-        single["images_per_second"], result["ratio_prepare"], load["images_per_second"],
-    )  # fmt: skip
+        prep["images_per_second"],
+        threads,
+        prep["decode_images_per_second"],
+        single["images_per_second"],
+        result["ratio_prepare"],
+        load["images_per_second"],
+    )
     return result

@@ -140,8 +140,17 @@ def child(root: Path, out: Path, image_size: int, threads: int) -> dict[str, Any
 
 def measure(root: Path, out: Path, image_size: int, threads: int) -> dict[str, Any]:
     """Run :func:`child` in a fresh interpreter and return what it reports."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(root), str(out),
-           "--image-size", str(image_size), "--threads", str(threads)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        str(root),
+        str(out),
+        "--image-size",
+        str(image_size),
+        "--threads",
+        str(threads),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"prepare on {root} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -208,8 +217,14 @@ def run(
     rows = evaluate(rows)
     table = markdown(rows)
     log.info("prepare memory:\n%s", table)
-    return {"side": side, "image_size": image_size, "threads": threads, "rows": rows,
-            "passed": all(r["status"] != "FAIL" for r in rows), "markdown": table}  # fmt: skip
+    return {
+        "side": side,
+        "image_size": image_size,
+        "threads": threads,
+        "rows": rows,
+        "passed": all(r["status"] != "FAIL" for r in rows),
+        "markdown": table,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,8 +30,16 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
 
     def add(key: str, value: float | None, ok: bool | None, shown: str, why: str = "") -> None:
         status = "SKIP" if ok is None else ("PASS" if ok else "FAIL")
-        rows.append({"target": key, "rule": TARGETS[key], "value": value, "shown": shown,
-                     "status": status, "note": why})  # fmt: skip
+        rows.append(
+            {
+                "target": key,
+                "rule": TARGETS[key],
+                "value": value,
+                "shown": shown,
+                "status": status,
+                "note": why,
+            }
+        )
 
     tr = results.get("training")
     conv = (tr or {}).get("cpu", {}).get("conv")
@@ -41,8 +49,12 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         add("training_conv", None, None, "n/a", "training part not run")
     pr = results.get("preparation")
     if pr:
-        add("preparation", pr["ratio_prepare"], pr["ratio_prepare"] >= 1.6,
-            f"{pr['ratio_prepare']:.2f}x")  # fmt: skip
+        add(
+            "preparation",
+            pr["ratio_prepare"],
+            pr["ratio_prepare"] >= 1.6,
+            f"{pr['ratio_prepare']:.2f}x",
+        )
     else:
         add("preparation", None, None, "n/a", "preparation part not run")
     wf = results.get("workflow")
@@ -168,11 +180,20 @@ def markdown(results: dict[str, Any]) -> str:
     if results.get("ablation"):
         import ablation
 
-        lines += ["", "What each change to the training step buys (ablation, median of"
-                  f" {results['ablation']['rounds']} rounds):", "", ablation.markdown(results["ablation"]).rstrip()]
+        lines += [
+            "",
+            "What each change to the training step buys (ablation, median of"
+            f" {results['ablation']['rounds']} rounds):",
+            "",
+            ablation.markdown(results["ablation"]).rstrip(),
+        ]
     if results.get("prepare_memory"):
-        lines += ["", "Peak memory of prepare_dataset (384 px JPEGs, fresh process per size):", "",
-                  results["prepare_memory"]["markdown"].rstrip()]
+        lines += [
+            "",
+            "Peak memory of prepare_dataset (384 px JPEGs, fresh process per size):",
+            "",
+            results["prepare_memory"]["markdown"].rstrip(),
+        ]
     lines += ["", "Targets:"]
     for t in results["targets"]:
         note = f" ({t['note']})" if t["note"] else ""

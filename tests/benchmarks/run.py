@@ -5,7 +5,7 @@
 Measures, side by side in one run (issue 7):
 
 1. training throughput of ``linear``, ``conv`` and ``conv_gap`` at 256x256 (1 channel, batch 64):
-   the workflow's loop (biomedclf.train.run_training) against a notebook loop (ImageFolder +
+   the workflow's loop (biomedclf.train.loop.run_training) against a notebook loop (ImageFolder +
    DataLoader, decoding every image every epoch) on the same images, same model, same threads;
 2. the fraction of the machine's float32 matmul rate (torch.mm, measured in the same run) that
    ``conv`` training reaches, FLOPs counted with torch.utils.flop_counter;
@@ -53,29 +53,59 @@ OPTIONAL_PARTS = ("ablation", "prepare_memory", "stats", "dicom")  # only when n
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true",
-                   help="fewer images and repetitions, no default study (a few minutes)")
-    p.add_argument("--out", type=Path, default=Path("benchmarks_out"),
-                   help="folder for benchmarks.json and benchmarks.md (default: benchmarks_out/)")
-    p.add_argument("--parts", default=",".join(PARTS),
-                   help=f"comma-separated parts: {', '.join(PARTS)} (the default) and "
-                        f"{', '.join(OPTIONAL_PARTS)} (what each change to the training step buys; "
-                        "prepare's peak memory for 1,000 to 20,000 JPEGs; the stats job for 2 "
-                        "and 9 classes; DICOM preparation against a plain pydicom loop)")
-    p.add_argument("--ablation-rounds", type=int, default=2,
-                   help="rounds of the ablation's round-robin (default 2)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer images and repetitions, no default study (a few minutes)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("benchmarks_out"),
+        help="folder for benchmarks.json and benchmarks.md (default: benchmarks_out/)",
+    )
+    p.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help=f"comma-separated parts: {', '.join(PARTS)} (the default) and "
+        f"{', '.join(OPTIONAL_PARTS)} (what each change to the training step buys; "
+        "prepare's peak memory for 1,000 to 20,000 JPEGs; the stats job for 2 "
+        "and 9 classes; DICOM preparation against a plain pydicom loop)",
+    )
+    p.add_argument(
+        "--ablation-rounds",
+        type=int,
+        default=2,
+        help="rounds of the ablation's round-robin (default 2)",
+    )
     p.add_argument("--threads", type=int, default=2, help="torch threads for both loops (2)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--image-size", type=int, default=256)
-    p.add_argument("--train-images", type=int, default=None,
-                   help="images per training measurement (default 384, --quick 192)")
-    p.add_argument("--max-load", type=float, default=1.5,
-                   help="wait before each part until the 1-minute load is below this (1.5)")
-    p.add_argument("--max-wait", type=float, default=None,
-                   help="seconds to wait for a quiet machine in all (default 600, --quick 0)")
-    p.add_argument("--work", type=Path, default=None,
-                   help="scratch folder (default: a temporary folder, deleted afterwards)")
-    return p.parse_args(argv)  # fmt: skip
+    p.add_argument(
+        "--train-images",
+        type=int,
+        default=None,
+        help="images per training measurement (default 384, --quick 192)",
+    )
+    p.add_argument(
+        "--max-load",
+        type=float,
+        default=1.5,
+        help="wait before each part until the 1-minute load is below this (1.5)",
+    )
+    p.add_argument(
+        "--max-wait",
+        type=float,
+        default=None,
+        help="seconds to wait for a quiet machine in all (default 600, --quick 0)",
+    )
+    p.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="scratch folder (default: a temporary folder, deleted afterwards)",
+    )
+    return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,16 +128,22 @@ def main(argv: list[str] | None = None) -> int:
     info = machine.machine_info()
     results: dict[str, Any] = {
         "suite": "biomedclf benchmarks (issue 7)",
-        "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+        "command": " ".join(
+            [Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]
+        ),
         "started": dt.datetime.now().isoformat(timespec="seconds"),
         "quick": args.quick,
         "settings": {
-            "threads": args.threads, "batch_size": args.batch_size, "image_size": args.image_size,
-            "train_images": n_train, "max_load": args.max_load, "max_wait_s": max_wait,
+            "threads": args.threads,
+            "batch_size": args.batch_size,
+            "image_size": args.image_size,
+            "train_images": n_train,
+            "max_load": args.max_load,
+            "max_wait_s": max_wait,
         },
         "machine": info,
         "load": {"start": machine.load_average(), "parts": {}},
-    }  # fmt: skip
+    }
 
     def settle(part: str) -> None:
         nonlocal wait_left
@@ -123,17 +159,24 @@ def main(argv: list[str] | None = None) -> int:
         settle("matmul_peak")
         results["load"]["quiet_at_start"] = results["load"]["parts"]["matmul_peak"]["quiet"]
         peak = machine.matmul_peak(threads=args.threads)
-        log.info("float32 matmul peak (%d threads): %.1f GFLOP/s", args.threads,
-                 peak["best_flops"] / 1e9)  # fmt: skip
+        log.info(
+            "float32 matmul peak (%d threads): %.1f GFLOP/s", args.threads, peak["best_flops"] / 1e9
+        )
         results["matmul_peak"] = peak
         if "training" in parts:
             import training
 
             settle("training")
             results["training"] = training.run(
-                work / "training", n_train, args.threads, args.batch_size, args.image_size,
-                ["linear", "conv", "conv_gap"], peak, repeats=1 if args.quick else 2,
-            )  # fmt: skip
+                work / "training",
+                n_train,
+                args.threads,
+                args.batch_size,
+                args.image_size,
+                ["linear", "conv", "conv_gap"],
+                peak,
+                repeats=1 if args.quick else 2,
+            )
             results["load"]["parts"]["training"]["after"] = machine.load_average()
             # peak again after training; the best of both is the machine's rate
             again = machine.matmul_peak(threads=args.threads)
@@ -169,9 +212,11 @@ def main(argv: list[str] | None = None) -> int:
 
             settle("prepare_memory")
             results["prepare_memory"] = prepare_memory.run(
-                work / "prepare_memory", (1000, 5000) if args.quick else prepare_memory.SIZES,
-                image_size=args.image_size, threads=args.threads,
-            )  # fmt: skip
+                work / "prepare_memory",
+                (1000, 5000) if args.quick else prepare_memory.SIZES,
+                image_size=args.image_size,
+                threads=args.threads,
+            )
             results["load"]["parts"]["prepare_memory"]["after"] = machine.load_average()
         if "ablation" in parts:
             import ablation
@@ -190,9 +235,13 @@ def main(argv: list[str] | None = None) -> int:
 
             settle("dicom")
             results["dicom"] = dicom_preparation.run(
-                work / "dicom", 100 if args.quick else 400, 512, args.image_size, args.threads,
+                work / "dicom",
+                100 if args.quick else 400,
+                512,
+                args.image_size,
+                args.threads,
                 repeats=1 if args.quick else 3,
-            )  # fmt: skip
+            )
             results["load"]["parts"]["dicom"]["after"] = machine.load_average()
     finally:
         if args.work is None:
@@ -212,8 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "benchmarks.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (args.out / "benchmarks.md").write_text(table)
     sys.stdout.write(table)
-    log.info("wrote %s and %s (%.0f s)", args.out / "benchmarks.json", args.out / "benchmarks.md",
-             results["seconds"])  # fmt: skip
+    log.info(
+        "wrote %s and %s (%.0f s)",
+        args.out / "benchmarks.json",
+        args.out / "benchmarks.md",
+        results["seconds"],
+    )
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Wall time of the stats job (biomedclf.stats.study_statistics) on fake run files.
+"""Wall time of the stats job (biomedclf.stats.study.study_statistics) on fake run files.
 
     python tests/benchmarks/stats_benchmark.py [--cases binary,k9] [--n-bootstrap 2000]
         [--repeats 1] [--ref HEAD] [--work DIR]
@@ -40,8 +40,14 @@ CASES = {
     "binary": (150, 2, "no slower than --ref"),
     "k9": (5000, 9, "< 60 s on 2 cores"),
 }
-VARIANTS = {"ann": 0.8, "cnn": 1.4, "cnn_dropout": 1.5, "cnn_l2": 1.45, "gap": 1.2,
-            "gap_improved": 1.8}  # name -> signal strength of the fake logits  # fmt: skip
+VARIANTS = {
+    "ann": 0.8,
+    "cnn": 1.4,
+    "cnn_dropout": 1.5,
+    "cnn_l2": 1.45,
+    "gap": 1.2,
+    "gap_improved": 1.8,
+}  # name -> signal strength of the fake logits
 SEEDS = [0, 1, 2]
 COMPARISONS = {
     "dropout": {"baseline": "cnn", "variants": ["cnn_dropout"]},
@@ -53,13 +59,14 @@ COMPARISONS = {
 
 def _new_formats() -> bool:
     """Whether the imported biomedclf writes the multi-class formats (stats format /2+)."""
-    from biomedclf.stats_file import STATS_FORMAT
+    from biomedclf.stats.records import STATS_FORMAT
 
     return not STATS_FORMAT.endswith("/1")
 
 
-def _probabilities(labels: np.ndarray, k: int, signal: float, rng: np.random.Generator
-                   ) -> np.ndarray:  # fmt: skip
+def _probabilities(
+    labels: np.ndarray, k: int, signal: float, rng: np.random.Generator
+) -> np.ndarray:
     """float32 class probabilities (n, k): sigmoid of one logit for k = 2, else a softmax."""
     if k == 2:
         logit = (signal * (2 * labels - 1) + rng.normal(size=labels.size)).astype(np.float32)
@@ -70,11 +77,13 @@ def _probabilities(labels: np.ndarray, k: int, signal: float, rng: np.random.Gen
     return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def _write_scores(path: Path, splits: dict[str, tuple[list[str], np.ndarray, np.ndarray]],
-                  k: int, new: bool) -> None:  # fmt: skip
+def _write_scores(
+    path: Path, splits: dict[str, tuple[list[str], np.ndarray, np.ndarray]], k: int, new: bool
+) -> None:
     """scores.csv in the imported library's format."""
-    header = ["split", "path", "label"] + ([f"prob_{c}" for c in range(k)] if new
-                                          else ["probability"])  # fmt: skip
+    header = ["split", "path", "label"] + (
+        [f"prob_{c}" for c in range(k)] if new else ["probability"]
+    )
     with path.open("w", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(header)
@@ -89,22 +98,35 @@ def _write_train_files(run: Any, k: int, seconds: float) -> None:
     run.train_dir.mkdir(parents=True, exist_ok=True)
     with run.history.open("w", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
-        w.writerow(["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr",
-                    "seconds"])  # fmt: skip
+        w.writerow(
+            ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds"]
+        )
         for e in range(1, 6):
             w.writerow([e, 1 / e, 0.6 + 0.07 * e, 1.1 / e, 0.6 + 0.05 * e, 0.001, seconds / 5])
     names = ["NORMAL", "PNEUMONIA"] if k == 2 else [f"class_{c}" for c in range(k)]
-    run.train_json.write_text(json.dumps({
-        "variant": run.variant, "seed": run.seed, "model": "conv", "train_seconds": seconds,
-        "parameters": 1000, "device": "cpu", "device_name": None, "peak_memory_mb": None,
-        "images_per_second": 100.0, "class_names": names, "n_classes": k,
-    }))  # fmt: skip
+    run.train_json.write_text(
+        json.dumps(
+            {
+                "variant": run.variant,
+                "seed": run.seed,
+                "model": "conv",
+                "train_seconds": seconds,
+                "parameters": 1000,
+                "device": "cpu",
+                "device_name": None,
+                "peak_memory_mb": None,
+                "images_per_second": 100.0,
+                "class_names": names,
+                "n_classes": k,
+            }
+        )
+    )
 
 
 def make_runs(root: Path, n_test: int, k: int) -> list[Any]:
     """Fake run files for 6 variants x 3 seeds, evaluated by the library's run_evaluation."""
-    from biomedclf.evaluate import run_evaluation
-    from biomedclf.runs import study_runs
+    from biomedclf.evaluate.evaluation import run_evaluation
+    from biomedclf.layout import study_runs
 
     new = _new_formats()
     labels = np.arange(n_test) % k
@@ -114,11 +136,17 @@ def make_runs(root: Path, n_test: int, k: int) -> list[Any]:
         rng = np.random.default_rng(i)
         signal = VARIANTS[run.variant]
         splits = {
-            "val": ([f"val/{j}.png" for j in range(val_labels.size)], val_labels,
-                    _probabilities(val_labels, k, signal, rng)),
-            "test": ([f"test/{j}.png" for j in range(n_test)], labels,
-                     _probabilities(labels, k, signal, rng)),
-        }  # fmt: skip
+            "val": (
+                [f"val/{j}.png" for j in range(val_labels.size)],
+                val_labels,
+                _probabilities(val_labels, k, signal, rng),
+            ),
+            "test": (
+                [f"test/{j}.png" for j in range(n_test)],
+                labels,
+                _probabilities(labels, k, signal, rng),
+            ),
+        }
         _write_train_files(run, k, 10.0 + i)
         _write_scores(run.scores, splits, k, new)
         run_evaluation(run.scores, run.train_json, run.eval_dir)
@@ -128,7 +156,7 @@ def make_runs(root: Path, n_test: int, k: int) -> list[Any]:
 def measure(case: str, work: Path, n_bootstrap: int, repeats: int) -> dict[str, Any]:
     """Best wall and CPU seconds of study_statistics for ``case`` over ``repeats`` runs."""
     import biomedclf
-    from biomedclf.stats import study_statistics
+    from biomedclf.stats.study import study_statistics
 
     n_test, k, target = CASES[case]
     if k > 2 and not _new_formats():
@@ -142,28 +170,53 @@ def measure(case: str, work: Path, n_bootstrap: int, repeats: int) -> dict[str, 
         cpus.append(time.process_time() - c0)
     best = int(np.argmin(walls))
     return {
-        "case": case, "n_test": n_test, "n_classes": k, "variants": len(VARIANTS),
-        "seeds": len(SEEDS), "n_bootstrap": n_bootstrap, "seconds": round(walls[best], 2),
-        "cpu_seconds": round(cpus[best], 2), "all_seconds": [round(w, 2) for w in walls],
-        "target": target, "code": str(Path(biomedclf.__file__).parent),
-    }  # fmt: skip
+        "case": case,
+        "n_test": n_test,
+        "n_classes": k,
+        "variants": len(VARIANTS),
+        "seeds": len(SEEDS),
+        "n_bootstrap": n_bootstrap,
+        "seconds": round(walls[best], 2),
+        "cpu_seconds": round(cpus[best], 2),
+        "all_seconds": [round(w, 2) for w in walls],
+        "target": target,
+        "code": str(Path(biomedclf.__file__).parent),
+    }
 
 
-def measure_ref(ref: str, cases: list[str], work: Path, n_bootstrap: int, repeats: int
-                ) -> list[dict[str, Any]]:  # fmt: skip
+def measure_ref(
+    ref: str, cases: list[str], work: Path, n_bootstrap: int, repeats: int
+) -> list[dict[str, Any]]:
     """The same measurement of the code at git ``ref``, in a child process."""
     src = work / f"src_{ref.replace('/', '_')}"
     src.mkdir(parents=True, exist_ok=True)
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", ref, "workflow/src"],
-                             check=True, capture_output=True).stdout  # fmt: skip
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", ref, "workflow/src"], check=True, capture_output=True
+    ).stdout
     subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
     env = dict(os.environ, PYTHONPATH=str(src / "workflow" / "src"))
     out = work / f"ref_{ref.replace('/', '_')}.json"
     subprocess.run(
-        [sys.executable, __file__, "--cases", ",".join(cases), "--n-bootstrap",
-         str(n_bootstrap), "--repeats", str(repeats), "--ref", "", "--work", str(work / "ref"),
-         "--json", str(out), "--quiet"], check=True, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            __file__,
+            "--cases",
+            ",".join(cases),
+            "--n-bootstrap",
+            str(n_bootstrap),
+            "--repeats",
+            str(repeats),
+            "--ref",
+            "",
+            "--work",
+            str(work / "ref"),
+            "--json",
+            str(out),
+            "--quiet",
+        ],
+        check=True,
+        env=env,
+    )
     rows = json.loads(out.read_text())
     for r in rows:
         r["ref"] = ref
@@ -179,15 +232,19 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     ]
     for r in rows:
         if "seconds" not in r:
-            lines.append(f"| {r['case']} | {r.get('ref') or 'working tree'} | | | | | | | "
-                         f"| skipped: {r['skipped']} |")  # fmt: skip
+            lines.append(
+                f"| {r['case']} | {r.get('ref') or 'working tree'} | | | | | | | "
+                f"| skipped: {r['skipped']} |"
+            )
             continue
         status = ""
         if not r.get("ref"):
             if r["case"] == "k9":
                 status = "PASS" if r["seconds"] < 60 else "FAIL"
-            ref = next((x for x in rows if x.get("ref") and x["case"] == r["case"]
-                        and "seconds" in x), None)  # fmt: skip
+            ref = next(
+                (x for x in rows if x.get("ref") and x["case"] == r["case"] and "seconds" in x),
+                None,
+            )
             if r["case"] == "binary" and ref:
                 ratio = r["seconds"] / ref["seconds"]
                 status = f"{'PASS' if ratio <= 1.0 else 'FAIL'} ({ratio:.2f}x {ref['ref']})"
@@ -200,8 +257,13 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(work: Path, cases: list[str] | None = None, n_bootstrap: int = 2000, repeats: int = 1,
-        ref: str = "HEAD") -> list[dict[str, Any]]:  # fmt: skip
+def run(
+    work: Path,
+    cases: list[str] | None = None,
+    n_bootstrap: int = 2000,
+    repeats: int = 1,
+    ref: str = "HEAD",
+) -> list[dict[str, Any]]:
     """Every case with the imported code, and the binary case with the code at ``ref``."""
     cases = cases or list(CASES)
     rows = [measure(c, work / "now", n_bootstrap, repeats) for c in cases]
@@ -216,8 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cases", default=",".join(CASES), help="comma-separated: binary, k9")
     p.add_argument("--n-bootstrap", type=int, default=2000)
     p.add_argument("--repeats", type=int, default=1, help="best of this many runs (1)")
-    p.add_argument("--ref", default="HEAD", help="git revision to compare the binary case "
-                   "with ('' for none)")  # fmt: skip
+    p.add_argument(
+        "--ref", default="HEAD", help="git revision to compare the binary case with ('' for none)"
+    )
     p.add_argument("--work", type=Path, default=None, help="scratch folder (default: temporary)")
     p.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
     p.add_argument("--quiet", action="store_true", help="no table on stdout")

@@ -1,9 +1,9 @@
-"""Training throughput: the workflow's loop (biomedclf.train) against a homework-style notebook loop.
+"""Training throughput: the workflow's loop (biomedclf.train.loop) against a homework-style notebook loop.
 
-Both loops train the same model (biomedclf.models.build_model) on the same images with the same
+Both loops train the same model (biomedclf.train.models.build_model) on the same images with the same
 batch size, optimizer (Adam, lr 1e-3) and loss (BCEWithLogits), with the same thread count:
 
-- workflow: :func:`biomedclf.train.run_training` for one epoch on a prepared cache (the uint8
+- workflow: :func:`biomedclf.train.loop.run_training` for one epoch on a prepared cache (the uint8
   cache in memory, batches sliced by a permutation, channels_last for convolutional models);
   the figure is its own ``images_per_second`` (train.json: training phase only, no validation,
   checkpoint or start-up). A one-batch run of the same model comes first, so one-time set-up
@@ -111,9 +111,12 @@ def build_training_data(
         if not dest.exists():
             os.symlink((src / rel).resolve(), dest)
     log.info(
-        "training data: %d images %dpx (%d val) in %.1f s", n_train, image_size, len(vpick),
+        "training data: %d images %dpx (%d val) in %.1f s",
+        n_train,
+        image_size,
+        len(vpick),
         time.perf_counter() - t0,
-    )  # fmt: skip
+    )
     return TrainingData(cache_dir, warm_dir, folder, n_train, image_size)
 
 
@@ -142,15 +145,13 @@ def workflow_loop(
     device: str = "cpu",
     warm_up: bool = True,
 ) -> dict[str, Any]:
-    """images/s of biomedclf.train.run_training (its own train.json figure), after a warm-up."""
-    from biomedclf.train import run_training
+    """images/s of biomedclf.train.loop.run_training (its own train.json figure), after a warm-up."""
+    from biomedclf.train.loop import run_training
 
     spec = _spec(model, batch_size, device)
     out = work / f"run_{model}_{device}"
     if warm_up:
-        run_training(
-            spec, 0, data.warm_cache_dir, out / "warm", out / "warm_ckpt", threads=threads
-        )
+        run_training(spec, 0, data.warm_cache_dir, out / "warm", out / "warm_ckpt", threads=threads)
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     info = run_training(spec, 0, data.cache_dir, out / "timed", out / "timed_ckpt", threads=threads)
@@ -173,7 +174,7 @@ def notebook_loop(
     from torch.utils.data import DataLoader
     from torchvision import datasets, transforms
 
-    from biomedclf.models import build_model
+    from biomedclf.train.models import build_model
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -225,7 +226,7 @@ def flops_per_image(model_name: str, image_size: int, batch_size: int) -> float:
     """FLOPs of one training step (forward + backward) per image, by FlopCounterMode."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from biomedclf.models import build_model
+    from biomedclf.train.models import build_model
 
     model = build_model(model_name, {}, 1, image_size)
     model.train()
@@ -251,7 +252,7 @@ def compare(
     times; each side's best run counts (other users' load only ever slows a run down).
 
     Every run is a fresh process: the workflow's loop changes process-wide settings (glibc's
-    malloc, biomedclf.speedups) that would otherwise speed up the notebook runs after it.
+    malloc, biomedclf.train.speedups) that would otherwise speed up the notebook runs after it.
     """
     rows: dict[str, Any] = {}
     for name in models:
@@ -275,11 +276,14 @@ def compare(
             "load_1min_after": round(os.getloadavg()[0], 2),
         }
         log.info(
-            "  %s: workflow %.1f img/s, notebook %.1f img/s (%.2fx); runs %s / %s", name,
-            wf["images_per_second"], nb["images_per_second"], rows[name]["ratio"] or float("nan"),
+            "  %s: workflow %.1f img/s, notebook %.1f img/s (%.2fx); runs %s / %s",
+            name,
+            wf["images_per_second"],
+            nb["images_per_second"],
+            rows[name]["ratio"] or float("nan"),
             [round(d["images_per_second"], 1) for d in wfs],
             [round(d["images_per_second"] or 0, 1) for d in nbs],
-        )  # fmt: skip
+        )
     return rows
 
 

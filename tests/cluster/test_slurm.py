@@ -245,14 +245,14 @@ def test_jobs_went_through_sbatch(smoke_runs: dict, cluster: Cluster) -> None:
     for jobid, recs in records.items():
         last = recs[-1]
         assert last["JobState"] == "COMPLETED", f"SLURM job {jobid} ({jobs[jobid]}): {last}"
-        assert (
-            last.get("WorkDir", workdir) == workdir
-        ), f"SLURM job {jobid} ran in {last.get('WorkDir')}"
+        assert last.get("WorkDir", workdir) == workdir, (
+            f"SLURM job {jobid} ran in {last.get('WorkDir')}"
+        )
     # The plugin's per-job SLURM logs (kept by the overlay profile).
     slurm_logs = smoke_runs["on_slurm"] / ".snakemake" / "slurm_logs"
-    assert list(
-        slurm_logs.glob("rule_train/**/*.log")
-    ), f"no SLURM logs of training jobs in {slurm_logs}"
+    assert list(slurm_logs.glob("rule_train/**/*.log")), (
+        f"no SLURM logs of training jobs in {slurm_logs}"
+    )
 
 
 def read_history(path: Path) -> list[dict[str, str]]:
@@ -274,13 +274,13 @@ def test_results_match_local_run(smoke_runs: dict) -> None:
                 want = json.loads((local_study / rel).read_text())
                 assert got == want, f"{rel} differs between the SLURM and the local run"
             rel = f"eval/{run_id}/predictions.csv"
-            assert (slurm_study / rel).read_text() == (
-                local_study / rel
-            ).read_text(), f"{rel} differs"
+            assert (slurm_study / rel).read_text() == (local_study / rel).read_text(), (
+                f"{rel} differs"
+            )
             rel = f"train/{run_id}/history.csv"
-            assert read_history(slurm_study / rel) == read_history(
-                local_study / rel
-            ), f"{rel} differs"
+            assert read_history(slurm_study / rel) == read_history(local_study / rel), (
+                f"{rel} differs"
+            )
     rel = "data/manifest.csv"
     assert (slurm_study / rel).read_text() == (local_study / rel).read_text(), f"{rel} differs"
     # The aggregates are local rules: under the SLURM executor Snakemake runs them itself,
@@ -373,9 +373,15 @@ def interrupt_training(work: Path, cluster: Cluster, variant: str, action: str) 
     log = work / f"{variant}.log"
     cmd = snakemake_cmd(
         train_target(variant),
-        "--profile", "workflow/profiles/slurm", "--profile", str(overlay),
-        "--retries", "1", "--configfile", PREEMPT_CONFIG,
-    )  # fmt: skip
+        "--profile",
+        "workflow/profiles/slurm",
+        "--profile",
+        str(overlay),
+        "--retries",
+        "1",
+        "--configfile",
+        PREEMPT_CONFIG,
+    )
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, cwd=work, stdout=fh, stderr=subprocess.STDOUT)
     try:
@@ -390,12 +396,12 @@ def interrupt_training(work: Path, cluster: Cluster, variant: str, action: str) 
             if jobid and checkpoint.is_file():
                 break
             time.sleep(0.2)
-        assert (
-            proc.poll() is None
-        ), f"snakemake ended before a checkpoint appeared:\n{log.read_text()[-4000:]}"
-        assert (
-            jobid and checkpoint.is_file()
-        ), f"no training checkpoint within 600 s:\n{log.read_text()[-4000:]}"
+        assert proc.poll() is None, (
+            f"snakemake ended before a checkpoint appeared:\n{log.read_text()[-4000:]}"
+        )
+        assert jobid and checkpoint.is_file(), (
+            f"no training checkpoint within 600 s:\n{log.read_text()[-4000:]}"
+        )
         if action == "scancel":
             sh("scancel", jobid).check_returncode()
         else:
@@ -408,26 +414,26 @@ def interrupt_training(work: Path, cluster: Cluster, variant: str, action: str) 
             proc.kill()
             proc.wait()
     output = log.read_text()
-    assert (
-        proc.returncode == 0
-    ), f"snakemake failed after the {action} ({proc.returncode}):\n{output[-6000:]}"
+    assert proc.returncode == 0, (
+        f"snakemake failed after the {action} ({proc.returncode}):\n{output[-6000:]}"
+    )
     assert interrupted_early, "training had finished before it was interrupted: make it longer"
     return jobid, output
 
 
 def check_resumed(work: Path, variant: str) -> None:
     train_log = (work / "logs" / PREEMPT / "train" / variant / "seed0.log").read_text()
-    assert re.search(
-        r"resumed from \S+ after epoch \d+", train_log
-    ), f"the restarted training job did not resume from its checkpoint:\n{train_log[-3000:]}"
+    assert re.search(r"resumed from \S+ after epoch \d+", train_log), (
+        f"the restarted training job did not resume from its checkpoint:\n{train_log[-3000:]}"
+    )
     run_dir, ref_dir = (
         work / "results" / PREEMPT / "train" / v / "seed0" for v in (variant, "reference")
     )
     history = read_history(run_dir / "history.csv")
     assert [int(r["epoch"]) for r in history] == list(range(1, len(history) + 1)), history
-    assert history == read_history(
-        ref_dir / "history.csv"
-    ), "the resumed training's history differs from an uninterrupted run's"
+    assert history == read_history(ref_dir / "history.csv"), (
+        "the resumed training's history differs from an uninterrupted run's"
+    )
     assert not (
         work / "results" / PREEMPT / ".checkpoints" / variant / "seed0" / "checkpoint.pt"
     ).exists()
@@ -448,9 +454,9 @@ def test_cancelled_training_job_is_retried_and_resumes(
 def test_requeued_training_job_resumes(preempt_work: Path, cluster: Cluster) -> None:
     jobid, output = interrupt_training(preempt_work, cluster, "requeued", "requeue")
     train_jobs = [j for j, rule in submitted_jobs(output).items() if rule == "train"]
-    assert train_jobs == [
-        jobid
-    ], f"SLURM should have restarted job {jobid} itself; submissions: {train_jobs}"
+    assert train_jobs == [jobid], (
+        f"SLURM should have restarted job {jobid} itself; submissions: {train_jobs}"
+    )
     records = slurm_records(cluster, {jobid}).get(jobid, [])
     assert records and records[-1]["JobState"] == "COMPLETED", records
     if cluster.jobcomp_log:  # jobcomp logs the requeued run as a record of its own

@@ -53,12 +53,17 @@ def parse_args() -> argparse.Namespace:
 def snakemake(configfile: Path, args: argparse.Namespace, *targets: str) -> float:
     """Run the workflow from the repository root; return its wall seconds."""
     cmd = [
-        sys.executable, "-m", "snakemake",
+        sys.executable,
+        "-m",
+        "snakemake",
         *targets,  # first: --resources and --configfile take several values
-        "--cores", str(args.cores),
-        "--resources", f"gpu={args.gpus}",
-        "--configfile", str(configfile),
-    ]  # fmt: skip
+        "--cores",
+        str(args.cores),
+        "--resources",
+        f"gpu={args.gpus}",
+        "--configfile",
+        str(configfile),
+    ]
     print("$", " ".join(cmd), flush=True)
     start = time.perf_counter()
     subprocess.run(cmd, cwd=ROOT, check=True)

@@ -1,17 +1,36 @@
-# Helpers shared by the rules: paths, the resolved specs each job gets, code digests.
-# No rules here.
+# Shared by the rule files: the validated config, the study's paths (all from
+# biomedclf.layout), the specs each job gets and code digests. No rules here.
 import os
 
-from biomedclf.config import canonical, comparison_variants, data_spec, resolve_variant
-from biomedclf.data.decode_settings import decode_settings
-from biomedclf.provenance import script_digest
-from biomedclf.runs import (
-    checkpoint_dir,
-    crossval_files,
-    eval_files,
-    study_runs,
-    train_files,
+from biomedclf import layout
+from biomedclf.config.specs import (
+    ConfigError,
+    canonical,
+    comparison_variants,
+    data_spec,
+    prepare_config,
+    resolve_variant,
 )
+from biomedclf.data.classes import source_classes
+from biomedclf.data.decode_settings import decode_settings
+from biomedclf.data.folds import check_planned_folds
+from biomedclf.provenance import script_digest
+
+# Validate (filling the schema's defaults), check references and make the config canonical,
+# so that a config rewritten with the same meaning reruns nothing. Errors name each key.
+try:
+    prepare_config(
+        config,
+        workflow.config_settings.configfiles,
+        Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml",
+    )
+    # The classes of the data source, found without preparing it (folder names, a manifest's
+    # label column, an .npz's labels): a wrong data.path or data.classes stops here.
+    CLASS_NAMES = source_classes(config["data"])
+    # More folds than a class can fill stops here when the file counts show it already.
+    check_planned_folds(config["data"], CLASS_NAMES)
+except (ConfigError, ValueError) as err:
+    raise ConfigError(f"config: {err}") from None
 
 # Jobs run the scripts in fresh interpreters: let them import this checkout's package first
 # (the workflow sets the variable; it reads nothing from it).
@@ -42,38 +61,58 @@ wildcard_constraints:
 
 
 def code(script):
-    """Digest of a rule's script and every package module it imports (DESIGN.md, reruns)."""
+    """Digest of a rule's script and every package module it imports (docs/architecture.md,
+    "What reruns a job")."""
     return script_digest(SCRIPTS / script)
 
 
-def data_files(*names):
-    return [str(STUDY / "data" / n) for n in names]
+def paths(files):
+    """A dict of paths as strings (rules' named inputs and outputs)."""
+    return {role: str(path) for role, path in files.items()}
 
 
-def cache_files():
-    """The data cache a training job reads: the three splits, or with folds the pool, its
-    fold file and the test split."""
-    return data_files(
-        *(("cv.pt", "folds.json") if FOLDS else ("train.pt", "val.pt")), "test.pt"
-    )
+# Data (data.smk)
+
+
+def data_outputs():
+    """What the prepare job writes, by role: the cache (the three splits, or with folds the
+    pool, its fold file and the test split), the manifest, the rejections, the summary."""
+    roles = ("pool", "folds", "test") if FOLDS else ("train", "val", "test")
+    roles += ("manifest", "rejected", "summary")
+    return {role: str(layout.data_file(STUDY, role)) for role in roles}
+
+
+def cache_inputs():
+    """The data cache a training job reads, by role."""
+    outputs = data_outputs()
+    return {
+        r: outputs[r] for r in ("pool", "folds", "train", "val", "test") if r in outputs
+    }
+
+
+def synthetic_dir():
+    return str(STUDY / layout.SYNTHETIC_DIR)
+
+
+def prepare_input(wildcards):
+    if config["data"]["source"] == "synthetic":
+        return [synthetic_dir()]
+    return []
+
+
+# Runs (train.smk, evaluate.smk, crossval.smk)
 
 
 def run_train_files(variant="{variant}", seed="{seed}", fold=None):
-    return {k: str(v) for k, v in train_files(STUDY, variant, seed, fold).items()}
+    return paths(layout.train_files(STUDY, variant, seed, fold))
 
 
-def crossval_summaries(wildcards):
-    """Each variant's crossval.json files, in seed order, by variant."""
-    return {v: [run_crossval_files(v, s)["crossval"] for s in SEEDS] for v in VARIANTS}
+def run_eval_files(variant="{variant}", seed="{seed}"):
+    return paths(layout.eval_files(STUDY, variant, seed))
 
 
-def fold_histories():
-    """history.csv of every fold of the first seed, variant-major."""
-    return [
-        run_train_files(v, SEEDS[0], f)["history"]
-        for v in VARIANTS
-        for f in range(FOLDS)
-    ]
+def run_crossval_files(variant="{variant}", seed="{seed}"):
+    return paths(layout.crossval_files(STUDY, variant, seed))
 
 
 def fold_run_files(wildcards):
@@ -84,93 +123,214 @@ def fold_run_files(wildcards):
     return {role: [f[role] for f in folds] for role in ("scores", "info", "history")}
 
 
-def run_eval_files(variant="{variant}", seed="{seed}"):
-    return {k: str(v) for k, v in eval_files(STUDY, variant, seed).items()}
-
-
-def run_crossval_files(variant="{variant}", seed="{seed}"):
-    return {k: str(v) for k, v in crossval_files(STUDY, variant, seed).items()}
-
-
-def run_files(variants=None, seeds=None):
-    """Every per-run output the aggregate steps read, for the given variants and seeds."""
-    files = []
-    for run in study_runs(STUDY, variants or VARIANTS, seeds or SEEDS):
-        files += [str(run.history), str(run.train_json)]
-        files += [str(run.metrics), str(run.predictions)]
-    return files
-
-
-def comparison_run_files(wildcards):
-    return run_files(variants=comparison_variants(config, wildcards.comparison))
-
-
 def variant_spec(wildcards):
     return resolve_variant(config, wildcards.variant)
 
 
-def model_specs():
-    """Each variant's model and model settings: what the architecture table depends on."""
-    specs = {v: resolve_variant(config, v) for v in VARIANTS}
-    return {v: {k: s[k] for k in ("model", "model_args")} for v, s in specs.items()}
+def train_fold(wildcards):
+    """The fold a training job trains on, or None without folds."""
+    return int(wildcards.fold) if FOLDS else None
 
 
 def train_checkpoint(wildcards):
     fold = wildcards.fold if FOLDS else None
-    return str(checkpoint_dir(STUDY, wildcards.variant, wildcards.seed, fold))
+    return str(layout.checkpoint_dir(STUDY, wildcards.variant, wildcards.seed, fold))
 
 
 def train_resources_gpu(wildcards):
-    device = resolve_variant(config, wildcards.variant)["training"].get(
-        "device", "auto"
-    )
+    device = resolve_variant(config, wildcards.variant)["training"]["device"]
     return 1 if device == "cuda" else 0
 
 
-def prepare_input(wildcards):
-    if config["data"]["source"] == "synthetic":
-        return [str(STUDY / "synthetic")]
-    return []
+def run_keys(variants=None):
+    """(variant, seed) of every run of ``variants`` (default: all), variant-major."""
+    return [[v, s] for v in variants or VARIANTS for s in SEEDS]
 
 
-def final_outputs():
-    tables = ["test_metrics", "training_time", "per_class", "ranking", "architecture"]
-    tables += [f"{kind}_{c}" for c in COMPARISONS for kind in ("comparison", "stats")]
-    figures = ["test_accuracy", "accuracy_vs_time", "reliability"]
-    figures += [
-        f"{kind}_{c}"
-        for c in COMPARISONS
-        for kind in ("curves", "roc", "confusion", "saliency", "errors")
+def run_inputs(variants=None):
+    """The files of those runs the aggregates read, by role, in :func:`run_keys` order."""
+    keys = run_keys(variants)
+    return layout.run_inputs([layout.RunFiles.of(STUDY, v, s) for v, s in keys])
+
+
+def comparison_keys(wildcards):
+    return run_keys(comparison_variants(config, wildcards.comparison))
+
+
+def comparison_inputs(wildcards):
+    return run_inputs(comparison_variants(config, wildcards.comparison))
+
+
+def comparison_sets():
+    """Each comparison's baseline and variants without its claim, for jobs that do not show
+    the claim (an edited claim does not rerun them)."""
+    return {
+        name: {"baseline": c["baseline"], "variants": c["variants"]}
+        for name, c in config["comparisons"].items()
+    }
+
+
+def comparison_members(comp):
+    return [comp["baseline"], *comp["variants"]]
+
+
+# Saliency maps (explain.smk): which runs are explained, and on which images.
+
+
+def explain_seeds():
+    """The first seed, or every seed with explain.seeds: all."""
+    return SEEDS if config["explain"]["seeds"] == "all" else SEEDS[:1]
+
+
+def explain_files(variant="{variant}", seed="{seed}"):
+    return paths(layout.explain_files(STUDY, variant, seed))
+
+
+def explained_runs():
+    """(variant, seed) of every explained run."""
+    return [[v, s] for v in VARIANTS for s in explain_seeds()]
+
+
+def explain_outputs():
+    """maps.npz, sanity.json and errors.npz of every explained run."""
+    return [f for v, s in explained_runs() for f in explain_files(v, s).values()]
+
+
+def explain_sanity_files():
+    """Every explained run's sanity.json, in :func:`explained_runs` order."""
+    return [explain_files(v, s)["sanity"] for v, s in explained_runs()]
+
+
+def explain_baselines(wildcards):
+    """The baselines of the comparisons the variant belongs to (the variant itself when it
+    is in none): their predictions choose the images its maps are computed for."""
+    comps = config["comparisons"].values()
+    found = {c["baseline"] for c in comps if wildcards.variant in comparison_members(c)}
+    return sorted(found) or [wildcards.variant]
+
+
+def test_predictions(variant, seed):
+    """A run's test predictions: with folds, the fold ensemble's."""
+    return str(layout.RunFiles.of(STUDY, variant, seed, crossval=bool(FOLDS)).predictions)
+
+
+def explain_predictions(wildcards):
+    """The baselines' predictions, in :func:`explain_baselines` order."""
+    return [test_predictions(b, wildcards.seed) for b in explain_baselines(wildcards)]
+
+
+def explain_ensemble(wildcards):
+    """The variant's predictions of every seed (the errors of its seed ensemble)."""
+    return [test_predictions(wildcards.variant, s) for s in SEEDS]
+
+
+def gallery_variants():
+    """Every variant that is in a comparison (the saliency figures show them)."""
+    comps = config["comparisons"].values()
+    return [v for v in VARIANTS if any(v in comparison_members(c) for c in comps)]
+
+
+def gallery_files(role):
+    """maps.npz or errors.npz (first seed) of every variant in :func:`gallery_variants`."""
+    return [explain_files(v, SEEDS[0])[role] for v in gallery_variants()]
+
+
+# Cross-validation (crossval.smk)
+
+
+def crossval_keys():
+    """(variant, seed) of every cross-validated run, variant-major."""
+    return run_keys()
+
+
+def crossval_summaries():
+    """Every run's crossval.json, in :func:`crossval_keys` order."""
+    return [run_crossval_files(v, s)["crossval"] for v, s in crossval_keys()]
+
+
+def fold_history_keys():
+    """(variant, fold) of the first seed's fold histories, variant-major."""
+    return [[v, f] for v in VARIANTS for f in range(FOLDS)]
+
+
+def fold_histories():
+    """history.csv of every fold of the first seed, in :func:`fold_history_keys` order."""
+    return [
+        run_train_files(v, SEEDS[0], f)["history"] for v, f in fold_history_keys()
     ]
-    return (
-        [str(STUDY / "summary.md"), str(STUDY / "stats" / "stats.json")]
-        + [
-            str(STUDY / "tables" / f"{t}.{ext}")
-            for t in tables
-            for ext in ("csv", "md")
-        ]
-        + [str(STUDY / "figures" / f"{f}.png") for f in figures]
-        + explain_outputs()
-        + crossval_outputs()
-    )
+
+
+# The study's tables, figures and summary (stats.smk, report.smk)
+
+
+def stats_path(role="stats"):
+    return str(layout.stats_file(STUDY, role))
+
+
+def table_output(name, comparison=None):
+    """The CSV and Markdown files of a table, in that order."""
+    return [str(p) for p in layout.table_files(STUDY, name, comparison).values()]
+
+
+def figure_output(name, comparison=None):
+    return str(layout.figure_file(STUDY, name, comparison))
+
+
+def explain_figure_keys():
+    """(comparison, figure) of every saliency figure and error gallery."""
+    return [[c, kind] for c in COMPARISONS for kind in ("saliency", "errors")]
+
+
+def summary_links():
+    """Every file summary.md links to, by kind and name: written where the rules write it."""
+    links = {
+        "tables": {t: table_output(t) for t in layout.STUDY_TABLES},
+        "figures": {f: figure_output(f) for f in layout.STUDY_FIGURES},
+        "comparisons": {
+            c: {
+                **{t: table_output(t, c)[1] for t in layout.COMPARISON_TABLES},
+                **{f: figure_output(f, c) for f in layout.COMPARISON_FIGURES},
+            }
+            for c in COMPARISONS
+        },
+    }
+    if FOLDS:
+        links["tables"].update({t: table_output(t) for t in layout.CROSSVAL_TABLES})
+        links["figures"].update({f: figure_output(f) for f in layout.CROSSVAL_FIGURES})
+    return links
 
 
 def crossval_outputs():
     """With folds: the statistics across folds, their tables and figures."""
     if not FOLDS:
         return []
-    tables = [
-        STUDY / "tables" / f"{t}.{e}"
-        for t in ("crossval", "crossval_tests")
-        for e in ("csv", "md")
+    tables = [f for t in layout.CROSSVAL_TABLES for f in table_output(t)]
+    figures = [figure_output(f) for f in layout.CROSSVAL_FIGURES]
+    return [stats_path("crossval"), *tables, *figures]
+
+
+def final_outputs():
+    """Every file of a finished study."""
+    tables = [layout.table_files(STUDY, t) for t in layout.STUDY_TABLES] + [
+        layout.table_files(STUDY, t, c)
+        for c in COMPARISONS
+        for t in layout.COMPARISON_TABLES
     ]
-    figures = [STUDY / "figures" / f"{f}.png" for f in ("folds", "fold_curves")]
-    return [str(f) for f in [STUDY / "stats" / "crossval.json", *tables, *figures]]
+    figures = [figure_output(f) for f in layout.STUDY_FIGURES] + [
+        figure_output(f, c) for c in COMPARISONS for f in layout.COMPARISON_FIGURES
+    ]
+    return (
+        [str(layout.summary_file(STUDY)), stats_path()]
+        + [str(p) for files in tables for p in files.values()]
+        + figures
+        + explain_outputs()
+        + crossval_outputs()
+    )
 
 
 def finished_message():
     """The last lines of a successful run: where the summary is, how to build the report."""
-    summary = STUDY / "summary.md"
+    summary = layout.summary_file(STUDY)
     if not summary.exists():
         return (
             f"Done. The study's summary will be {summary} once the whole study has run."
@@ -186,87 +346,3 @@ def finished_message():
         f"Study '{NAME}': the summary is {summary}\n"
         f"HTML report: snakemake --report {STUDY / 'report.html'}{option}"
     )
-
-
-# Saliency maps (workflow/rules/explain.smk): which runs are explained, and on which images.
-
-
-def explain_seeds():
-    """The first seed, or every seed with explain.seeds: all."""
-    return SEEDS if config["explain"]["seeds"] == "all" else SEEDS[:1]
-
-
-def explain_files(variant="{variant}", seed="{seed}"):
-    from biomedclf.explain_layout import (
-        ERRORS_FILE,
-        MAPS_FILE,
-        SANITY_FILE,
-        explain_dir,
-    )
-
-    folder = explain_dir(STUDY, variant, seed)
-    files = {"maps": MAPS_FILE, "sanity": SANITY_FILE, "errors": ERRORS_FILE}
-    return {role: str(folder / name) for role, name in files.items()}
-
-
-def explain_outputs():
-    """maps.npz, sanity.json and errors.npz of every explained run."""
-    return [
-        f
-        for v in VARIANTS
-        for s in explain_seeds()
-        for f in explain_files(v, s).values()
-    ]
-
-
-def explain_sanity_files():
-    """Every explained run's sanity.json (the summary flags maps that survive randomisation)."""
-    return [explain_files(v, s)["sanity"] for v in VARIANTS for s in explain_seeds()]
-
-
-def explain_baselines(wildcards):
-    """The baselines of the comparisons the variant belongs to (the variant itself when it
-    is in none): their predictions choose the images its maps are computed for."""
-    comps = config["comparisons"].values()
-    found = {c["baseline"] for c in comps if wildcards.variant in comparison_members(c)}
-    return sorted(found) or [wildcards.variant]
-
-
-def comparison_members(comp):
-    return [comp["baseline"], *comp["variants"]]
-
-
-def test_predictions(variant, seed):
-    """A run's test predictions: with folds, the fold ensemble's."""
-    if FOLDS:
-        return run_crossval_files(variant, seed)["test_predictions"]
-    return run_eval_files(variant, seed)["predictions"]
-
-
-def explain_predictions(wildcards):
-    return [test_predictions(b, wildcards.seed) for b in explain_baselines(wildcards)]
-
-
-def explain_ensemble(wildcards):
-    """The variant's predictions of every seed (the errors of its seed ensemble)."""
-    return [test_predictions(wildcards.variant, s) for s in SEEDS]
-
-
-def gallery_files(role):
-    """maps.npz or errors.npz (first seed) of every variant in a comparison."""
-    return [explain_files(v, SEEDS[0])[role] for v in gallery_variants()]
-
-
-def gallery_variants():
-    """Every variant that is in a comparison (the error galleries show them)."""
-    comps = config["comparisons"].values()
-    return [v for v in VARIANTS if any(v in comparison_members(c) for c in comps)]
-
-
-def comparison_sets():
-    """Each comparison's baseline and variants without its claim, for jobs that do not show
-    the claim (an edited claim does not rerun them)."""
-    return {
-        name: {"baseline": c["baseline"], "variants": c["variants"]}
-        for name, c in config["comparisons"].items()
-    }

@@ -1,9 +1,14 @@
 # Data: generate the embedded synthetic set (when asked), then decode, validate and split once.
+# Library: biomedclf.data.
+
+
+localrules:
+    synthesize,
 
 
 rule synthesize:
     output:
-        directory(STUDY / "synthetic"),
+        images=directory(synthetic_dir()),
     log:
         LOGS / "synthesize.log",
     conda:
@@ -19,10 +24,7 @@ rule prepare:
     input:
         prepare_input,
     output:
-        cache_files(),
-        manifest=STUDY / "data" / "manifest.csv",
-        rejected=STUDY / "data" / "rejected.csv",
-        summary=STUDY / "data" / "summary.json",
+        **data_outputs(),
     log:
         LOGS / "prepare.log",
     conda:
@@ -32,7 +34,7 @@ rule prepare:
         mem_mb=4000,
         runtime=60,
     params:
-        data=data_spec(config, synthetic_root=str(STUDY / "synthetic")),
+        data=data_spec(config, synthetic_root=synthetic_dir()),
         code=code("prepare.py"),
     script:
         "../scripts/prepare.py"

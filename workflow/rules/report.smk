@@ -1,63 +1,79 @@
-# Aggregates: statistics, tables, figures and the summary, from every run's outputs.
+# What a reader sees: tables, figures and summary.md, from the runs' files and the statistics.
+# Every file name comes from biomedclf.layout (common.smk); captions: workflow/report/*.rst.
+# Library: biomedclf.report.
 
 
-rule stats:
-    input:
-        run_files(),
-    output:
-        STUDY / "stats" / "stats.json",
-    log:
-        LOGS / "stats.log",
-    conda:
-        ENV
-    params:
-        variants=VARIANTS,
-        seeds=SEEDS,
-        comparisons=config["comparisons"],
-        statistics=config["statistics"],
-        # with folds the runs' predictions are out-of-fold, not of the test split
-        evaluated_on="out-of-fold" if FOLDS else "test",
-        code=code("stats.py"),
-    script:
-        "../scripts/stats.py"
+localrules:
+    study_tables,
+    comparison_tables,
+    architecture,
+    study_figures,
+    comparison_figures,
+    explain_figures,
+    summary,
+
+
+def study_report(files, kind, name):
+    """A report entry of the study-wide category."""
+    return report(
+        files,
+        caption=f"../report/{name}.rst",
+        category="Study",
+        labels={"kind": kind, "name": REPORT_LABELS[name]},
+    )
+
+
+def comparison_report(files, kind, name):
+    """A report entry of a comparison's category."""
+    return report(
+        files,
+        caption=f"../report/{name}.rst",
+        category="{comparison}",
+        labels={"kind": kind, "name": REPORT_LABELS[name]},
+    )
+
+
+# How each table and figure is labelled in the HTML report.
+REPORT_LABELS = {
+    "test_metrics": "test metrics",
+    "training_time": "training time",
+    "per_class": "per class",
+    "ranking": "ranking",
+    "architecture": "architecture",
+    "comparison": "baseline vs variant",
+    "stats": "statistics",
+    "test_accuracy": "test accuracy",
+    "accuracy_vs_time": "accuracy vs training time",
+    "reliability": "calibration",
+    "curves": "learning curves",
+    "roc": "ROC",
+    "confusion": "confusion matrices",
+    "saliency": "saliency maps",
+    "errors": "error gallery",
+    "crossval": "cross-validation",
+    "crossval_tests": "tests across folds",
+    "folds": "metric per fold",
+    "fold_curves": "learning curves per fold",
+    "summary": "summary",
+}
 
 
 rule study_tables:
     input:
-        run_files(),
-        stats=STUDY / "stats" / "stats.json",
+        **run_inputs(),
+        stats=stats_path(),
     output:
-        report(
-            multiext(str(STUDY / "tables" / "test_metrics"), ".csv", ".md"),
-            caption="../report/test_metrics.rst",
-            category="Study",
-            labels={"kind": "table", "name": "test metrics"},
-        ),
-        report(
-            multiext(str(STUDY / "tables" / "training_time"), ".csv", ".md"),
-            caption="../report/training_time.rst",
-            category="Study",
-            labels={"kind": "table", "name": "training time"},
-        ),
-        report(
-            multiext(str(STUDY / "tables" / "ranking"), ".csv", ".md"),
-            caption="../report/ranking.rst",
-            category="Study",
-            labels={"kind": "table", "name": "ranking"},
-        ),
-        report(
-            multiext(str(STUDY / "tables" / "per_class"), ".csv", ".md"),
-            caption="../report/per_class.rst",
-            category="Study",
-            labels={"kind": "table", "name": "per class"},
-        ),
+        **{
+            t: study_report(table_output(t), "table", t)
+            for t in layout.STUDY_TABLES
+            if t != "architecture"
+        },
     log:
         LOGS / "tables" / "study.log",
     conda:
         ENV
     params:
-        variants=VARIANTS,
-        seeds=SEEDS,
+        runs=run_keys(),
         code=code("study_tables.py"),
     script:
         "../scripts/study_tables.py"
@@ -65,29 +81,20 @@ rule study_tables:
 
 rule comparison_tables:
     input:
-        comparison_run_files,
-        stats=STUDY / "stats" / "stats.json",
+        unpack(comparison_inputs),
+        stats=stats_path(),
     output:
-        report(
-            multiext(str(STUDY / "tables" / "comparison_{comparison}"), ".csv", ".md"),
-            caption="../report/comparison_table.rst",
-            category="{comparison}",
-            labels={"kind": "table", "name": "baseline vs variant"},
-        ),
-        report(
-            multiext(str(STUDY / "tables" / "stats_{comparison}"), ".csv", ".md"),
-            caption="../report/stats_table.rst",
-            category="{comparison}",
-            labels={"kind": "table", "name": "statistics"},
-        ),
+        **{
+            t: comparison_report(table_output(t, "{comparison}"), "table", t)
+            for t in layout.COMPARISON_TABLES
+        },
     log:
         LOGS / "tables" / "{comparison}.log",
     conda:
         ENV
     params:
         comparison=lambda w: config["comparisons"][w.comparison],
-        variants=lambda w: comparison_variants(config, w.comparison),
-        seeds=SEEDS,
+        runs=comparison_keys,
         code=code("comparison_tables.py"),
     script:
         "../scripts/comparison_tables.py"
@@ -95,19 +102,14 @@ rule comparison_tables:
 
 rule architecture:
     output:
-        report(
-            multiext(str(STUDY / "tables" / "architecture"), ".csv", ".md"),
-            caption="../report/architecture.rst",
-            category="Study",
-            labels={"kind": "table", "name": "architecture"},
-        ),
+        architecture=study_report(table_output("architecture"), "table", "architecture"),
     log:
         LOGS / "tables" / "architecture.log",
     conda:
         ENV
     params:
-        specs=model_specs(),
-        class_names=CLASS_NAMES,
+        specs={v: resolve_variant(config, v) for v in VARIANTS},
+        n_classes=len(CLASS_NAMES),
         image_size=config["data"]["image_size"],
         channels=config["data"]["channels"],
         code=code("architecture.py"),
@@ -117,34 +119,19 @@ rule architecture:
 
 rule study_figures:
     input:
-        run_files(),
-        stats=STUDY / "stats" / "stats.json",
+        **run_inputs(),
+        stats=stats_path(),
     output:
-        report(
-            STUDY / "figures" / "test_accuracy.png",
-            caption="../report/test_accuracy.rst",
-            category="Study",
-            labels={"kind": "figure", "name": "test accuracy"},
-        ),
-        report(
-            STUDY / "figures" / "accuracy_vs_time.png",
-            caption="../report/accuracy_vs_time.rst",
-            category="Study",
-            labels={"kind": "figure", "name": "accuracy vs training time"},
-        ),
-        report(
-            STUDY / "figures" / "reliability.png",
-            caption="../report/reliability.rst",
-            category="Study",
-            labels={"kind": "figure", "name": "calibration"},
-        ),
+        **{
+            f: study_report(figure_output(f), "figure", f)
+            for f in layout.STUDY_FIGURES
+        },
     log:
         LOGS / "figures" / "study.log",
     conda:
         ENV
     params:
-        variants=VARIANTS,
-        seeds=SEEDS,
+        runs=run_keys(),
         code=code("study_figures.py"),
     script:
         "../scripts/study_figures.py"
@@ -152,66 +139,106 @@ rule study_figures:
 
 rule comparison_figures:
     input:
-        comparison_run_files,
-        stats=STUDY / "stats" / "stats.json",
+        unpack(comparison_inputs),
+        stats=stats_path(),
     output:
-        report(
-            STUDY / "figures" / "curves_{comparison}.png",
-            caption="../report/curves.rst",
-            category="{comparison}",
-            labels={"kind": "figure", "name": "learning curves"},
-        ),
-        report(
-            STUDY / "figures" / "roc_{comparison}.png",
-            caption="../report/roc.rst",
-            category="{comparison}",
-            labels={"kind": "figure", "name": "ROC"},
-        ),
-        report(
-            STUDY / "figures" / "confusion_{comparison}.png",
-            caption="../report/confusion.rst",
-            category="{comparison}",
-            labels={"kind": "figure", "name": "confusion matrices"},
-        ),
+        **{
+            f: comparison_report(figure_output(f, "{comparison}"), "figure", f)
+            for f in ("curves", "roc", "confusion")
+        },
     log:
         LOGS / "figures" / "{comparison}.log",
     conda:
         ENV
     params:
         comparison=lambda w: config["comparisons"][w.comparison],
-        variants=lambda w: comparison_variants(config, w.comparison),
-        seeds=SEEDS,
+        runs=comparison_keys,
         code=code("comparison_figures.py"),
     script:
         "../scripts/comparison_figures.py"
 
 
+# One job draws every comparison's saliency figure and error gallery: each takes a fraction
+# of a second, a job's start (Python, matplotlib) about one. The images come with the maps.
+rule explain_figures:
+    input:
+        maps=gallery_files("maps"),
+        errors=gallery_files("errors"),
+    output:
+        [
+            report(
+                figure_output(kind, c),
+                caption=f"../report/{kind}.rst",
+                category=c,
+                labels={"kind": "figure", "name": REPORT_LABELS[kind]},
+            )
+            for c, kind in explain_figure_keys()
+        ],
+    log:
+        LOGS / "figures" / "explain.log",
+    conda:
+        ENV
+    params:
+        comparisons=comparison_sets(),
+        variants=gallery_variants(),
+        figures=explain_figure_keys(),
+        code=code("explain_figures.py"),
+    script:
+        "../scripts/explain_figures.py"
+
+
+if FOLDS:
+
+    localrules:
+        crossval_report,
+
+    rule crossval_report:
+        input:
+            stats=stats_path("crossval"),
+            histories=fold_histories(),
+        output:
+            **{
+                t: study_report(table_output(t), "table", t)
+                for t in layout.CROSSVAL_TABLES
+            },
+            **{
+                f: study_report(figure_output(f), "figure", f)
+                for f in layout.CROSSVAL_FIGURES
+            },
+        log:
+            LOGS / "figures" / "crossval.log",
+        conda:
+            ENV
+        params:
+            histories=fold_history_keys(),
+            comparisons=comparison_sets(),
+            confidence=config["statistics"]["confidence"],
+            code=code("crossval_report.py"),
+        script:
+            "../scripts/crossval_report.py"
+
+
 rule summary:
     input:
-        run_files(),
-        stats=STUDY / "stats" / "stats.json",
-        data_summary=STUDY / "data" / "summary.json",
-        # read by biomedclf.explain_summary (flags maps that survive randomisation)
-        explain=explain_sanity_files(),
+        **run_inputs(),
+        stats=stats_path(),
+        data_summary=data_outputs()["summary"],
+        sanity=explain_sanity_files(),
         crossval=crossval_outputs()[:1],
     output:
-        report(
-            STUDY / "summary.md",
-            caption="../report/summary.rst",
-            category="Study",
-            labels={"kind": "document", "name": "summary"},
-        ),
+        summary=study_report(str(layout.summary_file(STUDY)), "document", "summary"),
     log:
         LOGS / "summary.log",
     conda:
         ENV
     params:
         name=NAME,
-        variants=VARIANTS,
-        seeds=SEEDS,
+        runs=run_keys(),
+        explained=explained_runs(),
         specs={v: resolve_variant(config, v) for v in VARIANTS},
         comparisons=config["comparisons"],
         folds=FOLDS,
+        links=summary_links(),
         code=code("summary.py"),
     script:
         "../scripts/summary.py"

@@ -1,12 +1,12 @@
 # Training: one job per (variant, seed), or per (variant, fold, seed) with data.split.folds.
-# The job's params hold its own resolved variant only.
+# The job's params hold its own resolved variant only. Library: biomedclf.train.
 
 
 rule train:
     input:
-        # test.pt: the saved model's test probabilities (scores.csv) are written once
-        # training has ended; nothing from the test split feeds back into training
-        cache_files(),
+        # test: the saved model's test probabilities (scores.csv) are written once training
+        # has ended; nothing from the test split feeds back into training
+        **cache_inputs(),
     output:
         **run_train_files(fold=FOLD),
     log:
@@ -23,6 +23,7 @@ rule train:
         gpu=train_resources_gpu,
     params:
         spec=variant_spec,
+        fold=train_fold,
         # how files become pixels: kept in model.pt for `biomedclf predict`
         decoding=canonical(decode_settings(config["data"])),
         code=code("train.py"),

@@ -1,16 +1,15 @@
 """Adapter: one comparison's tables (baseline vs variants, and its statistics)."""
 
-from pathlib import Path
-
+from biomedclf.layout import RunFiles
 from biomedclf.logs import log_to
-from biomedclf.runs import study_runs
-from biomedclf.stats_file import read_stats
-from biomedclf.tables import write_comparison_tables
+from biomedclf.report.tables.write import write_comparison_tables
 
 with log_to(snakemake.log[0]):
-    p, name = snakemake.params, snakemake.wildcards.comparison
-    stats_path = Path(snakemake.input.stats)
-    runs = study_runs(stats_path.parent.parent, p.variants, p.seeds)
+    p, i = snakemake.params, snakemake.input
     write_comparison_tables(
-        name, p.comparison, runs, read_stats(stats_path), Path(snakemake.output[0]).parent
+        snakemake.wildcards.comparison,
+        p.comparison,
+        RunFiles.zip(p.runs, i.history, i.train_json, i.metrics, i.predictions),
+        i.stats,
+        dict(snakemake.output.items()),
     )

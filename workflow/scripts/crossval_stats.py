@@ -1,18 +1,14 @@
-"""Adapter: statistics across folds (stats/crossval.json) and their tables."""
+"""Adapter: statistics across folds, ``stats/crossval.json``."""
 
-from pathlib import Path
-
-from biomedclf.crossval_stats import write_study_crossval
-from biomedclf.crossval_tables import write_crossval_tables
+from biomedclf.crossval.across_folds import write_study_crossval
 from biomedclf.logs import log_to
 
 with log_to(snakemake.log[0]):
     p = snakemake.params
-    result = write_study_crossval(
+    write_study_crossval(
         snakemake.output.stats,
-        {v: list(files) for v, files in snakemake.input.items()},
+        {(v, s): f for (v, s), f in zip(p.runs, snakemake.input.crossval, strict=True)},
         p.comparisons,
         primary=p.primary,
         confidence=float(p.confidence),
     )
-    write_crossval_tables(result, p.comparisons, Path(snakemake.output.tables[0]).parent)

@@ -1,14 +1,13 @@
 """Adapter: the study-wide figures (test accuracy, accuracy vs time, calibration)."""
 
-from pathlib import Path
-
+from biomedclf.layout import RunFiles
 from biomedclf.logs import log_to
-from biomedclf.plots import plot_study
-from biomedclf.runs import study_runs
-from biomedclf.stats_file import read_stats
+from biomedclf.report.figures.plots import plot_study
 
 with log_to(snakemake.log[0]):
-    p = snakemake.params
-    stats_path = Path(snakemake.input.stats)
-    runs = study_runs(stats_path.parent.parent, p.variants, p.seeds)
-    plot_study(runs, read_stats(stats_path), Path(snakemake.output[0]).parent)
+    p, i = snakemake.params, snakemake.input
+    plot_study(
+        RunFiles.zip(p.runs, i.history, i.train_json, i.metrics, i.predictions),
+        i.stats,
+        dict(snakemake.output.items()),
+    )

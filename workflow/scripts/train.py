@@ -3,16 +3,17 @@
 from pathlib import Path
 
 from biomedclf.logs import log_to
-from biomedclf.train import run_training
+from biomedclf.train.loop import run_training
 
 with log_to(snakemake.log[0]):
+    p = snakemake.params
     run_training(
-        snakemake.params.spec,
+        p.spec,
         seed=int(snakemake.wildcards.seed),
-        data_dir=Path(snakemake.input[0]).parent,
-        out_dir=Path(snakemake.output.model).parent,
-        checkpoint_dir=Path(snakemake.params.checkpoint),
+        data=dict(snakemake.input.items()),
+        outputs=dict(snakemake.output.items()),
+        checkpoint_dir=Path(p.checkpoint),
         threads=snakemake.threads,
-        decoding=snakemake.params.decoding,
-        fold=int(snakemake.wildcards.fold) if "fold" in snakemake.wildcards.keys() else None,
+        decoding=p.decoding,
+        fold=p.fold,
     )

@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from biomedclf.devices import DEVICE_CHOICES
+from biomedclf.train.devices import DEVICE_CHOICES
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,8 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit status (2 for input a user must fix)."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    from biomedclf.devices import select_device
-    from biomedclf.predict_files import predict_files
+    from biomedclf.predict.images import predict_files
+    from biomedclf.train.devices import select_device
 
     try:
         device = select_device(args.device, key="--device")
@@ -50,8 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     threshold = result["threshold"]
     extra = f" at threshold {threshold:.4g}" if threshold is not None else ""
-    print(f"{result['predicted']} image(s) predicted{extra}, {result['unreadable']} unreadable: "
-          f"{args.out}", file=sys.stderr)  # fmt: skip
+    print(
+        f"{result['predicted']} image(s) predicted{extra}, {result['unreadable']} unreadable: "
+        f"{args.out}",
+        file=sys.stderr,
+    )
     return 0
 
 

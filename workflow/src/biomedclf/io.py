@@ -10,12 +10,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-def score_columns(n_classes: int) -> list[str]:
-    """Header of ``scores.csv``: ``split,path,label,prob_0,...,prob_{K-1}`` (class index order).
-
-    Written by the training job, read by the evaluation job (which must not import torch)."""
-    return ["split", "path", "label", *(f"prob_{k}" for k in range(n_classes))]
-
 
 @contextmanager
 def atomic_path(path: Path | str) -> Iterator[Path]:

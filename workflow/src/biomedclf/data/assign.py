@@ -195,15 +195,21 @@ def assign(
         notes += _carve_given(given, split, kept_labels, group_ids, scfg, class_names)
     elif folds:  # the test split only: the folds are cut from the rest once it is arranged
         split = np.where(
-            carve(kept_labels, group_ids, float(scfg["test"]), int(scfg["seed"]), class_names,
-                  "test"),
-            "test", "train",
-        ).astype(object)  # fmt: skip
+            carve(
+                kept_labels, group_ids, float(scfg["test"]), int(scfg["seed"]), class_names, "test"
+            ),
+            "test",
+            "train",
+        ).astype(object)
     else:
         split = assign_splits(
-            kept_labels, group_ids, float(scfg["val"]), float(scfg["test"]), int(scfg["seed"]),
+            kept_labels,
+            group_ids,
+            float(scfg["val"]),
+            float(scfg["test"]),
+            int(scfg["seed"]),
             class_names,
-        )  # fmt: skip
+        )
     return Assignment(
         split=split,
         group_ids=group_ids,

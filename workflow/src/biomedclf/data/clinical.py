@@ -125,7 +125,8 @@ def clinical_specs(cfg: dict[str, Any]) -> tuple[DicomSpec, NiftiSpec]:
     dicom, nifti = resolve_clinical(cfg)
     window = dicom["window"]
     return (
-        DicomSpec(window=tuple(window) if isinstance(window, list) else window,
-                  frames=dicom["frames"]),
+        DicomSpec(
+            window=tuple(window) if isinstance(window, list) else window, frames=dicom["frames"]
+        ),
         NiftiSpec(slice=nifti["slice"], axis=nifti["axis"], clip=tuple(nifti["clip"])),
-    )  # fmt: skip
+    )

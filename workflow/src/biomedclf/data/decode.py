@@ -222,9 +222,7 @@ def decode_array(arr: np.ndarray, spec: DecodeSpec) -> Decoded:
         return decode_pil(Image.fromarray(np.ascontiguousarray(arr)), spec)
     if arr.dtype != np.uint8:
         raise DecodeError(f"unreadable: array dtype {arr.dtype}, expected uint8 or uint16")
-    if arr.ndim == 2:
-        img = Image.fromarray(np.ascontiguousarray(arr))
-    elif arr.ndim == 3 and arr.shape[2] in (3, 4):
+    if arr.ndim == 2 or arr.ndim == 3 and arr.shape[2] in (3, 4):
         img = Image.fromarray(np.ascontiguousarray(arr))
     else:
         raise DecodeError(f"unreadable: array of shape {arr.shape}, expected H x W [x 1|3|4]")

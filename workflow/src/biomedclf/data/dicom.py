@@ -42,8 +42,12 @@ _TRUNCATION_WORDS = ("less than expected", "cannot reshape", "end of file", "tru
 #: Transfer syntax UID -> the package that decodes it, for messages.
 _DECODER_PACKAGES = {
     **dict.fromkeys(
-        ("1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.57",
-         "1.2.840.10008.1.2.4.70"),
+        (
+            "1.2.840.10008.1.2.4.50",
+            "1.2.840.10008.1.2.4.51",
+            "1.2.840.10008.1.2.4.57",
+            "1.2.840.10008.1.2.4.70",
+        ),
         "pylibjpeg-libjpeg (pip install pylibjpeg pylibjpeg-libjpeg)",
     ),
     **dict.fromkeys(
@@ -51,12 +55,17 @@ _DECODER_PACKAGES = {
         "pylibjpeg-libjpeg (pip install pylibjpeg pylibjpeg-libjpeg) or pyjpegls",
     ),
     **dict.fromkeys(
-        ("1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.201",
-         "1.2.840.10008.1.2.4.202", "1.2.840.10008.1.2.4.203"),
+        (
+            "1.2.840.10008.1.2.4.90",
+            "1.2.840.10008.1.2.4.91",
+            "1.2.840.10008.1.2.4.201",
+            "1.2.840.10008.1.2.4.202",
+            "1.2.840.10008.1.2.4.203",
+        ),
         "pylibjpeg-openjpeg (pip install pylibjpeg pylibjpeg-openjpeg)",
     ),
     "1.2.840.10008.1.2.5": "numpy (pydicom's own RLE decoder) or pylibjpeg-rle",
-}  # fmt: skip
+}
 #: pydicom plugin label -> what to install.
 _PIP_NAMES = {
     "gdcm": "python-gdcm",
@@ -166,7 +175,9 @@ def transfer_syntax(ds: Any) -> Any:
     ts = (
         uids.ImplicitVRLittleEndian
         if implicit
-        else uids.ExplicitVRLittleEndian if little is not False else uids.ExplicitVRBigEndian
+        else uids.ExplicitVRLittleEndian
+        if little is not False
+        else uids.ExplicitVRBigEndian
     )
     if meta is None:
         ds.file_meta = meta = FileMetaDataset()

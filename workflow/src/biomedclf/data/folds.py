@@ -54,9 +54,7 @@ def check_fold_count(
         return
     n_images = int((np.asarray(labels) == limiting).sum())
     unit = "image(s)" if kmax == n_images else f"group(s) (patients; {n_images} images)"
-    works = (
-        f"the largest k that works is {kmax}" if kmax >= 2 else "no k of 2 or more works"
-    )
+    works = f"the largest k that works is {kmax}" if kmax >= 2 else "no k of 2 or more works"
     raise SplitError(
         f"data.split.folds: {k} folds, but class {class_names[limiting]!r} has only {kmax} "
         f"{unit} in the cross-validation pool (the images outside the test split), and every "
@@ -188,12 +186,14 @@ def fold_summary(folds: Folds, labels: np.ndarray, class_names: Sequence[str]) -
     for f in range(folds.k):
         parts = folds.parts(f)
         held = labels[parts["heldout"]]
-        per_fold.append({
-            "fold": f,
-            "heldout": {n: int((held == c).sum()) for c, n in enumerate(class_names)},
-            "n_train": int(len(parts["train"])),
-            "n_val": int(len(parts["val"])),
-        })  # fmt: skip
+        per_fold.append(
+            {
+                "fold": f,
+                "heldout": {n: int((held == c).sum()) for c, n in enumerate(class_names)},
+                "n_train": int(len(parts["train"])),
+                "n_val": int(len(parts["val"])),
+            }
+        )
     return {"k": folds.k, "seed": folds.seed, "inner_val": folds.val, "folds": per_fold}
 
 

@@ -76,8 +76,7 @@ def write_splits(
 
 def write_csv(path: Path, header: list[str], rows: Sequence[Sequence[Any]]) -> None:
     """Write a CSV file atomically."""
-    with atomic_path(path) as tmp:
-        with tmp.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(header)
-            writer.writerows(rows)
+    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)

@@ -49,14 +49,14 @@ from ..io import write_json
 from .assign import Assignment, GivenSplits, assign, given_splits
 from .classes import ClassPlan, plan_for_index, select_classes
 from .clinical import resolve_clinical
+from .decode import Decoded, DecodeError, DecodeSpec, decode_array, decode_file, decode_into
 from .decode_settings import decode_spec
-from .decode import DecodeError, Decoded, DecodeSpec, decode_array, decode_file, decode_into
 from .dedupe import Duplicates, Kept, drop_cross_split_copies, find_duplicates
 from .folds import FOLDS_FILE, POOL, Folds, fold_summary, pool_folds, write_folds
 from .layout import Layout, arrange
-from .prepare_summary import build_summary, log_outcome
 from .outputs import MANIFEST_HEADER, REJECTED_HEADER, manifest_rows, write_csv, write_splits
-from .sources import SPLITS, Candidate, SourceIndex, index_source
+from .prepare_summary import build_summary, log_outcome
+from .sources import Candidate, SourceIndex, index_source
 
 log = logging.getLogger(__name__)
 
@@ -138,14 +138,6 @@ def check_config(cfg: dict[str, Any]) -> DecodeSpec:
         if not 0 < float(value) < 1:
             raise ValueError(f"data.split.{key}: {value!r}; use a fraction between 0 and 1")
     return decode_spec(cfg)
-    return DecodeSpec(
-        image_size=int(cfg["image_size"]),
-        channels=int(cfg["channels"]),
-        interpolation=str(cfg["interpolation"]),
-        resize=str(cfg["resize"]),
-        dicom=dicom,
-        nifti=nifti,
-    )
 
 
 def index_step(cfg: dict[str, Any], threads: int = 1) -> Indexed:
@@ -164,8 +156,13 @@ def index_step(cfg: dict[str, Any], threads: int = 1) -> Indexed:
     )
     log.info(
         "%s source %s (%s): %d candidate images, classes %s (%s)",
-        index.source, index.root, index.layout, len(index.candidates), plan.class_names, kind,
-    )  # fmt: skip
+        index.source,
+        index.root,
+        index.layout,
+        len(index.candidates),
+        plan.class_names,
+        kind,
+    )
     return Indexed(index=index, plan=plan, labels=labels)
 
 
@@ -210,8 +207,12 @@ def decode_step(index: SourceIndex, spec: DecodeSpec, on_error: str, threads: in
     usable = np.array([i for i, h in enumerate(sha256) if h is not None], dtype=np.int64)
     log.info(
         "decoded %d images in %.2f s with %d thread(s) (%.0f images/s); %d unreadable",
-        n, seconds, threads, n / max(seconds, 1e-9), n - len(usable),
-    )  # fmt: skip
+        n,
+        seconds,
+        threads,
+        n / max(seconds, 1e-9),
+        n - len(usable),
+    )
     not_square = sum(1 for r in results if not isinstance(r, DecodeError) and not r.square)
     if not_square:
         log.info("%d image(s) were not square: data.resize %s", not_square, spec.resize)

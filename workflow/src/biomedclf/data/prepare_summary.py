@@ -105,7 +105,9 @@ def log_outcome(out_dir: Path, summary: dict[str, Any]) -> None:
     log.info(
         "cache written to %s: %s",
         out_dir,
-        "; ".join(f"{s} " + ", ".join(f"{c} {n}" for c, n in per.items()) for s, per in counts.items()),
+        "; ".join(
+            f"{s} " + ", ".join(f"{c} {n}" for c, n in per.items()) for s, per in counts.items()
+        ),
     )
     if summary["rejected"]:
         log.warning(
@@ -118,8 +120,8 @@ def log_outcome(out_dir: Path, summary: dict[str, Any]) -> None:
         log.info(
             "%d set(s) of identical images (%d images): %d rejected for conflicting labels, %d "
             "for crossing given splits; the other copies share a split",
-            dups["sets"], dups["images"], dups["rejected_conflicting_label"],
+            dups["sets"],
+            dups["images"],
+            dups["rejected_conflicting_label"],
             dups["rejected_across_splits"],
-        )  # fmt: skip
-
-
+        )

@@ -374,5 +374,12 @@ def generate_synthetic(
     log.info(
         "synthetic set: %d images (%d classes, %d per class, %d patients), %d px, difficulty "
         "%.2f, seed %d -> %s",
-        len(images), n_classes, n_per_class, n_pat, image_size, difficulty, seed, out_dir,
-    )  # fmt: skip
+        len(images),
+        n_classes,
+        n_per_class,
+        n_pat,
+        image_size,
+        difficulty,
+        seed,
+        out_dir,
+    )

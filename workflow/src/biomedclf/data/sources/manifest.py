@@ -117,9 +117,13 @@ def _row_candidates(
         rel = rel_posix(f, root)
         candidates.append(
             Candidate(
-                path=rel if frame is None else frame_path(rel, frame), class_name=row["label"],
-                file=f, given_split=split, group=group, frame=frame,
-            )  # fmt: skip
+                path=rel if frame is None else frame_path(rel, frame),
+                class_name=row["label"],
+                file=f,
+                given_split=split,
+                group=group,
+                frame=frame,
+            )
         )
     return candidates, missing, problems
 

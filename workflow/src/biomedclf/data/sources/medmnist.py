@@ -133,11 +133,12 @@ def index_medmnist(npz_path: Path) -> SourceIndex:
     values = sorted({int(v) for y in labels.values() for v in np.unique(y)})
     found, names = _class_table(npz_path, values)
     candidates = [
-        Candidate(path=f"{split}_images[{i}]", class_name=names[int(y)], given_split=split,
-                  array_index=i)
+        Candidate(
+            path=f"{split}_images[{i}]", class_name=names[int(y)], given_split=split, array_index=i
+        )
         for split in SPLITS
         for i, y in enumerate(labels[split].tolist())
-    ]  # fmt: skip
+    ]
     notes = [f"splits given by the .npz file {npz_path.name}"]
     table = MEDMNIST_CLASS_NAMES.get(set_of(npz_path.stem) or "")
     absent = [f"{k} ({n})" for k, n in enumerate(table or []) if k not in names]

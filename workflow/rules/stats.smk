@@ -1,0 +1,26 @@
+# Statistics over seeds and test images, and the paired comparisons: stats/stats.json.
+# Library: biomedclf.stats.
+
+
+localrules:
+    stats,
+
+
+rule stats:
+    input:
+        **run_inputs(),
+    output:
+        stats=stats_path(),
+    log:
+        LOGS / "stats.log",
+    conda:
+        ENV
+    params:
+        runs=run_keys(),
+        comparisons=config["comparisons"],
+        statistics=config["statistics"],
+        # with folds the runs' predictions are out-of-fold, not of the test split
+        evaluated_on="out-of-fold" if FOLDS else "test",
+        code=code("stats.py"),
+    script:
+        "../scripts/stats.py"

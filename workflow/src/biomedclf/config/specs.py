@@ -1,0 +1,214 @@
+"""Resolve the study config into the small, self-contained specs that single jobs receive.
+
+:func:`prepare_config` is what the Snakefile calls: it lets a user's file replace the default
+variants and comparisons, validates the config against the schema (filling its defaults),
+checks the cross-references and makes the config canonical, so a config rewritten with the same
+meaning (keys in another order, ``1e-3`` for ``0.001``, ``0`` for ``0.0``, flow or block style,
+comments) gives every job the same parameters and reruns nothing.
+
+A training job must depend only on its own variant (rerun rules in DESIGN.md), so the workflow
+hands it the output of :func:`resolve_variant`, never the whole config.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from biomedclf.errors import ConfigError
+from biomedclf.train.settings import TrainingSettings
+
+__all__ = [
+    "ConfigError",
+    "canonical",
+    "check_references",
+    "comparison_variants",
+    "data_spec",
+    "load_yaml_files",
+    "prepare_config",
+    "merge_sets",
+    "resolve_variant",
+]
+
+#: Settings under ``training:`` that every variant inherits and may override.
+TRAINING_KEYS = TrainingSettings.keys()
+
+#: Keys of ``training:`` that describe the study rather than one training run.
+STUDY_KEYS = ("seeds",)
+
+#: Top-level sets whose entries a user's config file adds to the defaults (an entry of the same
+#: name replaces the default entry whole); ``replace_defaults: [variants]`` replaces a set.
+SETS = ("variants", "comparisons")
+
+#: What an inherited claim says of itself when the study is not the default one.
+INHERITED_CLAIM = "(from the default study in config.yaml, not written for this study) "
+
+
+def canonical(value: Any) -> Any:
+    """``value`` in one spelling per meaning: mappings with their keys sorted, tuples as lists,
+    whole floats as ints (``0.0`` -> ``0``). Job parameters compare by their text, so two
+    configs that mean the same must give the same parameters."""
+    if isinstance(value, dict):
+        return {str(k): canonical(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"config value {value!r} ({type(value).__name__}) is not plain YAML data")
+
+
+def prepare_config(
+    config: dict[str, Any],
+    user_files: Sequence[str | Path],
+    schema_path: Path | str,
+    default_file: Path | str = "config.yaml",
+) -> dict[str, Any]:
+    """Merge the variant and comparison sets, validate with defaults, check references,
+    canonicalise.
+
+    ``config`` is Snakemake's merged config, updated in place (and returned); ``user_files``
+    the ``--configfile`` files, ``default_file`` the workflow's own config. Raises
+    :class:`ConfigError` naming each key at fault.
+    """
+    from biomedclf.config.schema import load_schema, validate_config
+
+    if user_files:
+        merge_sets(config, load_yaml_files([default_file])[0], load_yaml_files(user_files))
+    validate_config(config, load_schema(schema_path))
+    check_references(config)
+    result = canonical(config)
+    for key in (("training", "seeds"), ("replace_defaults",)):  # sets written as lists
+        holder = result
+        for part in key[:-1]:
+            holder = holder[part]
+        holder[key[-1]] = sorted(holder[key[-1]])
+    config.clear()
+    config.update(result)
+    return config
+
+
+def resolve_variant(config: dict[str, Any], name: str) -> dict[str, Any]:
+    """Return the resolved spec of variant ``name``.
+
+    The result has three parts: ``model`` (registry name), ``model_args`` (the variant's
+    model settings, e.g. ``dropout``) and ``training`` (the ``training:`` defaults with the
+    variant's overrides applied). Seeds are not part of it: each job gets its seed apart.
+    """
+    variants = config.get("variants") or {}
+    if name not in variants:
+        raise ConfigError(
+            f"variants.{name}: no such variant; the config defines {sorted(variants)}"
+        )
+    variant = copy.deepcopy(variants[name])
+    if "model" not in variant:
+        raise ConfigError(f"variants.{name}.model: missing; name a model such as 'conv'")
+    model = variant.pop("model")
+    defaults = config.get("training") or {}
+    training = {k: copy.deepcopy(defaults[k]) for k in TRAINING_KEYS if k in defaults}
+    for key in TRAINING_KEYS:
+        if key in variant:
+            training[key] = variant.pop(key)
+    for key in STUDY_KEYS:
+        if key in variant:
+            raise ConfigError(
+                f"variants.{name}.{key}: '{key}' is a study setting; set it under training:"
+            )
+    spec = {"name": name, "model": model, "model_args": variant, "training": training}
+    return canonical(spec)
+
+
+def comparison_variants(config: dict[str, Any], name: str) -> list[str]:
+    """Baseline first, then the compared variants, of comparison ``name``."""
+    comp = config["comparisons"][name]
+    return [comp["baseline"], *comp["variants"]]
+
+
+def merge_sets(
+    config: dict[str, Any], defaults: dict[str, Any], user_configs: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The ``variants`` and ``comparisons`` of a study with user config files.
+
+    Snakemake merges ``--configfile`` files into the defaults key by key, so a redefined
+    variant would keep keys of the default one. Here a user file's entries are added to the
+    default set and an entry of the same name replaces the default entry whole; a file that
+    lists a set under ``replace_defaults`` replaces the whole set. Claims of default
+    comparisons that no user file restates are marked as inherited (:data:`INHERITED_CLAIM`).
+    """
+    merged = {key: copy.deepcopy(defaults.get(key) or {}) for key in SETS}
+    own = set()
+    for user in user_configs:
+        if not isinstance(user, dict):
+            continue
+        replace = user.get("replace_defaults") or []
+        for key in SETS:
+            if key in replace:
+                merged[key] = {}
+            merged[key].update(copy.deepcopy(user.get(key) or {}))
+        own |= set(user.get("comparisons") or {})
+    for name, comp in merged["comparisons"].items():
+        if name not in own and isinstance(comp, dict) and comp.get("claim"):
+            comp["claim"] = INHERITED_CLAIM + comp["claim"]
+    config.update(merged)
+    return config
+
+
+def check_references(config: dict[str, Any]) -> None:
+    """Raise :class:`ConfigError` when a comparison names a variant that does not exist."""
+    variants = set(config.get("variants") or {})
+    for comp, spec in (config.get("comparisons") or {}).items():
+        names = [("baseline", spec["baseline"])] + [
+            (f"variants[{i}]", v) for i, v in enumerate(spec["variants"])
+        ]
+        for key, name in names:
+            if name not in variants:
+                raise ConfigError(
+                    f"comparisons.{comp}.{key}: unknown variant '{name}'; "
+                    f"defined variants are {sorted(variants)}"
+                )
+        if spec["baseline"] in spec["variants"]:
+            raise ConfigError(
+                f"comparisons.{comp}: the baseline '{spec['baseline']}' is also listed "
+                "under variants; compare it with other variants"
+            )
+
+
+def data_spec(config: dict[str, Any], synthetic_root: str | None = None) -> dict[str, Any]:
+    """The ``data:`` section a prepare job runs with.
+
+    A synthetic source is generated into ``synthetic_root`` first and then read like any
+    class-folder dataset, so the real ingestion path runs every time.
+    """
+    data = copy.deepcopy(config["data"])
+    data.pop("synthetic", None)
+    if data["source"] == "synthetic":
+        from biomedclf.data.synthetic import GROUP_PATTERN
+
+        data["source"] = "folder"
+        data["path"] = synthetic_root
+        # Images of one synthetic patient share anatomy: keep each patient in one split.
+        if not data["split"].get("group_pattern"):
+            data["split"]["group_pattern"] = GROUP_PATTERN
+    elif not data.get("path"):
+        raise ConfigError(
+            f"data.path: required for data.source '{data['source']}'; set it to your "
+            "folder, CSV manifest or .npz file"
+        )
+    return canonical(data)
+
+
+def load_yaml_files(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
+    """Read YAML (or JSON) config files, naming the file that does not parse."""
+    import yaml
+
+    loaded = []
+    for path in paths or ():
+        try:
+            with open(path, encoding="utf-8") as fh:
+                loaded.append(yaml.safe_load(fh) or {})
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    return loaded

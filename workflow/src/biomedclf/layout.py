@@ -1,0 +1,246 @@
+"""Where every file of a study lives: the one place its folders and file names are written.
+
+The rules (``workflow/rules/*.smk``) build every input and output path with these functions
+(``variant``, ``seed`` and ``comparison`` may be Snakemake wildcards such as ``"{variant}"``)
+and hand the paths to the library, which never derives a path itself::
+
+    {results}/{name}/synthetic/                      the generated images (data.source: synthetic)
+    {results}/{name}/data/train.pt, val.pt, test.pt, manifest.csv, rejected.csv, summary.json
+                          cv.pt, folds.json          (cross-validation: the pool and its folds)
+    {results}/{name}/train/{variant}/seed{seed}/     model.pt, history.csv, train.json, scores.csv
+    {results}/{name}/eval/{variant}/seed{seed}/      metrics.json, predictions.csv
+    {results}/{name}/explain/{variant}/seed{seed}/   maps.npz, sanity.json, errors.npz
+    {results}/{name}/stats/stats.json, crossval.json
+    {results}/{name}/tables/{table}.csv, .md         (per comparison: {table}_{comparison})
+    {results}/{name}/figures/{figure}.png            (per comparison: {figure}_{comparison})
+    {results}/{name}/summary.md
+    {results}/{name}/.checkpoints/{variant}/seed{seed}/   resumable, outside the outputs
+
+A *run* is one training of one variant with one seed and its evaluation. With
+cross-validation (``data.split.folds``) each fold trains in ``train/{variant}/fold{f}/
+seed{seed}/``, and the ``crossval`` job writes the folds taken together where a fixed-split
+run's files are (the combined ``history.csv`` and ``train.json``; the out-of-fold
+``metrics.json`` and ``predictions.csv``) plus ``crossval.json`` and ``test_predictions.csv``
+(the fold ensemble on the test split), so every later step reads both kinds of run alike.
+
+Nothing heavy is imported here: the Snakefile reads this module when it plans the jobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Folders of a study, inside ``{results}/{name}``.
+SYNTHETIC_DIR = "synthetic"
+DATA_DIR = "data"
+EXPLAIN_DIR = "explain"
+STATS_DIR = "stats"
+TABLES_DIR = "tables"
+FIGURES_DIR = "figures"
+CHECKPOINTS = ".checkpoints"
+
+#: Files of the data step, by role.
+DATA_FILES = {
+    "train": "train.pt",
+    "val": "val.pt",
+    "test": "test.pt",
+    "pool": "cv.pt",
+    "folds": "folds.json",
+    "manifest": "manifest.csv",
+    "rejected": "rejected.csv",
+    "summary": "summary.json",
+}
+
+#: Files a training job writes into its run folder, by role.
+TRAIN_FILES = {
+    "model": "model.pt",
+    "history": "history.csv",
+    "info": "train.json",
+    "scores": "scores.csv",
+}
+
+#: Files an evaluation job writes into its run folder, by role.
+EVAL_FILES = {"metrics": "metrics.json", "predictions": "predictions.csv"}
+
+#: Files a crossval job writes beside EVAL_FILES, by role.
+CV_FILES = {"crossval": "crossval.json", "test_predictions": "test_predictions.csv"}
+
+#: Files an explain job writes into its run folder, by role.
+EXPLAIN_FILES = {"maps": "maps.npz", "sanity": "sanity.json", "errors": "errors.npz"}
+
+#: The study-wide statistics files, by role.
+STATS_FILES = {"stats": "stats.json", "crossval": "crossval.json"}
+
+#: The study's summary.
+SUMMARY = "summary.md"
+
+#: Every table is written twice: every number (CSV) and for reading (Markdown).
+TABLE_FORMATS = (".csv", ".md")
+
+#: Tables of the whole study, of each comparison, and of a cross-validated study.
+STUDY_TABLES = ("test_metrics", "training_time", "per_class", "ranking", "architecture")
+COMPARISON_TABLES = ("comparison", "stats")
+CROSSVAL_TABLES = ("crossval", "crossval_tests")
+
+#: Figures of the whole study, of each comparison, and of a cross-validated study.
+STUDY_FIGURES = ("test_accuracy", "accuracy_vs_time", "reliability")
+COMPARISON_FIGURES = ("curves", "roc", "confusion", "saliency", "errors")
+CROSSVAL_FIGURES = ("folds", "fold_curves")
+
+
+def data_file(study_dir: Path | str, role: str) -> Path:
+    """``{study_dir}/data/{file}`` of a role of :data:`DATA_FILES`."""
+    return Path(study_dir) / DATA_DIR / DATA_FILES[role]
+
+
+def run_dir(
+    study_dir: Path | str,
+    stage: str,
+    variant: str,
+    seed: int | str,
+    fold: int | str | None = None,
+) -> Path:
+    """``{study_dir}/{stage}/{variant}[/fold{fold}]/seed{seed}``; ``stage`` is ``train``,
+    ``eval``, ``explain`` or the checkpoints' folder."""
+    if stage not in ("train", "eval", EXPLAIN_DIR, CHECKPOINTS):
+        raise ValueError(f"run stage {stage!r}: use 'train', 'eval' or 'explain'")
+    folder = Path(study_dir) / stage / str(variant)
+    return (folder if fold is None else folder / f"fold{fold}") / f"seed{seed}"
+
+
+def _files(folder: Path, names: dict[str, str]) -> dict[str, Path]:
+    return {role: folder / name for role, name in names.items()}
+
+
+def train_files(
+    study_dir: Path | str, variant: str, seed: int | str, fold: int | str | None = None
+) -> dict[str, Path]:
+    """The training outputs of one run (of one fold of it), by role (``model``, ``history``,
+    ``info``, ``scores``)."""
+    return _files(run_dir(study_dir, "train", variant, seed, fold), TRAIN_FILES)
+
+
+def eval_files(study_dir: Path | str, variant: str, seed: int | str) -> dict[str, Path]:
+    """The evaluation outputs of one run, by role (``metrics``, ``predictions``)."""
+    return _files(run_dir(study_dir, "eval", variant, seed), EVAL_FILES)
+
+
+def crossval_files(study_dir: Path | str, variant: str, seed: int | str) -> dict[str, Path]:
+    """What a crossval job writes, by role: the folds' combined ``history`` and ``info``
+    (train folder), and ``metrics``, ``predictions``, ``crossval``, ``test_predictions``."""
+    train = train_files(study_dir, variant, seed)
+    folder = run_dir(study_dir, "eval", variant, seed)
+    files = _files(folder, {**EVAL_FILES, **CV_FILES})
+    return {"history": train["history"], "info": train["info"], **files}
+
+
+def explain_files(study_dir: Path | str, variant: str, seed: int | str) -> dict[str, Path]:
+    """What an explain job writes, by role (``maps``, ``sanity``, ``errors``)."""
+    return _files(run_dir(study_dir, EXPLAIN_DIR, variant, seed), EXPLAIN_FILES)
+
+
+def checkpoint_dir(
+    study_dir: Path | str, variant: str, seed: int | str, fold: int | str | None = None
+) -> Path:
+    """The per-epoch checkpoint folder of one training run (kept when the job fails)."""
+    return run_dir(study_dir, CHECKPOINTS, variant, seed, fold)
+
+
+def stats_file(study_dir: Path | str, role: str = "stats") -> Path:
+    """``{study_dir}/stats/{stats.json|crossval.json}``."""
+    return Path(study_dir) / STATS_DIR / STATS_FILES[role]
+
+
+def summary_file(study_dir: Path | str) -> Path:
+    """``{study_dir}/summary.md``."""
+    return Path(study_dir) / SUMMARY
+
+
+def _named(name: str, comparison: str | None) -> str:
+    return name if comparison is None else f"{name}_{comparison}"
+
+
+def table_files(study_dir: Path | str, name: str, comparison: str | None = None) -> dict[str, Path]:
+    """A table's two files by format (``csv``, ``md``):
+    ``{study_dir}/tables/{name}[_{comparison}].{csv,md}``."""
+    stem = Path(study_dir) / TABLES_DIR / _named(name, comparison)
+    return {ext[1:]: stem.with_name(stem.name + ext) for ext in TABLE_FORMATS}
+
+
+def figure_file(study_dir: Path | str, name: str, comparison: str | None = None) -> Path:
+    """``{study_dir}/figures/{name}[_{comparison}].png``."""
+    return Path(study_dir) / FIGURES_DIR / f"{_named(name, comparison)}.png"
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """The files of one (variant, seed) run that the later steps read."""
+
+    variant: str
+    seed: int
+    history: Path
+    train_json: Path
+    metrics: Path
+    # the test predictions: with cross-validation, the out-of-fold predictions for the
+    # aggregates and the fold ensemble's test predictions for the saliency selection
+    predictions: Path
+
+    @classmethod
+    def of(
+        cls, study_dir: Path | str, variant: str, seed: int | str, crossval: bool = False
+    ) -> RunFiles:
+        """The run of ``variant`` with ``seed`` in the study folder ``study_dir``;
+        ``crossval``: its predictions are the fold ensemble's on the test split."""
+        train = train_files(study_dir, variant, seed)
+        evaluation = eval_files(study_dir, variant, seed)
+        predictions = (
+            crossval_files(study_dir, variant, seed)["test_predictions"]
+            if crossval
+            else evaluation["predictions"]
+        )
+        return cls(
+            variant=variant,
+            seed=int(seed),
+            history=train["history"],
+            train_json=train["info"],
+            metrics=evaluation["metrics"],
+            predictions=predictions,
+        )
+
+    @classmethod
+    def zip(
+        cls,
+        keys: Sequence[Sequence],
+        history: Sequence[str | Path],
+        train_json: Sequence[str | Path],
+        metrics: Sequence[str | Path],
+        predictions: Sequence[str | Path],
+    ) -> list[RunFiles]:
+        """Runs from parallel lists: ``keys`` of ``(variant, seed)`` and each run's files in
+        the same order (as a rule lists its inputs, :func:`run_inputs`)."""
+        files = (history, train_json, metrics, predictions)
+        if any(len(f) != len(keys) for f in files):
+            raise ValueError(
+                f"{len(keys)} runs but {[len(f) for f in files]} files per role; "
+                "list one file of each role per run"
+            )
+        return [
+            cls(str(v), int(s), Path(h), Path(t), Path(m), Path(p))
+            for (v, s), h, t, m, p in zip(keys, *files, strict=True)
+        ]
+
+
+def study_runs(
+    study_dir: Path | str, variants: Sequence[str], seeds: Sequence[int], crossval: bool = False
+) -> list[RunFiles]:
+    """All runs of a study, variant-major, in config order (``crossval``: see RunFiles.of)."""
+    return [RunFiles.of(study_dir, v, s, crossval) for v in variants for s in seeds]
+
+
+def run_inputs(runs: Sequence[RunFiles]) -> dict[str, list[str]]:
+    """The files of ``runs`` by role, as a rule's named inputs (the inverse of
+    :meth:`RunFiles.zip`)."""
+    roles = ("history", "train_json", "metrics", "predictions")
+    return {role: [str(getattr(r, role)) for r in runs] for role in roles}

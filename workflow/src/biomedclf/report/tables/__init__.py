@@ -1,0 +1,1 @@
+"""The study's tables as CSV (every number) and Markdown (for reading)."""

@@ -1,0 +1,317 @@
+"""``stats/stats.json``: its format version and the one typed reader.
+
+:func:`biomedclf.stats.study.study_statistics` writes the file; the tables, figures and summary read
+it with :func:`read_stats`, which checks the format version (:data:`STATS_FORMAT`) and every
+field, and returns a :class:`StudyStats`: frozen dataclasses that mirror the JSON layout
+documented in workflow/CONTRACTS.md ("stats.json"), one class per kind of object (those that
+describe a variant are in :mod:`biomedclf.stats.variant_records`). Values that
+may be undefined (the SD of one seed, an AUROC without both classes, an empty calibration bin)
+are ``Optional``. A wrong or missing version, a missing field or a value of the wrong type
+raises :class:`StatsFormatError` naming the file, the field and the fix: rerun the stats step.
+
+The classes are read by :class:`biomedclf.stats.typed_json.DataclassReader` from their type
+annotations (a field's JSON key is its name, or ``metadata["key"]``); a field with a default
+may be absent from the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from biomedclf.io import read_json
+from biomedclf.layout import RunFiles
+from biomedclf.stats.typed_json import DataclassReader, to_json
+from biomedclf.stats.variant_records import (  # noqa: F401 (the records of stats.json, in one place)
+    BinaryMetrics,
+    Bootstrap,
+    Calibration,
+    CalibrationBin,
+    ClassMetrics,
+    ClassSummary,
+    Interval,
+    MetricBlocks,
+    MetricIntervals,
+    MulticlassMetrics,
+    MulticlassSummary,
+    SeedIntervals,
+    Summary,
+    ThresholdMetrics,
+    VariantStats,
+)
+
+#: Format of stats.json this code writes and reads; bump it when a field changes meaning.
+STATS_FORMAT = "biomedclf-stats/4"
+
+#: What to do about a stats.json this reader cannot use.
+FIX = "rerun the stats step (delete the file, or `snakemake --forcerun stats`) to rewrite it"
+
+
+#: Metrics each comparison compares (the verdict is on accuracy).
+COMPARED = ("accuracy", "balanced_accuracy", "auroc")
+
+
+class StatsFormatError(ValueError):
+    """stats.json is not in :data:`STATS_FORMAT`: wrong version, missing field, wrong type."""
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A paired difference (variant minus baseline) with its bootstrap interval."""
+
+    difference: float | None
+    low: float | None
+    high: float | None
+    n_valid: int
+
+
+@dataclass(frozen=True)
+class SeedDifference(Difference):
+    """The paired difference of one seed."""
+
+    seed: int
+
+
+@dataclass(frozen=True)
+class MetricComparison:
+    """Differences of one metric per seed, pooled over seeds, ensembled; the pooled verdict."""
+
+    per_seed: list[SeedDifference]
+    pooled: Difference
+    ensemble: Difference
+    verdict: str  # better | worse | no detectable difference | undetermined
+    verdict_text: str
+
+
+@dataclass(frozen=True)
+class McNemar:
+    """McNemar's exact test on the paired correct/incorrect outcomes."""
+
+    baseline_only: int  # images only the baseline got right
+    variant_only: int  # images only the variant got right
+    discordant: int
+    n: int
+    p_value: float
+
+
+@dataclass(frozen=True)
+class SeedMcNemar(McNemar):
+    """McNemar's test of one seed."""
+
+    seed: int
+
+
+@dataclass(frozen=True)
+class McNemarTests:
+    """McNemar's test per paired seed and on the seed-ensembled predictions."""
+
+    per_seed: list[SeedMcNemar]
+    ensemble: McNemar
+
+
+@dataclass(frozen=True)
+class TimeComparison:
+    """Training seconds of both on the paired seeds; ratio of the means (variant/baseline)."""
+
+    baseline: Summary
+    variant: Summary
+    ratio: float | None
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    """One variant against the comparison's baseline, on the seeds both ran."""
+
+    seeds: list[int]
+    n_test: int
+    accuracy: MetricComparison
+    balanced_accuracy: MetricComparison
+    auroc: MetricComparison  # macro one-vs-rest for more than two classes
+    mcnemar: McNemarTests
+    train_seconds: TimeComparison
+    verdict: str  # the accuracy verdict
+    verdict_text: str
+    warnings: list[str]
+
+    def metric(self, name: str) -> MetricComparison:
+        """The comparison of ``accuracy``, ``balanced_accuracy`` or ``auroc``."""
+        if name not in COMPARED:
+            raise KeyError(f"metric {name!r}: stats.json compares {', '.join(COMPARED)} only")
+        return getattr(self, name)
+
+
+@dataclass(frozen=True)
+class ComparisonStats:
+    """One comparison of the config: baseline, variants, claim, and a result per variant."""
+
+    baseline: str
+    variants: list[str]
+    claim: str | None
+    results: dict[str, ComparisonResult]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the statistics were computed."""
+
+    n_bootstrap: int
+    confidence: float
+    seed: int
+    calibration_bins: int
+    interval: str
+    threshold: float
+    min_seeds: int
+    metrics: list[str]  # the bootstrapped metrics
+    auroc: str  # what "auroc" means for this study
+
+
+@dataclass(frozen=True)
+class RankedVariant:
+    """One variant's place in the ranking: its seed-mean estimate of the primary metric."""
+
+    variant: str
+    estimate: float | None
+    low: float | None
+    high: float | None
+
+
+@dataclass(frozen=True)
+class Lead:
+    """The best variant minus another, on their paired seeds, with Holm-adjusted p-value."""
+
+    variant: str
+    seeds: list[int]
+    difference: float | None
+    low: float | None
+    high: float | None
+    p_value: float | None  # two-sided paired-bootstrap p-value
+    p_holm: float | None  # adjusted for the number of variants behind the best
+    lead_is_real: bool  # p_holm < alpha
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """The variants ranked by the primary metric, and the best one against each other."""
+
+    metric: str  # statistics.primary
+    alpha: float
+    correction: str  # holm
+    order: list[RankedVariant]
+    best: str
+    versus: list[Lead]
+
+
+@dataclass(frozen=True)
+class StudyStats:
+    """The whole of stats.json; ``source`` is the file it was read from (not in the JSON)."""
+
+    format: str
+    settings: Settings
+    evaluated_on: str  # "test", or "out-of-fold" with cross-validation
+    n_test: int  # images evaluated (with cross-validation: out-of-fold)
+    n_classes: int
+    class_names: list[str]
+    class_counts: list[int]  # test images per class
+    ordinal: bool
+    kappa_weights: str  # none | quadratic
+    prediction: str  # how the predicted class is chosen
+    n_positive: int | None  # class-1 test images (two classes); None for more
+    warnings: list[str]
+    variants: dict[str, VariantStats]
+    comparisons: dict[str, ComparisonStats]
+    ranking: Ranking
+    source: Path | None = field(default=None, metadata={"json": False})
+
+    @property
+    def multiclass(self) -> bool:
+        """More than two classes."""
+        return self.n_classes > 2
+
+    @property
+    def scope(self) -> str:
+        """What the runs were scored on, for text: ``test``, or ``out-of-fold``."""
+        return self.evaluated_on
+
+    @property
+    def auroc_label(self) -> str:
+        """``AUROC``, or ``macro AUROC`` for more than two classes."""
+        return "macro AUROC" if self.multiclass else "AUROC"
+
+    @property
+    def confidence_label(self) -> str:
+        """The confidence level as text, e.g. ``95%``."""
+        return f"{self.settings.confidence * 100:g}%"
+
+    def _where(self) -> str:
+        """The file these statistics came from, for error messages."""
+        return str(self.source) if self.source is not None else "stats.json"
+
+    def variant(self, name: str) -> VariantStats:
+        """The statistics of variant ``name``; ``ValueError`` naming the file if absent."""
+        if name not in self.variants:
+            raise ValueError(
+                f"{self._where()}: no statistics for variant {name!r} (it has "
+                f"{sorted(self.variants)}); rerun the stats step"
+            )
+        return self.variants[name]
+
+    def comparison(self, name: str) -> ComparisonStats:
+        """The statistics of comparison ``name``; ``ValueError`` naming the key if absent."""
+        if name not in self.comparisons:
+            raise ValueError(
+                f"comparisons.{name}: not in {self._where()}; rerun the stats step with this "
+                "comparison in the config"
+            )
+        return self.comparisons[name]
+
+    def result(self, comp_name: str, variant: str) -> ComparisonResult:
+        """The result of ``variant`` in comparison ``comp_name``."""
+        results = self.comparison(comp_name).results
+        if variant not in results:
+            raise ValueError(
+                f"comparisons.{comp_name}: {self._where()} has no result for {variant}; "
+                "rerun the stats step"
+            )
+        return results[variant]
+
+    def variant_order(self, runs: Sequence[RunFiles]) -> list[str]:
+        """Variants in run (config) order; each must have statistics here."""
+        order = list(dict.fromkeys(run.variant for run in runs))
+        missing = [v for v in order if v not in self.variants]
+        if missing:
+            raise ValueError(
+                f"{self._where()} has no statistics for variants {missing}; rerun the stats "
+                "step (its inputs must list every run)"
+            )
+        return order
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object these statistics were read from (``source`` left out)."""
+        return to_json(self)
+
+
+def parse_stats(data: Any, source: Path | str = "stats.json") -> StudyStats:
+    """Check the format version of parsed stats.json ``data`` and build :class:`StudyStats`.
+
+    ``source`` names the file in errors. Raises :class:`StatsFormatError`.
+    """
+    reader = DataclassReader(source, FIX, StatsFormatError)
+    if not isinstance(data, dict):
+        raise reader.error("top level", f"expected an object, found {type(data).__name__}")
+    found = data.get("format")
+    if found != STATS_FORMAT:
+        what = "no 'format' field" if found is None else f"format {found!r}"
+        raise reader.error("format", f"{what}, this code reads {STATS_FORMAT!r}")
+    stats = reader.read(StudyStats, data, "stats")
+    return dataclasses.replace(stats, source=Path(source))
+
+
+def read_stats(path: Path | str) -> StudyStats:
+    """Read ``stats/stats.json`` at ``path`` as :class:`StudyStats` (see :func:`parse_stats`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no statistics file; run the stats step first")
+    return parse_stats(read_json(path), path)

@@ -1,0 +1,232 @@
+"""The ``variants`` part of ``stats/stats.json``: one variant's runs summarised over seeds.
+
+From the runs' files (:mod:`biomedclf.evaluate.run_results`): every test metric of metrics.json over
+seeds (the two-class threshold blocks, the multi-class block, each class's one-vs-rest
+metrics), final-epoch accuracies and the overfitting gap, training time; and from the paired
+test predictions: the metrics of the seed ensemble (probabilities averaged over seeds),
+bootstrap intervals of accuracy, balanced accuracy and AUROC (:mod:`biomedclf.stats.bootstrap`) and
+calibration (:mod:`biomedclf.evaluate.calibration`: the probability of class 1 for two classes, the
+top-label confidence for more). Assembled by :func:`biomedclf.stats.study.study_statistics`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from biomedclf.evaluate.calibration import expected_calibration_error, reliability_curve
+from biomedclf.evaluate.metrics import METRIC_KEYS, binary_metrics
+from biomedclf.evaluate.multiclass import (
+    MULTICLASS_KEYS,
+    PER_CLASS_KEYS,
+    multiclass_metrics,
+    top_label,
+)
+from biomedclf.evaluate.run_results import VariantData, load_history, load_metrics, load_train_info
+from biomedclf.layout import RunFiles
+from biomedclf.stats.bootstrap import RESAMPLE_GROUPS, bootstrap_intervals, derive_seed
+from biomedclf.stats.descriptive import describe
+
+#: Two-class metric blocks of metrics.json summarised over seeds.
+METRIC_BLOCKS = ("threshold_0.5", "threshold_youden")
+
+#: Scalar metrics of one block; ``threshold`` is kept for the Youden block.
+BLOCK_METRICS = tuple(k for k in METRIC_KEYS if k != "confusion_matrix")
+
+#: Fields of train.json summarised over seeds, and those reported once per variant.
+INFO_SUMMARIES = ("train_seconds", "images_per_second", "peak_memory_mb")
+INFO_SINGLE = ("parameters", "model", "device", "device_name")
+
+#: What the calibration of a variant is about (``calibration.kind``), by number of classes.
+CALIBRATION_KINDS = {2: "probability of class 1", "k": "top-label confidence"}
+
+
+def run_metrics(runs: list[RunFiles]) -> list[dict[str, Any]]:
+    """Every run's metrics.json; each must hold the multi-class block."""
+    metrics = [load_metrics(r.metrics) for r in runs]
+    for run, m in zip(runs, metrics):
+        if not isinstance(m.get("multiclass"), dict):
+            raise ValueError(
+                f"{run.metrics}: no 'multiclass' block (written before multi-class support); "
+                "rerun the evaluation job"
+            )
+    return metrics
+
+
+def _blocks(runs: list[RunFiles], metrics: list[dict[str, Any]], block: str) -> list[dict]:
+    """Block ``block`` of every run's metrics.json; a run without it is an error."""
+    present = [m.get(block) for m in metrics]
+    missing = [str(r.metrics) for r, b in zip(runs, present) if b is None]
+    if missing:
+        raise ValueError(f"{missing[0]}: no '{block}' block; rerun the evaluation job")
+    return present
+
+
+def _describe_keys(blocks: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, Any]:
+    """Each of ``keys`` that some block reports, described over the blocks (seeds)."""
+    return {
+        k: describe([b.get(k) for b in blocks])
+        for k in keys
+        if any(b.get(k) is not None for b in blocks)
+    }
+
+
+def metric_blocks(
+    runs: list[RunFiles], metrics: list[dict[str, Any]], n_classes: int
+) -> dict[str, dict[str, Any]]:
+    """Per block of metrics.json (the threshold blocks for two classes, ``multiclass``), each
+    metric some run reports, described over seeds."""
+    out = {}
+    if n_classes == 2:
+        for block in METRIC_BLOCKS:
+            out[block] = _describe_keys(_blocks(runs, metrics, block), BLOCK_METRICS)
+    out["multiclass"] = _describe_keys(_blocks(runs, metrics, "multiclass"), MULTICLASS_KEYS)
+    return out
+
+
+def per_class_summaries(
+    runs: list[RunFiles], metrics: list[dict[str, Any]], class_names: list[str]
+) -> list[dict[str, Any]]:
+    """Each class's one-vs-rest metrics over seeds (``per_class`` of the multi-class blocks)."""
+    rows = [m["multiclass"].get("per_class") or [] for m in metrics]
+    for run, per in zip(runs, rows):
+        if [c.get("class") for c in per] != class_names:
+            raise ValueError(
+                f"{run.metrics}: per-class metrics of {[c.get('class') for c in per]}, but "
+                f"the predictions name {class_names}; rerun the evaluation job"
+            )
+    out = []
+    for k, name in enumerate(class_names):
+        entries = [per[k] for per in rows]
+        out.append(
+            {
+                "class": name,
+                "index": k,
+                "support": int(entries[0]["support"]),
+                **{
+                    key: describe([e.get(key) for e in entries])
+                    for key in PER_CLASS_KEYS
+                    if key != "support"
+                },
+            }
+        )
+    return out
+
+
+def _history_summaries(runs: list[RunFiles]) -> dict[str, Any]:
+    """Final-epoch accuracies and losses, the overfitting gap and epochs, over seeds."""
+    histories = [load_history(r.history) for r in runs]
+    final_train = [float(h["train_accuracy"][-1]) for h in histories]
+    final_val = [float(h["val_accuracy"][-1]) for h in histories]
+    return {
+        "final_train_accuracy": describe(final_train),
+        "final_val_accuracy": describe(final_val),
+        "overfitting_gap": describe([t - v for t, v in zip(final_train, final_val)]),
+        "final_train_loss": describe([float(h["train_loss"][-1]) for h in histories]),
+        "final_val_loss": describe([float(h["val_loss"][-1]) for h in histories]),
+        "epochs_run": describe([len(h["epoch"]) for h in histories]),
+    }
+
+
+def _single(values: list[Any]) -> Any:
+    """The one value all seeds share; distinct values joined by ``, ``; ``None`` if none."""
+    vals = [v for v in values if v is not None]
+    uniq = sorted(set(map(str, vals)))
+    if not uniq:
+        return None
+    if len(uniq) == 1:
+        return vals[0]
+    return ", ".join(uniq)
+
+
+def _train_info(runs: list[RunFiles]) -> dict[str, Any]:
+    """Training time, throughput and memory over seeds; model, size and device once."""
+    infos = [load_train_info(r.train_json) for r in runs]
+    out: dict[str, Any] = {k: describe([i.get(k) for i in infos]) for k in INFO_SUMMARIES}
+    out.update({k: _single([i.get(k) for i in infos]) for k in INFO_SINGLE})
+    return out
+
+
+def _intervals(
+    data: VariantData,
+    probs: np.ndarray,
+    scope: Any,
+    n_bootstrap: int,
+    confidence: float,
+    seed: int,
+) -> dict[str, Any]:
+    """Bootstrap interval of each bootstrapped metric for ``probs``; the metrics of one
+    :data:`biomedclf.stats.bootstrap.RESAMPLE_GROUPS` entry share their resamples."""
+    out = {}
+    for group, metrics in RESAMPLE_GROUPS.items():
+        rng_seed = derive_seed(seed, data.name, scope, group)
+        cis = bootstrap_intervals(data.labels, probs, metrics, n_bootstrap, confidence, rng_seed)
+        for m in metrics:
+            out[m] = {k: cis[m][k] for k in ("estimate", "low", "high", "n_valid")}
+    return {m: out[m] for m in ("accuracy", "balanced_accuracy", "auroc")}
+
+
+def _variant_bootstrap(
+    data: VariantData, n_bootstrap: int, confidence: float, seed: int
+) -> dict[str, Any]:
+    """Intervals per seed, of the mean over seeds and of the seed-ensembled probabilities."""
+    args = (n_bootstrap, confidence, seed)
+    return {
+        "per_seed": [
+            {"seed": s, **_intervals(data, probs, s, *args)}
+            for s, probs in zip(data.seeds, data.probs)
+        ],
+        "seed_mean": _intervals(data, data.probs, "seed_mean", *args),
+        "ensemble": _intervals(data, data.probs.mean(axis=0), "ensemble", *args),
+    }
+
+
+def _calibrated(data: VariantData, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Outcomes and probabilities that calibration compares, for ``probs`` (n, K): the labels
+    and class 1's probability (two classes), or correctness and top-label confidence."""
+    if data.n_classes == 2:
+        return data.labels, probs[:, 1]
+    return top_label(data.labels, probs)
+
+
+def calibration(data: VariantData, n_bins: int) -> dict[str, Any]:
+    """ECE (seeds pooled, per seed, of the ensemble) and the pooled reliability curve."""
+    rows = [_calibrated(data, p) for p in data.probs]
+    pooled_y = np.concatenate([y for y, _ in rows])
+    pooled_p = np.concatenate([p for _, p in rows])
+    ens_y, ens_p = _calibrated(data, data.probs.mean(axis=0))
+    return {
+        "kind": CALIBRATION_KINDS[2] if data.n_classes == 2 else CALIBRATION_KINDS["k"],
+        "n_bins": n_bins,
+        "ece": expected_calibration_error(pooled_y, pooled_p, n_bins),
+        "ece_per_seed": describe([expected_calibration_error(y, p, n_bins) for y, p in rows]),
+        "ece_ensemble": expected_calibration_error(ens_y, ens_p, n_bins),
+        "bins": reliability_curve(pooled_y, pooled_p, n_bins),
+    }
+
+
+def variant_statistics(
+    data: VariantData,
+    n_bootstrap: int,
+    confidence: float,
+    seed: int,
+    calibration_bins: int,
+    ordinal: bool = False,
+) -> dict[str, Any]:
+    """The ``variants.{v}`` entry of stats.json."""
+    metrics = run_metrics(data.runs)
+    ensemble = data.probs.mean(axis=0)
+    return {
+        "seeds": list(data.seeds),
+        "n_seeds": len(data.seeds),
+        "n_test": int(data.labels.size),
+        "metrics": metric_blocks(data.runs, metrics, data.n_classes),
+        "per_class": per_class_summaries(data.runs, metrics, data.class_names),
+        **_history_summaries(data.runs),
+        **_train_info(data.runs),
+        "ensemble": binary_metrics(data.labels, ensemble[:, 1]) if data.n_classes == 2 else None,
+        "ensemble_multiclass": multiclass_metrics(data.labels, ensemble, data.class_names, ordinal),
+        "bootstrap": _variant_bootstrap(data, n_bootstrap, confidence, seed),
+        "calibration": calibration(data, calibration_bins),
+    }

@@ -1,0 +1,437 @@
+"""Train one variant with one seed: a resumable, deterministic (on CPU) job.
+
+Entry point: :func:`run_training` (called by the workflow's train adapter). It
+
+- reads the uint8 cache (``train.pt``, ``val.pt``) once into memory, onto the GPU when
+  training there, and slices batches from it by a seeded permutation (no DataLoader workers,
+  no image decoding in the loop); batches are normalised with the cache's mean/std and
+  optionally augmented on the device (:mod:`biomedclf.train.augment`);
+- minimises ``BCEWithLogitsLoss`` (two classes, one logit) or ``CrossEntropyLoss`` (K > 2
+  classes, K logits), optionally with balanced class weights and label smoothing
+  (:mod:`biomedclf.train.losses`), with Adam (default; ``weight_decay`` is L2 regularisation), AdamW
+  or SGD with momentum; optional early stopping on validation loss with a patience;
+- on CPU uses ``threads`` threads and channels_last for convolutional models; on CUDA keeps
+  cache and augmentation on the GPU and uses bf16 autocast when ``training.amp``;
+- keeps the epoch with the lowest validation loss and saves it as ``model.pt``, with
+  ``history.csv``, ``train.json`` and ``scores.csv`` (that model's probabilities on the
+  validation and test splits, computed once training has ended; the evaluation job turns
+  them into metrics without loading torch), each written atomically (formats in
+  ``workflow/CONTRACTS.md``);
+- is deterministic on CPU: the same spec, seed, data and thread count give the same history
+  (but its seconds) and model;
+- saves a :class:`~biomedclf.train.state.TrainState` checkpoint after every epoch into
+  ``checkpoint_dir``. A job started again with the same spec, seed and data resumes after its
+  last finished epoch and ends with the same model as a run that was never interrupted; the
+  checkpoint is deleted after success.
+
+Host syncs: losses and correct counts are summed on the device and read once per epoch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from biomedclf.data.cache import CachedSplit, load_split
+from biomedclf.train.augment import normalisation_tensors, to_model_input
+from biomedclf.train.devices import select_device
+from biomedclf.train.inference import autocast, flat_logits, predict_logits, wants_channels_last
+from biomedclf.train.losses import Objective, make_objective
+from biomedclf.train.models import build_model, count_parameters
+from biomedclf.train.outputs import run_record, write_outputs
+from biomedclf.train.settings import TrainingSettings
+from biomedclf.train.speedups import keep_freed_memory
+from biomedclf.train.state import (
+    CHECKPOINT_NAME,
+    TrainState,
+    data_fingerprint,
+    resume_key,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CHECKPOINT_NAME", "TrainingSettings", "load_cached_split", "run_training"]
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one training job runs: the spec, its settings, the seed and where it runs."""
+
+    spec: dict[str, Any]
+    settings: TrainingSettings
+    seed: int
+    device: torch.device
+    threads: int
+    decoding: dict[str, Any] | None = None  # how files become the cache's pixels (model.pt)
+
+    @property
+    def name(self) -> str:
+        return str(self.spec.get("name", "variant"))
+
+    @property
+    def channels_last(self) -> bool:
+        return wants_channels_last(self.spec["model"], self.device)
+
+    @property
+    def amp(self) -> bool:
+        return self.settings.amp and self.device.type == "cuda"
+
+
+@dataclass
+class TrainingData:
+    """The cache's splits, and the training and validation tensors on the training device."""
+
+    train: CachedSplit
+    val: CachedSplit
+    test: CachedSplit
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
+    heldout: CachedSplit | None = None  # cross-validation: the fold the model never sees
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(channels, image size) of the images."""
+        return int(self.train.images.shape[1]), int(self.train.images.shape[2])
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.train.class_names)
+
+
+def load_cached_split(data_dir: Path | str, split: str) -> CachedSplit:
+    """Load one split of the data cache (biomedclf.data.cache) and check what training needs."""
+    data = load_split(Path(data_dir), split)
+    path = Path(data_dir) / f"{split}.pt"
+    if data.images.dtype != torch.uint8 or data.images.dim() != 4:
+        raise ValueError(
+            f"{path}: images must be a uint8 N x C x H x W tensor, got {data.images.dtype} "
+            f"{tuple(data.images.shape)}; delete it and rerun the prepare step"
+        )
+    if data.images.shape[0] != data.labels.shape[0]:
+        raise ValueError(f"{path}: images and labels differ in count; rerun the prepare step")
+    return data
+
+
+def load_training_data(
+    data_dir: Path, device: torch.device, fold: int | None = None
+) -> TrainingData:
+    """Read the three splits, check them, and put train and val on ``device`` (uint8: 4x
+    smaller than float). The test split is only predicted once training has ended.
+
+    ``fold`` (cross-validation): train and val are that fold's parts of the pool and the
+    held-out fold is scored with the test split (:func:`biomedclf.data.fold_cache.fold_parts`).
+    """
+    heldout = None
+    if fold is None:
+        train, val, test = (load_cached_split(data_dir, s) for s in ("train", "val", "test"))
+    else:
+        from biomedclf.data.fold_cache import fold_parts
+
+        train, val, heldout = fold_parts(load_cached_split(data_dir, "cv"), data_dir, fold)
+        test = load_cached_split(data_dir, "test")
+    n_train, channels, height, width = (int(v) for v in train.images.shape)
+    if height != width:
+        raise ValueError(f"{data_dir / 'train.pt'}: images must be square, got {height}x{width}")
+    if n_train == 0 or len(val) == 0:
+        raise ValueError(
+            f"{data_dir}: the train ({n_train}) or val ({len(val)}) split is empty; "
+            "give data.split.val a larger fraction or add images"
+        )
+    others = [s for s in (val, test, heldout) if s is not None]
+    if any(tuple(s.images.shape[1:]) != (channels, height, width) for s in others):
+        raise ValueError(f"{data_dir}: train, val and test images differ in shape; rerun prepare")
+    n_classes = len(train.class_names)
+    for split in (train, *others):
+        if split.class_names != train.class_names or (
+            len(split) and not 0 <= int(split.labels.min()) <= int(split.labels.max()) < n_classes
+        ):
+            raise ValueError(
+                f"{data_dir}: the splits' class lists or labels disagree (classes "
+                f"{train.class_names}); delete the cache and rerun prepare"
+            )
+    mean, std = normalisation_tensors(train.mean, train.std, device)
+    return TrainingData(
+        train=train,
+        val=val,
+        test=test,
+        x_train=train.images.to(device),
+        y_train=train.labels.to(device=device, dtype=torch.int64),
+        x_val=val.images.to(device),
+        y_val=val.labels.to(device=device, dtype=torch.int64),
+        mean=mean,
+        std=std,
+        heldout=heldout,
+    )
+
+
+def _optimizer(model: nn.Module, s: TrainingSettings) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if s.optimizer == "adam":
+        return torch.optim.Adam(params, lr=s.lr, weight_decay=s.weight_decay)
+    if s.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)
+    return torch.optim.SGD(params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
+
+
+def fresh_state(run: Run, channels: int, image_size: int, n_classes: int) -> TrainState:
+    """Model, optimiser and generators as a run that starts at epoch 1 has them."""
+    torch.manual_seed(run.seed)
+    model = build_model(
+        run.spec["model"],
+        run.spec.get("model_args") or {},
+        channels,
+        image_size,
+        variant=run.name,
+        n_classes=n_classes,
+    )
+    model.to(run.device)
+    if run.channels_last:
+        model.to(memory_format=torch.channels_last)
+    perm_gen = torch.Generator().manual_seed(run.seed)
+    aug_gen = None
+    if run.settings.augment:
+        aug_gen = torch.Generator(device=run.device).manual_seed(run.seed + 1_000_003)
+    return TrainState(model, _optimizer(model, run.settings), perm_gen, aug_gen)
+
+
+def used_images(n_train: int, batch_size: int) -> int:
+    """Training images per epoch: a trailing batch of one image is skipped (BatchNorm cannot
+    train on one 1x1 feature map, e.g. ResNet-18's last block on small images); the
+    permutation changes every epoch, so a different image sits out each time."""
+    return n_train - 1 if n_train > 1 and n_train % batch_size == 1 else n_train
+
+
+def train_one_epoch(
+    state: TrainState, data: TrainingData, run: Run, objective: Objective
+) -> tuple[float, float]:
+    """One pass over the training images in a seeded order; returns (mean loss, accuracy)."""
+    model, device = state.model, run.device
+    model.train()
+    n_used = used_images(int(data.x_train.shape[0]), run.settings.batch_size)
+    perm = torch.randperm(int(data.x_train.shape[0]), generator=state.perm_gen).to(device)
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.int64)
+    for start in range(0, n_used, run.settings.batch_size):
+        idx = perm[start : min(start + run.settings.batch_size, n_used)]
+        x = to_model_input(
+            data.x_train[idx],
+            data.mean,
+            data.std,
+            generator=state.aug_gen,
+            channels_last=run.channels_last,
+        )
+        y = data.y_train[idx]
+        with autocast(device, run.amp):
+            logits = flat_logits(model(x))
+        loss = objective.loss(logits, y)
+        state.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        state.optimizer.step()
+        loss_sum += loss.detach() * idx.numel()
+        correct += objective.correct(logits.detach(), y)
+    return loss_sum.item() / n_used, correct.item() / n_used
+
+
+def validate(
+    model: nn.Module, data: TrainingData, run: Run, objective: Objective
+) -> tuple[float, float]:
+    """Validation (loss, accuracy) of ``model`` in eval mode, with the training loss."""
+    logits = predict_logits(
+        model, data.x_val, data.mean, data.std, channels_last=run.channels_last, amp=run.amp
+    )
+    with torch.no_grad():
+        loss = objective.loss(logits, data.y_val).item()
+    accuracy = objective.correct(logits, data.y_val).item() / int(data.y_val.shape[0])
+    return loss, accuracy
+
+
+def fit(state: TrainState, data: TrainingData, run: Run, checkpoint: Path, key: str) -> None:
+    """Train epoch after epoch until ``epochs`` or early stopping, checkpointing each epoch."""
+    s, p = run.settings, state.progress
+    objective = make_objective(
+        data.n_classes, data.train.labels, s.class_weights, s.label_smoothing, run.device
+    )
+    n_used = used_images(int(data.x_train.shape[0]), s.batch_size)
+    loop_seconds, loop_epochs = 0.0, 0
+    while p.epoch < s.epochs and not p.stopped_early:
+        t0 = time.perf_counter()
+        train_loss, train_acc = train_one_epoch(state, data, run, objective)
+        t_train = time.perf_counter() - t0
+        val_loss, val_acc = validate(state.model, data, run, objective)
+        p.epoch += 1
+        state.record(val_loss, s.early_stopping)
+        p.train_phase_seconds += t_train
+        p.images_trained += n_used
+        row = {
+            "epoch": p.epoch,
+            "train_loss": train_loss,
+            "train_accuracy": train_acc,
+            "val_loss": val_loss,
+            "val_accuracy": val_acc,
+            "lr": state.optimizer.param_groups[0]["lr"],
+            "seconds": time.perf_counter() - t0,
+        }
+        p.history.append(row)
+        state.save(checkpoint, key, run.device)
+        row["seconds"] = seconds = time.perf_counter() - t0
+        loop_seconds, loop_epochs = loop_seconds + seconds, loop_epochs + 1
+        eta = loop_seconds / loop_epochs * (s.epochs - p.epoch)
+        log.info(
+            "epoch %d/%d  train loss %.4f acc %.3f  val loss %.4f acc %.3f  %.1fs  %d img/s  "
+            "ETA %s%s",
+            p.epoch,
+            s.epochs,
+            train_loss,
+            train_acc,
+            val_loss,
+            val_acc,
+            seconds,
+            n_used / max(t_train, 1e-9),
+            _format_seconds(eta),
+            f"  (early stop: no val improvement for {p.bad_epochs} epochs)"
+            if p.stopped_early
+            else "",
+        )
+
+
+def _format_seconds(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds}s"
+
+
+def _start(run: Run, data: TrainingData, checkpoint: Path, key: str) -> TrainState:
+    """A fresh state, or the checkpoint's when it fits this run."""
+    channels, image_size = data.shape
+    state = fresh_state(run, channels, image_size, data.n_classes)
+    if checkpoint.is_file():
+        if state.restore(checkpoint, key, run.device):
+            log.info("resumed from %s after epoch %d", checkpoint, state.progress.epoch)
+        else:  # the checkpoint may have been half loaded: start clean
+            state = fresh_state(run, channels, image_size, data.n_classes)
+    return state
+
+
+def _train(
+    run: Run, data_dir: Path, out_dir: Path, checkpoint_dir: Path, fold: int | None
+) -> dict[str, Any]:
+    data = load_training_data(data_dir, run.device, fold)
+    checkpoint = checkpoint_dir / CHECKPOINT_NAME
+    key = resume_key(run.spec, run.seed, data_fingerprint(data.train, data.val), run.device.type)
+    state = _start(run, data, checkpoint, key)
+    s = run.settings
+    log.info(
+        "training %s seed %d: model %s (%d parameters), %d classes, %d train / %d val images "
+        "%dx%dx%d, device %s, threads %d, batch %d, %s lr %g wd %g%s%s",
+        run.name,
+        run.seed,
+        run.spec["model"],
+        count_parameters(state.model),
+        data.n_classes,
+        len(data.train),
+        len(data.val),
+        data.shape[0],
+        data.shape[1],
+        data.shape[1],
+        run.device,
+        run.threads,
+        s.batch_size,
+        s.optimizer,
+        s.lr,
+        s.weight_decay,
+        ", augment" if s.augment else "",
+        ", bf16 autocast" if run.amp else "",
+    )
+    fit(state, data, run, checkpoint, key)
+    state.keep_last_if_none_best()
+    info = run_record(run, state, data)
+    if fold is not None:
+        info.update(fold=fold, n_heldout=len(data.heldout or ()))
+    write_outputs(out_dir, run, state, data, info)
+    checkpoint.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        checkpoint_dir.rmdir()  # only when empty
+    p = state.progress
+    log.info(
+        "done: best epoch %d (val loss %.4f) of %d, %.1fs training, %.0f img/s, peak %.0f MB",
+        p.best_epoch,
+        p.best_val_loss,
+        p.epoch,
+        info["train_seconds"],
+        info["images_per_second"] or 0,
+        info["peak_memory_mb"],
+    )
+    return info
+
+
+def run_training(
+    spec: dict[str, Any],
+    seed: int,
+    data_dir: Path,
+    out_dir: Path,
+    checkpoint_dir: Path,
+    threads: int = 1,
+    decoding: dict[str, Any] | None = None,
+    fold: int | None = None,
+) -> dict[str, Any]:
+    """Train ``spec`` (a resolved variant, biomedclf.config.specs.resolve_variant) with ``seed``
+    (on fold ``fold``'s training part of the cross-validation pool when given).
+
+    Writes ``model.pt``, ``history.csv``, ``train.json`` and ``scores.csv`` into
+    ``out_dir`` and returns the train.json dict. ``checkpoint_dir`` (outside the declared
+    outputs) holds the per-epoch checkpoint; it is resumed when its spec, seed, data and
+    device type match and deleted after success. ``decoding`` (the data step's decoding
+    settings, biomedclf.data.decode_settings) is stored in model.pt for ``biomedclf predict``.
+
+    In train.json, ``train_seconds`` is the sum of the epochs' wall time (training, validation
+    and checkpoint; no start-up), ``images_per_second`` counts training images over the
+    training phase of the epochs only, and ``peak_memory_mb`` is the peak allocated GPU memory
+    on CUDA, else the process's peak resident memory (getrusage).
+    """
+    startup = time.perf_counter()
+    spec = json.loads(json.dumps(spec))  # plain JSON types: model.pt loads with weights_only
+    settings = TrainingSettings.from_spec(spec)
+    threads = max(1, int(threads))
+    torch.set_num_threads(threads)
+    device = select_device(settings.device)
+    if device.type == "cpu" and keep_freed_memory():
+        log.debug("glibc malloc keeps freed memory for reuse (biomedclf.train.speedups)")
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.cuda.reset_peak_memory_stats(device)
+    run = Run(
+        spec=spec,
+        settings=settings,
+        seed=int(seed),
+        device=device,
+        threads=threads,
+        decoding=decoding,
+    )
+    # Determinism on CPU: every generator is seeded and the thread count fixed; deterministic
+    # algorithms are requested too (process-wide, so the previous mode is restored after).
+    was = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    log.info("start-up %.1fs", time.perf_counter() - startup)
+    try:
+        return _train(run, Path(data_dir), Path(out_dir), Path(checkpoint_dir), fold)
+    finally:
+        torch.use_deterministic_algorithms(was[0], warn_only=was[1])

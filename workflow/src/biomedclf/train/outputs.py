@@ -1,0 +1,135 @@
+"""What a finished training job leaves behind: ``model.pt``, ``history.csv``, ``scores.csv``
+and ``train.json`` (formats in ``workflow/CONTRACTS.md``), each written atomically, with
+``train.json`` last so that its presence means the run is complete.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import resource
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from biomedclf.io import atomic_path, write_json
+from biomedclf.layout import TRAIN_FILES
+from biomedclf.train.devices import device_name
+from biomedclf.train.history import write_history
+from biomedclf.train.inference import predict_logits
+from biomedclf.train.losses import probabilities
+from biomedclf.train.models import count_parameters
+from biomedclf.train.scores import write_scores
+from biomedclf.train.threshold import youden_threshold
+
+if TYPE_CHECKING:
+    from biomedclf.train.loop import Run, TrainingData
+    from biomedclf.train.state import TrainState
+
+
+def torchvision_version() -> str | None:
+    """The installed torchvision's version, read from its metadata: importing torchvision
+    (and the compiler it pulls in) would cost a training job seconds of start-up."""
+    try:
+        return importlib.metadata.version("torchvision")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak allocated GPU memory on CUDA, else the process's peak resident memory."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 2**20 if sys.platform == "darwin" else rss / 1024
+
+
+def run_record(run: Run, state: TrainState, data: TrainingData) -> dict[str, Any]:
+    """The ``train.json`` dict: what ran, how long, where, with which versions."""
+    p = state.progress
+    channels, image_size = data.shape
+    return {
+        "variant": run.name,
+        "seed": run.seed,
+        "model": run.spec["model"],
+        "train_seconds": float(sum(row["seconds"] for row in p.history)),
+        "best_epoch": p.best_epoch,
+        "epochs_run": p.epoch,
+        "stopped_early": p.stopped_early,
+        "parameters": count_parameters(state.model),
+        "device": run.device.type,
+        "device_name": device_name(run.device),
+        "threads": run.threads,
+        "torch_version": torch.__version__,
+        "torchvision_version": torchvision_version(),
+        "python_version": platform.python_version(),
+        "platform": platform.platform(),
+        "peak_memory_mb": round(peak_memory_mb(run.device), 1),
+        "images_per_second": (
+            p.images_trained / p.train_phase_seconds if p.train_phase_seconds else None
+        ),
+        "n_train": len(data.train),
+        "n_val": len(data.val),
+        "image_size": image_size,
+        "channels": channels,
+        "class_names": list(data.train.class_names),
+        "n_classes": data.n_classes,
+    }
+
+
+def _scores(state: TrainState, data: TrainingData, run: Run) -> dict[str, tuple]:
+    """The saved (best) model's probabilities on the validation, held-out (cross-validation)
+    and test splits."""
+    state.model.load_state_dict(state.best_state)
+    out = {}
+    splits = [("val", data.val), ("heldout", data.heldout), ("test", data.test)]
+    for split, cached in ((s, c) for s, c in splits if c is not None):
+        logits = predict_logits(
+            state.model,
+            cached.images.to(run.device),
+            data.mean,
+            data.std,
+            channels_last=run.channels_last,
+        )
+        out[split] = (cached.paths, cached.labels.tolist(), probabilities(logits).tolist())
+    return out
+
+
+def _threshold(scores: dict[str, tuple]) -> float | None:
+    """Two classes: the threshold on the probability of class 1 that maximises Youden's J on
+    the validation split (the evaluation's ``threshold_youden``); None for more classes."""
+    paths, labels, probs = scores["val"]
+    if len(probs[0]) != 2:
+        return None
+    return youden_threshold(labels, [row[1] for row in probs])
+
+
+def write_outputs(
+    out_dir: Path, run: Run, state: TrainState, data: TrainingData, info: dict[str, Any]
+) -> None:
+    """Write the run's files: the best epoch's model, the history, its scores, train.json."""
+    channels, image_size = data.shape
+    scores = _scores(state, data, run)
+    decoding = run.decoding or {"image_size": image_size, "channels": channels}
+    model_file = {
+        "spec": run.spec,
+        "seed": run.seed,
+        "state_dict": state.best_state,
+        "class_names": list(data.train.class_names),
+        "mean": list(data.train.mean),
+        "std": list(data.train.std),
+        "image_size": image_size,
+        "channels": channels,
+        "best_epoch": state.progress.best_epoch,
+        "n_classes": data.n_classes,
+        "threshold": _threshold(scores),
+        "data": decoding,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_dir / TRAIN_FILES["model"]) as tmp:
+        torch.save(model_file, tmp)
+    write_history(out_dir / TRAIN_FILES["history"], state.progress.history)
+    write_scores(out_dir / TRAIN_FILES["scores"], scores)
+    write_json(out_dir / TRAIN_FILES["info"], info)
