@@ -21,6 +21,16 @@ report: "workflow/report/workflow.rst"
 
 # The validated config, the study's paths and the helpers every rule file uses.
 include: "workflow/rules/common.smk"
+
+
+# Wildcards match only the study's own names, so paths never match the wrong rule.
+wildcard_constraints:
+    variant="|".join(VARIANTS) or "$^",
+    seed=r"\d+",
+    fold=r"\d+",
+    comparison="|".join(COMPARISONS) or "$^",
+
+
 # One rule file per stage, in the order of the DAG (each mirrors a subpackage of biomedclf).
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"

@@ -5,8 +5,10 @@
 temporary study folder, for two classes or more (``n_classes``; the class names of
 :data:`CLASS_NAMES`), with a chosen expected test accuracy per variant (or, with
 ``exact=True``, an exact one: the first ``round(accuracy * n_test)`` images right), and returns
-the runs and a ``study`` dict as the summary adapter passes it. ``study_stats`` computes the
-statistics and reads them back through stats.json, as the workflow's aggregate steps do.
+the runs and a ``study`` dict as the summary adapter passes it (plus the data summary and the
+seeds). ``study_stats`` computes the statistics and reads them back through stats.json, as the
+workflow's aggregate steps do; ``table_outputs``, ``figure_outputs`` and ``summary_links``
+name the report's files as the rules do (``workflow/rules/common.smk``).
 """
 
 from __future__ import annotations
@@ -18,14 +20,18 @@ from typing import Any
 
 import numpy as np
 
+from biomedclf import layout
+from biomedclf.config.schema import load_schema, validate_config
 from biomedclf.evaluate.evaluation import write_predictions
 from biomedclf.evaluate.metrics import binary_metrics
 from biomedclf.evaluate.multiclass import multiclass_metrics
 from biomedclf.io import write_json
 from biomedclf.layout import TRAIN_FILES, RunFiles, explain_files, study_runs
 from biomedclf.stats.records import StudyStats, read_stats
-from biomedclf.stats.study import study_statistics
+from biomedclf.stats.study import write_study_statistics
 from biomedclf.train.scores import score_columns
+
+SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
 #: A three-variant suite at fake scale: name -> (model, expected test accuracy, seconds).
 DEFAULT_VARIANTS: dict[str, tuple[str, float, float]] = {
@@ -194,6 +200,7 @@ def write_run(
         "channels": 1,
         "class_names": names,
         "n_classes": len(names),
+        "loss": "binary cross-entropy" if len(names) == 2 else "cross-entropy",
     }
     run.train_json.write_text(json.dumps(train))
 
@@ -209,16 +216,20 @@ def make_study(
     exact: bool = False,
     n_classes: int = 2,
     ordinal: bool = False,
+    names: list[str] | None = None,
 ) -> tuple[list[RunFiles], dict[str, Any]]:
-    """Write a fake study under ``root``; return (runs, study dict).
+    """Write a fake study under ``root``; return (runs, study dict). The study dict holds what
+    the summary takes (``name``, ``variants``, ``comparisons``, ``folds``) and the
+    ``data_summary`` (also written where the data step writes it) and ``seeds``.
 
     ``exact``: each variant is right on exactly its first ``round(accuracy * n_test)`` images.
-    ``n_classes``: test image ``i`` is of class ``i % n_classes``.
+    ``n_classes``: test image ``i`` is of class ``i % n_classes``; ``names``: their names
+    (default :func:`class_names`).
     """
     variants = DEFAULT_VARIANTS if variants is None else variants
     comparisons = DEFAULT_COMPARISONS if comparisons is None else comparisons
     seeds = list(seeds)
-    names = class_names(n_classes)
+    names = class_names(n_classes) if names is None else list(names)
     labels = np.array([i % n_classes for i in range(n_test)])
     paths = [f"{names[y]}/img{i:04d}.png" for i, y in enumerate(labels)]
     runs = study_runs(root, list(variants), seeds)
@@ -272,22 +283,86 @@ def make_study(
                     "optimizer": "adam",
                     "lr": 0.001,
                     "weight_decay": 0.0,
+                    "augment": False,
                 },
             }
             for v, (m, _, _) in variants.items()
         },
         "comparisons": comparisons,
+        "folds": None,
         "seeds": seeds,
     }
+    write_json(layout.data_file(root, "summary"), study["data_summary"])
     return runs, study
 
 
+def statistics_section(**overrides: Any) -> dict[str, Any]:
+    """The config's ``statistics:`` section as the workflow hands it over (the schema fills
+    every default), with ``overrides``."""
+    section = load_schema(SCHEMA)["properties"]["statistics"]
+    return {**validate_config({}, section), **overrides}
+
+
 def study_stats(
-    runs: list[RunFiles], comparisons: dict[str, Any], path: Path, **statistics: Any
+    runs: list[RunFiles],
+    comparisons: dict[str, Any],
+    path: Path,
+    evaluated_on: str = "test",
+    **statistics: Any,
 ) -> StudyStats:
-    """Statistics of ``runs`` written to stats.json at ``path`` and read back typed."""
-    write_json(path, study_statistics(runs, comparisons, **statistics))
+    """Statistics of ``runs`` written to stats.json at ``path`` (``statistics``: settings that
+    differ from the schema's defaults) and read back typed."""
+    write_study_statistics(path, runs, comparisons, statistics_section(**statistics), evaluated_on)
     return read_stats(path)
+
+
+# --------------------------------------------------------------------------------------------
+# The report's files, named as the rules name them (workflow/rules/common.smk)
+# --------------------------------------------------------------------------------------------
+
+
+def table_outputs(
+    root: Path, names: tuple[str, ...], comparison: str | None = None
+) -> dict[str, list[Path]]:
+    """Each table's [CSV, Markdown] files in the study folder ``root``."""
+    return {t: list(layout.table_files(root, t, comparison).values()) for t in names}
+
+
+def figure_outputs(
+    root: Path, names: tuple[str, ...], comparison: str | None = None
+) -> dict[str, Path]:
+    """Each figure's PNG file in the study folder ``root``."""
+    return {f: layout.figure_file(root, f, comparison) for f in names}
+
+
+def summary_links(
+    root: Path,
+    comparisons: dict[str, Any],
+    explained: list[tuple[str, int]] = (),
+    folds: bool = False,
+) -> dict[str, Any]:
+    """Every file summary.md links to, as ``summary_links()`` of common.smk names them;
+    ``explained``: the (variant, seed) runs whose maps.npz are linked."""
+    maps: dict[str, dict[int, Path]] = {}
+    for v, s in explained:
+        maps.setdefault(v, {})[s] = explain_files(root, v, s)["maps"]
+    tables = layout.STUDY_TABLES + (layout.CROSSVAL_TABLES if folds else ())
+    figures = layout.STUDY_FIGURES + (layout.CROSSVAL_FIGURES if folds else ())
+    return {
+        "tables": table_outputs(root, tables),
+        "figures": figure_outputs(root, figures),
+        "comparisons": {
+            c: {
+                **{
+                    t: files[1]
+                    for t, files in table_outputs(root, layout.COMPARISON_TABLES, c).items()
+                },
+                **figure_outputs(root, layout.COMPARISON_FIGURES, c),
+            }
+            for c in comparisons
+        },
+        "maps": maps,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -396,7 +471,7 @@ def write_fake_errors(path: Path, runs: list[RunFiles], variant: str, size: int 
     from biomedclf.explain.files import ERRORS_FORMAT, ErrorImages, write_errors
     from biomedclf.explain.selection import GALLERY_MAX, ensemble_errors
 
-    err = ensemble_errors(runs, variant)
+    err = ensemble_errors({r.seed: r.predictions for r in runs if r.variant == variant}, variant)
     shown = err.paths[:GALLERY_MAX]
     k = len(shown)
     return write_errors(
@@ -404,7 +479,7 @@ def write_fake_errors(path: Path, runs: list[RunFiles], variant: str, size: int 
         ErrorImages(
             format=ERRORS_FORMAT,
             variant=variant,
-            seeds=np.array(sorted(r.seed for r in runs if r.variant == variant)),
+            seeds=np.array(err.seeds),
             n_test=err.n_test,
             n_errors=len(err.paths),
             class_names=np.array(err.class_names),

@@ -2,7 +2,7 @@
 canonical parameters, and the one list of training keys."""
 
 import re
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 import pytest
@@ -102,6 +102,89 @@ def test_schema_errors_name_the_key_in_one_line(config, first_line):
     assert len(lines) <= 6
 
 
+@pytest.mark.parametrize(
+    "config, first_line",
+    [
+        # training settings (biomedclf.train.settings has no checks of its own)
+        (
+            minimal(training={"optimizer": "rmsprop"}),
+            "training.optimizer: 'rmsprop' is not allowed; use one of adam, adamw, sgd",
+        ),
+        (minimal(training={"early_stopping": 0}), "training.early_stopping: 0 is less than the"),
+        (
+            minimal(variants={"a": {"model": "conv", "seeds": [1]}}),
+            "variants.a.seeds: unknown key; allowed under variants.a: amp,",
+        ),
+        # model settings (biomedclf.train.models checks only which settings a model has)
+        (
+            minimal(variants={"a": {"model": "conv_gap", "dropout": 1.5}}),
+            "variants.a.dropout: 1.5 is greater than or equal to the maximum of 1",
+        ),
+        (
+            minimal(variants={"a": {"model": "linear", "hidden": []}}),
+            "variants.a.hidden: [] should be non-empty",
+        ),
+        (
+            minimal(variants={"a": {"model": "conv", "depth": 9}}),
+            "variants.a.depth: 9 is greater than the maximum of 8",
+        ),
+        # data settings (biomedclf.data reads the validated section)
+        (minimal(data={"source": "dicom"}), "data.source: 'dicom' is not allowed; use one of"),
+        (minimal(data={"channels": 2}), "data.channels: 2 is not allowed; use one of 1, 3"),
+        (
+            minimal(data={"interpolation": "lanczos"}),
+            "data.interpolation: 'lanczos' is not allowed; use one of bicubic, bilinear, nearest",
+        ),
+        (
+            minimal(data={"resize": "stretch"}),
+            "data.resize: 'stretch' is not allowed; use one of pad, crop, squash",
+        ),
+        (minimal(data={"on_error": "ignore"}), "data.on_error: 'ignore' is not allowed;"),
+        (minimal(data={"split": {"val": 1.5}}), "data.split.val: 1.5 is greater than or equal"),
+        (minimal(data={"split": {"test": 0}}), "data.split.test: 0 is less than or equal"),
+        (
+            minimal(data={"split": {"group": "study"}}),
+            "data.split.group: 'study' is not allowed; use one of None, patient_id",
+        ),
+        (
+            minimal(data={"classes": ["a", "b", "a"]}),
+            "data.classes: ['a', 'b', 'a'] has non-unique elements",
+        ),
+        (minimal(data={"classes": ["a"]}), "data.classes: ['a'] is too short"),
+        (
+            minimal(data={"synthetic": {"n_classes": 13}}),
+            "data.synthetic.n_classes: 13 is greater than the maximum of 12",
+        ),
+        (
+            minimal(data={"dicom": {"window": [40]}}),
+            "data.dicom.window: [40] is not allowed; use auto or none or a list of 2 numbers",
+        ),
+        (
+            minimal(data={"dicom": {"frames": "first"}}),
+            "data.dicom.frames: 'first' is not allowed; use one of reject, middle, all",
+        ),
+        (
+            minimal(data={"dicom": {"windw": "auto"}}),
+            "data.dicom.windw: unknown key; did you mean 'window'?",
+        ),
+        (
+            minimal(data={"nifti": {"slice": "first"}}),
+            "data.nifti.slice: 'first' is not allowed; use middle or mip or an integer >= 0",
+        ),
+        (minimal(data={"nifti": {"axis": 3}}), "data.nifti.axis: 3 is greater than the maximum"),
+        (
+            minimal(data={"nifti": {"clip": [0, 101]}}),
+            "data.nifti.clip[1]: 101 is greater than the maximum of 100",
+        ),
+    ],
+)
+def test_values_the_library_reads_unchecked_are_checked_by_the_schema(config, first_line):
+    """The library has no checks of its own for these (the schema is their one place)."""
+    with pytest.raises(ConfigError) as err:
+        validated(config)
+    assert str(err.value).splitlines()[0].startswith(first_line), str(err.value)
+
+
 def test_schema_lists_every_problem_up_to_a_limit():
     config = minimal(training={f"x{i}": 1 for i in range(8)})
     with pytest.raises(ConfigError) as err:
@@ -136,6 +219,16 @@ def test_resolve_variant_applies_overrides_and_keeps_only_its_own_settings():
     assert "seeds" not in spec["training"]
     assert resolve_variant(config, "cnn")["training"]["weight_decay"] == 0.0
     assert resolve_variant(config, "cnn_dropout")["model_args"] == {"dropout": 0.5}
+
+
+def test_a_resolved_variant_holds_every_training_setting():
+    from biomedclf.train.settings import TrainingSettings
+
+    config = validated(minimal(variants={"a": {"model": "conv", "lr": 0.01}}))
+    spec = resolve_variant(config, "a")
+    assert list(spec["training"]) == sorted(TrainingSettings.keys())
+    settings = TrainingSettings.from_spec(spec)
+    assert settings.lr == 0.01 and settings.epochs == config["training"]["epochs"]
 
 
 def test_resolve_unknown_variant_lists_known_ones():
@@ -275,23 +368,24 @@ def test_prepare_config_names_the_key_and_keeps_variant_sets(tmp_path):
 
 
 def test_training_keys_agree_across_schema_settings_and_models():
-    """Each training fact is kept once in code; the schema must say the same."""
+    """Each training fact is written once: the schema holds the defaults and allowed values,
+    TrainingSettings the keys (no defaults), the registry the models and their settings."""
     from biomedclf.train.devices import DEVICE_CHOICES
     from biomedclf.train.models import REGISTRY
-    from biomedclf.train.settings import OPTIMIZERS, TrainingSettings
+    from biomedclf.train.settings import TrainingSettings
 
     schema = load_schema(SCHEMA)["properties"]
     training = schema["training"]["properties"]
-    dataclass_defaults = {f.name: f.default for f in fields(TrainingSettings)}
-    schema_defaults = {k: v["default"] for k, v in training.items() if k != "seeds"}
-    assert schema_defaults == dataclass_defaults
-    assert training["optimizer"]["enum"] == list(OPTIMIZERS)
-    assert training["device"]["enum"] == list(DEVICE_CHOICES)
+    keys = TrainingSettings.keys()
+    assert set(training) == {"seeds", *keys}
+    assert all("default" in training[k] for k in keys)  # a resolved variant has every one
+    assert all(f.default is MISSING for f in fields(TrainingSettings))
+    assert training["device"]["enum"] == list(DEVICE_CHOICES)  # also `biomedclf predict --device`
     variant = schema["variants"]["additionalProperties"]["properties"]
     assert variant["model"]["enum"] == list(REGISTRY)
     model_args = {k for entry in REGISTRY.values() for k in entry.defaults}
-    assert set(variant) == {"model"} | model_args | set(dataclass_defaults)
-    for key in dataclass_defaults:  # a variant override allows what the default allows
+    assert set(variant) == {"model"} | model_args | set(keys)
+    for key in keys:  # a variant override allows what the default allows
         assert {k: v for k, v in variant[key].items()} == {
             k: v for k, v in training[key].items() if k not in ("default", "description")
         }, key
@@ -321,13 +415,14 @@ def test_script_digest_covers_the_script_and_the_modules_it_imports(tmp_path):
 
     scripts = ROOT / "workflow" / "scripts"
     names = {p.relative_to(PACKAGE_DIR).as_posix() for p in script_closure(scripts / "train.py")}
-    assert {"train.py", "models.py", "settings.py", "train_state.py", "__init__.py"} <= names
-    assert "plots.py" not in names and "config.py" not in names
+    train = {"train/loop.py", "train/models.py", "train/settings.py", "train/state.py"}
+    assert train | {"__init__.py", "train/__init__.py"} <= names
+    assert not {n for n in names if n.startswith(("report/", "config/"))}
     plots = {
         p.relative_to(PACKAGE_DIR).as_posix()
         for p in script_closure(scripts / "comparison_figures.py")
     }
-    assert "plots.py" in plots and "models.py" not in plots
+    assert "report/figures/plots.py" in plots and "train/models.py" not in plots
     script = tmp_path / "s.py"
     script.write_text("from biomedclf.io import write_json\n")
     before = script_digest(script)
@@ -358,15 +453,18 @@ def test_code_digest_follows_package_imports(tmp_path, monkeypatch):
         code_digest("missing.py")
 
 
-def test_plotting_code_is_not_part_of_training_code():
-    from biomedclf.provenance import PACKAGE_DIR, module_closure
+def test_plotting_and_decoding_code_is_not_part_of_training_code():
+    from biomedclf.provenance import PACKAGE_DIR
 
-    def names(m):
-        return {p.relative_to(PACKAGE_DIR).as_posix() for p in module_closure(m)}
+    def names(script):
+        closure = script_closure(ROOT / "workflow" / "scripts" / script)
+        return {p.relative_to(PACKAGE_DIR).as_posix() for p in closure}
 
-    assert "plots.py" not in names("train.py") | names("evaluate.py") | names("stats.py")
-    assert "models.py" in names("train.py")
-    assert "data/prepare.py" not in names("train.py")
+    jobs = names("train.py") | names("evaluate.py") | names("stats.py")
+    assert not {n for n in jobs if n.startswith("report/")}
+    assert "train/models.py" in names("train.py")
+    # the training job stores the decoding settings; it neither prepares nor decodes
+    assert not {"data/prepare.py", "data/decode.py", "data/dicom.py"} & names("train.py")
 
 
 def _imports_by_ast(path: Path, package_dir: Path) -> set[Path]:
@@ -413,11 +511,10 @@ def test_import_scanner_agrees_with_the_parser(tmp_path, monkeypatch):
 
 def test_report_entries_are_labelled_by_kind_and_name():
     """One label pair per report entry, so each category lists its files in two columns."""
-    found = 0
-    for smk in (ROOT / "workflow" / "rules").glob("*.smk"):
-        for labels in re.findall(r"labels=\{([^}]*)\}", smk.read_text()):
-            keys = re.findall(r'"(\w+)":', labels)
-            assert keys == ["kind", "name"], (smk.name, labels)
-            assert re.search(r'"kind": "(figure|table|document)"', labels), labels
-            found += 1
-    assert found >= 12
+    rules = {smk.name: smk.read_text() for smk in (ROOT / "workflow" / "rules").glob("*.smk")}
+    for name, text in rules.items():
+        for labels in re.findall(r"labels=\{([^}]*)\}", text):
+            assert re.findall(r'"(\w+)":', labels) == ["kind", "name"], (name, labels)
+    kinds = re.findall(r'_report\(.*, "(\w+)", [\w"]+\)', rules["report.smk"])
+    kinds += re.findall(r'labels=\{"kind": "(\w+)"', rules["report.smk"])
+    assert set(kinds) == {"figure", "table", "document"} and len(kinds) >= 9, kinds

@@ -14,10 +14,13 @@ import pytest
 from scipy import stats as scipy_stats
 from sklearn.metrics import accuracy_score, roc_auc_score
 
-from biomedclf.crossval.across_folds import compare, corrected_resampled_t, study_crossval
+from biomedclf.crossval.across_folds import (
+    compare,
+    corrected_resampled_t,
+    write_study_crossval,
+)
 from biomedclf.crossval.combine import combined_history, run_crossval
-from biomedclf.layout import crossval_files
-from biomedclf.report.tables.crossval import write_crossval_tables
+from biomedclf.layout import TRAIN_FILES, crossval_files
 from biomedclf.train.history import HISTORY_COLUMNS
 from biomedclf.train.scores import score_columns
 
@@ -73,6 +76,13 @@ def _write_fold(
             )
 
 
+def combine(dirs: list[Path], out: dict[str, Path]) -> dict:
+    """run_crossval on the fold folders ``dirs`` (fold order), as the crossval rule lists
+    their files."""
+    files = {role: [d / TRAIN_FILES[role] for d in dirs] for role in ("scores", "info", "history")}
+    return run_crossval(files["scores"], files["info"], files["history"], out, ordinal=False)
+
+
 @pytest.fixture()
 def combined(tmp_path: Path) -> tuple[Path, dict]:
     rng = np.random.default_rng(0)
@@ -80,10 +90,7 @@ def combined(tmp_path: Path) -> tuple[Path, dict]:
     dirs = [tmp_path / "train" / "cnn" / f"fold{f}" / "seed0" for f in range(K)]
     for f, d in enumerate(dirs):
         _write_fold(d, f, pool, rng, epochs=3 if f else 2)
-    out = crossval_files(tmp_path, "cnn", 0)
-    out["history"].parent.mkdir(parents=True)
-    out["metrics"].parent.mkdir(parents=True)
-    return tmp_path, run_crossval(dirs, out)
+    return tmp_path, combine(dirs, crossval_files(tmp_path, "cnn", 0))
 
 
 def _read(path: Path) -> list[dict[str, str]]:
@@ -166,12 +173,12 @@ def test_an_image_held_out_by_two_folds_is_an_error(tmp_path: Path) -> None:
     info = json.loads((dirs[1] / "train.json").read_text())
     (dirs[1] / "train.json").write_text(json.dumps({**info, "fold": 1}))
     with pytest.raises(ValueError, match="held-out fold of two"):
-        run_crossval(dirs, crossval_files(tmp_path, "cnn", 0))
+        combine(dirs, crossval_files(tmp_path, "cnn", 0))
 
 
 def test_corrected_resampled_t_against_a_hand_computed_case() -> None:
     d = [0.02, 0.05, -0.01, 0.04, 0.03]
-    result = corrected_resampled_t(d, n_train=400, n_test=100)
+    result = corrected_resampled_t(d, n_train=400, n_test=100, confidence=0.95)
     # by hand: mean 0.026; deviations -0.006, 0.024, -0.036, 0.014, 0.004; squares sum 0.00212;
     # variance 0.00212 / 4 = 0.00053; corrected se sqrt((1/5 + 100/400) * 0.00053)
     se = math.sqrt(0.45 * 0.00053)
@@ -187,15 +194,16 @@ def test_corrected_resampled_t_against_a_hand_computed_case() -> None:
 def test_the_correction_only_widens_the_plain_paired_t_test() -> None:
     d = np.random.default_rng(3).normal(0.02, 0.03, size=10)
     plain = scipy_stats.ttest_1samp(d, 0.0)
-    ours = corrected_resampled_t(d, n_train=900, n_test=100)
+    ours = corrected_resampled_t(d, n_train=900, n_test=100, confidence=0.95)
     # t shrinks by sqrt((1/J) / (1/J + n_test/n_train)); without correction it is scipy's
     assert ours["t"] == pytest.approx(plain.statistic * math.sqrt(0.1 / (0.1 + 1 / 9)))
-    assert corrected_resampled_t(d, 1e12, 1e-12)["p_value"] == pytest.approx(plain.pvalue)
+    assert corrected_resampled_t(d, 1e12, 1e-12, 0.95)["p_value"] == pytest.approx(plain.pvalue)
     assert ours["p_value"] > plain.pvalue
 
 
-def _cv_run(seed: int, per_fold: list[float]) -> dict:
+def _cv_run(seed: int, per_fold: list[float], variant: str = "a") -> dict:
     return {
+        "variant": variant,
         "seed": seed,
         "k": len(per_fold),
         "folds": [
@@ -222,28 +230,48 @@ def test_comparison_averages_seeds_per_fold_before_the_test() -> None:
         (0.79 - 0.68 + 0.77 - 0.70) / 2,
     ]
     assert result["per_fold"] == pytest.approx(per_fold)
-    expected = corrected_resampled_t(per_fold, 80, 20)
+    expected = corrected_resampled_t(per_fold, 80, 20, 0.95)
     assert result["t"] == pytest.approx(expected["t"]) and result["df"] == 2
     assert result["verdict"] == ("better" if expected["ci_low"] > 0 else "no detectable difference")
 
 
-def test_study_crossval_and_its_tables(tmp_path: Path) -> None:
+def _study_files(tmp_path: Path) -> dict[tuple[str, int], Path]:
+    """(variant, seed) -> crossval.json of variants b and a (in that order), seeds 0 and 1."""
     files = {}
-    for v, acc in (("a", [0.6, 0.62, 0.58]), ("b", [0.7, 0.75, 0.69])):
-        paths = []
+    for v, acc in (("b", [0.7, 0.75, 0.69]), ("a", [0.6, 0.62, 0.58])):
         for seed in (0, 1):
             path = tmp_path / f"{v}{seed}.json"
-            path.write_text(json.dumps(_cv_run(seed, [x + 0.01 * seed for x in acc])))
-            paths.append(path)
-        files[v] = paths
+            path.write_text(json.dumps(_cv_run(seed, [x + 0.01 * seed for x in acc], v)))
+            files[(v, seed)] = path
+    return files
+
+
+def test_study_crossval_groups_the_runs_by_variant(tmp_path: Path) -> None:
+    files = _study_files(tmp_path)
     comps = {"ab": {"baseline": "a", "variants": ["b"]}}
-    cv = study_crossval(files, comps, "accuracy")
-    assert cv["k"] == 3 and cv["variants"]["b"]["cv_mean"] == pytest.approx(0.718333, abs=1e-6)
-    written = write_crossval_tables(cv, comps, tmp_path)
-    rows = _read(tmp_path / "tables" / "crossval_tests.csv")
-    assert rows[0]["variant"] == "b" and float(rows[0]["mean_difference"]) > 0
-    assert "| ab | b vs a |" in (tmp_path / "tables" / "crossval_tests.md").read_text()
-    assert len(written) == 4
+    out = tmp_path / "stats" / "crossval.json"
+    cv = write_study_crossval(out, files, comps, primary="accuracy", confidence=0.9)
+    assert json.loads(out.read_text()) == json.loads(json.dumps(cv))
+    assert cv["k"] == 3 and list(cv["variants"]) == ["b", "a"]  # the order of ``files``
+    b = cv["variants"]["b"]
+    assert b["seeds"] == [0, 1] and b["cv_mean"] == pytest.approx(0.718333, abs=1e-6)
+    assert b["folds"] == [[0.7, 0.75, 0.69], [pytest.approx(x + 0.01) for x in (0.7, 0.75, 0.69)]]
+    test = cv["comparisons"]["ab"]["b"]
+    assert test["per_fold"] == pytest.approx([0.1, 0.13, 0.11])
+    assert test["confidence"] == 0.9 and test["verdict"] == "better"
+    by_variant = {v: [json.loads(files[(v, s)].read_text()) for s in (0, 1)] for v in ("a", "b")}
+    expected = compare(by_variant["a"], by_variant["b"], "accuracy", 0.9)
+    assert test == expected
+
+
+def test_a_crossval_file_of_another_run_is_named(tmp_path: Path) -> None:
+    files = _study_files(tmp_path)
+    files[("a", 1)], files[("b", 1)] = files[("b", 1)], files[("a", 1)]
+    with pytest.raises(
+        ValueError, match=r"a1\.json: the crossval.json of a seed 1, listed as b seed 1"
+    ):
+        write_study_crossval(tmp_path / "cv.json", files, {}, "accuracy", 0.95)
+    assert not (tmp_path / "cv.json").exists()
 
 
 def test_combined_history_of_one_fold_is_that_fold() -> None:
@@ -294,9 +322,7 @@ def test_three_classes_out_of_fold_and_fold_ensemble_match_scikit_learn(tmp_path
         (d / "train.json").write_text(json.dumps(info))
         (d / "history.csv").write_text(",".join(HISTORY_COLUMNS) + "\n1,1,0.5,1,0.5,0.001,1\n")
     out = crossval_files(tmp_path, "v", 0)
-    for path in out.values():
-        path.parent.mkdir(parents=True, exist_ok=True)
-    summary = run_crossval(dirs, out)
+    summary = combine(dirs, out)
     oof = _read(out["predictions"])
     y = [int(r["label"]) for r in oof]
     probs = np.array([[float(r[f"prob_{n}"]) for n in names] for r in oof])
@@ -325,11 +351,22 @@ def test_the_crossval_job_imports_neither_torch_nor_scikit_learn(combined) -> No
         "from biomedclf.layout import crossval_files; "
         f"root = Path({str(root)!r}); "
         "out = crossval_files(root / 'again', 'cnn', 0); "
-        "[p.parent.mkdir(parents=True, exist_ok=True) for p in out.values()]; "
-        f"run_crossval([root / 'train' / 'cnn' / f'fold{{f}}' / 'seed0' for f in range({K})], out); "
+        f"folds = [root / 'train' / 'cnn' / f'fold{{f}}' / 'seed0' for f in range({K})]; "
+        "run_crossval(*([d / n for d in folds] for n in ('scores.csv', 'train.json', "
+        "'history.csv')), out, ordinal=False); "
         "assert 'torch' not in sys.modules, 'torch was imported'; "
         "assert 'sklearn' not in sys.modules, 'sklearn was imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
     again = json.loads(crossval_files(root / "again", "cnn", 0)["crossval"].read_text())
     assert again == json.loads(json.dumps(summary))
+
+
+def test_fold_lists_and_outputs_are_checked(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    out = crossval_files(tmp_path, "cnn", 0)
+    with pytest.raises(ValueError, match=r"2 scores.csv, 1 train.json and 2 history.csv files"):
+        run_crossval([a, b], [a], [a, b], out, ordinal=False)
+    del out["test_predictions"]
+    with pytest.raises(ValueError, match=r"no path for \['test_predictions'\]"):
+        run_crossval([a], [a], [a], out, ordinal=False)

@@ -79,7 +79,7 @@ def test_split_file_holds_only_the_split(tmp_path: Path) -> None:
     for name, images in (("view", numpy_view), ("slice", torch_slice)):
         save_split(tmp_path / name / "train.pt", _split(images))
         assert (tmp_path / name / "train.pt").stat().st_size < 10 * 1024 + 4096, name
-        back = load_split(tmp_path / name, "train").images
+        back = load_split(tmp_path / name / "train.pt").images
         assert torch.equal(back, torch.from_numpy(buffer[10:20].copy()))
         assert back.untyped_storage().nbytes() == 10 * 32 * 32
     assert not owns_storage(torch.zeros(4, 4).t())  # not contiguous

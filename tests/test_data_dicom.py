@@ -26,12 +26,20 @@ from clinical_files import (
 from PIL import Image
 
 pydicom = pytest.importorskip("pydicom")
+from config_helpers import data_config, data_files, decode_spec  # noqa: E402
 from pydicom.data import get_testdata_file  # noqa: E402
 from pydicom.uid import RLELossless  # noqa: E402
 
+from biomedclf.data.cache import load_splits  # noqa: E402
 from biomedclf.data.clinical import DicomSpec  # noqa: E402
-from biomedclf.data.decode import DecodeError, DecodeSpec, decode_file, decode_many  # noqa: E402
+from biomedclf.data.decode import DecodeError, decode_file, decode_many  # noqa: E402
 from biomedclf.data.prepare import prepare_dataset  # noqa: E402
+
+
+def _prepare(cfg: dict, out: Path) -> dict:
+    """prepare_dataset with the ``data:`` section ``cfg`` (validated, as the workflow hands it
+    over), writing the layout's files into ``out``."""
+    return prepare_dataset(data_config(**cfg), data_files(out))
 
 
 def dicom_linear(x: np.ndarray, center: float, width: float) -> np.ndarray:
@@ -50,7 +58,7 @@ def percentile_scaled(x: np.ndarray, low: float = 0.5, high: float = 99.5) -> np
 def decode(path: Path, size: int, channels: int = 1, **dicom: object) -> np.ndarray:
     """Cache pixels of a DICOM file; non-square images are stretched (resize: squash), as the
     expected values below are computed."""
-    spec = DecodeSpec(size, channels=channels, resize="squash", dicom=DicomSpec(**dicom))
+    spec = decode_spec(image_size=size, channels=channels, resize="squash", dicom=dicom)
     return decode_file(path, spec).pixels
 
 
@@ -202,7 +210,7 @@ def test_multi_frame_reject_and_middle(tmp_path: Path) -> None:
     assert info.value.reason.startswith("multi-frame: 3 frames")
     assert "data.dicom.frames" in info.value.reason
     assert_rounded(decode(path, 8, frames="middle")[0], dicom_linear(frames[1], 200, 256))
-    spec = DecodeSpec(8, dicom=DicomSpec(frames="reject"))
+    spec = decode_spec(image_size=8, dicom={"frames": "reject"})
     third = decode_file(path, spec, frame=2).pixels[0]  # a named frame, whatever frames says
     assert_rounded(third, dicom_linear(frames[2], 200, 256))
     with pytest.raises(DecodeError, match="frame out of range: frame 4 asked for, the file has 3"):
@@ -214,7 +222,7 @@ def test_a_multi_frame_file_without_file_meta(tmp_path: Path) -> None:
     ds = dicom_dataset(frames, WindowCenter=200, WindowWidth=256)
     path = save_dicom(ds, tmp_path / "old.dcm", preamble=False)  # no preamble, no file meta
     assert path.read_bytes()[128:132] != b"DICM"
-    spec = DecodeSpec(8, dicom=DicomSpec(frames="all"))
+    spec = decode_spec(image_size=8, dicom={"frames": "all"})
     for k in range(3):
         assert_rounded(
             decode_file(path, spec, frame=k).pixels[0], dicom_linear(frames[k], 200, 256)
@@ -258,16 +266,14 @@ def test_frames_all_makes_each_frame_an_image_of_the_files_group(tmp_path: Path)
         "dicom": {"frames": "all"},
         "split": {"group": "patient_id", "val": 0.25, "test": 0.25},
     }
-    summary = prepare_dataset(cfg, out)
+    summary = _prepare(cfg, out)
     rows = {r["path"]: r for r in _manifest(out)}
     names = [f"normal/cine.dcm#frame{k}" for k in (1, 2, 3)]
     assert all(n in rows for n in names)
     assert {rows[n]["group"] for n in names} == {"P00"} == {rows["normal/img00_0.dcm"]["group"]}
     assert len({rows[n]["split"] for n in names} | {rows["normal/img00_0.dcm"]["split"]}) == 1
     assert any("gave 3 images" in n for n in summary["notes"])
-    from biomedclf.data.cache import load_splits
-
-    split = load_splits(out)[rows[names[2]]["split"]]
+    split = load_splits(data_files(out))[rows[names[2]]["split"]]
     got = split.images[split.paths.index(names[2])].numpy()[0]
     assert_rounded(got, dicom_linear(frames[2], 200, 256))
 
@@ -285,7 +291,7 @@ def test_manifest_rows_name_frames(tmp_path: Path) -> None:
     (root / "labels.csv").write_text("\n".join(lines) + "\n")
     out = tmp_path / "out"
     cfg = {"source": "manifest", "path": str(root / "labels.csv"), "image_size": 8}
-    summary = prepare_dataset(cfg, out)
+    summary = _prepare(cfg, out)
     rows = {r["path"]: r for r in _manifest(out)}
     assert rows["cine.dcm#frame1"]["class_name"] == "normal"
     assert rows["cine.dcm#frame3"]["class_name"] == "opacity"
@@ -306,7 +312,7 @@ def test_patient_id_groups_without_a_file_name_pattern(tmp_path: Path) -> None:
         "image_size": 8,
         "split": {"group": "patient_id", "seed": 1},
     }
-    summary = prepare_dataset(cfg, out)
+    summary = _prepare(cfg, out)
     rows = _manifest(out)
     assert len(rows) == len(truth)
     splits_of: dict[str, set[str]] = {}
@@ -335,7 +341,7 @@ def test_headers_are_read_only_when_the_config_needs_them(tmp_path: Path, monkey
         raise AssertionError("headers read")
 
     monkeypatch.setattr(dicom, "read_headers", boom)
-    prepare_dataset({"source": "folder", "path": str(root), "image_size": 8}, tmp_path / "o")
+    _prepare({"source": "folder", "path": str(root), "image_size": 8}, tmp_path / "o")
 
 
 # --- rejections -------------------------------------------------------------------------------
@@ -351,7 +357,7 @@ def test_bad_dicom_files_are_rejected_with_their_reasons(tmp_path: Path) -> None
     write_dicom(root / "opacity" / "cine.dcm", _frames())
     (root / "opacity" / "notes").write_text("no extension, no preamble")
     out = tmp_path / "out"
-    summary = prepare_dataset({"source": "folder", "path": str(root), "image_size": 8}, out)
+    summary = _prepare({"source": "folder", "path": str(root), "image_size": 8}, out)
     with (out / "rejected.csv").open(newline="") as fh:
         reasons = {r["path"]: r["reason"] for r in csv.DictReader(fh)}
     assert reasons["normal/report.dcm"].startswith("no pixel data: a DICOM Basic Text SR")
@@ -372,8 +378,8 @@ def test_files_without_extension_are_dicom_by_their_preamble(tmp_path: Path) -> 
         write_dicom(root / cls / f"1.2.826.0.{i}", ct_like(rng, 8, i), patient_id=f"P{i}")
         write_dicom(root / cls / f"IM{i:04d}", ct_like(rng, 8, i + 1), patient_id=f"P{i}")
     cfg = {"source": "folder", "path": str(root), "image_size": 8}
-    assert source_classes(cfg) == ["a", "b"]  # class folders holding only DICOM are valid
-    summary = prepare_dataset(cfg, tmp_path / "out")
+    assert source_classes(data_config(**cfg)) == ["a", "b"]  # folders of DICOM only are valid
+    summary = _prepare(cfg, tmp_path / "out")
     assert summary["n_images"] == 16 and summary["rejected"] == 0
 
 
@@ -406,22 +412,11 @@ def test_an_undecodable_transfer_syntax_is_named_with_its_package(
     assert str(JPEG2000Lossless) in reason and "pylibjpeg-openjpeg" in reason
 
 
-def test_dicom_settings_are_checked_naming_the_key(tmp_path: Path) -> None:
-    root = tmp_path / "data"
-    _two_class_folder(root, n_patients=4, per_patient=1)
-    base = {"source": "folder", "path": str(root), "image_size": 8}
-    bad = [
-        ({"dicom": {"window": [40]}}, "data.dicom.window"),
-        ({"dicom": {"window": [40, 0.5]}}, "data.dicom.window: width"),
-        ({"dicom": {"window": "lung"}}, "data.dicom.window"),
-        ({"dicom": {"frames": "first"}}, "data.dicom.frames"),
-        ({"dicom": {"windw": "auto"}}, "data.dicom.windw: unknown key"),
-        ({"split": {"group": "study"}}, "data.split.group"),
-    ]
-    for extra, needle in bad:
-        with pytest.raises(ValueError, match=needle.replace(".", r"\.")):
-            prepare_dataset({**base, **extra}, tmp_path / "never")
-    assert not (tmp_path / "never").exists()
+def test_a_window_narrower_than_1_names_the_key() -> None:
+    # the other data.dicom values are the schema's to check (tests/test_config.py)
+    with pytest.raises(ValueError, match=r"data\.dicom\.window: width 0\.5 is below 1"):
+        DicomSpec(window=[40, 0.5], frames="reject")
+    assert DicomSpec(window=[40, 80], frames="reject").window == (40.0, 80.0)
 
 
 # --- pydicom's example files ------------------------------------------------------------------
@@ -527,7 +522,7 @@ def test_threads_give_the_pixels_one_thread_gives(tmp_path: Path) -> None:
         )
         for i in range(8)
     ]
-    spec = DecodeSpec(24, channels=3, dicom=DicomSpec(frames="middle"))
+    spec = decode_spec(image_size=24, channels=3, dicom={"frames": "middle"})
     one = decode_many(paths, spec, threads=1)
     for threads in (2, 4):
         many = decode_many(paths, spec, threads=threads)
@@ -546,7 +541,7 @@ def test_summary_counts_formats(tmp_path: Path) -> None:
         arr = np.random.default_rng(i).integers(0, 256, (8, 8), dtype=np.uint8)
         Image.fromarray(arr).save(root / ("normal", "opacity")[i % 2] / f"x{i}.png")
     out = tmp_path / "out"
-    prepare_dataset({"source": "folder", "path": str(root), "image_size": 8}, out)
+    _prepare({"source": "folder", "path": str(root), "image_size": 8}, out)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["formats"] == {"dicom": 8, "image": 4}
     assert summary["dicom"] == {"window": "auto", "frames": "reject"}

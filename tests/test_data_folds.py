@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from config_helpers import data_config, data_files
 
 from biomedclf.data.cache import load_split
 from biomedclf.data.fold_cache import fold_parts
@@ -105,18 +106,18 @@ def test_fold_count_counts_patients_when_grouped() -> None:
 @pytest.fixture(scope="module")
 def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("syn") / "syn"
-    generate_synthetic(root, n_per_class=40, image_size=16, difficulty=0.5, seed=0)
+    generate_synthetic(root, n_per_class=40, image_size=16, difficulty=0.5, seed=0, n_classes=2)
     return root
 
 
 def _prepare(root: Path, out: Path, **split: object) -> dict:
-    cfg = {
-        "source": "folder",
-        "path": str(root),
-        "image_size": 16,
-        "split": {"group_pattern": GROUP_PATTERN, **split},
-    }
-    return prepare_dataset(cfg, out)
+    cfg = data_config(
+        source="folder",
+        path=str(root),
+        image_size=16,
+        split={"group_pattern": GROUP_PATTERN, **split},
+    )
+    return prepare_dataset(cfg, data_files(out, folds=bool(cfg["split"]["folds"])))
 
 
 def test_prepare_with_folds_writes_the_pool_the_folds_and_the_same_test_split(
@@ -124,15 +125,17 @@ def test_prepare_with_folds_writes_the_pool_the_folds_and_the_same_test_split(
 ) -> None:
     fixed = _prepare(synthetic_root, tmp_path / "fixed")
     summary = _prepare(synthetic_root, tmp_path / "cv", folds=4)
-    out = tmp_path / "cv"
-    assert not (out / "train.pt").exists() and not (out / "val.pt").exists()
-    pool, test = load_split(out, "cv"), load_split(out, "test")
+    files = data_files(tmp_path / "cv", folds=True)
+    assert sorted(p.name for p in (tmp_path / "cv").iterdir()) == sorted(
+        p.name for p in files.values()
+    )
+    pool, test = load_split(files["pool"]), load_split(files["test"])
     # the test split is held out exactly as without folds
-    assert test.paths == load_split(tmp_path / "fixed", "test").paths
+    assert test.paths == load_split(data_files(tmp_path / "fixed")["test"]).paths
     assert summary["counts"]["test"] == fixed["counts"]["test"]
-    folds = read_folds(out)
+    folds = read_folds(files["folds"])
     assert folds.k == 4 and len(folds.fold) == len(pool)
-    with (out / "manifest.csv").open() as f:
+    with files["manifest"].open() as f:
         rows = list(csv.DictReader(f))
     cv_rows = [r for r in rows if r["split"] == "cv"]
     assert [r["path"] for r in cv_rows] == pool.paths
@@ -144,7 +147,7 @@ def test_prepare_with_folds_writes_the_pool_the_folds_and_the_same_test_split(
         by_group.setdefault(r["group"], set()).add(r["fold"])
     assert all(len(f) == 1 for f in by_group.values())
     assert [f["fold"] for f in summary["folds"]["folds"]] == [0, 1, 2, 3]
-    assert json.loads((out / "summary.json").read_text())["folds"]["k"] == 4
+    assert json.loads(files["summary"].read_text())["folds"]["k"] == 4
 
 
 def test_fold_parts_partition_the_pool_with_the_training_statistics(
@@ -153,10 +156,11 @@ def test_fold_parts_partition_the_pool_with_the_training_statistics(
     from biomedclf.data.cache import pixel_statistics
 
     _prepare(synthetic_root, tmp_path, folds=3)
-    pool = load_split(tmp_path, "cv")
+    files = data_files(tmp_path, folds=True)
+    pool = load_split(files["pool"])
     seen: list[str] = []
     for f in range(3):
-        train, val, held = fold_parts(pool, tmp_path, f)
+        train, val, held = fold_parts(pool, files["folds"], f)
         assert not set(held.paths) & (set(train.paths) | set(val.paths))
         assert sorted(train.paths + val.paths + held.paths) == sorted(pool.paths)
         mean, _ = pixel_statistics(train.images)
@@ -171,7 +175,7 @@ def test_fold_parts_partition_the_pool_with_the_training_statistics(
 def test_too_many_folds_for_the_pool_stops_prepare(synthetic_root: Path, tmp_path: Path) -> None:
     with pytest.raises(SplitError, match="largest k that works"):
         _prepare(synthetic_root, tmp_path, folds=40)
-    assert not (tmp_path / "cv.pt").exists()
+    assert not any(tmp_path.iterdir())
 
 
 def test_the_plan_stops_more_folds_than_a_class_folder_holds(tmp_path: Path) -> None:
@@ -181,12 +185,12 @@ def test_the_plan_stops_more_folds_than_a_class_folder_holds(tmp_path: Path) -> 
         (tmp_path / cls).mkdir()
         for i in range(n):
             (tmp_path / cls / f"{i}.png").write_bytes(b"x")
-    cfg = {"source": "folder", "path": str(tmp_path), "split": {"folds": 5}}
+    cfg = data_config(source="folder", path=str(tmp_path), split={"folds": 5})
     assert planned_counts(cfg, ["big", "small"]) == {"big": 9, "small": 4}
     with pytest.raises(SplitError, match=r"class 'small' has at most 4 .* largest k that can "):
         check_planned_folds(cfg, ["big", "small"])
-    check_planned_folds({**cfg, "split": {"folds": 4}}, ["big", "small"])
-    synthetic = {"source": "synthetic", "synthetic": {"n_per_class": 6}, "split": {"folds": 7}}
+    check_planned_folds({**cfg, "split": {**cfg["split"], "folds": 4}}, ["big", "small"])
+    synthetic = data_config(synthetic={"n_per_class": 6}, split={"folds": 7})
     with pytest.raises(SplitError, match="at most 6"):
         check_planned_folds(synthetic, ["normal", "opacity"])
 
@@ -204,12 +208,11 @@ def test_given_validation_split_joins_the_pool_and_the_given_test_split_stays(
                 path = tmp_path / "src" / split / cls / f"{split}_{cls}_{i}.png"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 Image.fromarray(rng.integers(0, 256, (8, 8), np.uint8)).save(path)
-    summary = prepare_dataset(
-        {"source": "folder", "path": str(tmp_path / "src"), "image_size": 8, "split": {"folds": 4}},
-        tmp_path / "out",
-    )
+    files = data_files(tmp_path / "out", folds=True)
+    cfg = data_config(source="folder", path=str(tmp_path / "src"), image_size=8, split={"folds": 4})
+    summary = prepare_dataset(cfg, files)
     assert summary["counts"]["cv"] == {"neg": 16, "pos": 16}
     assert summary["counts"]["test"] == {"neg": 3, "pos": 3}
-    assert all(p.startswith("test/") for p in load_split(tmp_path / "out", "test").paths)
+    assert all(p.startswith("test/") for p in load_split(files["test"]).paths)
     assert any("joined the cross-validation pool" in n for n in summary["notes"])
-    assert read_folds(tmp_path / "out").k == 4
+    assert read_folds(files["folds"]).k == 4

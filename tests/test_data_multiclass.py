@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from config_helpers import data_config, data_files
 from PIL import Image
 
 from biomedclf.data.cache import load_splits
@@ -65,7 +66,11 @@ def _npz(path: Path, k: int, per_split: dict[str, int] | None = None) -> Path:
 
 
 def _cfg(path: Path, source: str = "folder", **extra: object) -> dict:
-    return {"source": source, "path": str(path), "image_size": 8, **extra}
+    return data_config(source=source, path=str(path), image_size=8, **extra)
+
+
+def _prepare(cfg: dict, out: Path) -> dict:
+    return prepare_dataset(cfg, data_files(out))
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -80,7 +85,7 @@ def _check_outputs(out: Path, summary: dict, class_names: list[str]) -> None:
     assert summary["positive_class"] is None and summary["ordinal"] is False
     on_disk = json.loads((out / "summary.json").read_text())
     assert on_disk["class_names"] == class_names and on_disk["positive_class"] is None
-    for name, split in load_splits(out).items():
+    for name, split in load_splits(data_files(out)).items():
         assert split.class_names == class_names
         assert split.labels.dtype == torch.int64
         assert sorted(set(split.labels.tolist())) == list(range(k)), f"{name} lacks a class"
@@ -110,11 +115,11 @@ def test_every_source_with_k_classes(tmp_path: Path, source: str, k: int) -> Non
         else sorted(
             names
             if source != "synthetic"
-            else source_classes({"source": "synthetic", "synthetic": {"n_classes": k}})
+            else source_classes(data_config(synthetic={"n_classes": k}))
         )
     )
     out = tmp_path / "out"
-    summary = prepare_dataset(cfg, out)
+    summary = _prepare(cfg, out)
     _check_outputs(out, summary, expected)
     assert source_classes(cfg) == expected
     assert summary["rejected"] == 0
@@ -124,7 +129,7 @@ def test_explicit_order_and_subset(tmp_path: Path) -> None:
     root = _folder(tmp_path / "d", ["a", "b", "c", "d"], n=8)
     out = tmp_path / "out"
     cfg = _cfg(root, classes=["d", "b", "a"])
-    summary = prepare_dataset(cfg, out)
+    summary = _prepare(cfg, out)
     _check_outputs(out, summary, ["d", "b", "a"])
     assert summary["classes_found"] == ["a", "b", "c", "d"]
     rejected = {r["path"]: r["reason"] for r in _rows(out / "rejected.csv")}
@@ -145,15 +150,15 @@ def test_subset_of_an_empty_class_folder_is_fine(tmp_path: Path) -> None:
     root = _folder(tmp_path / "d", ["a", "b", "c"], n=6)
     (root / "empty").mkdir()
     with pytest.raises(ValueError, match="empty class folder"):
-        prepare_dataset(_cfg(root), tmp_path / "o1")
-    summary = prepare_dataset(_cfg(root, classes=["a", "b", "c"]), tmp_path / "o2")
+        _prepare(_cfg(root), tmp_path / "o1")
+    summary = _prepare(_cfg(root, classes=["a", "b", "c"]), tmp_path / "o2")
     assert summary["classes_found"] == ["a", "b", "c", "empty"]
 
 
 def test_manifest_and_npz_subsets_reject_rows(tmp_path: Path) -> None:
     csv_path = _manifest(tmp_path / "m", ["x", "y", "z"], n=8)
     out = tmp_path / "o1"
-    summary = prepare_dataset(_cfg(csv_path, "manifest", classes=["z", "x"]), out)
+    summary = _prepare(_cfg(csv_path, "manifest", classes=["z", "x"]), out)
     assert summary["class_names"] == ["z", "x"]  # two classes: the second listed is positive
     assert summary["positive_class"] == "x"
     reasons = {r["path"]: r["reason"] for r in _rows(out / "rejected.csv")}
@@ -162,7 +167,7 @@ def test_manifest_and_npz_subsets_reject_rows(tmp_path: Path) -> None:
     npz = _npz(tmp_path / "bloodmnist.npz", 8)
     out = tmp_path / "o2"
     cfg = _cfg(npz, "medmnist", classes=["platelet", "basophil", "monocyte"], split={"min_val": 1})
-    summary = prepare_dataset(cfg, out)
+    summary = _prepare(cfg, out)
     _check_outputs(out, summary, ["platelet", "basophil", "monocyte"])
     rejected = _rows(out / "rejected.csv")
     assert len(rejected) + summary["n_images"] == 12 * 8
@@ -171,18 +176,18 @@ def test_manifest_and_npz_subsets_reject_rows(tmp_path: Path) -> None:
 
 def test_two_classes_keep_the_positive_class_rules(tmp_path: Path) -> None:
     root = _folder(tmp_path / "d", ["normal", "pneumonia", "virus"], n=6)
-    summary = prepare_dataset(_cfg(root, classes=["pneumonia", "normal"]), tmp_path / "o1")
+    summary = _prepare(_cfg(root, classes=["pneumonia", "normal"]), tmp_path / "o1")
     assert summary["class_names"] == ["pneumonia", "normal"]
     assert summary["positive_class"] == "normal" and summary["n_classes"] == 2
     cfg = _cfg(root, classes=["pneumonia", "normal"], positive_class="pneumonia")
-    summary = prepare_dataset(cfg, tmp_path / "o2")
+    summary = _prepare(cfg, tmp_path / "o2")
     assert summary["class_names"] == ["normal", "pneumonia"]
     rows = _rows(tmp_path / "o2" / "manifest.csv")
     assert all((r["label"] == "1") == (r["class_name"] == "pneumonia") for r in rows)
     with pytest.raises(
         ValueError, match=r"data.positive_class: 'virus' is not one of .*data.classes"
     ):
-        prepare_dataset(
+        _prepare(
             _cfg(root, classes=["normal", "pneumonia"], positive_class="virus"), tmp_path / "o3"
         )
     assert not (tmp_path / "o3").exists()
@@ -191,7 +196,7 @@ def test_two_classes_keep_the_positive_class_rules(tmp_path: Path) -> None:
 def test_data_classes_naming_an_absent_class(tmp_path: Path) -> None:
     root = _folder(tmp_path / "d", ["bacteria", "normal", "virus"], n=4)
     cfg = _cfg(root, classes=["normal", "covid", "virus", "fungus"])
-    for call in (lambda: prepare_dataset(cfg, tmp_path / "out"), lambda: source_classes(cfg)):
+    for call in (lambda: _prepare(cfg, tmp_path / "out"), lambda: source_classes(cfg)):
         with pytest.raises(ValueError) as info:
             call()
         text = str(info.value)
@@ -203,7 +208,7 @@ def test_data_classes_naming_an_absent_class(tmp_path: Path) -> None:
 def test_positive_class_with_more_than_two_classes(tmp_path: Path) -> None:
     root = _folder(tmp_path / "d", ["bacteria", "normal", "virus"], n=4)
     cfg = _cfg(root, positive_class="virus")
-    for call in (lambda: prepare_dataset(cfg, tmp_path / "out"), lambda: source_classes(cfg)):
+    for call in (lambda: _prepare(cfg, tmp_path / "out"), lambda: source_classes(cfg)):
         with pytest.raises(ValueError) as info:
             call()
         text = str(info.value)
@@ -215,19 +220,17 @@ def test_positive_class_with_more_than_two_classes(tmp_path: Path) -> None:
 def test_medmnist_names_in_label_order(tmp_path: Path) -> None:
     npz = _npz(tmp_path / "pathmnist_64.npz", 9)
     out = tmp_path / "o1"
-    summary = prepare_dataset(_cfg(npz, "medmnist", split={"min_val": 1}), out)
+    summary = _prepare(_cfg(npz, "medmnist", split={"min_val": 1}), out)
     table = MEDMNIST_CLASS_NAMES["pathmnist"]
     assert table[0] == "adipose" and table[-1] == "colorectal_adenocarcinoma_epithelium"
     _check_outputs(out, summary, table)  # label index order, not sorted
     assert table != sorted(table)
-    val = load_splits(out)["val"]
+    val = load_splits(data_files(out))["val"]
     for path, label in zip(val.paths, val.labels.tolist()):  # row i of val_labels holds i % 9
         assert label == int(path[len("val_images[") : -1]) % 9
     # RetinaMNIST grades are ordinal: their label order is their grade order.
     npz = _npz(tmp_path / "retinamnist.npz", 5)
-    summary = prepare_dataset(
-        _cfg(npz, "medmnist", ordinal=True, split={"min_val": 1}), tmp_path / "o2"
-    )
+    summary = _prepare(_cfg(npz, "medmnist", ordinal=True, split={"min_val": 1}), tmp_path / "o2")
     assert summary["class_names"] == ["grade_0", "grade_1", "grade_2", "grade_3", "grade_4"]
     assert summary["ordinal"] is True and not any("ordinal" in n for n in summary["notes"])
 
@@ -261,7 +264,7 @@ def test_medmnist_multilabel_and_unknown_labels_are_refused(tmp_path: Path) -> N
         **{f"{s}_labels": np.zeros((4, 14), np.uint8) for s in ("train", "val", "test")},
     )
     for call in (
-        lambda: prepare_dataset(_cfg(npz, "medmnist"), tmp_path / "o"),
+        lambda: _prepare(_cfg(npz, "medmnist"), tmp_path / "o"),
         lambda: source_classes(_cfg(npz, "medmnist")),
     ):
         with pytest.raises(ValueError, match=r"\(4, 14\): a multi-label task.*not supported"):
@@ -274,7 +277,7 @@ def test_medmnist_multilabel_and_unknown_labels_are_refused(tmp_path: Path) -> N
 
 def test_k_class_splits_are_stratified(tmp_path: Path) -> None:
     root = _folder(tmp_path / "d", NAMES, n=40)
-    summary = prepare_dataset(_cfg(root), tmp_path / "out")
+    summary = _prepare(_cfg(root), tmp_path / "out")
     names = sorted(NAMES)
     assert summary["counts"]["test"] == dict.fromkeys(names, 8)  # 20 % of 40
     assert summary["counts"]["val"] == dict.fromkeys(names, 6)  # 15 % of 40
@@ -290,7 +293,7 @@ def test_k_class_splits_keep_groups_whole(tmp_path: Path) -> None:
             seed += 1
             _png(root / cls / f"patient{p}_{j}.png", seed)
     out = tmp_path / "out"
-    summary = prepare_dataset(_cfg(root, split={"group_pattern": r"patient(\d+)_"}), out)
+    summary = _prepare(_cfg(root, split={"group_pattern": r"patient(\d+)_"}), out)
     split_of: dict[str, set[str]] = {}
     for r in _rows(out / "manifest.csv"):
         split_of.setdefault(r["group"], set()).add(r["split"])
@@ -300,7 +303,7 @@ def test_k_class_splits_keep_groups_whole(tmp_path: Path) -> None:
 
 def test_pre_split_k_classes_carve_val_stratified(tmp_path: Path) -> None:
     root = _pre_split(tmp_path / "d", NAMES[:4])
-    summary = prepare_dataset(_cfg(root, split={"min_val": 50, "val": 0.25}), tmp_path / "out")
+    summary = _prepare(_cfg(root, split={"min_val": 50, "val": 0.25}), tmp_path / "out")
     assert summary["split"]["carved_val"] is True
     assert summary["counts"]["test"] == dict.fromkeys(sorted(NAMES[:4]), 3)  # as given
     assert summary["counts"]["val"] == dict.fromkeys(sorted(NAMES[:4]), 3)  # 25 % of 10 + 2
@@ -312,24 +315,24 @@ def test_too_few_images_of_one_class_stops_before_writing(tmp_path: Path) -> Non
         _png(root / "rare" / f"r{i}.png", 90_000 + i)
     out = tmp_path / "out"
     with pytest.raises(SplitError, match=r"class 'rare' has only 2 image\(s\), but train, val and"):
-        prepare_dataset(_cfg(root), out)
+        _prepare(_cfg(root), out)
     assert not out.exists()
     # Enough images, too few groups.
     for i in range(2, 8):
         _png(root / "rare" / f"r{i}.png", 90_000 + i)
     pattern = {"group_pattern": r"^(p\d+|r)"}  # all 8 rare images: one group
     with pytest.raises(SplitError, match=r"class 'rare' has only 8 image\(s\) in 1 group\(s\)"):
-        prepare_dataset(_cfg(root, split=pattern), out)
+        _prepare(_cfg(root, split=pattern), out)
     assert not out.exists()
     # Leaving the class out works.
-    assert prepare_dataset(_cfg(root, classes=["a", "b", "c"]), out)["n_classes"] == 3
+    assert _prepare(_cfg(root, classes=["a", "b", "c"]), out)["n_classes"] == 3
 
 
 def test_ordinal_is_recorded_with_a_note_on_sorted_order(tmp_path: Path) -> None:
     root = _folder(tmp_path / "d", ["mild", "severe", "moderate"], n=6)
-    summary = prepare_dataset(_cfg(root, ordinal=True), tmp_path / "o1")
+    summary = _prepare(_cfg(root, ordinal=True), tmp_path / "o1")
     assert summary["ordinal"] is True and summary["class_names"] == ["mild", "moderate", "severe"]
     assert any("data.ordinal" in n and "sorted name order" in n for n in summary["notes"])
     cfg = _cfg(root, ordinal=True, classes=["mild", "moderate", "severe"])
-    summary = prepare_dataset(cfg, tmp_path / "o2")
+    summary = _prepare(cfg, tmp_path / "o2")
     assert summary["ordinal"] is True and not any("data.ordinal" in n for n in summary["notes"])

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from config_helpers import data_config, data_files
+from config_helpers import decode_spec as spec_of
 from PIL import Image
 
 from biomedclf.data.cache import load_split, load_splits
@@ -39,9 +41,17 @@ def _folder(
 
 
 def _cfg(path: Path, source: str = "folder", **extra: object) -> dict:
-    cfg = {"source": source, "path": str(path), "image_size": 8, "channels": 1}
-    cfg.update(extra)
-    return cfg
+    """The validated data: section prepare receives."""
+    return data_config(**{"source": source, "path": str(path), "image_size": 8, **extra})
+
+
+def _prepare(cfg: dict, out: Path, threads: int = 1) -> dict:
+    """prepare_dataset writing the layout's files into ``out``."""
+    return prepare_dataset(cfg, data_files(out, folds=bool(cfg["split"]["folds"])), threads)
+
+
+def _split(out: Path, role: str, mmap: bool = False):  # noqa: ANN202
+    return load_split(data_files(out)[role], mmap=mmap)
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -56,7 +66,7 @@ def _all_files(root: Path) -> set[str]:
 def test_folder_outputs_follow_contract(tmp_path: Path) -> None:
     root = _folder(tmp_path / "data")
     out = tmp_path / "out"
-    summary = prepare_dataset(_cfg(root), out, threads=2)
+    summary = _prepare(_cfg(root), out, threads=2)
     assert {p.name for p in out.iterdir()} == {
         "train.pt",
         "val.pt",
@@ -70,7 +80,7 @@ def test_folder_outputs_follow_contract(tmp_path: Path) -> None:
     assert raw["images"].dtype == torch.uint8 and raw["images"].is_contiguous()
     assert raw["labels"].dtype == torch.int64
     assert raw["class_names"] == ["normal", "pneumonia"]
-    splits = load_splits(out)
+    splits = load_splits(data_files(out))
     assert sum(len(s) for s in splits.values()) == 40
     for s in splits.values():
         assert s.images.shape[1:] == (1, 8, 8)
@@ -114,7 +124,7 @@ def test_accounting_every_file_once(tmp_path: Path, caplog: pytest.LogCaptureFix
     (root / "stray.png").write_bytes(good)
     out = tmp_path / "out"
     with caplog.at_level(logging.INFO, logger="biomedclf.data.prepare"):
-        summary = prepare_dataset(_cfg(root), out)
+        summary = _prepare(_cfg(root), out)
     kept = {r["path"] for r in _rows(out / "manifest.csv")}
     rejected = {r["path"]: r["reason"] for r in _rows(out / "rejected.csv")}
     assert not kept & set(rejected)
@@ -138,7 +148,7 @@ def test_on_error_fail_stops_before_writing(tmp_path: Path) -> None:
     (root / "normal" / ".DS_Store").write_bytes(b"\0")  # not an image file: never fatal
     out = tmp_path / "out"
     with pytest.raises(ValueError, match="empty.png: zero bytes.*on_error"):
-        prepare_dataset(_cfg(root, on_error="fail"), out)
+        _prepare(_cfg(root, on_error="fail"), out)
     assert not out.exists()
 
 
@@ -147,13 +157,13 @@ def test_determinism_and_threads(tmp_path: Path) -> None:
     a = tmp_path / "a"
     b = tmp_path / "b"
     c = tmp_path / "c"
-    prepare_dataset(_cfg(root, split={"seed": 3}), a, threads=1)
-    prepare_dataset(_cfg(root, split={"seed": 3}), b, threads=2)
-    prepare_dataset(_cfg(root, split={"seed": 4}), c, threads=1)
+    _prepare(_cfg(root, split={"seed": 3}), a, threads=1)
+    _prepare(_cfg(root, split={"seed": 3}), b, threads=2)
+    _prepare(_cfg(root, split={"seed": 4}), c, threads=1)
     assert (a / "manifest.csv").read_bytes() == (b / "manifest.csv").read_bytes()
     for split in ("train", "val", "test"):
         assert (a / f"{split}.pt").read_bytes() == (b / f"{split}.pt").read_bytes()
-        x, y = load_split(a, split), load_split(b, split)
+        x, y = _split(a, split), _split(b, split)
         assert torch.equal(x.images, y.images) and torch.equal(x.labels, y.labels)
         assert x.paths == y.paths
     assert (a / "manifest.csv").read_bytes() != (c / "manifest.csv").read_bytes()
@@ -161,11 +171,11 @@ def test_determinism_and_threads(tmp_path: Path) -> None:
 
 def test_positive_class_sets_label_one(tmp_path: Path) -> None:
     root = _folder(tmp_path / "data", n=8, classes=("abnormal", "normal"))
-    summary = prepare_dataset(_cfg(root, positive_class="abnormal"), tmp_path / "out")
+    summary = _prepare(_cfg(root, positive_class="abnormal"), tmp_path / "out")
     assert summary["class_names"] == ["normal", "abnormal"]
     rows = _rows(tmp_path / "out" / "manifest.csv")
     assert all((r["label"] == "1") == (r["class_name"] == "abnormal") for r in rows)
-    assert load_split(tmp_path / "out", "train").class_names == ["normal", "abnormal"]
+    assert _split(tmp_path / "out", "train").class_names == ["normal", "abnormal"]
 
 
 def test_group_split_without_leakage(tmp_path: Path) -> None:
@@ -176,7 +186,7 @@ def test_group_split_without_leakage(tmp_path: Path) -> None:
         for k in range(1 + p % 4):
             seed += 1
             _png(root / cls / f"person{p}_view{k}.png", seed)
-    summary = prepare_dataset(
+    summary = _prepare(
         _cfg(root, split={"group_pattern": r"person(\d+)_", "seed": 1}), tmp_path / "out"
     )
     rows = _rows(tmp_path / "out" / "manifest.csv")
@@ -196,7 +206,7 @@ def test_group_split_with_mixed_class_groups(tmp_path: Path) -> None:
         for cls in ("a", "b"):
             seed += 1
             _png(root / cls / f"pt{p}_{cls}.png", seed)
-    prepare_dataset(_cfg(root, split={"group_pattern": r"pt(\d+)_"}), tmp_path / "out")
+    _prepare(_cfg(root, split={"group_pattern": r"pt(\d+)_"}), tmp_path / "out")
     rows = _rows(tmp_path / "out" / "manifest.csv")
     split_of: dict[str, set[str]] = {}
     for r in rows:
@@ -215,7 +225,7 @@ def test_duplicates_share_a_split_and_conflicts_are_rejected(tmp_path: Path) -> 
     (root / "normal" / "mislabelled.png").write_bytes(conflict)
     for seed in range(6):  # run several seeds: copies never straddle
         out = tmp_path / f"out{seed}"
-        summary = prepare_dataset(_cfg(root, split={"seed": seed}), out)
+        summary = _prepare(_cfg(root, split={"seed": seed}), out)
         rows = {r["path"]: r for r in _rows(out / "manifest.csv")}
         rejected = {r["path"]: r["reason"] for r in _rows(out / "rejected.csv")}
         copies = ["normal/normal_000.png", "normal/copy_a.png", "normal/sub/copy_b.png"]
@@ -238,7 +248,7 @@ def test_pre_split_min_val_carved_from_train(
     counts = {"train": 40, "val": 2, "test": 10}
     for split, n in counts.items():
         for cls in ("NORMAL", "PNEUMONIA"):
-            for i in range(n):
+            for _ in range(n):
                 seed += 1
                 name = (
                     f"person{seed // 2}_bacteria_{seed}.png"
@@ -248,7 +258,7 @@ def test_pre_split_min_val_carved_from_train(
                 _png(root / split / cls / name, seed)
     out = tmp_path / "out"
     with caplog.at_level(logging.INFO):
-        summary = prepare_dataset(
+        summary = _prepare(
             _cfg(root, split={"min_val": 10, "val": 0.25, "group_pattern": r"person(\d+)_"}), out
         )
     rows = _rows(out / "manifest.csv")
@@ -274,7 +284,7 @@ def test_pre_split_val_kept_when_large_enough(tmp_path: Path) -> None:
             for i in range(n):
                 seed += 1
                 _png(root / split / cls / f"{i}.png", seed)
-    summary = prepare_dataset(_cfg(root, split={"min_val": 5}), tmp_path / "out")
+    summary = _prepare(_cfg(root, split={"min_val": 5}), tmp_path / "out")
     assert summary["counts"] == {
         "train": {"a": 10, "b": 10},
         "val": {"a": 6, "b": 6},
@@ -293,7 +303,7 @@ def test_pre_split_cross_split_duplicate_keeps_test_copy(tmp_path: Path) -> None
                 _png(root / split / cls / f"{i}.png", seed)
     (root / "train" / "a" / "leak.png").write_bytes((root / "test" / "a" / "0.png").read_bytes())
     out = tmp_path / "out"
-    summary = prepare_dataset(_cfg(root, split={"min_val": 2}), out)
+    summary = _prepare(_cfg(root, split={"min_val": 2}), out)
     rejected = {r["path"]: r["reason"] for r in _rows(out / "rejected.csv")}
     assert rejected["train/a/leak.png"].startswith("duplicate across splits")
     assert "test/a/0.png" in rejected["train/a/leak.png"]
@@ -308,7 +318,7 @@ def test_empty_class_in_split_is_an_error(tmp_path: Path) -> None:
         _png(rare / "rare" / f"{i}.png", 100 + i)
     out = tmp_path / "out"
     with pytest.raises(SplitError) as info:
-        prepare_dataset(_cfg(rare), out)
+        _prepare(_cfg(rare), out)
     # Stopped before the cut, naming the class and its count.
     assert "class 'rare' has only 2 image(s)" in str(info.value)
     assert "common: 10, rare: 2" in str(info.value)
@@ -320,7 +330,7 @@ def test_empty_class_in_split_is_an_error(tmp_path: Path) -> None:
             _png(ps / "train" / cls / f"{i}.png", hash((cls, i)) % 1000)
     _png(ps / "test" / "a" / "t.png", 5000)
     with pytest.raises(SplitError, match="'test' would hold no image of class 'b'"):
-        prepare_dataset(_cfg(ps, split={"min_val": 0}), tmp_path / "out2")
+        _prepare(_cfg(ps, split={"min_val": 0}), tmp_path / "out2")
 
 
 def test_manifest_source(tmp_path: Path) -> None:
@@ -332,7 +342,7 @@ def test_manifest_source(tmp_path: Path) -> None:
         rows.append(f"imgs/{i}.png,{label},case{i // 2}")  # groups of two, both classes
     (base / "labels.csv").write_text("\n".join(rows) + "\n")
     out = tmp_path / "out"
-    summary = prepare_dataset(_cfg(base / "labels.csv", "manifest"), out)
+    summary = _prepare(_cfg(base / "labels.csv", "manifest"), out)
     assert summary["source"] == "manifest" and summary["class_names"] == ["healthy", "tumour"]
     got = _rows(out / "manifest.csv")
     assert len(got) == 24 and all(r["path"].startswith("imgs/") for r in got)
@@ -349,7 +359,7 @@ def test_manifest_with_split_column(tmp_path: Path) -> None:
         split = "test" if i >= 32 else "train"
         rows.append(f"{i}.png,{'x' if i % 2 else 'y'},{split}")
     (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
-    summary = prepare_dataset(_cfg(tmp_path / "m.csv", "manifest"), tmp_path / "out")
+    summary = _prepare(_cfg(tmp_path / "m.csv", "manifest"), tmp_path / "out")
     got = {r["path"]: r["split"] for r in _rows(tmp_path / "out" / "manifest.csv")}
     assert all(got[f"{i}.png"] == "test" for i in range(32, 40))
     assert summary["split"]["carved_val"] and summary["counts"]["val"]["x"] >= 1
@@ -364,12 +374,12 @@ def test_medmnist_source(tmp_path: Path) -> None:
     npz = tmp_path / "pneumoniamnist.npz"
     np.savez(npz, **arrays)
     out = tmp_path / "out"
-    summary = prepare_dataset(
+    summary = _prepare(
         _cfg(npz, "medmnist", image_size=16, channels=3, split={"min_val": 5}), out, threads=2
     )
     assert summary["class_names"] == ["normal", "pneumonia"]
     assert summary["counts"]["val"] == {"normal": 5, "pneumonia": 5}
-    val = load_split(out, "val")
+    val = _split(out, "val")
     assert val.images.shape == (10, 3, 16, 16)
     assert val.paths[0] == "val_images[0]"
     assert val.labels.tolist() == [0, 1] * 5
@@ -390,56 +400,62 @@ def test_rgb_and_16bit_mixture_into_one_cache(tmp_path: Path) -> None:
         Image.fromarray(np.arange(100, dtype=np.uint16).reshape(10, 10) * 600 + i).save(
             root / "b" / f"s{i}.tif"
         )
-    summary = prepare_dataset(_cfg(root, channels=3, image_size=10), tmp_path / "out")
+    summary = _prepare(_cfg(root, channels=3, image_size=10), tmp_path / "out")
     assert summary["rejected"] == 0 and summary["n_images"] == 24
-    assert load_split(tmp_path / "out", "train").images.shape[1:] == (3, 10, 10)
+    assert _split(tmp_path / "out", "train").images.shape[1:] == (3, 10, 10)
 
 
 def test_load_split_errors(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="prepare"):
-        load_split(tmp_path, "train")
-    with pytest.raises(ValueError, match="split 'dev'"):
-        load_split(tmp_path, "dev")
+    with pytest.raises(FileNotFoundError, match=r"train\.pt: no cached split; run the prepare"):
+        load_split(tmp_path / "train.pt")
     torch.save({"images": torch.zeros(1)}, tmp_path / "val.pt")
-    with pytest.raises(ValueError, match="lacks"):
-        load_split(tmp_path, "val")
+    with pytest.raises(ValueError, match=r"val\.pt: split cache lacks"):
+        load_split(tmp_path / "val.pt")
+    (tmp_path / "test.pt").write_text("not a cache")
+    with pytest.raises(ValueError, match=r"test\.pt: not a readable split cache"):
+        load_split(tmp_path / "test.pt")
 
 
 def test_load_split_mmap(tmp_path: Path) -> None:
     root = _folder(tmp_path / "data", n=6)
-    prepare_dataset(_cfg(root), tmp_path / "out")
-    a = load_split(tmp_path / "out", "train")
-    b = load_split(tmp_path / "out", "train", mmap=True)
+    _prepare(_cfg(root), tmp_path / "out")
+    a = _split(tmp_path / "out", "train")
+    b = _split(tmp_path / "out", "train", mmap=True)
     assert torch.equal(a.images, b.images)
 
 
-def test_defaults_agree_with_the_schema() -> None:
-    import yaml
-
-    from biomedclf.data.prepare import DATA_DEFAULTS, SPLIT_DEFAULTS
-
-    schema_path = Path(__file__).parents[1] / "workflow" / "schemas" / "config.schema.yaml"
-    data = yaml.safe_load(schema_path.read_text())["properties"]["data"]["properties"]
-    split = data["split"]["properties"]
-    assert {key: spec["default"] for key, spec in split.items()} == SPLIT_DEFAULTS
-    schema_data = {k: v["default"] for k, v in data.items() if k not in ("split", "synthetic")}
-    # source: the workflow generates 'synthetic' and hands it over as 'folder'.
-    assert DATA_DEFAULTS["source"] in data["source"]["enum"] and DATA_DEFAULTS["source"] != (
-        "synthetic"
-    )
-    assert {k: v for k, v in DATA_DEFAULTS.items() if k != "source"} == {
-        k: v for k, v in schema_data.items() if k != "source"
+def test_every_file_goes_to_the_path_given_and_nothing_else_is_written(tmp_path: Path) -> None:
+    root = _folder(tmp_path / "data", n=8)
+    files = {
+        "train": tmp_path / "a" / "tr.bin",
+        "val": tmp_path / "b" / "v.bin",
+        "test": tmp_path / "c" / "te.bin",
+        "manifest": tmp_path / "d" / "m.txt",
+        "rejected": tmp_path / "e" / "r.txt",
+        "summary": tmp_path / "f" / "s.txt",
     }
-    from biomedclf.data.clinical import DICOM_DEFAULTS, NIFTI_DEFAULTS
+    summary = prepare_dataset(_cfg(root), files)
+    written = {p for p in tmp_path.rglob("*") if p.is_file() and "data" not in p.parts}
+    assert written == set(files.values())
+    assert json.loads(files["summary"].read_text())["counts"] == summary["counts"]
+    assert len(load_split(files["val"])) == sum(summary["counts"]["val"].values())
+    with pytest.raises(ValueError, match="pool, folds, test, manifest, rejected, summary"):
+        prepare_dataset(_cfg(root, split={"folds": 2}), files)
+    with pytest.raises(ValueError, match="given train, val, test, manifest, rejected;"):
+        prepare_dataset(_cfg(root), {r: p for r, p in files.items() if r != "summary"})
 
-    for key, defaults in (("dicom", DICOM_DEFAULTS), ("nifti", NIFTI_DEFAULTS)):
-        sub = data[key]["properties"]
-        assert defaults == {k: spec["default"] for k, spec in sub.items()}, key
+
+def test_an_incomplete_data_section_names_the_key(tmp_path: Path) -> None:
+    cfg = _cfg(_folder(tmp_path / "data", n=4))
+    del cfg["on_error"]
+    with pytest.raises(ValueError, match="data.on_error: missing; .* validated by the schema"):
+        _prepare(cfg, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_cached_pixels_are_decode_file_pixels(tmp_path: Path) -> None:
     """Decoding into one buffer and arranging it in place gives each file its own pixels."""
-    from biomedclf.data.decode import DecodeSpec, decode_file
+    from biomedclf.data.decode import decode_file
 
     root = tmp_path / "data"
     for i in range(14):
@@ -450,10 +466,10 @@ def test_cached_pixels_are_decode_file_pixels(tmp_path: Path) -> None:
     (root / "a" / "05.png").write_bytes(b"")  # a rejected row inside the buffer
     (root / "b" / "copy.png").write_bytes((root / "b" / "07.png").read_bytes())
     out = tmp_path / "out"
-    cfg = _cfg(root, channels=3, image_size=6, interpolation="bilinear")
-    prepare_dataset(cfg, out, threads=2)
-    spec = DecodeSpec(6, channels=3, interpolation="bilinear")
-    splits = load_splits(out)
+    cfg = _cfg(root, channels=3, image_size=8, interpolation="bilinear")
+    _prepare(cfg, out, threads=2)
+    spec = spec_of(image_size=8, channels=3, interpolation="bilinear")
+    splits = load_splits(data_files(out))
     for split in splits.values():
         assert split.paths == sorted(split.paths)
         for img, path in zip(split.images, split.paths):
@@ -482,7 +498,7 @@ def test_memory_grows_by_about_the_cache_size(
         root = _folder(tmp_path / f"d{n}", n=n, start=n)
         tracemalloc.start()
         try:
-            prepare_dataset(_cfg(root, image_size=96), tmp_path / f"out{n}")
+            _prepare(_cfg(root, image_size=96), tmp_path / f"out{n}")
             peaks[n] = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
@@ -495,13 +511,15 @@ def test_non_square_images_are_counted_and_padded(tmp_path: Path) -> None:
     wide = np.full((8, 16), 200, dtype=np.uint8)
     Image.fromarray(wide).save(root / "normal" / "wide.png")
     Image.fromarray(wide.T.copy()).save(root / "pneumonia" / "tall.png")
-    summary = prepare_dataset(_cfg(root), tmp_path / "out")
+    summary = _prepare(_cfg(root), tmp_path / "out")
     assert summary["resize"] == "pad" and summary["not_square"] == 2
     cached = {
-        p: img for s in load_splits(tmp_path / "out").values() for p, img in zip(s.paths, s.images)
+        p: img
+        for s in load_splits(data_files(tmp_path / "out")).values()
+        for p, img in zip(s.paths, s.images)
     }
     wide_cached = cached["normal/wide.png"][0]  # 16 x 8 fitted into 8 x 8: rows 2..5, black around
     assert (wide_cached[:2] == 0).all() and (wide_cached[6:] == 0).all()
     assert (wide_cached[2:6] == 200).all()
-    squashed = prepare_dataset(_cfg(root, resize="squash"), tmp_path / "out2")
+    squashed = _prepare(_cfg(root, resize="squash"), tmp_path / "out2")
     assert squashed["resize"] == "squash" and squashed["not_square"] == 2

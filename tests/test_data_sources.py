@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from config_helpers import data_config, data_files
 from PIL import Image
 
 from biomedclf.data.prepare import prepare_dataset
@@ -22,12 +23,13 @@ def _png(path: Path, value: int = 0, size: int = 12) -> Path:
 
 
 def _cfg(path: Path | str | None, source: str = "folder", **extra: object) -> dict:
-    return {"source": source, "path": None if path is None else str(path), "image_size": 8, **extra}
+    path = None if path is None else str(path)
+    return data_config(source=source, path=path, image_size=8, **extra)
 
 
 def _prepare_fails(cfg: dict, out: Path, exc: type[Exception], *needles: str) -> str:
     with pytest.raises(exc) as info:
-        prepare_dataset(cfg, out)
+        prepare_dataset(cfg, data_files(out))
     text = str(info.value)
     for needle in needles:
         assert needle in text, text
@@ -233,8 +235,8 @@ def test_npz_not_a_zip(tmp_path: Path) -> None:
     _prepare_fails(_cfg(npz, "medmnist"), tmp_path / "out", ValueError, str(npz), "zenodo")
 
 
-def test_unknown_source_and_synthetic_need_generation(tmp_path: Path) -> None:
-    _prepare_fails(_cfg(tmp_path, "dicom"), tmp_path / "out", ValueError, "data.source")
+def test_synthetic_needs_generation(tmp_path: Path) -> None:
+    # an unknown data.source is the schema's to refuse (tests/test_config.py)
     _prepare_fails(_cfg(tmp_path, "synthetic"), tmp_path / "out", ValueError, "synthetic")
 
 

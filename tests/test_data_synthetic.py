@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from config_helpers import data_config, data_files
 from torch import nn
 
 from biomedclf.data.prepare import prepare_dataset
@@ -31,7 +32,7 @@ def _tree(root: Path) -> dict[str, bytes]:
 
 def test_writes_class_folder_tree_of_pngs(tmp_path: Path) -> None:
     out = tmp_path / "syn"
-    generate_synthetic(out, n_per_class=10, image_size=24, difficulty=0.5, seed=0)
+    generate_synthetic(out, n_per_class=10, image_size=24, difficulty=0.5, seed=0, n_classes=2)
     assert sorted(p.name for p in out.iterdir()) == list(CLASS_NAMES)
     pattern = re.compile(GROUP_PATTERN)
     patients: dict[str, set[str]] = {}
@@ -50,37 +51,35 @@ def test_writes_class_folder_tree_of_pngs(tmp_path: Path) -> None:
 
 
 def test_deterministic_for_a_seed(tmp_path: Path) -> None:
-    generate_synthetic(tmp_path / "a", 12, 20, 0.5, seed=7)
-    generate_synthetic(tmp_path / "b", 12, 20, 0.5, seed=7)
-    generate_synthetic(tmp_path / "c", 12, 20, 0.5, seed=8)
+    generate_synthetic(tmp_path / "a", 12, 20, 0.5, seed=7, n_classes=2)
+    generate_synthetic(tmp_path / "b", 12, 20, 0.5, seed=7, n_classes=2)
+    generate_synthetic(tmp_path / "c", 12, 20, 0.5, seed=8, n_classes=2)
     assert _tree(tmp_path / "a") == _tree(tmp_path / "b")
     assert _tree(tmp_path / "a") != _tree(tmp_path / "c")
 
 
 def test_replaces_own_output_but_not_other_folders(tmp_path: Path) -> None:
     out = tmp_path / "syn"
-    generate_synthetic(out, 8, 16, 0.5, seed=0)
-    generate_synthetic(out, 5, 16, 0.5, seed=0)  # fewer images: no stale files remain
+    generate_synthetic(out, 8, 16, 0.5, seed=0, n_classes=2)
+    generate_synthetic(out, 5, 16, 0.5, seed=0, n_classes=2)  # fewer images: no stale files remain
     assert sum(1 for _ in out.rglob("*.png")) == 10
     other = tmp_path / "mine"
     other.mkdir()
     (other / "thesis.txt").write_text("precious")
     with pytest.raises(ValueError, match="refusing to replace"):
-        generate_synthetic(other, 5, 16, 0.5, seed=0)
+        generate_synthetic(other, 5, 16, 0.5, seed=0, n_classes=2)
     assert (other / "thesis.txt").read_text() == "precious"
 
 
 def test_prepare_ingests_it_as_a_folder(tmp_path: Path) -> None:
-    generate_synthetic(tmp_path / "syn", 12, 16, 0.5, seed=1)
-    summary = prepare_dataset(
-        {
-            "source": "folder",
-            "path": str(tmp_path / "syn"),
-            "image_size": 16,
-            "split": {"group_pattern": GROUP_PATTERN},
-        },
-        tmp_path / "out",
+    generate_synthetic(tmp_path / "syn", 12, 16, 0.5, seed=1, n_classes=2)
+    cfg = data_config(
+        source="folder",
+        path=str(tmp_path / "syn"),
+        image_size=16,
+        split={"group_pattern": GROUP_PATTERN},
     )
+    summary = prepare_dataset(cfg, data_files(tmp_path / "out"))
     assert summary["class_names"] == ["normal", "opacity"]
     assert summary["positive_class"] == "opacity"
     assert summary["n_images"] == 24 and summary["rejected"] == 0
@@ -88,8 +87,8 @@ def test_prepare_ingests_it_as_a_folder(tmp_path: Path) -> None:
 
 
 def test_difficulty_changes_the_images() -> None:
-    easy, cls, _ = make_images(20, 32, 0.0, seed=0)
-    hard, cls2, _ = make_images(20, 32, 1.0, seed=0)
+    easy, cls, _ = make_images(20, 32, 0.0, seed=0, n_classes=2)
+    hard, cls2, _ = make_images(20, 32, 1.0, seed=0, n_classes=2)
     assert np.array_equal(cls, cls2)
     assert not np.array_equal(easy, hard)
 
@@ -103,7 +102,7 @@ def test_global_brightness_does_not_separate_classes() -> None:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_score
 
-    images, classes, _ = make_images(200, 32, 0.5, seed=0)
+    images, classes, _ = make_images(200, 32, 0.5, seed=0, n_classes=2)
     feats = _mean_std_features(images)
     acc = cross_val_score(LogisticRegression(), feats, classes, cv=5).mean()
     assert acc < 0.6, f"mean/std alone reach {acc:.2f}"
@@ -162,8 +161,8 @@ def tiny_cnn_accuracy(n_per_class: int, n_test: int, n_classes: int) -> float:
 
 def test_a_tiny_cnn_learns_the_local_signal(one_thread: None) -> None:
     acc = tiny_cnn_accuracy(200, 100, 2)
-    train_x, train_y, _ = make_images(200, 32, 0.5, seed=1)
-    test_x, test_y, _ = make_images(100, 32, 0.5, seed=2)
+    train_x, train_y, _ = make_images(200, 32, 0.5, seed=1, n_classes=2)
+    test_x, test_y, _ = make_images(100, 32, 0.5, seed=2, n_classes=2)
     # Global statistics on the same images stay near chance.
     from sklearn.linear_model import LogisticRegression
 
@@ -190,7 +189,7 @@ def test_n_classes_writes_one_folder_per_class(tmp_path: Path) -> None:
             patients.setdefault(f.name.split("_")[0], set()).add(cls)
     assert all(len(c) == 1 for c in patients.values()), "a patient belongs to one class"
     # A set with another number of classes replaces it (it is recognised as synthetic).
-    generate_synthetic(out, n_per_class=5, image_size=16, difficulty=0.5, seed=0)
+    generate_synthetic(out, n_per_class=5, image_size=16, difficulty=0.5, seed=0, n_classes=2)
     assert sorted(p.name for p in out.iterdir()) == ["normal", "opacity"]
     assert (
         synthetic_class_names(12) == list(SYNTHETIC_CLASSES) and len(set(SYNTHETIC_CLASSES)) == 12

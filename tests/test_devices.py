@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from biomedclf import devices
+from biomedclf.train import devices
 from biomedclf.train.devices import claim_gpu, select_device, visible_device_ids
 
 FOUR = ["0", "1", "2", "3"]

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_train import make_spec, write_cache
+from test_train import make_spec, train_run, write_cache
 
 from biomedclf.evaluate.evaluation import run_evaluation
 from biomedclf.evaluate.metrics import METRIC_KEYS, binary_metrics
 from biomedclf.evaluate.multiclass import MULTICLASS_KEYS, multiclass_metrics
+from biomedclf.layout import EVAL_FILES
 from biomedclf.train.inference import predict_probabilities
-from biomedclf.train.loop import run_training
 from biomedclf.train.models import load_model
 from biomedclf.train.scores import read_scores, score_columns
 from biomedclf.train.threshold import youden_threshold
@@ -29,14 +29,27 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]
     root = tmp_path_factory.mktemp("eval")
     data = write_cache(root / "data", sizes=(64, 40, 30), image_size=16, channels=3, seed=1)
     spec = make_spec("conv_gap", {"width": 8, "batch_norm": True, "dropout": 0.2}, epochs=3)
-    run_training(spec, 5, data, root / "train", root / "ckpt")
+    train(spec, 5, data, root / "train", root / "ckpt")
     out = root / "eval"
     evaluate(root / "train", out)
     return data, root / "train" / "model.pt", out
 
 
-def evaluate(train_dir: Path, out: Path) -> dict:
-    return run_evaluation(train_dir / "scores.csv", train_dir / "train.json", out)
+def train(spec: dict, seed: int, data: Path, out: Path, checkpoint: Path) -> None:
+    """Train into ``out`` from the cache ``data``, as the train job does."""
+    train_run(spec, seed, data, out, checkpoint)
+
+
+def eval_outputs(out: Path) -> dict[str, Path]:
+    """An evaluation job's outputs in ``out``, by role (``metrics``, ``predictions``)."""
+    return {role: out / name for role, name in EVAL_FILES.items()}
+
+
+def evaluate(train_dir: Path, out: Path, ordinal: bool = False) -> dict:
+    """Evaluate the run trained into ``train_dir``, writing into ``out``."""
+    return run_evaluation(
+        train_dir / "scores.csv", train_dir / "train.json", ordinal=ordinal, **eval_outputs(out)
+    )
 
 
 def read_predictions(path: Path) -> list[dict[str, str]]:
@@ -95,7 +108,7 @@ def test_metrics_follow_from_predictions_and_val(
     probs = np.array([float(r["prob_abnormal"]) for r in rows])
     assert binary_metrics(labels, probs, 0.5) == metrics["threshold_0.5"]
     both = np.array([[float(r["prob_normal"]), float(r["prob_abnormal"])] for r in rows])
-    assert multiclass_metrics(labels, both, ["normal", "abnormal"]) == metrics["multiclass"]
+    assert multiclass_metrics(labels, both, ["normal", "abnormal"], False) == metrics["multiclass"]
     # Youden's threshold comes from the validation split, not the test split
     val = torch.load(data / "val.pt", weights_only=True)
     val_probs = predict_probabilities(model_path, val["images"])[:, 1].double().numpy()
@@ -123,7 +136,9 @@ def test_evaluation_job_does_not_import_torch(
         "import sys; from pathlib import Path; "
         "from biomedclf.evaluate.evaluation import run_evaluation; "
         f"run_evaluation(Path({str(model_path.parent)!r}) / 'scores.csv', "
-        f"Path({str(model_path.parent)!r}) / 'train.json', Path({str(tmp_path)!r})); "
+        f"Path({str(model_path.parent)!r}) / 'train.json', "
+        f"Path({str(tmp_path)!r}) / 'metrics.json', Path({str(tmp_path)!r}) / 'predictions.csv', "
+        "ordinal=False); "
         "assert 'torch' not in sys.modules, 'torch was imported'; "
         "assert 'sklearn' not in sys.modules, 'sklearn was imported'"
     )
@@ -182,9 +197,9 @@ def trained4(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path
     root = tmp_path_factory.mktemp("eval4")
     data = write_cache(root / "data", sizes=(96, 48, 40), image_size=16, seed=2, n_classes=4)
     spec = make_spec("conv", {"width": 8}, epochs=3)
-    run_training(spec, 1, data, root / "train", root / "ckpt")
+    train(spec, 1, data, root / "train", root / "ckpt")
     out = root / "eval"
-    run_evaluation(root / "train" / "scores.csv", root / "train" / "train.json", out, ordinal=True)
+    evaluate(root / "train", out, ordinal=True)
     return data, root / "train" / "model.pt", out
 
 
@@ -212,13 +227,14 @@ def test_k_class_files_follow_the_contract(trained4: tuple[Path, Path, Path]) ->
     probs = np.array([[float(r[f"prob_{n}"]) for n in names] for r in rows])
     labels = np.array([int(r["label"]) for r in rows])
     assert [int(r["predicted"]) for r in rows] == np.argmax(probs, axis=1).tolist()
-    assert multiclass_metrics(labels, probs, names, ordinal=True) == mc
+    assert multiclass_metrics(labels, probs, names, True) == mc
     test = torch.load(data / "test.pt", weights_only=True)
     again = predict_probabilities(model_path, test["images"]).double().numpy()
     assert probs.tolist() == again.tolist()  # exactly the model's softmax, via scores.csv
 
 
 def _write_scores(path: Path, k: int, rows: list[list]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(score_columns(k))
@@ -237,6 +253,7 @@ def _scores_rows(k: int, n: int = 12, seed: int = 0) -> list[list]:
 
 
 def _train_json(path: Path, k: int, n_classes: int | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     names = [f"grade {g}" for g in range(k)]
     path.write_text(
         json.dumps({"variant": "v", "seed": 0, "class_names": names, "n_classes": n_classes or k})
@@ -250,12 +267,14 @@ def test_k_class_scores_without_training(tmp_path: Path) -> None:
     rows = _scores_rows(3)
     scores = _write_scores(tmp_path / "scores.csv", 3, rows)
     info = _train_json(tmp_path / "train.json", 3)
-    m = run_evaluation(scores, info, tmp_path / "out", ordinal=True)
+    out = eval_outputs(tmp_path / "out")
+    m = run_evaluation(scores, info, out["metrics"], out["predictions"], ordinal=True)
     assert "threshold_0.5" not in m and m["multiclass"]["kappa_weights"] == "quadratic"
-    plain = run_evaluation(scores, info, tmp_path / "plain")
+    assert json.loads(out["metrics"].read_text()) == m
+    plain = run_evaluation(scores, info, ordinal=False, **eval_outputs(tmp_path / "plain"))
     assert plain["multiclass"]["kappa_weights"] == "none"
     assert plain["multiclass"]["accuracy"] == m["multiclass"]["accuracy"]
-    lines = (tmp_path / "out" / "predictions.csv").read_text().splitlines()
+    lines = out["predictions"].read_text().splitlines()
     assert lines[0] == "path,label,predicted,prob_grade 0,prob_grade 1,prob_grade 2"
     test_rows = [r for r in rows if r[0] == "test"]
     for line, row in zip(lines[1:], test_rows, strict=True):
@@ -268,7 +287,7 @@ def test_wrong_score_columns_are_named(tmp_path: Path) -> None:
     info = _train_json(tmp_path / "train.json", 3)
     four = _write_scores(tmp_path / "scores.csv", 4, _scores_rows(4))
     with pytest.raises(ValueError, match=r"scores\.csv: columns .* \(3 classes, train\.json\)"):
-        run_evaluation(four, info, tmp_path / "out")
+        run_evaluation(four, info, ordinal=False, **eval_outputs(tmp_path / "out"))
     old = tmp_path / "old.csv"
     old.write_text("split,path,label,probability\nval,a.png,0,0.2\ntest,b.png,1,0.7\n")
     with pytest.raises(ValueError, match=r"old\.csv: columns .*'probability'.*rerun the"):
@@ -279,4 +298,20 @@ def test_wrong_score_columns_are_named(tmp_path: Path) -> None:
     scores3 = _write_scores(tmp_path / "s3.csv", 3, _scores_rows(3))
     wrong = _train_json(tmp_path / "train.json", 3, n_classes=4)
     with pytest.raises(ValueError, match=r"train\.json: n_classes 4 but class_names"):
-        run_evaluation(scores3, wrong, tmp_path / "o")
+        run_evaluation(scores3, wrong, ordinal=False, **eval_outputs(tmp_path / "o"))
+
+
+def test_evaluation_writes_exactly_the_given_paths(tmp_path: Path) -> None:
+    scores = _write_scores(tmp_path / "in" / "scores.csv", 3, _scores_rows(3))
+    info = _train_json(tmp_path / "in" / "train.json", 3)
+    metrics, predictions = tmp_path / "a" / "m.json", tmp_path / "b" / "c" / "p.csv"
+    m = run_evaluation(scores, info, metrics, predictions, ordinal=False)
+    assert json.loads(metrics.read_text()) == m
+    assert predictions.read_text().startswith("path,label,predicted,prob_grade 0,")
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert written == [
+        Path("a/m.json"),
+        Path("b/c/p.csv"),
+        Path("in/scores.csv"),
+        Path("in/train.json"),
+    ]

@@ -10,17 +10,17 @@ import pytest
 import torch
 from scipy import stats
 from test_train import make_spec, write_cache
+from test_train import train_run as train_into
 
-from biomedclf import explain
 from biomedclf.evaluate.evaluation import run_evaluation
 from biomedclf.evaluate.multiclass import predict_classes
 from biomedclf.evaluate.run_results import load_predictions
+from biomedclf.explain import saliency as explain
 from biomedclf.explain.files import read_errors, read_maps, read_sanity
 from biomedclf.explain.sanity import SURVIVAL_THRESHOLD, map_correlations
 from biomedclf.explain.selection import GALLERY_MAX
-from biomedclf.layout import RunFiles
+from biomedclf.layout import DATA_FILES, EXPLAIN_FILES, eval_files, run_dir, train_files
 from biomedclf.train.inference import flat_logits
-from biomedclf.train.loop import run_training
 from biomedclf.train.losses import predicted
 from biomedclf.train.models import build_model, load_model
 from biomedclf.train.scores import read_scores
@@ -51,17 +51,38 @@ def write_patch_cache(data_dir: Path, sizes=(200, 60, 60)) -> Path:
     return data_dir
 
 
-def train_run(study: Path, data: Path, name: str, model: str, epochs: int, **args) -> RunFiles:
-    """Train and evaluate one run in the study layout (as the train and evaluate jobs do)."""
-    run = RunFiles.of(study, name, 0)
+def train_run(study: Path, data: Path, name: str, model: str, epochs: int, **args) -> dict:
+    """Train and evaluate one run (seed 0) in the study layout, as the train and evaluate
+    jobs do; its files by role (model, history, info, scores, metrics, predictions)."""
+    train, evaluation = train_files(study, name, 0), eval_files(study, name, 0)
     spec = {**make_spec(model, args, epochs=epochs), "name": name}
-    run_training(spec, 0, data, run.train_dir, study / ".ckpt" / name, threads=1)
-    run_evaluation(run.scores, run.train_json, run.eval_dir)
-    return run
+    train_into(spec, 0, data, run_dir(study, "train", name, 0), study / ".ckpt" / name)
+    run_evaluation(train["scores"], train["info"], ordinal=False, **evaluation)
+    return {**train, **evaluation}
+
+
+def outputs(folder: Path) -> dict[str, Path]:
+    """An explain job's outputs in ``folder``, by role."""
+    return {role: folder / name for role, name in EXPLAIN_FILES.items()}
+
+
+def explain_runs(runs: dict, variant: str, n_images: int, folder: Path, data: Path) -> dict:
+    """explain_run of ``variant`` (seed 0) on the cache ``data`` with every run of ``runs`` as
+    a baseline and its own predictions as the seed ensemble, as the explain rule passes them;
+    the written files by role."""
+    return explain.explain_run(
+        runs[variant]["model"],
+        data / DATA_FILES["test"],
+        baselines={name: run["predictions"] for name, run in runs.items()},
+        ensemble={0: runs[variant]["predictions"]},
+        n_images=n_images,
+        outputs=outputs(folder),
+        threads=1,
+    )
 
 
 @pytest.fixture(scope="module")
-def patch_study(tmp_path_factory) -> tuple[Path, Path, dict[str, RunFiles]]:
+def patch_study(tmp_path_factory) -> tuple[Path, Path, dict[str, dict]]:
     study = tmp_path_factory.mktemp("patch")
     data = write_patch_cache(study / "data")
     runs = {
@@ -71,8 +92,8 @@ def patch_study(tmp_path_factory) -> tuple[Path, Path, dict[str, RunFiles]]:
     return study, data, runs
 
 
-def _inputs(run: RunFiles, data: Path):
-    model, saved = load_model(run.model)
+def _inputs(run: dict, data: Path):
+    model, saved = load_model(run["model"])
     test = torch.load(data / "test.pt", weights_only=True)
     x = explain._inputs(saved, test["images"])
     with torch.no_grad():
@@ -121,7 +142,7 @@ def test_two_class_maps_of_class_0_attribute_the_negative_logit(patch_study):
 
 
 def test_the_cascade_goes_from_the_output_layer_down():
-    conv = build_model("conv", {}, 1, 32)
+    conv = build_model("conv", {}, 1, 32, n_classes=2)
     assert explain.cascade_groups(conv) == [
         ["fc2"],
         ["fc1"],
@@ -129,13 +150,13 @@ def test_the_cascade_goes_from_the_output_layer_down():
         ["features.3"],
         ["features.0"],
     ]
-    gap = build_model("conv_gap", {"batch_norm": True, "depth": 2}, 1, 32)
+    gap = build_model("conv_gap", {"batch_norm": True, "depth": 2}, 1, 32, n_classes=2)
     assert explain.cascade_groups(gap) == [
         ["head"],
         ["features.4", "features.5"],
         ["features.0", "features.1"],
     ]
-    resnet = build_model("resnet18", {}, 1, 32)
+    resnet = build_model("resnet18", {}, 1, 32, n_classes=2)
     groups = explain.cascade_groups(resnet)
     assert groups[0] == ["fc"] and groups[-1] == ["conv1", "bn1"] and len(groups) == 21
     assert explain.method_for(resnet) == explain.Method("grad_cam", "layer4.1.conv2")
@@ -174,17 +195,15 @@ def test_linear_models_use_integrated_gradients_and_keep_their_first_layer(patch
     first = model.net[1].weight.detach().numpy()
     assert weights.shape == (32, 1, SIZE, SIZE)
     assert np.array_equal(weights.reshape(32, -1), first)
-    conv = build_model("conv", {}, 1, SIZE)
+    conv = build_model("conv", {}, 1, SIZE, n_classes=2)
     assert explain.first_layer_weights(conv, (1, SIZE, SIZE)).shape == (0, 1, SIZE, SIZE)
 
 
 def test_explain_run_writes_maps_and_sanity_as_documented(patch_study, tmp_path):
     study, data, runs = patch_study
-    out = tmp_path / "cnn"
-    maps_path, sanity_path, errors_path = explain.explain_run(
-        runs["cnn"].model, data, runs, [runs["cnn"]], 6, out
-    )
-    m, rec = read_maps(maps_path), read_sanity(sanity_path)
+    written = explain_runs(runs, "cnn", 6, tmp_path / "cnn", data=data)
+    assert written == outputs(tmp_path / "cnn")
+    m, rec = read_maps(written["maps"]), read_sanity(written["sanity"])
     assert (m.variant, m.seed, m.method, m.layer, m.target) == (
         "cnn",
         0,
@@ -195,7 +214,7 @@ def test_explain_run_writes_maps_and_sanity_as_documented(patch_study, tmp_path)
     assert set(m.selection_baseline.tolist()) == {"ann", "cnn"}
     assert len(m.rows_for("cnn")) == 6 and len(m.paths) <= 12
     assert m.maps.shape == m.randomised_maps.shape == (len(m.paths), SIZE, SIZE)
-    test = read_scores(runs["cnn"].scores)["test"]
+    test = read_scores(runs["cnn"]["scores"])["test"]
     row = {p: i for i, p in enumerate(test.paths)}
     expected = test.probabilities[[row[str(p)] for p in m.paths]]
     assert np.allclose(m.probabilities, expected, atol=1e-5)
@@ -207,18 +226,17 @@ def test_explain_run_writes_maps_and_sanity_as_documented(patch_study, tmp_path)
     assert rec["spearman"]["mean"] == pytest.approx(np.nanmean(m.spearman))
     assert [s["layers"] for s in rec["cascade"]] == [g.split(",") for g in m.cascade_layers]
     assert rec["n_images"] == len(m.paths) and rec["survives"] is False
-    again = explain.explain_run(runs["cnn"].model, data, runs, [runs["cnn"]], 6, tmp_path / "b")
-    assert [p.read_bytes() for p in again] == [
-        p.read_bytes() for p in (maps_path, sanity_path, errors_path)
+    again = explain_runs(runs, "cnn", 6, tmp_path / "b", data=data)
+    assert [again[r].read_bytes() for r in EXPLAIN_FILES] == [
+        written[r].read_bytes() for r in EXPLAIN_FILES
     ]
 
 
 def test_explain_run_stores_the_ensembles_errors_with_their_images(patch_study, tmp_path):
     _, data, runs = patch_study
-    ann = runs["ann"]
-    *_, errors_path = explain.explain_run(ann.model, data, {"ann": ann}, [ann], 4, tmp_path)
-    err = read_errors(errors_path)
-    pred = load_predictions(ann.predictions)
+    written = explain_runs({"ann": runs["ann"]}, "ann", 4, tmp_path, data=data)
+    err = read_errors(written["errors"])
+    pred = load_predictions(runs["ann"]["predictions"])
     wrong = np.flatnonzero(predict_classes(pred.probs) != pred.labels)
     assert (err.variant, err.n_test, err.n_errors) == ("ann", 60, wrong.size)
     assert err.seeds.tolist() == [0] and err.paths.shape[0] == min(wrong.size, GALLERY_MAX)
@@ -231,11 +249,42 @@ def test_explain_run_stores_the_ensembles_errors_with_their_images(patch_study, 
     assert int(err.confusions[:, 2].sum()) == wrong.size
 
 
+def test_the_seed_ensemble_is_given_by_seed(patch_study, tmp_path):
+    """errors.npz names the ensemble's seeds (ascending, whatever the order given); a plain
+    list of files, which cannot say their seeds, is refused."""
+    _, data, runs = patch_study
+    ann = runs["ann"]
+    common = dict(baselines={"ann": ann["predictions"]}, n_images=4, threads=1)
+    written = explain.explain_run(
+        ann["model"],
+        data / DATA_FILES["test"],
+        ensemble={7: ann["predictions"], 3: ann["predictions"]},
+        outputs=outputs(tmp_path / "a"),
+        **common,
+    )
+    assert read_errors(written["errors"]).seeds.tolist() == [3, 7]
+    with pytest.raises(TypeError, match=r"ensemble must map each seed to its predictions.csv"):
+        explain.explain_run(
+            ann["model"],
+            data / DATA_FILES["test"],
+            ensemble=[ann["predictions"]],
+            outputs=outputs(tmp_path / "b"),
+            **common,
+        )
+    with pytest.raises(ValueError, match=r"explain outputs: no path for \['errors'\]"):
+        explain.explain_run(
+            ann["model"],
+            data / DATA_FILES["test"],
+            ensemble={0: ann["predictions"]},
+            outputs={"maps": tmp_path / "m.npz", "sanity": tmp_path / "s.json"},
+            **common,
+        )
+
+
 def test_k_class_maps_explain_the_true_class(tmp_path):
     data = write_cache(tmp_path / "data", sizes=(96, 32, 48), image_size=16, n_classes=4)
-    run = train_run(tmp_path, data, "cnn", "conv", 2, width=8)
-    maps_path, *_ = explain.explain_run(run.model, data, {"cnn": run}, [run], 8, tmp_path / "o")
-    m = read_maps(maps_path)
+    runs = {"cnn": train_run(tmp_path, data, "cnn", "conv", 2, width=8)}
+    m = read_maps(explain_runs(runs, "cnn", 8, tmp_path / "o", data=data)["maps"])
     assert m.probabilities.shape == (len(m.paths), 4) and len(m.rows_for("cnn")) == 8
     assert sorted(set(m.labels.tolist())) == [0, 1, 2, 3]
 
@@ -244,6 +293,4 @@ def test_a_model_of_another_cache_is_refused(patch_study, tmp_path):
     _, _, runs = patch_study
     data = write_cache(tmp_path / "data")  # 16 px images
     with pytest.raises(ValueError, match=r"model\.pt: trained on \(1, 32, 32\).*retrain"):
-        explain.explain_run(
-            runs["cnn"].model, data, {"cnn": runs["cnn"]}, [runs["cnn"]], 4, tmp_path / "o"
-        )
+        explain_runs({"cnn": runs["cnn"]}, "cnn", 4, tmp_path / "o", data=data)

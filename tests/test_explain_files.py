@@ -20,7 +20,7 @@ from biomedclf.explain.files import (
     write_maps,
 )
 from biomedclf.explain.sanity import SANITY_FORMAT
-from biomedclf.explain_layout import explain_dir, figure_path
+from biomedclf.layout import explain_files
 
 #: The arrays of maps.npz (workflow/CONTRACTS.md, "Saliency maps").
 ARRAYS = {
@@ -57,7 +57,7 @@ def written(tmp_path_factory):
 
 def test_maps_npz_holds_the_documented_arrays_without_pickle(written):
     root, maps = written
-    assert maps["cnn"] == explain_dir(root, "cnn", 0) / "maps.npz"
+    assert maps["cnn"] == explain_files(root, "cnn", 0)["maps"]
     with np.load(maps["cnn"], allow_pickle=False) as data:
         assert set(data.files) == ARRAYS
         n, (c, h, w) = data["paths"].shape[0], data["images"].shape[1:]
@@ -109,7 +109,7 @@ def test_selection_rows_follow_the_baselines(written):
 
 def test_sanity_json(written, tmp_path):
     root, _ = written
-    rec = read_sanity(explain_dir(root, "cnn", 0) / "sanity.json")
+    rec = read_sanity(explain_files(root, "cnn", 0)["sanity"])
     assert rec["format"] == SANITY_FORMAT and rec["variant"] == "cnn" and rec["seed"] == 0
     assert {
         "threshold",
@@ -126,12 +126,11 @@ def test_sanity_json(written, tmp_path):
     bad.write_text(json.dumps({"format": "other"}))
     with pytest.raises(ValueError, match="rerun the explain job"):
         read_sanity(bad)
-    assert figure_path(root, "errors", "x") == root / "figures" / "errors_x.png"
 
 
 def test_errors_npz_holds_the_gallery_and_is_checked(written, tmp_path):
     root, _ = written
-    path = explain_dir(root, "ann", 0) / "errors.npz"
+    path = explain_files(root, "ann", 0)["errors"]
     err = read_errors(path)
     e = err.paths.shape[0]
     assert err.format == ERRORS_FORMAT and err.variant == "ann" and err.seeds.tolist() == [0, 1]
@@ -144,4 +143,4 @@ def test_errors_npz_holds_the_gallery_and_is_checked(written, tmp_path):
     with pytest.raises(ValueError, match=r"bad\.npz: arrays do not match .*rerun the explain"):
         read_errors(tmp_path / "bad.npz")
     with pytest.raises(ValueError, match="not a biomedclf-errors/1 file"):
-        read_errors(explain_dir(root, "ann", 0) / "maps.npz")
+        read_errors(explain_files(root, "ann", 0)["maps"])

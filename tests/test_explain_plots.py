@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 from aggregate_fixtures import make_study, write_fake_explain
 
-from biomedclf import explain_gallery, explain_plots
 from biomedclf.explain.files import read_errors, read_maps
 from biomedclf.explain.selection import GALLERY_MAX, ensemble_errors
+from biomedclf.layout import figure_file
+from biomedclf.report.figures import errors as explain_gallery
+from biomedclf.report.figures import saliency as explain_plots
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -31,9 +33,15 @@ def _study(root, n_classes, comparisons=None, n_images=16):
     return runs, study, maps
 
 
-def _draw(study, maps, out_dir):
+def _draw(study, maps, root):
+    """Every comparison's figures into the study folder ``root``, as the rule names them."""
     errors = {v: p.with_name("errors.npz") for v, p in maps.items()}
-    return explain_gallery.plot_explain_figures(study["comparisons"], maps, errors, out_dir)
+    figures = {
+        (c, kind): figure_file(root, kind, c)
+        for c in study["comparisons"]
+        for kind in ("saliency", "errors")
+    }
+    return explain_gallery.plot_explain_figures(study["comparisons"], maps, errors, figures)
 
 
 @pytest.fixture(scope="module", params=[2, 11], ids=["2 classes", "11 classes"])
@@ -41,14 +49,12 @@ def figures(request, tmp_path_factory):
     root = tmp_path_factory.mktemp(f"k{request.param}")
     comps = COMPARISONS_11 if request.param == 11 else None
     runs, study, maps = _study(root, request.param, comps)
-    return root, runs, study, maps, _draw(study, maps, root / "figures")
+    return root, runs, study, maps, _draw(study, maps, root)
 
 
 def test_every_comparison_gets_both_figures(figures):
     root, _, study, _, paths = figures
-    expected = [
-        f"{kind}_{c}.png" for c in sorted(study["comparisons"]) for kind in ("saliency", "errors")
-    ]
+    expected = [f"{kind}_{c}.png" for c in study["comparisons"] for kind in ("saliency", "errors")]
     assert [p.name for p in paths] == expected
     for p in paths:
         data = p.read_bytes()
@@ -60,6 +66,15 @@ def test_figures_are_deterministic(figures, tmp_path):
     root, runs, study, maps, paths = figures
     again = _draw(study, maps, tmp_path)
     assert [p.read_bytes() for p in again] == [p.read_bytes() for p in paths]
+
+
+def test_the_rule_must_name_both_figures_of_every_comparison(figures, tmp_path):
+    _, _, study, maps, _ = figures
+    errors = {v: p.with_name("errors.npz") for v, p in maps.items()}
+    name = next(iter(study["comparisons"]))
+    only_saliency = {(name, "saliency"): tmp_path / "s.png"}
+    with pytest.raises(ValueError, match="a saliency and an errors figure per comparison"):
+        explain_gallery.plot_explain_figures(study["comparisons"], maps, errors, only_saliency)
 
 
 def test_saliency_figure_follows_the_maps(figures, tmp_path):
@@ -106,7 +121,7 @@ def test_maps_lacking_the_baselines_images_are_refused(figures, tmp_path):
 
 def test_gallery_heading_names_the_errors_and_confusions(figures):
     _, runs, _, maps, _ = figures
-    full = ensemble_errors(runs, "ann")
+    full = ensemble_errors({r.seed: r.predictions for r in runs if r.variant == "ann"}, "ann")
     err = read_errors(maps["ann"].with_name("errors.npz"))
     assert err.n_errors == len(full.paths) and err.paths.tolist() == full.paths[:GALLERY_MAX]
     text = explain_gallery.gallery_heading(err, "baseline")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from biomedclf import explain_sanity as es
+from biomedclf.explain import sanity as es
 
 
 @pytest.mark.parametrize("seed", range(5))

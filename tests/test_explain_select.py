@@ -96,7 +96,7 @@ def test_baseline_and_variant_share_the_baseline_selection(tmp_path):
     maps = write_fake_explain(tmp_path, runs, study["comparisons"], n_images=8)
     baseline = study["comparisons"]["dropout"]["baseline"]
     base, variant = read_maps(maps[baseline]), read_maps(maps["cnn_dropout"])
-    expected = [p.path for p in select_images(load_predictions(runs[2]), 8)]  # cnn seed 0
+    expected = [p.path for p in select_images(load_predictions(runs[2].predictions), 8)]
     assert runs[2].variant == baseline and runs[2].seed == 0
     assert [str(base.paths[i]) for i in base.rows_for(baseline)] == expected
     assert [str(variant.paths[i]) for i in variant.rows_for(baseline)] == expected
@@ -106,15 +106,22 @@ def test_baseline_and_variant_share_the_baseline_selection(tmp_path):
 
 def test_errors_of_the_seed_ensemble(tmp_path):
     runs, _ = make_study(tmp_path, seeds=[0, 1, 2], n_test=60, n_classes=3)
-    err = ensemble_errors(runs, "ann")
-    preds = [load_predictions(r.predictions) for r in runs if r.variant == "ann"]
+    files = {r.seed: r.predictions for r in runs if r.variant == "ann"}
+    err = ensemble_errors(files, "ann")
+    preds = [load_predictions(files[s]) for s in (0, 1, 2)]
     mean = np.mean([p.probs for p in preds], axis=0)
     wrong = predict_classes(mean) != preds[0].labels
-    assert len(err.paths) == int(wrong.sum()) and err.n_seeds == 3 and err.n_test == 60
+    assert len(err.paths) == int(wrong.sum()) and err.n_test == 60
+    assert err.seeds == [0, 1, 2] and err.n_seeds == 3
     assert np.all(np.diff(err.confidence) <= 0)  # most confident first
     assert np.all(err.predicted != err.labels)
     counts = err.confusions()
     assert sum(n for _, _, n in counts) == len(err.paths)
     assert [n for _, _, n in counts] == sorted((n for _, _, n in counts), reverse=True)
-    with pytest.raises(ValueError, match="variant nope"):
-        ensemble_errors(runs, "nope")
+    # loaded predictions, in any order: averaged in seed order, the same bits
+    loaded = {2: preds[2], 0: preds[0], 1: preds[1]}
+    again = ensemble_errors(loaded, "ann")
+    assert again.paths == err.paths and again.confidence.tobytes() == err.confidence.tobytes()
+    assert again.seeds == [0, 1, 2]
+    with pytest.raises(ValueError, match="variant nope: no predictions"):
+        ensemble_errors({}, "nope")

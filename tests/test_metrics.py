@@ -163,7 +163,7 @@ def test_multiclass_metrics_match_scikit_learn(k: int, seed: int, ordinal: bool)
     from sklearn import metrics as sk
 
     y, p = _random_case(seed, k)
-    m = multiclass_metrics(y, p, ordinal=ordinal)
+    m = multiclass_metrics(y, p, None, ordinal)
     pred = predict_classes(p)
     if k == 2:
         np.testing.assert_array_equal(pred, (p[:, 1] >= 0.5).astype(int))
@@ -209,7 +209,7 @@ def test_multiclass_metrics_match_scikit_learn(k: int, seed: int, ordinal: bool)
 def test_two_classes_agree_with_the_binary_block() -> None:
     """For K = 2 the multi-class block calls like the threshold-0.5 block."""
     y, p = _random_case(11, 2)
-    mc = multiclass_metrics(y, p)
+    mc = multiclass_metrics(y, p, None, False)
     b = binary_metrics(y, p[:, 1], 0.5)
     assert mc["accuracy"] == b["accuracy"]
     assert mc["confusion_matrix"] == b["confusion_matrix"]
@@ -229,33 +229,33 @@ def test_quadratic_kappa_by_hand() -> None:
     r, c = np.array([2, 2, 2]), np.array([2, 3, 1])
     w = (np.arange(3)[:, None] - np.arange(3)[None, :]) ** 2
     want = 1 - 5 / (np.sum(w * np.outer(r, c)) / 6)
-    assert multiclass_metrics(y, p, ordinal=True)["kappa"] == pytest.approx(want)
+    assert multiclass_metrics(y, p, None, True)["kappa"] == pytest.approx(want)
     unweighted = 1 - (2 / 6) / (1 - np.sum(r * c) / 36)
-    assert multiclass_metrics(y, p)["kappa"] == pytest.approx(unweighted)
+    assert multiclass_metrics(y, p, None, False)["kappa"] == pytest.approx(unweighted)
 
 
 def test_undefined_multiclass_values_are_null_and_logged(caplog: pytest.LogCaptureFixture) -> None:
     y = [0, 0, 1, 1]  # class 2 has no test image and is never predicted
     p = np.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0.3, 0.6, 0.1]])
     with caplog.at_level(logging.WARNING, logger="biomedclf.evaluate.multiclass"):
-        m = multiclass_metrics(y, p, ["a", "b", "c"])
+        m = multiclass_metrics(y, p, ["a", "b", "c"], False)
     c = m["per_class"][2]
     assert c["support"] == 0 and c["recall"] is None and c["precision"] is None
     assert c["auroc"] is None and c["average_precision"] is None and c["f1"] is None
     assert c["specificity"] == 1.0
     assert m["macro_auroc"] == pytest.approx(np.mean([m["per_class"][i]["auroc"] for i in (0, 1)]))
     assert "class(es) c" in caplog.text
-    one = multiclass_metrics([1, 1], np.eye(3)[[1, 1]])
+    one = multiclass_metrics([1, 1], np.eye(3)[[1, 1]], None, False)
     assert one["kappa"] is None and one["accuracy"] == 1.0
     json.dumps(m, allow_nan=False)
 
 
 def test_multiclass_input_is_checked() -> None:
     with pytest.raises(ValueError, match=r"labels must lie in 0\.\.2"):
-        multiclass_metrics([0, 3], np.full((2, 3), 1 / 3))
+        multiclass_metrics([0, 3], np.full((2, 3), 1 / 3), None, False)
     with pytest.raises(ValueError, match="shape"):
-        multiclass_metrics([0, 1], np.full((3, 3), 1 / 3))
+        multiclass_metrics([0, 1], np.full((3, 3), 1 / 3), None, False)
     with pytest.raises(ValueError, match="NaN"):
-        multiclass_metrics([0, 1], [[0.5, np.nan], [0.5, 0.5]])
+        multiclass_metrics([0, 1], [[0.5, np.nan], [0.5, 0.5]], None, False)
     with pytest.raises(ValueError, match="2 class names for 3"):
-        multiclass_metrics([0, 1], np.full((2, 3), 1 / 3), ["a", "b"])
+        multiclass_metrics([0, 1], np.full((2, 3), 1 / 3), ["a", "b"], False)

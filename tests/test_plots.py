@@ -1,14 +1,20 @@
-"""Figures of the aggregate step: the expected PNG files, non-empty, deterministic."""
+"""Figures of the report: the PNG files the rules name, non-empty, deterministic."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
-from aggregate_fixtures import make_study, study_stats
+from aggregate_fixtures import figure_outputs, make_study, study_stats
 
-from biomedclf import class_plots, plots
+from biomedclf.layout import STUDY_FIGURES
+from biomedclf.report.figures import classes as class_plots
+from biomedclf.report.figures import curves, plots, style
+
+#: The figures of the comparison_figures rule.
+COMPARISON_FIGURES = ("curves", "roc", "confusion")
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -29,7 +35,10 @@ def _assert_png(path):
 
 def test_plot_comparison_writes_curves_roc_and_confusion(study, tmp_path):
     runs, spec, st = study
-    paths = plots.plot_comparison("dropout", spec["comparisons"]["dropout"], runs, st, tmp_path)
+    outputs = figure_outputs(tmp_path, COMPARISON_FIGURES, "dropout")
+    paths = plots.plot_comparison(
+        "dropout", spec["comparisons"]["dropout"], runs, st.source, outputs
+    )
     assert [p.name for p in paths] == [
         "curves_dropout.png",
         "roc_dropout.png",
@@ -43,7 +52,7 @@ def test_plot_comparison_writes_curves_roc_and_confusion(study, tmp_path):
 
 def test_plot_study_writes_three_figures(study, tmp_path):
     runs, _, st = study
-    paths = plots.plot_study(runs, st, tmp_path / "figures")
+    paths = plots.plot_study(runs, st.source, figure_outputs(tmp_path, STUDY_FIGURES))
     assert [p.name for p in paths] == [
         "test_accuracy.png",
         "accuracy_vs_time.png",
@@ -51,6 +60,39 @@ def test_plot_study_writes_three_figures(study, tmp_path):
     ]
     for p in paths:
         _assert_png(p)
+
+
+def test_figures_go_where_the_rule_names_them(study, tmp_path):
+    runs, _, st = study
+    outputs = {f: tmp_path / "any" / f"{i}.png" for i, f in enumerate(STUDY_FIGURES)}
+    assert plots.plot_study(runs, st.source, outputs) == list(outputs.values())
+    with pytest.raises(ValueError, match="the rule names"):
+        plots.plot_study(runs, st.source, figure_outputs(tmp_path, STUDY_FIGURES[:2]))
+
+
+def test_grid_shape():
+    assert style.grid_shape(1, 3) == (1, 1) and style.grid_shape(3, 3) == (1, 3)
+    assert style.grid_shape(4, 3) == (2, 3) and style.grid_shape(11, 4) == (3, 4)
+    assert style.grid_shape(0, 8) == (1, 1) and style.grid_shape(17, 8) == (3, 8)
+
+
+def test_loss_axis_names_the_loss_the_runs_trained_with(tmp_path):
+    """The curves' loss axis follows train.json's loss: another loss draws another figure,
+    and a run without one is refused."""
+    variants = {"a": ("conv", 0.7, 1.0), "b": ("conv", 0.8, 2.0)}
+    comps = {"ab": {"baseline": "a", "variants": ["b"]}}
+    runs, _ = make_study(tmp_path / "s", variants, seeds=[0], n_test=30, comparisons=comps)
+    assert curves.trained_losses(runs) == ["binary cross-entropy"] * 2
+    bce = curves.plot_curves("ab", comps["ab"], runs, tmp_path / "bce.png")
+    for run in runs:
+        info = json.loads(run.train_json.read_text())
+        run.train_json.write_text(json.dumps({**info, "loss": "focal"}))
+    focal = curves.plot_curves("ab", comps["ab"], runs, tmp_path / "focal.png")
+    assert focal.read_bytes() != bce.read_bytes()
+    info.pop("loss")
+    runs[0].train_json.write_text(json.dumps(info))
+    with pytest.raises(ValueError, match="no 'loss'.*rerun its training job"):
+        curves.plot_curves("ab", comps["ab"], runs, tmp_path / "none.png")
 
 
 def test_figures_are_deterministic(study, tmp_path):
@@ -79,8 +121,8 @@ def test_figures_are_deterministic(study, tmp_path):
 
 def test_a_variant_keeps_its_colour_in_a_subset(study):
     _, _, st = study
-    everyone = plots._colours(list(st.variants), st)
-    assert plots._colours(["cnn_dropout"], st)["cnn_dropout"] == everyone["cnn_dropout"]
+    everyone = style.colours_for(list(st.variants), st)
+    assert style.colours_for(["cnn_dropout"], st)["cnn_dropout"] == everyone["cnn_dropout"]
     assert len(set(everyone.values())) == len(everyone)
 
 
@@ -92,7 +134,8 @@ def test_single_seed_and_early_stopping_are_drawn(tmp_path):
     hist = runs[-1].history
     hist.write_text("\n".join(hist.read_text().splitlines()[:-1]) + "\n")
     st = study_stats(runs, comps, tmp_path / "stats.json", n_bootstrap=50)
-    paths = plots.plot_comparison("ab", comps["ab"], runs, st, tmp_path / "out")
+    outputs = figure_outputs(tmp_path / "out", COMPARISON_FIGURES, "ab")
+    paths = plots.plot_comparison("ab", comps["ab"], runs, st.source, outputs)
     paths.append(plots.plot_accuracy_vs_time(runs, st, tmp_path / "out" / "time.png"))
     for p in paths:
         _assert_png(p)
@@ -100,8 +143,11 @@ def test_single_seed_and_early_stopping_are_drawn(tmp_path):
 
 def test_unknown_comparison_variant_is_named(study, tmp_path):
     runs, _, st = study
+    outputs = figure_outputs(tmp_path, COMPARISON_FIGURES, "x")
     with pytest.raises(ValueError, match="comparisons.x"):
-        plots.plot_comparison("x", {"baseline": "cnn", "variants": ["nope"]}, runs, st, tmp_path)
+        plots.plot_comparison(
+            "x", {"baseline": "cnn", "variants": ["nope"]}, runs, st.source, outputs
+        )
 
 
 def _png_size(path):
@@ -125,8 +171,10 @@ def test_k_class_figures(k, tmp_path):
     )
     st = study_stats(runs, comps, tmp_path / "stats.json", n_bootstrap=40)
     out = tmp_path / "out"
-    paths = plots.plot_comparison("abc", comps["abc"], runs, st, out)
-    paths += plots.plot_study(runs, st, out)
+    paths = plots.plot_comparison(
+        "abc", comps["abc"], runs, st.source, figure_outputs(out, COMPARISON_FIGURES, "abc")
+    )
+    paths += plots.plot_study(runs, st.source, figure_outputs(out, STUDY_FIGURES))
     for p in paths:
         _assert_png(p)
     roc, confusion = out / "figures" / "roc_abc.png", out / "figures" / "confusion_abc.png"
@@ -135,5 +183,5 @@ def test_k_class_figures(k, tmp_path):
     assert _png_size(confusion)[0] > _png_size(confusion)[1]  # three matrices side by side
     again = class_plots.plot_confusion("abc", comps["abc"], runs, st, tmp_path / "again.png")
     assert again.read_bytes() == confusion.read_bytes()
-    again = plots.plot_roc("abc", comps["abc"], runs, st, tmp_path / "roc_again.png")
+    again = curves.plot_roc("abc", comps["abc"], runs, st, tmp_path / "roc_again.png")
     assert again.read_bytes() == roc.read_bytes()

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from config_helpers import data_config, data_files, train_files, variant_spec
 from PIL import Image
 
 from biomedclf.cli import main
@@ -39,23 +40,27 @@ def trained(tmp_path: Path, classes: tuple[str, ...]) -> tuple[Path, Path, dict]
     """A study in miniature: prepare a folder, train, evaluate; returns (data root, run dir,
     data config)."""
     root = write_folder(tmp_path / "images", classes)
-    cfg = {
-        "source": "folder",
-        "path": str(root),
-        "image_size": 16,
-        "channels": 1,
-        "split": {"val": 0.25, "test": 0.25, "seed": 0},
-    }
-    prepare_dataset(cfg, tmp_path / "data")
-    spec = {
-        "name": "cnn",
-        "model": "conv",
-        "model_args": {"width": 8},
-        "training": {"epochs": 4, "batch_size": 16, "device": "cpu"},
-    }
+    cfg = data_config(
+        source="folder",
+        path=str(root),
+        image_size=16,
+        channels=1,
+        split={"val": 0.25, "test": 0.25, "seed": 0},
+    )
+    data = data_files(tmp_path / "data")
+    prepare_dataset(cfg, data)
+    spec = variant_spec("conv", {"width": 8}, name="cnn", epochs=4, batch_size=16, device="cpu")
     run = tmp_path / "run"
-    run_training(spec, 0, tmp_path / "data", run, tmp_path / "ckpt", decoding=decode_settings(cfg))
-    run_evaluation(run / "scores.csv", run / "train.json", tmp_path / "eval")
+    outputs = train_files(run)
+    cache = {r: data[r] for r in ("train", "val", "test")}
+    run_training(spec, 0, cache, outputs, tmp_path / "ckpt", decoding=decode_settings(cfg))
+    run_evaluation(
+        outputs["scores"],
+        outputs["info"],
+        metrics=tmp_path / "eval" / "metrics.json",
+        predictions=tmp_path / "eval" / "predictions.csv",
+        ordinal=False,
+    )
     return root, run, cfg
 
 
@@ -90,7 +95,9 @@ def test_predict_gives_the_workflows_probabilities(tmp_path: Path, classes) -> N
             assert r["predicted_class"] == classes[int(np.argmax(probs))]
 
 
-def test_unreadable_files_keep_their_row_and_missing_paths_stop(tmp_path: Path) -> None:
+def test_unreadable_files_keep_their_row_and_missing_paths_stop(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     root, run, _ = trained(tmp_path, ("normal", "tumour"))
     (tmp_path / "new").mkdir()
     broken = tmp_path / "new" / "broken.png"
@@ -116,6 +123,13 @@ def test_unreadable_files_keep_their_row_and_missing_paths_stop(tmp_path: Path) 
     )
     assert rows[1]["prob_normal"] == "" and rows[1]["reason"].startswith("not an image")
     assert main(["predict", str(run / "model.pt"), str(tmp_path / "nope")]) == 2
+    # a model saved without the settings its images were decoded with cannot read new ones
+    saved = torch.load(run / "model.pt", weights_only=True)
+    del saved["data"]
+    torch.save(saved, tmp_path / "old.pt")
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "old.pt"), str(good), "--out", str(out)]) == 2
+    assert "old.pt: holds no decoding settings" in capsys.readouterr().err
 
 
 def test_the_console_command_is_installed(tmp_path: Path) -> None:

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from aggregate_fixtures import make_study
+from aggregate_fixtures import make_study, statistics_section
 from statsmodels.stats.multitest import multipletests
 
-from biomedclf import stats
 from biomedclf.stats.ranking import bootstrap_p_value, holm
+from biomedclf.stats.records import StudyStats
+from biomedclf.stats.study import study_statistics
+
+
+def statistics_of(runs, **overrides) -> StudyStats:
+    """The statistics of ``runs`` without comparisons; the ``statistics:`` section is the
+    schema's defaults with ``overrides``."""
+    return study_statistics(runs, {}, statistics_section(**overrides), "test")
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -35,29 +42,29 @@ def test_best_variant_and_whether_its_lead_is_real(tmp_path) -> None:
         "twin": ("conv", 0.875, 1.0),
     }
     runs, _ = make_study(tmp_path, variants, seeds=[0, 1, 2], n_test=80, comparisons={}, exact=True)
-    ranking = stats.study_statistics(runs, {}, n_bootstrap=400, seed=0)["ranking"]
-    assert ranking["metric"] == "accuracy" and ranking["correction"] == "holm"
-    assert [r["variant"] for r in ranking["order"]] == ["strong", "twin", "weak"]
-    assert ranking["best"] == "strong"
-    versus = {v["variant"]: v for v in ranking["versus"]}
-    assert versus["twin"]["difference"] == 0 and versus["twin"]["p_value"] == 1.0
-    assert not versus["twin"]["lead_is_real"]
-    assert versus["weak"]["difference"] == pytest.approx(30 / 80)
-    assert versus["weak"]["low"] > 0 and versus["weak"]["lead_is_real"]
-    raw = [v["p_value"] for v in ranking["versus"]]
-    assert [v["p_holm"] for v in ranking["versus"]] == holm(raw)
+    ranking = statistics_of(runs, n_bootstrap=400, seed=0).ranking
+    assert ranking.metric == "accuracy" and ranking.correction == "holm"
+    assert [r.variant for r in ranking.order] == ["strong", "twin", "weak"]
+    assert ranking.best == "strong"
+    versus = {v.variant: v for v in ranking.versus}
+    assert versus["twin"].difference == 0 and versus["twin"].p_value == 1.0
+    assert not versus["twin"].lead_is_real
+    assert versus["weak"].difference == pytest.approx(30 / 80)
+    assert versus["weak"].low > 0 and versus["weak"].lead_is_real
+    raw = [v.p_value for v in ranking.versus]
+    assert [v.p_holm for v in ranking.versus] == holm(raw)
+    assert ranking.alpha == pytest.approx(0.05)
 
 
 def test_ranking_by_another_metric_and_an_unknown_one(tmp_path) -> None:
     variants = {"a": ("conv", 0.6, 1.0), "b": ("conv", 0.8, 1.0)}
     runs, _ = make_study(tmp_path, variants, seeds=[0, 1], n_test=60, comparisons={})
-    result = stats.study_statistics(runs, {}, n_bootstrap=200, primary="auroc")
-    ranking = result["ranking"]
-    assert ranking["metric"] == "auroc"
-    order = [r["variant"] for r in ranking["order"]]
-    means = {
-        v: result["variants"][v]["bootstrap"]["seed_mean"]["auroc"]["estimate"] for v in variants
-    }
+    result = statistics_of(runs, n_bootstrap=200, primary="auroc")
+    ranking = result.ranking
+    assert ranking.metric == "auroc"
+    order = [r.variant for r in ranking.order]
+    means = {v: result.variants[v].bootstrap.seed_mean.auroc.estimate for v in variants}
     assert order == sorted(variants, key=lambda v: -means[v])
+    assert [r.estimate for r in ranking.order] == [means[v] for v in order]
     with pytest.raises(ValueError, match="statistics.primary"):
-        stats.study_statistics(runs, {}, n_bootstrap=50, primary="f1")
+        statistics_of(runs, n_bootstrap=50, primary="f1")

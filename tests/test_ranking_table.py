@@ -6,12 +6,10 @@ import csv
 import json
 
 import pytest
-from aggregate_fixtures import make_study
+from aggregate_fixtures import make_study, study_stats, table_outputs
 
-from biomedclf import stats
 from biomedclf.report.tables.ranking import ranking_markdown, ranking_rows, ranking_sentence
 from biomedclf.report.tables.write import write_study_tables
-from biomedclf.stats.records import parse_stats
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +22,8 @@ def known(tmp_path_factory):
         "twin": ("conv", 0.875, 1.0),
     }
     runs, _ = make_study(root, variants, seeds=[0, 1, 2], n_test=80, comparisons={}, exact=True)
-    raw = stats.study_statistics(runs, {}, n_bootstrap=400, seed=0)
-    return root, runs, raw, parse_stats(json.loads(json.dumps(raw)))
+    parsed = study_stats(runs, {}, root / "stats.json", n_bootstrap=400, seed=0)
+    return root, runs, json.loads(parsed.source.read_text()), parsed
 
 
 def test_rows_follow_the_statistics(known) -> None:
@@ -52,7 +50,8 @@ def test_markdown_and_sentence_say_which_lead_is_real(known) -> None:
 
 def test_study_tables_write_the_ranking(known, tmp_path) -> None:
     _, runs, _, parsed = known
-    write_study_tables(runs, parsed, tmp_path)
+    tables = ("test_metrics", "training_time", "per_class", "ranking")
+    write_study_tables(runs, parsed.source, table_outputs(tmp_path, tables))
     rows = list(csv.DictReader((tmp_path / "tables" / "ranking.csv").open()))
     assert [r["variant"] for r in rows] == ["strong", "twin", "weak"]
     assert (tmp_path / "tables" / "ranking.md").read_text().startswith("# Which variant is best")

@@ -1,130 +1,147 @@
 """An edit to any module of the package, or to any rule's script, reruns exactly the jobs
 whose code it is, and what follows from their outputs: no more, no less.
 
-One test per module (generated from the package's files, so a new module without an entry
-here fails) edits it in the finished smoke study, keeps its modification time, and compares
-the rules of the dry run with the expectation written below by hand.
+One test per module (generated from the package's files) edits it in the finished smoke
+study, keeps its modification time, and compares the rules of the dry run with the
+expectation. The expectation comes from two statements written here:
+
+* which rules run a module: those whose script imports it, directly or through other package
+  modules, found by walking the scripts' and modules' syntax trees (independently of
+  ``biomedclf.provenance``, which finds imports with a regular expression), and
+* the layering of the stages, per subpackage and rule file (:data:`MAY_RUN_IN`): a stage's
+  modules run in the jobs of its own rule file and of later stages, never earlier, and
+  ``config``, ``predict`` and ``cli`` in no job at all.
+
+Adding, moving or merging a module inside a stage therefore needs no edit here.
 """
 
 from __future__ import annotations
 
+import ast
 import os
+import re
+import subprocess
+import sys
+from functools import cache
 from pathlib import Path
 
 import pytest
 from repo_copy import ROOT
-from workflow_helpers import planned_rules
+from workflow_helpers import SMOKE, planned_rules
 
 pytestmark = pytest.mark.workflow
 
 PACKAGE = Path("workflow") / "src" / "biomedclf"
-JOBS = {
-    "synthesize",
-    "prepare",
-    "train",
-    "evaluate",
-    "architecture",
-    "stats",
-    "study_tables",
-    "comparison_tables",
-    "study_figures",
-    "comparison_figures",
-    "summary",
-    "explain",
-    "explain_figures",
-}
-TABLES = {"study_tables", "comparison_tables"}
-FIGURES = {"study_figures", "comparison_figures"}
-AGGREGATES = {"stats", *TABLES, *FIGURES, "summary"}
+RULES = Path("workflow") / "rules"
 
-#: Rules whose own script runs the module (directly or through other package modules).
-#: Modules only the Snakefile uses (config, schema, provenance, errors) rerun no job by
-#: themselves: what they produce, the jobs' parameters, is compared instead.
-RUNS_MODULE: dict[str, set[str]] = {
-    "__init__.py": JOBS,
-    "logs.py": JOBS,
-    "io.py": JOBS - {"synthesize"},
-    "runs.py": JOBS - {"synthesize", "prepare"},
-    "config.py": set(),
-    "schema.py": set(),
-    "provenance.py": set(),
-    "errors.py": set(),
-    "cli.py": set(),  # the `biomedclf predict` command, run by users, not by the workflow
-    "predict_files.py": set(),
-    "data/__init__.py": {"synthesize", "prepare", "train", "explain"},
-    "data/synthetic.py": {"synthesize"},
-    "data/synthetic_lesions.py": {"synthesize"},
-    "data/cache.py": {"prepare", "train", "explain"},
-    # every other module under data/: {"prepare"} (see expected_rules)
-    "augment.py": {"train", "explain"},
-    "devices.py": {"train"},
-    "models.py": {"train", "architecture", "explain"},
-    "model_summary.py": {"architecture"},
-    "losses.py": {"train", "explain"},
-    "predict.py": {"train", "explain"},
-    "settings.py": {"train"},
-    "speedups.py": {"train"},
-    "train.py": {"train"},
-    "train_outputs.py": {"train"},
-    "train_state.py": {"train"},
-    "evaluate.py": {"evaluate"},
-    "metrics.py": {"train", "evaluate", *AGGREGATES},  # train: its Youden threshold
-    "stats.py": {"stats"},
-    "bootstrap.py": {"stats"},
-    "calibration.py": {"evaluate", "stats", *FIGURES, "summary", "explain", "explain_figures"},
-    "multiclass.py": {"evaluate", "stats", *FIGURES, "summary", "explain", "explain_figures"},
-    "resampled.py": {"stats"},
-    "ranking.py": {"stats"},
-    "ranking_table.py": {*TABLES, "summary"},
-    "variant_stats.py": {"stats"},
-    "stats_variants.py": {"architecture", *AGGREGATES, "explain_figures"},
-    "per_class_table.py": {*TABLES, "summary"},
-    "class_plots.py": FIGURES,
-    "figure_style.py": {*FIGURES, "explain_figures"},
-    "comparison_stats.py": {"stats"},
-    "descriptive.py": {"stats"},
-    "significance.py": {"stats", *TABLES, "summary"},
-    "run_outputs.py": {"stats", *FIGURES, "summary", "explain", "explain_figures"},
-    "history.py": {"train", "stats", *FIGURES, "summary", "explain", "explain_figures"},
-    "stats_file.py": {"architecture", *AGGREGATES, "explain_figures"},
-    "typed_json.py": {"architecture", *AGGREGATES, "explain_figures"},
-    "rendering.py": {"architecture", *TABLES, *FIGURES, "summary"},
-    "architecture_table.py": {"architecture"},
-    "tables.py": TABLES,
-    "study_tables.py": {*TABLES, "summary"},
-    "comparison_tables.py": {*TABLES, "summary"},
-    "plots.py": FIGURES,
-    "summary.py": {"summary"},
-    "summary_setup.py": {"summary"},
-    "explain.py": {"explain"},
-    "explain_layout.py": {"explain", "summary"},
-    "explain_files.py": {"explain", "explain_figures", "summary"},
-    "explain_sanity.py": {"explain", "explain_figures", "summary"},
-    "explain_select.py": {"explain"},
-    "explain_mosaic.py": {"explain_figures"},
-    "explain_plots.py": {"explain_figures"},
-    "explain_gallery.py": {"explain_figures"},
-    "explain_summary.py": {"summary"},
-    # cross-validation: only the summary runs in a study without folds
-    # (tests/test_workflow_crossval.py reruns a cross-validated study)
-    "crossval.py": set(),
-    "crossval_stats.py": set(),
-    "crossval_plots.py": set(),
-    "crossval_tables.py": {"summary"},
-    "crossval_summary.py": {"summary"},
-    "data/folds.py": {"prepare", "train"},
-    "data/fold_cache.py": {"train"},
+#: For each subpackage, the rule files (workflow/rules/{name}.smk) whose jobs may run its
+#: modules; the shared top-level modules may run anywhere.
+MAY_RUN_IN: dict[str, set[str]] = {
+    "config": set(),  # the Snakefile's own: jobs compare their parameters instead
+    "predict": set(),  # `biomedclf predict`, run by users
+    "data": {"data", "train", "explain"},
+    "train": {"train", "evaluate", "crossval", "explain", "stats", "report"},
+    "evaluate": {"evaluate", "crossval", "explain", "stats", "report"},
+    "crossval": {"crossval", "report"},
+    "explain": {"explain", "report"},
+    "stats": {"stats", "report"},
+    "report": {"report"},
 }
+
+#: Top-level modules no job runs: the command line, and what only the Snakefile uses.
+NO_JOB = {"cli.py", "errors.py", "provenance.py"}
 
 #: Rules that read a rule's outputs.
 READERS = {
     "synthesize": {"prepare"},
     "prepare": {"train", "summary", "explain"},
-    "train": {"evaluate", *AGGREGATES, "explain"},
-    "evaluate": {*AGGREGATES, "explain"},
-    "stats": AGGREGATES - {"stats"},
+    "train": {"evaluate", "stats", "study_tables", "comparison_tables", "study_figures",
+              "comparison_figures", "summary", "explain"},
+    "evaluate": {"stats", "study_tables", "comparison_tables", "study_figures",
+                 "comparison_figures", "summary", "explain"},
+    "stats": {"study_tables", "comparison_tables", "study_figures", "comparison_figures",
+              "summary"},
     "explain": {"explain_figures", "summary"},
-}
+}  # fmt: skip
+
+
+#: A rule and the script it runs, in a rule file.
+RULE_SCRIPT = re.compile(r"^\s*rule (\w+):(.*?)^\s*script:\s*\n\s*\"([^\"]+)\"", re.M | re.S)
+
+
+def rule_scripts() -> dict[str, tuple[str, str]]:
+    """rule -> (its rule file's stem, its script's file name), read from the rule files."""
+    found = {}
+    for smk in sorted((ROOT / RULES).glob("*.smk")):
+        text = smk.read_text()
+        for m in RULE_SCRIPT.finditer(text):
+            found[m.group(1)] = (smk.stem, Path(m.group(3)).name)
+    return found
+
+
+@cache
+def smoke_rules() -> frozenset[str]:
+    """The rules the smoke study defines (those of cross-validation are not among them)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--list-rules", "--configfile", SMOKE],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return frozenset(line.strip() for line in proc.stdout.splitlines() if line.strip())
+
+
+def _module_file(dotted: str) -> Path | None:
+    parts = dotted.split(".")
+    if parts[0] != "biomedclf":
+        return None
+    base = ROOT / PACKAGE / Path(*parts[1:]) if len(parts) > 1 else ROOT / PACKAGE
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imports(path: Path) -> set[Path]:
+    """Package files ``path`` imports, from its syntax tree (imports inside functions too)."""
+    inside = path.is_relative_to(ROOT / PACKAGE)
+    package = ["biomedclf", *path.relative_to(ROOT / PACKAGE).parent.parts] if inside else []
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:
+                anchor = package[: len(package) - node.level + 1]
+                module = ".".join(anchor + [module] * bool(module))
+            names += [module] + [f"{module}.{a.name}" for a in node.names]
+    return {f for f in map(_module_file, names) if f is not None}
+
+
+@cache
+def closure(script: str) -> frozenset[Path]:
+    """Every package file a script runs: what it imports, transitively, with the
+    ``__init__.py`` of each package on the way."""
+    seen: set[Path] = set()
+    todo = list(_imports(ROOT / "workflow" / "scripts" / script))
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for parent in path.relative_to(ROOT / PACKAGE).parents:
+            todo.append(ROOT / PACKAGE / parent / "__init__.py")
+        todo += _imports(path)
+    return frozenset(seen)
+
+
+def running_rules(module: str) -> set[str]:
+    """The smoke study's rules whose script runs ``module`` (a path inside the package)."""
+    path = ROOT / PACKAGE / module
+    return {
+        rule
+        for rule, (_, script) in rule_scripts().items()
+        if rule in smoke_rules() and path in closure(script)
+    }
 
 
 def with_readers(rules: set[str]) -> set[str]:
@@ -136,14 +153,6 @@ def with_readers(rules: set[str]) -> set[str]:
             done.add(rule)
             todo += READERS.get(rule, set())
     return done | {"all"} if done else set()
-
-
-def expected_rules(module: str) -> set[str]:
-    if module in RUNS_MODULE:
-        return with_readers(RUNS_MODULE[module])
-    if module.startswith("data/"):
-        return with_readers({"prepare"})
-    raise AssertionError(f"{module}: new module; add the rules that run it to RUNS_MODULE")
 
 
 def package_modules() -> list[str]:
@@ -165,38 +174,35 @@ def rules_after_edit(repo: Path, path: Path) -> set[str]:
 
 
 @pytest.mark.parametrize("module", package_modules())
+def test_module_runs_only_in_its_stage_and_later(module: str) -> None:
+    stage = module.split("/")[0] if "/" in module else None
+    files = {rule_scripts()[r][0] for r in running_rules(module)}
+    if stage is None:
+        assert (module in NO_JOB) == (not files), f"{module}: run by rule files {files}"
+    else:
+        assert files <= MAY_RUN_IN[stage], f"{module} ({stage}) runs in {files}"
+        # with or without folds, some job runs every module of a stage that jobs run
+        path = ROOT / PACKAGE / module
+        anywhere = [r for r, (_, script) in rule_scripts().items() if path in closure(script)]
+        assert bool(anywhere) == bool(MAY_RUN_IN[stage]), f"{module}: run by {anywhere}"
+
+
+@pytest.mark.parametrize("module", package_modules())
 def test_module_edit_reruns_exactly_its_jobs(smoke_study: Path, module: str) -> None:
+    expected = with_readers(running_rules(module))
     got = rules_after_edit(smoke_study, smoke_study / PACKAGE / module)
-    assert got == expected_rules(module), (
-        f"unexpected: {got - expected_rules(module)}, missing: {expected_rules(module) - got}"
-    )
+    assert got == expected, f"unexpected: {got - expected}, missing: {expected - got}"
 
 
-SCRIPTS = {
-    "synthesize": "synthesize.py",
-    "prepare": "prepare.py",
-    "train": "train.py",
-    "evaluate": "evaluate.py",
-    "architecture": "architecture.py",
-    "stats": "stats.py",
-    "study_tables": "study_tables.py",
-    "comparison_tables": "comparison_tables.py",
-    "study_figures": "study_figures.py",
-    "comparison_figures": "comparison_figures.py",
-    "summary": "summary.py",
-    "explain": "explain.py",
-    "explain_figures": "explain_figures.py",
-}
-
-
-def test_every_script_is_covered() -> None:
-    from test_workflow_crossval import CV_SCRIPTS
-
+def test_every_rule_with_a_script_is_found() -> None:
     scripts = {p.name for p in (ROOT / "workflow" / "scripts").glob("*.py")}
-    assert scripts == set(SCRIPTS.values()) | set(CV_SCRIPTS) and set(SCRIPTS) == JOBS
+    assert {s for _, s in rule_scripts().values()} == scripts
+    assert smoke_rules() - {"all"} <= set(rule_scripts())
 
 
-@pytest.mark.parametrize("rule", sorted(SCRIPTS))
+@pytest.mark.parametrize("rule", sorted(rule_scripts()))
 def test_script_edit_reruns_its_rule(smoke_study: Path, rule: str) -> None:
-    path = smoke_study / "workflow" / "scripts" / SCRIPTS[rule]
+    if rule not in smoke_rules():
+        pytest.skip(f"{rule}: not in the smoke study (tests/test_workflow_crossval.py)")
+    path = smoke_study / "workflow" / "scripts" / rule_scripts()[rule][1]
     assert rules_after_edit(smoke_study, path) == with_readers({rule})

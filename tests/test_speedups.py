@@ -46,13 +46,12 @@ def test_kept_memory_gives_the_same_model(tmp_path: Path) -> None:
         from pathlib import Path
         import torch
         import biomedclf.train.loop as train
-        from test_train import make_spec, write_cache
+        from test_train import make_spec, train_run, write_cache
         if {disable}:
             train.keep_freed_memory = lambda: False
         root = Path({root!r})
         data = write_cache(root / "data")
-        train.run_training(make_spec("conv", {{"width": 8}}, epochs=2), 0, data, root / "out",
-                           root / "ckpt")
+        train_run(make_spec("conv", {{"width": 8}}, epochs=2), 0, data, root / "out", root / "ckpt")
         state = torch.load(root / "out" / "model.pt", weights_only=True)["state_dict"]
         print(repr(float(sum(v.double().sum() for v in state.values()))))
     """

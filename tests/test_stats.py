@@ -3,18 +3,34 @@ over seeds) and of their assembly into stats.json on fake runs."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import shutil
 import statistics as pystats
 
 import numpy as np
 import pytest
-from aggregate_fixtures import make_study
+from aggregate_fixtures import make_study, statistics_section
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import accuracy_score, roc_auc_score
 
-from biomedclf import bootstrap, calibration, descriptive, significance, stats
+from biomedclf.evaluate import calibration
+from biomedclf.stats import bootstrap, descriptive, significance, study
+from biomedclf.stats.records import StudyStats, read_stats
+from biomedclf.stats.settings import StatisticsSettings
 from biomedclf.stats.significance import VERDICTS
+from biomedclf.stats.typed_json import to_json
+
+#: The interval level of the tests that call the statistics directly.
+LEVEL = 0.95
+
+
+def study_json(runs, comparisons, evaluated_on="test", **overrides) -> dict:
+    """What stats.json holds for ``runs``: the records of study_statistics as JSON."""
+    records = study.study_statistics(
+        runs, comparisons, statistics_section(**overrides), evaluated_on
+    )
+    return to_json(records)
+
 
 # ---- pure functions -------------------------------------------------------------------------
 
@@ -24,13 +40,15 @@ def test_identical_predictions_give_zero_difference_and_mcnemar_one():
     y = rng.integers(0, 2, 100)
     p = rng.random(100)
     for metric in ("accuracy", "auroc"):
-        d = bootstrap.paired_bootstrap_diff(y, p, p, metric, n_bootstrap=300, seed=1)
+        d = bootstrap.paired_bootstrap_diff(
+            y, p, p, metric, confidence=LEVEL, n_bootstrap=300, seed=1
+        )
         assert d["difference"] == 0.0
         assert d["low"] == 0.0 and d["high"] == 0.0
     correct = (p >= 0.5) == y
     m = significance.mcnemar_exact(correct, correct)
     assert m["p_value"] == 1.0 and m["discordant"] == 0
-    v = significance.verdict(0.0, 0.0, 0.0)
+    v = significance.verdict(0.0, 0.0, 0.0, confidence=LEVEL)
     assert v["verdict"] == "no detectable difference"
 
 
@@ -41,13 +59,23 @@ def test_variant_right_where_baseline_wrong_is_significant():
     m = significance.mcnemar_exact((base >= 0.5) == y, (var >= 0.5) == y)
     assert m["variant_only"] == 30 and m["baseline_only"] == 0
     assert m["p_value"] < 1e-6
-    d = bootstrap.paired_bootstrap_diff(y, base, var, "accuracy", n_bootstrap=500, seed=0)
+    d = bootstrap.paired_bootstrap_diff(
+        y, base, var, "accuracy", confidence=LEVEL, n_bootstrap=500, seed=0
+    )
     assert d["difference"] == pytest.approx(0.30)
     assert d["low"] > 0
-    assert significance.verdict(d["difference"], d["low"], d["high"])["verdict"] == "better"
+    assert (
+        significance.verdict(d["difference"], d["low"], d["high"], confidence=LEVEL)["verdict"]
+        == "better"
+    )
     # and the reverse direction is "worse"
-    r = bootstrap.paired_bootstrap_diff(y, var, base, "accuracy", n_bootstrap=500, seed=0)
-    assert significance.verdict(r["difference"], r["low"], r["high"])["verdict"] == "worse"
+    r = bootstrap.paired_bootstrap_diff(
+        y, var, base, "accuracy", confidence=LEVEL, n_bootstrap=500, seed=0
+    )
+    assert (
+        significance.verdict(r["difference"], r["low"], r["high"], confidence=LEVEL)["verdict"]
+        == "worse"
+    )
 
 
 def test_mcnemar_matches_binomial_by_hand():
@@ -86,12 +114,16 @@ def test_bootstrap_estimates_match_sklearn():
     p = rng.random((3, 70))  # three seeds
     for scores in (p[0], p):
         rows = np.atleast_2d(scores)
-        acc = bootstrap.bootstrap_ci(y, scores, "accuracy", n_bootstrap=50, seed=0)
+        acc = bootstrap.bootstrap_ci(
+            y, scores, "accuracy", confidence=LEVEL, n_bootstrap=50, seed=0
+        )
         want_acc = np.mean([accuracy_score(y, r >= 0.5) for r in rows])
         assert acc["estimate"] == pytest.approx(want_acc)
-        auc = bootstrap.bootstrap_ci(y, scores, "auroc", n_bootstrap=50, seed=0)
+        auc = bootstrap.bootstrap_ci(y, scores, "auroc", confidence=LEVEL, n_bootstrap=50, seed=0)
         assert auc["estimate"] == pytest.approx(np.mean([roc_auc_score(y, r) for r in rows]))
-    d = bootstrap.paired_bootstrap_diff(y, p[0], p[1], "auroc", n_bootstrap=50, seed=0)
+    d = bootstrap.paired_bootstrap_diff(
+        y, p[0], p[1], "auroc", confidence=LEVEL, n_bootstrap=50, seed=0
+    )
     assert d["difference"] == pytest.approx(roc_auc_score(y, p[1]) - roc_auc_score(y, p[0]))
 
 
@@ -99,9 +131,11 @@ def test_bootstrap_ci_contains_estimate_and_handles_one_class():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 80)
     p = np.clip(y * 0.6 + rng.random(80) * 0.5, 0, 1)
-    ci = bootstrap.bootstrap_ci(y, p, "accuracy", n_bootstrap=400, seed=0)
+    ci = bootstrap.bootstrap_ci(y, p, "accuracy", confidence=LEVEL, n_bootstrap=400, seed=0)
     assert ci["low"] <= ci["estimate"] <= ci["high"]
-    one_class = bootstrap.bootstrap_ci(np.ones(10, int), p[:10], "auroc", n_bootstrap=50)
+    one_class = bootstrap.bootstrap_ci(
+        np.ones(10, int), p[:10], "auroc", confidence=LEVEL, n_bootstrap=50, seed=0
+    )
     assert one_class["estimate"] is None and one_class["low"] is None
     assert one_class["n_valid"] == 0
     json.dumps(one_class, allow_nan=False)
@@ -109,11 +143,13 @@ def test_bootstrap_ci_contains_estimate_and_handles_one_class():
 
 def test_bootstrap_rejects_bad_arguments():
     with pytest.raises(ValueError, match="confidence"):
-        bootstrap.bootstrap_ci([0, 1], [0.2, 0.8], confidence=1.0)
+        bootstrap.bootstrap_ci([0, 1], [0.2, 0.8], confidence=1.0, n_bootstrap=5, seed=0)
     with pytest.raises(ValueError, match="metric 'f1'"):
-        bootstrap.bootstrap_ci([0, 1], [0.2, 0.8], "f1", n_bootstrap=5)
+        bootstrap.bootstrap_ci([0, 1], [0.2, 0.8], "f1", confidence=LEVEL, n_bootstrap=5, seed=0)
     with pytest.raises(ValueError, match="shape"):
-        bootstrap.paired_bootstrap_diff([0, 1], [0.2, 0.8], [[0.2, 0.8]] * 2)
+        bootstrap.paired_bootstrap_diff(
+            [0, 1], [0.2, 0.8], [[0.2, 0.8]] * 2, confidence=LEVEL, n_bootstrap=5, seed=0
+        )
 
 
 def test_derive_seed_is_stable_and_distinguishes_names():
@@ -135,7 +171,9 @@ def test_paired_bootstrap_coverage_near_nominal():
         cell = rng.choice(4, size=n, p=probs)
         base = np.isin(cell, [0, 1]).astype(float)
         var = np.isin(cell, [0, 2]).astype(float)
-        d = bootstrap.paired_bootstrap_diff(y, base, var, "accuracy", n_bootstrap=300, seed=rng)
+        d = bootstrap.paired_bootstrap_diff(
+            y, base, var, "accuracy", confidence=LEVEL, n_bootstrap=300, seed=rng
+        )
         covered += d["low"] <= true_diff <= d["high"]
     assert 0.85 <= covered / sims <= 0.99
 
@@ -147,7 +185,7 @@ def test_bootstrap_ci_coverage_near_nominal():
     covered = 0
     for _ in range(sims):
         p = (rng.random(n) < acc).astype(float)
-        ci = bootstrap.bootstrap_ci(y, p, "accuracy", n_bootstrap=300, seed=rng)
+        ci = bootstrap.bootstrap_ci(y, p, "accuracy", confidence=LEVEL, n_bootstrap=300, seed=rng)
         covered += ci["low"] <= acc <= ci["high"]
     assert 0.85 <= covered / sims <= 0.99
 
@@ -157,7 +195,7 @@ def test_pooled_difference_averages_over_seeds():
     base = np.tile(y.astype(float), (2, 1))
     var = base.copy()
     var[0, :4] = 1 - var[0, :4]  # seed 0: 4 more errors; seed 1: identical
-    d = bootstrap.paired_bootstrap_diff(y, base, var, n_bootstrap=200, seed=0)
+    d = bootstrap.paired_bootstrap_diff(y, base, var, confidence=LEVEL, n_bootstrap=200, seed=0)
     assert d["difference"] == pytest.approx(-2 / 40)
 
 
@@ -204,22 +242,25 @@ def test_ece_known_value_and_probability_one_in_last_bin():
 
 
 def test_verdict_words_and_effect_size():
-    v = significance.verdict(0.05, 0.01, 0.09, "accuracy", "cnn", "cnn_dropout")
+    v = significance.verdict(0.05, 0.01, 0.09, "accuracy", "cnn", "cnn_dropout", LEVEL)
     assert v["verdict"] == "better"
     assert v["text"] == (
         "cnn_dropout is better than cnn in test accuracy: +5.0 pp (95% CI +1.0 to +9.0)"
     )
-    assert significance.verdict(-0.05, -0.09, -0.01)["verdict"] == "worse"
-    assert significance.verdict(0.02, -0.01, 0.05)["verdict"] == "no detectable difference"
+    assert significance.verdict(-0.05, -0.09, -0.01, confidence=LEVEL)["verdict"] == "worse"
+    assert (
+        significance.verdict(0.02, -0.01, 0.05, confidence=LEVEL)["verdict"]
+        == "no detectable difference"
+    )
     assert (
         "+0.030 (95% CI +0.010 to +0.050)"
-        in significance.verdict(0.03, 0.01, 0.05, "auroc")["text"]
+        in significance.verdict(0.03, 0.01, 0.05, "auroc", confidence=LEVEL)["text"]
     )
     assert significance.verdict(None, None, None)["verdict"] == "undetermined"
 
 
 def test_format_difference():
-    assert significance.format_difference(-0.0125, -0.05, 0.025) == (
+    assert significance.format_difference(-0.0125, -0.05, 0.025, confidence=LEVEL) == (
         "-1.2 pp (95% CI -5.0 to +2.5)"
     )
     assert significance.format_difference(0.02, None, None, "brier") == "+0.020"
@@ -227,19 +268,21 @@ def test_format_difference():
         "(90% CI +0.0 to +20.0)"
     )
     assert significance.format_difference(None, 0.0, 0.1) == "n/a"
+    with pytest.raises(ValueError, match="confidence level"):
+        significance.format_difference(0.1, 0.0, 0.2)
 
 
 def test_describe_matches_the_statistics_module():
     values = [0.71, 0.755, 0.8025]
     d = descriptive.describe(values)
-    assert d["mean"] == pytest.approx(pystats.mean(values))
-    assert d["sd"] == pytest.approx(pystats.stdev(values))
-    assert (d["min"], d["max"], d["n"], d["values"]) == (0.71, 0.8025, 3, values)
+    assert d.mean == pytest.approx(pystats.mean(values))
+    assert d.sd == pytest.approx(pystats.stdev(values))
+    assert (d.min, d.max, d.n, d.values) == (0.71, 0.8025, 3, values)
     one = descriptive.describe([0.5])
-    assert one["sd"] is None and one["mean"] == 0.5
+    assert one.sd is None and one.mean == 0.5
     gaps = descriptive.describe([None, float("nan"), 2.0, 4.0])
-    assert gaps["values"] == [None, None, 2.0, 4.0] and gaps["n"] == 2 and gaps["mean"] == 3.0
-    assert descriptive.describe([None, float("nan")])["mean"] is None
+    assert gaps.values == [None, None, 2.0, 4.0] and gaps.n == 2 and gaps.mean == 3.0
+    assert descriptive.describe([None, float("nan")]).mean is None
 
 
 # ---- study level --------------------------------------------------------------------------
@@ -261,7 +304,7 @@ KNOWN_COMPARISONS = {
 def fake_study(tmp_path_factory):
     root = tmp_path_factory.mktemp("study")
     runs, study = make_study(root)
-    result = stats.study_statistics(runs, study["comparisons"], n_bootstrap=300, seed=0)
+    result = study_json(runs, study["comparisons"], n_bootstrap=300, seed=0)
     return root, runs, study, result
 
 
@@ -276,7 +319,7 @@ def known_study(tmp_path_factory):
         comparisons=KNOWN_COMPARISONS,
         exact=True,
     )
-    return runs, stats.study_statistics(runs, KNOWN_COMPARISONS, n_bootstrap=300, seed=0)
+    return runs, study_json(runs, KNOWN_COMPARISONS, n_bootstrap=300, seed=0)
 
 
 def test_study_statistics_structure_and_json(fake_study):
@@ -333,7 +376,7 @@ def test_study_comparisons(fake_study):
     ) - np.mean(result["variants"]["cnn"]["metrics"]["threshold_0.5"]["accuracy"]["values"])
     assert pooled["difference"] == pytest.approx(mean_diff)
     want = significance.verdict(
-        pooled["difference"], pooled["low"], pooled["high"], "accuracy", "cnn", "cnn_dropout"
+        pooled["difference"], pooled["low"], pooled["high"], "accuracy", "cnn", "cnn_dropout", LEVEL
     )
     assert (r["verdict"], r["verdict_text"]) == (want["verdict"], want["text"])
     assert r["train_seconds"]["ratio"] == pytest.approx(
@@ -378,9 +421,9 @@ def test_identical_predictions_show_no_detectable_difference(known_study):
 
 def test_study_statistics_is_deterministic(fake_study):
     _, runs, study, result = fake_study
-    again = stats.study_statistics(runs, study["comparisons"], n_bootstrap=300, seed=0)
+    again = study_json(runs, study["comparisons"], n_bootstrap=300, seed=0)
     assert again == result
-    other = stats.study_statistics(runs, study["comparisons"], n_bootstrap=300, seed=1)
+    other = study_json(runs, study["comparisons"], n_bootstrap=300, seed=1)
     assert other["variants"]["cnn"]["bootstrap"] != result["variants"]["cnn"]["bootstrap"]
 
 
@@ -388,7 +431,7 @@ def test_warnings_for_few_seeds_and_wide_interval(tmp_path):
     variants = {"a": ("conv", 0.75, 1.0), "b": ("conv", 0.76, 1.0)}
     comps = {"ab": {"baseline": "a", "variants": ["b"]}}
     runs, _ = make_study(tmp_path, variants, seeds=[0], n_test=40, comparisons=comps)
-    result = stats.study_statistics(runs, comps, n_bootstrap=200)
+    result = study_json(runs, comps, n_bootstrap=200)
     warnings = result["comparisons"]["ab"]["results"]["b"]["warnings"]
     assert any("1 seed" in w for w in warnings)
     assert any("wider" in w for w in warnings)
@@ -404,7 +447,7 @@ def test_unpaired_seeds_are_left_out_with_a_warning(tmp_path):
     comps = {"ab": {"baseline": "a", "variants": ["b"]}}
     runs, _ = make_study(tmp_path, variants, seeds=[0, 1, 2], n_test=30, comparisons=comps)
     runs = [r for r in runs if not (r.variant == "b" and r.seed == 2)]
-    result = stats.study_statistics(runs, comps, n_bootstrap=50)
+    result = study_json(runs, comps, n_bootstrap=50)
     entry = result["comparisons"]["ab"]["results"]["b"]
     assert entry["seeds"] == [0, 1]
     assert any("seeds [2] ran for only one of a and b" in w for w in entry["warnings"])
@@ -416,7 +459,7 @@ def test_no_wide_interval_warning_for_a_clear_difference(tmp_path):
     runs, _ = make_study(
         tmp_path, variants, seeds=[0, 1, 2], n_test=200, comparisons=comps, exact=True
     )
-    result = stats.study_statistics(runs, comps, n_bootstrap=300)
+    result = study_json(runs, comps, n_bootstrap=300)
     entry = result["comparisons"]["ab"]["results"]["b"]
     assert entry["verdict"] == "better"
     assert not any("wider" in w and "accuracy" in w for w in entry["warnings"])
@@ -426,19 +469,19 @@ def test_pairs_by_path_and_names_files_when_test_sets_differ(tmp_path):
     variants = {"a": ("conv", 0.75, 1.0), "b": ("conv", 0.8, 1.0)}
     comps = {"ab": {"baseline": "a", "variants": ["b"]}}
     runs, _ = make_study(tmp_path, variants, seeds=[0, 1], n_test=30, comparisons=comps)
-    before = stats.study_statistics(runs, comps, n_bootstrap=100)
+    before = study_json(runs, comps, n_bootstrap=100)
     # reversing the row order of one file changes nothing: rows pair by path
     f = runs[-1].predictions
     lines = f.read_text().splitlines()
     f.write_text("\n".join([lines[0], *reversed(lines[1:])]) + "\n")
-    after = stats.study_statistics(runs, comps, n_bootstrap=100)
+    after = study_json(runs, comps, n_bootstrap=100)
     assert after["comparisons"] == before["comparisons"]
     # a different image set is an error naming both files
     lines = f.read_text().splitlines()
     lines[1] = lines[1].replace("img", "other", 1)
     f.write_text("\n".join(lines) + "\n")
     with pytest.raises(ValueError) as err:
-        stats.study_statistics(runs, comps, n_bootstrap=100)
+        study_json(runs, comps, n_bootstrap=100)
     assert str(f) in str(err.value) and str(runs[0].predictions) in str(err.value)
 
 
@@ -446,12 +489,41 @@ def test_missing_file_and_unknown_variant_are_named(tmp_path):
     variants = {"a": ("conv", 0.75, 1.0)}
     runs, _ = make_study(tmp_path, variants, seeds=[0], n_test=20, comparisons={})
     with pytest.raises(ValueError, match="comparisons.x"):
-        stats.study_statistics(runs, {"x": {"baseline": "a", "variants": ["zzz"]}}, 50)
-    with pytest.raises(ValueError, match="n_bootstrap 0"):
-        stats.study_statistics(runs, {}, 0)
-    shutil.rmtree(runs[0].train_dir)
-    with pytest.raises(FileNotFoundError, match="history.csv|train.json"):
-        stats.study_statistics(runs, {}, 50)
+        study_json(runs, {"x": {"baseline": "a", "variants": ["zzz"]}}, n_bootstrap=50)
+    with pytest.raises(ValueError, match="statistics.n_bootstrap 0"):
+        study_json(runs, {}, n_bootstrap=0)
+    runs[0].history.unlink()
+    with pytest.raises(FileNotFoundError, match="history.csv"):
+        study_json(runs, {}, n_bootstrap=50)
+
+
+@pytest.mark.parametrize(
+    "section, problem",
+    [
+        ({"primary": None}, "missing statistics.primary"),
+        ({"n_bootstraps": 100}, "unknown statistics.n_bootstraps"),
+        ({"confidence": 1.0}, "statistics.confidence: confidence 1.0"),
+        ({"calibration_bins": 0}, "statistics.calibration_bins 0"),
+        ({"primary": "f1"}, "statistics.primary: 'f1'"),
+    ],
+)
+def test_the_statistics_section_is_taken_as_validated(section, problem):
+    """No defaults of its own: a key missing from the section (or unknown, or unusable) is
+    an error naming it."""
+    config = {k: v for k, v in statistics_section(**section).items() if v is not None}
+    with pytest.raises(ValueError, match=problem):
+        StatisticsSettings.from_config(config)
+
+
+def test_write_study_statistics_writes_the_records_the_reader_reads(fake_study, tmp_path):
+    _, runs, study_, result = fake_study
+    settings = statistics_section(n_bootstrap=300, seed=0)
+    records = study.study_statistics(runs, study_["comparisons"], settings, "test")
+    assert isinstance(records, StudyStats) and to_json(records) == result
+    path = tmp_path / "out" / "stats.json"
+    study.write_study_statistics(path, runs, study_["comparisons"], settings, "test")
+    assert json.loads(path.read_text()) == result
+    assert dataclasses.replace(read_stats(path), source=None) == records
 
 
 # ---- more than two classes ------------------------------------------------------------------
@@ -517,7 +589,9 @@ def test_macro_auroc_is_undefined_in_a_resample_without_a_class():
     w = np.array([[2, 2, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]])  # resample 0 lacks class 2
     auc = ResampledScores(y, p).statistic("auroc", w)[0]
     assert np.isnan(auc[0]) and auc[1] == 1.0
-    ci = bootstrap.bootstrap_intervals(y, p, ["auroc"], n_bootstrap=200, seed=0)["auroc"]
+    ci = bootstrap.bootstrap_intervals(y, p, ["auroc"], confidence=LEVEL, n_bootstrap=200, seed=0)[
+        "auroc"
+    ]
     assert 0 < ci["n_valid"] < 200 and ci["estimate"] == 1.0
 
 
@@ -526,8 +600,8 @@ def test_bootstrap_intervals_estimates_are_the_metrics_json_values():
 
     y, p = _class_probs(4, 5, 150)
     rows = np.stack([p, np.roll(p, 1, axis=1)])
-    cis = bootstrap.bootstrap_intervals(y, rows, n_bootstrap=100, seed=3)
-    per_seed = [multiclass_metrics(y, r) for r in rows]
+    cis = bootstrap.bootstrap_intervals(y, rows, confidence=LEVEL, n_bootstrap=100, seed=3)
+    per_seed = [multiclass_metrics(y, r, None, False) for r in rows]
     for key, m in (
         ("accuracy", "accuracy"),
         ("balanced_accuracy", "balanced_accuracy"),
@@ -535,11 +609,15 @@ def test_bootstrap_intervals_estimates_are_the_metrics_json_values():
     ):
         assert cis[key]["estimate"] == pytest.approx(np.mean([s[m] for s in per_seed]))
         assert cis[key]["low"] <= cis[key]["high"]
-    d = bootstrap.paired_bootstrap_diffs(y, rows[0], rows[1], n_bootstrap=100, seed=3)
+    d = bootstrap.paired_bootstrap_diffs(
+        y, rows[0], rows[1], confidence=LEVEL, n_bootstrap=100, seed=3
+    )
     assert d["accuracy"]["difference"] == pytest.approx(
         per_seed[1]["accuracy"] - per_seed[0]["accuracy"]
     )
-    same = bootstrap.paired_bootstrap_diffs(y, rows[0], rows[0], n_bootstrap=50, seed=3)
+    same = bootstrap.paired_bootstrap_diffs(
+        y, rows[0], rows[0], confidence=LEVEL, n_bootstrap=50, seed=3
+    )
     assert all((v["difference"], v["low"], v["high"]) == (0.0, 0.0, 0.0) for v in same.values())
 
 
@@ -559,7 +637,7 @@ def k_study(request, tmp_path_factory):
         n_classes=k,
         ordinal=k == 3,
     )
-    return k, runs, study, stats.study_statistics(runs, comps, n_bootstrap=200, seed=0)
+    return k, runs, study, study_json(runs, comps, n_bootstrap=200, seed=0)
 
 
 def test_k_class_study_structure(k_study):
@@ -584,14 +662,14 @@ def test_k_class_study_structure(k_study):
     want = multiclass_metrics(preds[0].labels, mean_p, names, k == 3)
     assert v["ensemble_multiclass"] == want
     assert v["bootstrap"]["ensemble"]["auroc"]["estimate"] == pytest.approx(want["macro_auroc"])
-    accs = [multiclass_metrics(p.labels, p.probs)["accuracy"] for p in preds]
+    accs = [multiclass_metrics(p.labels, p.probs, None, False)["accuracy"] for p in preds]
     assert v["metrics"]["multiclass"]["accuracy"]["values"] == accs
     assert v["bootstrap"]["seed_mean"]["accuracy"]["estimate"] == pytest.approx(np.mean(accs))
     cal = v["calibration"]
     assert cal["kind"] == "top-label confidence"
     assert sum(b["count"] for b in cal["bins"]) == 3 * 10 * k
     assert cal["ece_per_seed"]["values"] == pytest.approx(
-        [multiclass_metrics(p.labels, p.probs)["ece"] for p in preds]
+        [multiclass_metrics(p.labels, p.probs, None, False)["ece"] for p in preds]
     )
 
 
@@ -618,19 +696,19 @@ def test_runs_evaluated_with_another_ordinal_setting_are_refused(tmp_path):
     m["ordinal"] = True
     runs[1].metrics.write_text(json.dumps(m))
     with pytest.raises(ValueError, match="different data.ordinal"):
-        stats.study_statistics(runs, {}, 20)
+        study_json(runs, {}, n_bootstrap=20)
 
 
 def test_predictions_of_the_old_format_are_refused(tmp_path):
     runs, _ = make_study(tmp_path, {"a": ("conv", 0.7, 1.0)}, seeds=[0], n_test=10, comparisons={})
     runs[0].predictions.write_text("path,label,probability\na.png,1,0.7\n")
     with pytest.raises(ValueError, match=r"predictions\.csv: columns .*rerun the evaluation"):
-        stats.study_statistics(runs, {}, 20)
+        study_json(runs, {}, n_bootstrap=20)
 
 
 def test_out_of_fold_statistics_say_so_in_their_verdicts_and_warnings(fake_study):
     _, runs, study, test_result = fake_study
-    result = stats.study_statistics(
+    result = study_json(
         runs, study["comparisons"], n_bootstrap=300, seed=0, evaluated_on="out-of-fold"
     )
     assert result["evaluated_on"] == "out-of-fold" and test_result["evaluated_on"] == "test"

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from aggregate_fixtures import make_study, study_stats, write_fake_explain
+from aggregate_fixtures import make_study, study_stats, summary_links, write_fake_explain
 
-from biomedclf import summary
+from biomedclf import layout
+from biomedclf.io import write_json
+from biomedclf.report.summary import document as summary
 
 #: The data step's summary.json of a folder source with duplicates and rejected files.
 DATA_SUMMARY = {
@@ -35,8 +37,16 @@ DATA_SUMMARY = {
 }
 
 
-def _write(study, runs, st, path):
-    summary.write_summary(study, runs, st, path)
+def _write(study, runs, st, path, explained=(), links=None, root=None):
+    """summary.md at ``path`` of the fake study in ``root`` (default: the folder of ``path``),
+    its data summary and other files where the rules write them; ``explained``: the
+    (variant, seed) runs with a sanity check."""
+    root = root or path.parent
+    data = layout.data_file(root, "summary")
+    write_json(data, study["data_summary"])
+    sanity = {(v, s): layout.explain_files(root, v, s)["sanity"] for v, s in explained}
+    links = links or summary_links(root, study["comparisons"], list(explained))
+    summary.write_summary(study, runs, st.source, data, sanity, None, links, path)
     return path.read_text()
 
 
@@ -128,15 +138,42 @@ def test_summary_warns_with_fewer_than_three_seeds(tmp_path):
     assert "## Warnings\n\n- variant ann: 2 seed(s); use at least 3" in text
 
 
-def test_summary_without_data_summary_or_claims(tmp_path):
+def test_summary_without_claims_links_relative_to_itself(tmp_path):
     variants = {"a": ("conv", 0.7, 1.0), "b": ("conv", 0.8, 2.0)}
     comps = {"ab": {"baseline": "a", "variants": ["b"]}}
     runs, study = make_study(tmp_path, variants, seeds=[0, 1, 2], n_test=30, comparisons=comps)
-    study.pop("data_summary")
     st = study_stats(runs, comps, tmp_path / "stats.json", n_bootstrap=50)
-    text = _write(study, runs, st, tmp_path / "out" / "summary.md")
-    assert "no data summary" in text and "b reaches a higher test accuracy than a." in text
-    assert "](figures/curves_ab.png)" in text
+    text = _write(study, runs, st, tmp_path / "out" / "summary.md", root=tmp_path)
+    assert "b reaches a higher test accuracy than a." in text
+    assert "](../figures/curves_ab.png)" in text
+    assert "Statistics in full: [../stats.json](../stats.json)." in text
+
+
+def test_every_link_is_a_file_the_rule_hands(tmp_path):
+    """Links follow the paths handed in, wherever they are: no file name is made up."""
+    runs, study = make_study(tmp_path, seeds=[0, 1, 2], n_test=30)
+    st = study_stats(runs, study["comparisons"], tmp_path / "stats.json", n_bootstrap=50)
+    links = summary_links(tmp_path, study["comparisons"])
+    moved = {
+        "tables": {
+            t: [tmp_path / "t" / f"{t}.c", tmp_path / "t" / f"{t}.m"] for t in links["tables"]
+        },
+        "figures": {f: tmp_path / "f" / f"{f}.p" for f in links["figures"]},
+        "comparisons": {
+            c: {k: tmp_path / "c" / f"{c}-{k}" for k in files}
+            for c, files in links["comparisons"].items()
+        },
+        "maps": {},
+    }
+    text = _write(study, runs, st, tmp_path / "summary.md", links=moved)
+    found = set(re.findall(r"\]\(([^)]+)\)", text))
+    named = {f"t/{t}.m" for t in links["tables"]} | {"t/ranking.c", "t/test_metrics.c"}
+    named |= {f"f/{f}.p" for f in links["figures"]} | {"stats.json"}
+    named |= {f"c/{c}-{k}" for c, files in links["comparisons"].items() for k in files}
+    assert found == named - {"t/architecture.c"} | {"t/per_class.c"}
+    del moved["tables"]["ranking"]
+    with pytest.raises(ValueError, match="nothing under tables/ranking; summary_links()"):
+        _write(study, runs, st, tmp_path / "summary.md", links=moved)
 
 
 @pytest.mark.parametrize("k", [3, 11])
@@ -177,7 +214,7 @@ def test_summary_links_the_saliency_figures_and_flags_surviving_maps(tmp_path):
     text = _write(study, runs, st, tmp_path / "summary.md")
     assert "[saliency maps](figures/saliency_dropout.png)" in text
     assert "[error gallery](figures/errors_ann_vs_cnn.png)" in text
-    assert "## Saliency maps: sanity check" not in text  # nothing explained yet
+    assert "## Saliency maps: sanity check" not in text  # nothing explained
     write_fake_explain(
         tmp_path,
         runs,
@@ -186,7 +223,8 @@ def test_summary_links_the_saliency_figures_and_flags_surviving_maps(tmp_path):
         survivors=("cnn_dropout",),
         linear=("ann",),
     )
-    text = _write(study, runs, st, tmp_path / "summary.md")
+    explained = [(v, 0) for v in study["variants"]]
+    text = _write(study, runs, st, tmp_path / "summary.md", explained)
     section = text[text.index("## Saliency maps: sanity check") :]
     assert "0.5 or more *survive randomisation*" in section
     rows = [line for line in section.splitlines() if line.startswith("| ")][2:]
@@ -202,15 +240,20 @@ def test_summary_links_the_saliency_figures_and_flags_surviving_maps(tmp_path):
     assert "the maps of cnn (seed 0)" not in section
 
 
-def test_summary_leaves_out_a_sanity_check_older_than_its_model(tmp_path):
-    import os
-
+def test_a_missing_sanity_check_is_an_error(tmp_path):
+    """Every explained run's sanity.json is an input: a missing one stops the summary."""
     runs, study = make_study(tmp_path, seeds=[0, 1, 2], n_test=40)
     st = study_stats(runs, study["comparisons"], tmp_path / "stats.json", n_bootstrap=50)
     write_fake_explain(tmp_path, runs, study["comparisons"], n_images=6)
-    run = next(r for r in runs if r.variant == "cnn" and r.seed == 0)
-    run.model.write_bytes(b"retrained later")
-    sanity = tmp_path / "explain" / "cnn" / "seed0" / "sanity.json"
-    os.utime(sanity, (run.model.stat().st_mtime - 10,) * 2)
-    text = _write(study, runs, st, tmp_path / "summary.md")
-    assert "| cnn_dropout | 0 |" in text and "| cnn | 0 | Grad-CAM" not in text
+    layout.explain_files(tmp_path, "cnn", 0)["sanity"].unlink()
+    explained = [(v, 0) for v in study["variants"]]
+    with pytest.raises(FileNotFoundError, match="sanity.json"):
+        _write(study, runs, st, tmp_path / "summary.md", explained)
+
+
+def test_folds_and_crossval_must_agree(three_seeds, tmp_path):
+    study, st, _ = three_seeds
+    with pytest.raises(ValueError, match="folds 5 but crossval.json not given"):
+        summary.write_summary(
+            {**study, "folds": 5}, [], st.source, st.source, {}, None, {}, tmp_path / "s.md"
+        )

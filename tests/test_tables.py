@@ -1,4 +1,5 @@
-"""Tables of the aggregate step: rows match variants and seeds, Markdown is well-formed."""
+"""Tables of the report: rows match variants and seeds, Markdown is well-formed, each table is
+written to the files the rule names."""
 
 from __future__ import annotations
 
@@ -7,11 +8,19 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from aggregate_fixtures import make_study, study_stats
+from aggregate_fixtures import make_study, study_stats, table_outputs
 
-from biomedclf import architecture_table, rendering, study_tables, tables
 from biomedclf.evaluate.run_results import load_metrics
+from biomedclf.io import write_json
+from biomedclf.layout import COMPARISON_TABLES
+from biomedclf.report import labels, rendering
+from biomedclf.report.tables import architecture
+from biomedclf.report.tables import study as study_tables
+from biomedclf.report.tables import write as tables
 from biomedclf.stats.records import Interval, Summary
+
+#: The tables of the study_tables rule.
+STUDY_TABLES = ("test_metrics", "training_time", "per_class", "ranking")
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -113,14 +122,26 @@ def test_formatters():
     assert rendering.fmt_int(2097184) == "2,097,184" and rendering.fmt_int("1, 2") == "1, 2"
 
 
-def test_output_dir_accepts_study_or_tables_folder(tmp_path):
-    assert rendering.output_dir(tmp_path, "tables") == tmp_path / "tables"
-    assert rendering.output_dir(tmp_path / "tables", "tables") == tmp_path / "tables"
+def test_labels_come_from_the_data():
+    assert rendering.plural(1, "seed") == "1 seed" and rendering.plural(3, "seed") == "3 seeds"
+    assert rendering.level_text(0.95) == "95%" and rendering.level_text(0.9) == "90%"
+    assert labels.metric_name("accuracy") == "test accuracy"
+    assert labels.metric_name("accuracy", "out-of-fold") == "out-of-fold accuracy"
+    assert labels.metric_name("accuracy", None) == "accuracy"
+    assert labels.metric_name("auroc") == "AUROC"
+    assert labels.metric_name("auroc", multiclass=True) == "macro AUROC"
+    assert labels.metric_name("macro_auroc", None) == "macro AUROC"
+    assert labels.capitalised("macro AUROC") == "Macro AUROC"
+    with pytest.raises(ValueError, match="no name for metric 'nope'"):
+        labels.metric_name("nope")
+    assert labels.loss_label(["binary cross-entropy"] * 3) == "Loss (BCE)"
+    assert labels.loss_label(["cross-entropy"]) == "Loss (cross-entropy)"
+    assert labels.loss_label(["focal", "cross-entropy"]) == "Loss (focal, cross-entropy)"
 
 
 def test_study_tables_rows_match_variants_and_seeds(study, tmp_path):
     _, runs, spec, st = study
-    paths = tables.write_study_tables(runs, st, tmp_path)
+    paths = tables.write_study_tables(runs, st.source, table_outputs(tmp_path, STUDY_TABLES))
     names = sorted(p.name for p in paths)
     assert names == [
         "per_class.csv",
@@ -173,7 +194,8 @@ def test_study_tables_rows_match_variants_and_seeds(study, tmp_path):
 def test_comparison_tables(study, tmp_path):
     _, runs, spec, st = study
     comp = spec["comparisons"]["dropout"]
-    paths = tables.write_comparison_tables("dropout", comp, runs, st, tmp_path / "tables")
+    outputs = table_outputs(tmp_path, COMPARISON_TABLES, "dropout")
+    paths = tables.write_comparison_tables("dropout", comp, runs, st.source, outputs)
     assert sorted(p.name for p in paths) == [
         "comparison_dropout.csv",
         "comparison_dropout.md",
@@ -210,7 +232,8 @@ def test_comparison_tables(study, tmp_path):
 
 def test_stats_table_pins_the_known_verdicts(known, tmp_path):
     runs, comps, st = known
-    tables.write_comparison_tables("up", comps["up"], runs, st, tmp_path)
+    outputs = table_outputs(tmp_path, COMPARISON_TABLES, "up")
+    tables.write_comparison_tables("up", comps["up"], runs, st.source, outputs)
     srows = _read_csv(tmp_path / "tables" / "stats_up.csv")
     pooled = {
         r["variant"]: r for r in srows if r["metric"] == "accuracy" and r["scope"] == "pooled"
@@ -229,20 +252,42 @@ def test_stats_table_pins_the_known_verdicts(known, tmp_path):
 
 def test_comparison_table_rejects_unknown_variant(study, tmp_path):
     _, runs, _, st = study
+    outputs = table_outputs(tmp_path, COMPARISON_TABLES, "bad")
     with pytest.raises(ValueError, match="comparisons.bad"):
         tables.write_comparison_tables(
-            "bad", {"baseline": "cnn", "variants": ["nope"]}, runs, st, tmp_path
+            "bad", {"baseline": "cnn", "variants": ["nope"]}, runs, st.source, outputs
         )
+    assert not (tmp_path / "tables").exists()
 
 
 def test_stats_must_cover_the_runs(study, tmp_path):
     _, runs, _, st = study
     partial = dataclasses.replace(st, variants={k: v for k, v in st.variants.items() if k != "ann"})
+    write_json(tmp_path / "partial.json", partial.to_dict())
     with pytest.raises(ValueError, match="ann"):
-        tables.write_study_tables(runs, partial, tmp_path)
+        tables.write_study_tables(
+            runs, tmp_path / "partial.json", table_outputs(tmp_path, STUDY_TABLES)
+        )
 
 
-def test_architecture_tables(tmp_path):
+def test_tables_go_where_the_rule_names_them(study, tmp_path):
+    """Each table to the two files the rule names, whatever they are called; the rule must
+    name every table and no other."""
+    _, runs, _, st = study
+    outputs = {t: [tmp_path / "a" / f"{t}.x", tmp_path / "b" / f"{t}.y"] for t in STUDY_TABLES}
+    paths = tables.write_study_tables(runs, st.source, outputs)
+    assert paths == [p for t in STUDY_TABLES for p in outputs[t]]
+    assert (tmp_path / "a" / "ranking.x").read_text().startswith("rank,variant,")
+    assert (tmp_path / "b" / "ranking.y").read_text().startswith("# Which variant is best")
+    with pytest.raises(ValueError, match=r"missing \['ranking'\], unknown \['extra'\]"):
+        tables.write_study_tables(
+            runs,
+            st.source,
+            {**table_outputs(tmp_path, STUDY_TABLES[:3]), "extra": outputs["ranking"]},
+        )
+
+
+def test_architecture_rows(tmp_path):
     rows = {
         "ann": [
             {"layer": "Flatten-1", "output_shape": [-1, 65536], "parameters": 0},
@@ -251,20 +296,34 @@ def test_architecture_tables(tmp_path):
         ],
         "cnn": [{"layer": "Conv2d-1", "output_shape": "[-1, 32, 16, 16]", "parameters": 320}],
     }
-    paths = architecture_table.write_architecture_tables(rows, tmp_path)
-    assert sorted(p.name for p in paths) == ["architecture.csv", "architecture.md"]
-    csv_rows = _read_csv(tmp_path / "tables" / "architecture.csv")
+    files = [tmp_path / "arch.csv", tmp_path / "arch.md"]
+    assert architecture.write_architecture_rows(rows, files) == files
+    csv_rows = _read_csv(files[0])
     assert [r["layer"] for r in csv_rows if r["variant"] == "ann"][-1] == "Total"
     total = next(r for r in csv_rows if r["variant"] == "ann" and r["layer"] == "Total")
     assert int(total["parameters"]) == 2097217
     assert csv_rows[1]["output_shape"] == "[-1, 32]"
-    md = (tmp_path / "tables" / "architecture.md").read_text()
+    md = files[1].read_text()
     assert assert_markdown_tables_well_formed(md) == 2
     assert "## ann" in md and "2,097,217" in md and "homework" not in md.lower()
     with pytest.raises(ValueError, match="parameters"):
-        architecture_table.write_architecture_tables(
-            {"x": [{"layer": "a", "output_shape": 1}]}, tmp_path
-        )
+        architecture.write_architecture_rows({"x": [{"layer": "a", "output_shape": 1}]}, files)
+
+
+def test_architecture_table_of_the_specs(tmp_path):
+    """The models built from the specs at the input size: one block of layers per variant."""
+    specs = {
+        "ann": {"model": "linear", "model_args": {"hidden": [8]}},
+        "cnn": {"model": "conv", "model_args": {"width": 4, "depth": 1, "fc": 4}},
+    }
+    files = [tmp_path / "architecture.csv", tmp_path / "architecture.md"]
+    architecture.write_architecture_table(specs, 1, 8, 3, files)
+    rows = _read_csv(files[0])
+    ann = [r for r in rows if r["variant"] == "ann"]
+    # 8 x 8 inputs to 8 hidden units to 3 classes: 64 * 8 + 8, then 8 * 3 + 3 parameters
+    assert [r["layer"] for r in ann][-1] == "Total" and int(ann[-1]["parameters"]) == 547
+    assert ann[-2]["output_shape"] == "[-1, 3]"
+    assert {r["variant"] for r in rows} == {"ann", "cnn"}
 
 
 def test_tables_do_not_import_torch():
@@ -272,7 +331,8 @@ def test_tables_do_not_import_torch():
     import sys
 
     code = (
-        "import sys, biomedclf.report.tables.write, biomedclf.report.summary.document; "
+        "import sys, biomedclf.report.tables.write, biomedclf.report.summary.document, "
+        "biomedclf.report.tables.architecture; "
         "bad = [m for m in ('torch', 'sklearn', 'scipy', 'matplotlib') if m in sys.modules]; "
         "sys.exit(1 if bad else 0)"
     )
@@ -333,7 +393,7 @@ def k_study(request, tmp_path_factory):
 
 def test_k_class_study_tables(k_study, tmp_path):
     k, runs, spec, st = k_study
-    tables.write_study_tables(runs, st, tmp_path)
+    tables.write_study_tables(runs, st.source, table_outputs(tmp_path, STUDY_TABLES))
     rows = _read_csv(tmp_path / "tables" / "test_metrics.csv")
     assert list(rows[0])[:7] == [
         "variant",
@@ -384,7 +444,10 @@ def test_k_class_study_tables(k_study, tmp_path):
 
 def test_k_class_comparison_tables(k_study, tmp_path):
     k, runs, spec, st = k_study
-    tables.write_comparison_tables("dropout", spec["comparisons"]["dropout"], runs, st, tmp_path)
+    outputs = table_outputs(tmp_path, COMPARISON_TABLES, "dropout")
+    tables.write_comparison_tables(
+        "dropout", spec["comparisons"]["dropout"], runs, st.source, outputs
+    )
     srows = _read_csv(tmp_path / "tables" / "stats_dropout.csv")
     assert {r["metric"] for r in srows} == {"accuracy", "balanced_accuracy", "auroc"}
     res = st.result("dropout", "cnn_dropout")

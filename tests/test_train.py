@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 import torch
+from config_helpers import cache_files, decoding, train_files, variant_spec
 
-from biomedclf.train.loop import CHECKPOINT_NAME, run_training
-from biomedclf.train.outputs import HISTORY_COLUMNS
+from biomedclf.train.history import HISTORY_COLUMNS
+from biomedclf.train.loop import run_training
 from biomedclf.train.settings import TrainingSettings
 
 TRAIN_JSON_KEYS = [
@@ -46,6 +47,7 @@ TRAIN_JSON_KEYS = [
     "channels",
     "class_names",
     "n_classes",
+    "loss",
 ]
 
 
@@ -86,25 +88,35 @@ def write_cache(
 
 
 def make_spec(model: str = "conv", model_args: dict | None = None, **training: Any) -> dict:
-    base = {
-        "epochs": 3,
-        "batch_size": 16,
-        "optimizer": "adam",
-        "lr": 1e-3,
-        "weight_decay": 0.0,
-        "momentum": 0.9,
-        "early_stopping": None,
-        "augment": False,
-        "device": "cpu",
-        "amp": True,
-    }
-    base.update(training)
-    return {
-        "name": f"{model}_test",
-        "model": model,
-        "model_args": model_args or {},
-        "training": base,
-    }
+    """A resolved variant spec (schema defaults filled): 3 epochs of batches of 16 on the CPU
+    unless ``training`` says otherwise."""
+    return variant_spec(
+        model, model_args, **{"epochs": 3, "batch_size": 16, "device": "cpu", **training}
+    )
+
+
+def cache_decoding(data_dir: Path) -> dict:
+    """The decoding settings of a cache written by :func:`write_cache` (its image size and
+    channels, the schema's defaults otherwise)."""
+    shape = torch.load(cache_files(data_dir)["train"], weights_only=True)["images"].shape
+    return decoding(image_size=int(shape[2]), channels=int(shape[1]))
+
+
+def train_run(
+    spec: dict, seed: int, data_dir: Path, out_dir: Path, checkpoint: Path, threads: int = 1
+) -> dict:
+    """run_training on the cache in ``data_dir`` (:func:`write_cache`), writing the layout's
+    files into ``out_dir`` and its checkpoint to the file ``checkpoint``; returns the
+    train.json dict."""
+    return run_training(
+        spec,
+        seed,
+        cache_files(data_dir),
+        train_files(out_dir),
+        checkpoint,
+        threads,
+        decoding=cache_decoding(data_dir),
+    )
 
 
 def read_history(path: Path) -> list[dict[str, str]]:
@@ -118,7 +130,7 @@ def without_seconds(rows: list[dict[str, str]]) -> list[dict[str, str]]:
 
 def train(spec: dict, seed: int, data: Path, root: Path, tag: str) -> tuple[dict, Path]:
     out = root / tag / "out"
-    info = run_training(spec, seed, data, out, root / tag / "ckpt", threads=1)
+    info = train_run(spec, seed, data, out, root / tag / "ckpt", threads=1)
     return info, out
 
 
@@ -171,7 +183,8 @@ def test_outputs_follow_the_contract(data: Path, tmp_path: Path) -> None:
         "threshold",
         "data",
     }
-    assert ckpt["data"] == {"image_size": 16, "channels": 1}  # no decoding settings given
+    assert ckpt["data"] == decoding(image_size=16, channels=1)
+    assert info["loss"] == "binary cross-entropy"
     assert 0 < ckpt["threshold"] < 1
     assert ckpt["spec"] == spec and ckpt["best_epoch"] == best
     assert ckpt["class_names"] == ["normal", "abnormal"] and ckpt["mean"] == [0.35]
@@ -219,20 +232,53 @@ def test_early_stopping(data: Path, tmp_path: Path) -> None:
 
 
 def test_settings_errors_name_the_key() -> None:
-    with pytest.raises(ValueError, match=r"variants\.v\.optimizer \(or training\.optimizer\)"):
-        TrainingSettings.from_spec({"name": "v", "training": {"optimizer": "rmsprop"}})
+    # the values are the schema's to check (tests/test_config.py); the keys are checked here
+    spec = variant_spec("conv", name="v", epochs=3)
+    settings = TrainingSettings.from_spec(spec)
+    assert (settings.epochs, settings.optimizer, settings.label_smoothing) == (3, "adam", 0)
     with pytest.raises(ValueError, match=r"variants\.v\.learning_rate: not a training setting"):
-        TrainingSettings.from_spec({"name": "v", "training": {"learning_rate": 0.1}})
-    with pytest.raises(ValueError, match=r"variants\.v\.early_stopping"):
-        TrainingSettings.from_spec({"name": "v", "training": {"early_stopping": 0}})
-    assert TrainingSettings.from_spec({"training": {}}) == TrainingSettings()
+        TrainingSettings.from_spec({**spec, "training": {**spec["training"], "learning_rate": 1}})
+    del spec["training"]["momentum"]
+    with pytest.raises(
+        ValueError, match=r"variants\.v\.momentum \(or training\.momentum\): missing"
+    ):
+        TrainingSettings.from_spec(spec)
 
 
-def test_missing_cache_is_a_clear_error(tmp_path: Path) -> None:
+def test_missing_cache_and_wrong_roles_are_clear_errors(tmp_path: Path) -> None:
+    outputs = train_files(tmp_path / "o")
+    settings = decoding(image_size=16)
     with pytest.raises(
         FileNotFoundError, match=r"train\.pt: no cached split; run the prepare step"
     ):
-        run_training(make_spec(), 0, tmp_path / "nodata", tmp_path / "o", tmp_path / "c")
+        run_training(
+            make_spec(), 0, cache_files(tmp_path), outputs, tmp_path / "c", decoding=settings
+        )
+    with pytest.raises(ValueError, match=r"on fold 1 reads the cache files pool, folds, test"):
+        run_training(
+            make_spec(),
+            0,
+            cache_files(tmp_path),
+            outputs,
+            tmp_path / "c",
+            decoding=settings,
+            fold=1,
+        )
+    with pytest.raises(ValueError, match=r"writes model, history, scores, info, but was given"):
+        run_training(
+            make_spec(),
+            0,
+            cache_files(tmp_path),
+            {"model": tmp_path / "m"},
+            tmp_path / "c",
+            decoding=settings,
+        )
+    del settings["resize"]
+    with pytest.raises(ValueError, match=r"data\.resize: missing"):
+        run_training(
+            make_spec(), 0, cache_files(tmp_path), outputs, tmp_path / "c", decoding=settings
+        )
+    assert not (tmp_path / "o").exists()
 
 
 def test_foreign_checkpoint_is_ignored(
@@ -240,11 +286,11 @@ def test_foreign_checkpoint_is_ignored(
 ) -> None:
     spec = make_spec("linear", {"hidden": [8]}, epochs=2)
     _, ref = train(spec, 0, data, tmp_path, "ref")
-    ckpt_dir = tmp_path / "x" / "ckpt"
-    ckpt_dir.mkdir(parents=True)
-    (ckpt_dir / CHECKPOINT_NAME).write_bytes(b"not a checkpoint")
+    ckpt = tmp_path / "x" / "ckpt" / "checkpoint.pt"
+    ckpt.parent.mkdir(parents=True)
+    ckpt.write_bytes(b"not a checkpoint")
     with caplog.at_level(logging.WARNING, logger="biomedclf.train.state"):
-        run_training(spec, 0, data, tmp_path / "x" / "out", ckpt_dir)
+        train_run(spec, 0, data, tmp_path / "x" / "out", ckpt)
     assert "unreadable checkpoint" in caplog.text
     assert without_seconds(read_history(ref / "history.csv")) == without_seconds(
         read_history(tmp_path / "x" / "out" / "history.csv")
@@ -252,8 +298,7 @@ def test_foreign_checkpoint_is_ignored(
 
 
 KILLED_RUN = """
-import sys, time
-from pathlib import Path
+import json, sys, time
 import biomedclf.train.loop as train
 from biomedclf.train.state import TrainState
 
@@ -264,8 +309,10 @@ def slow_save(*args, **kwargs):  # widen the window between epochs; the maths is
     time.sleep(0.5)
 
 TrainState.save = slow_save
-spec = eval(sys.argv[1])
-train.run_training(spec, 3, Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]), threads=1)
+job = json.loads(sys.argv[1])
+train.run_training(
+    job["spec"], 3, job["data"], job["outputs"], job["checkpoint"], 1, decoding=job["decoding"]
+)
 """
 
 
@@ -282,21 +329,19 @@ def test_sigkill_and_resume_equals_uninterrupted_run(
     data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     spec = make_spec("conv", {"width": 8, "dropout": 0.3}, epochs=6, augment=True)
-    out, ckpt_dir = tmp_path / "killed" / "out", tmp_path / "killed" / "ckpt"
+    out, ckpt = tmp_path / "killed" / "out", tmp_path / "killed" / "ckpt" / "checkpoint.pt"
+    job = {
+        "spec": spec,
+        "data": {r: str(p) for r, p in cache_files(data).items()},
+        "outputs": {r: str(p) for r, p in train_files(out).items()},
+        "checkpoint": str(ckpt),
+        "decoding": cache_decoding(data),
+    }
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(KILLED_RUN),
-            repr(spec),
-            str(data),
-            str(out),
-            str(ckpt_dir),
-        ],
+        [sys.executable, "-c", textwrap.dedent(KILLED_RUN), json.dumps(job)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    ckpt = ckpt_dir / CHECKPOINT_NAME
     deadline = time.monotonic() + 120
     try:
         while _checkpoint_epoch(ckpt) < 1:
@@ -312,7 +357,7 @@ def test_sigkill_and_resume_equals_uninterrupted_run(
     assert not (out / "model.pt").exists()
 
     with caplog.at_level(logging.INFO, logger="biomedclf.train.loop"):
-        resumed = run_training(copy.deepcopy(spec), 3, data, out, ckpt_dir, threads=1)
+        resumed = train_run(copy.deepcopy(spec), 3, data, out, ckpt, threads=1)
     assert f"after epoch {done}" in caplog.text
     assert not ckpt.exists()
     ref_info, ref = train(spec, 3, data, tmp_path, "uninterrupted")
@@ -363,6 +408,7 @@ def test_k_class_training_learns_and_writes_k_probabilities(
     args = {} if model == "linear" else {"width": 8}
     info, out = train(make_spec(model, args, epochs=8, lr=3e-3), 0, data4, tmp_path, model)
     assert info["n_classes"] == 4 and info["class_names"] == [f"class{k}" for k in range(4)]
+    assert info["loss"] == "cross-entropy"
     rows = read_history(out / "history.csv")
     assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
     assert max(float(r["val_accuracy"]) for r in rows) > 0.5  # chance is 0.25
@@ -420,3 +466,45 @@ def test_losses_match_torch_definitions() -> None:
     assert torch.allclose(probabilities(logits).sum(1), torch.ones(6))
     with pytest.raises(ValueError, match="training.class_weights.*\\[1\\]"):
         make_objective(3, torch.tensor([0, 2, 2]), "balanced", 0.0, cpu)
+
+
+def test_every_output_goes_to_the_path_given(data: Path, tmp_path: Path) -> None:
+    outputs = {
+        "model": tmp_path / "a" / "m.bin",
+        "history": tmp_path / "b" / "h.txt",
+        "info": tmp_path / "c" / "i.txt",
+        "scores": tmp_path / "d" / "s.txt",
+    }
+    spec = make_spec("linear", {"hidden": [4]}, epochs=1)
+    info = run_training(
+        spec, 0, cache_files(data), outputs, tmp_path / "ckpt", decoding=cache_decoding(data)
+    )
+    assert {p for p in tmp_path.rglob("*") if p.is_file()} == set(outputs.values())
+    assert json.loads(outputs["info"].read_text()) == info
+    assert len(read_history(outputs["history"])) == 1
+
+
+def test_a_fold_trains_on_its_part_of_the_pool_and_scores_the_held_out_fold(
+    data: Path, tmp_path: Path
+) -> None:
+    import numpy as np
+
+    from biomedclf.data.folds import Folds, write_folds
+
+    pool = torch.load(data / "train.pt", weights_only=True)  # 64 images, the pool here
+    files = cache_files(tmp_path, folds=True)
+    torch.save(pool, files["pool"])
+    torch.save(torch.load(data / "test.pt", weights_only=True), files["test"])
+    fold = np.arange(64) % 4
+    inner = [np.flatnonzero(fold != f)[:8] for f in range(4)]
+    write_folds(files["folds"], Folds(4, 0, 0.15, fold, inner))
+    out = train_files(tmp_path / "fold1")
+    spec = make_spec("linear", {"hidden": [4]}, epochs=1)
+    info = run_training(
+        spec, 0, files, out, tmp_path / "ckpt", decoding=cache_decoding(data), fold=1
+    )
+    assert (info["fold"], info["n_heldout"], info["n_train"], info["n_val"]) == (1, 16, 40, 8)
+    scores = list(csv.DictReader(out["scores"].open()))
+    held = [r["path"] for r in scores if r["split"] == "heldout"]
+    assert held == [pool["paths"][i] for i in np.flatnonzero(fold == 1)]
+    assert sum(r["split"] == "test" for r in scores) == 32

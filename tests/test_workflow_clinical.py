@@ -35,7 +35,7 @@ def write_data(root: Path) -> dict[str, str]:
     for p in range(N_PATIENTS):
         cls, pid = CLASSES[p % 2], f"pat{p:02d}"
         base = ct_like(rng, 16, offset=p) + (300 if cls == "opacity" else 0)
-        for j, name in enumerate((f"scan{3 * p:03d}.dcm", f"IM{3 * p + 1:04d}")):
+        for name in (f"scan{3 * p:03d}.dcm", f"IM{3 * p + 1:04d}"):
             write_dicom(
                 root / cls / name,
                 base + rng.integers(0, 40, base.shape).astype(np.int16),

@@ -102,7 +102,7 @@ def one(cfg: dict[str, Any]) -> dict[str, Any]:
         torch.use_deterministic_algorithms(True, warn_only=True)
     torch.manual_seed(0)
     size, bs = cfg["image_size"], cfg["batch_size"]
-    model = build_model(cfg["model"], {}, 1, size)
+    model = build_model(cfg["model"], {}, 1, size, n_classes=2)
     if not cfg["pool_first"]:  # models pool first; back to the homework's Conv -> ReLU -> MaxPool
         f = list(model.features)
         for i in range(0, len(f), 3):

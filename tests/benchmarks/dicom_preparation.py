@@ -38,7 +38,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 if str(HERE.parent) not in sys.path:
-    sys.path.insert(0, str(HERE.parent))  # tests/: clinical_files
+    sys.path.insert(0, str(HERE.parent))  # tests/: clinical_files, config_helpers
 
 log = logging.getLogger(__name__)
 CODECS = ("plain", "mixed", "rle", "j2k")
@@ -100,14 +100,16 @@ def prepare_pass(
 ) -> dict[str, Any]:
     """prepare_dataset on the folder (best of ``repeats``): the whole call and its decode
     stage (summary.json's decode_seconds)."""
+    from config_helpers import data_config, data_files
+
     from biomedclf.data.prepare import prepare_dataset
 
-    cfg = {"source": "folder", "path": str(root), "image_size": image_size, **extra}
+    cfg = data_config(source="folder", path=str(root), image_size=image_size, **extra)
     best, decode = float("inf"), float("inf")
     for _ in range(repeats):
         shutil.rmtree(out, ignore_errors=True)
         t0 = time.perf_counter()
-        summary = prepare_dataset(cfg, out, threads=threads)
+        summary = prepare_dataset(cfg, data_files(out), threads=threads)
         best = min(best, time.perf_counter() - t0)
         decode = min(decode, max(float(summary["decode_seconds"]), 1e-9))
     n = int(summary["n_images"])

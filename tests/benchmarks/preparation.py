@@ -21,7 +21,7 @@ def make_folder(root: Path, n_images: int, side: int, seed: int = 0) -> dict[str
     from biomedclf.data.synthetic import make_images
 
     n_per_class = (n_images + 1) // 2
-    images, classes, _ = make_images(n_per_class, side, difficulty=0.5, seed=seed)
+    images, classes, _ = make_images(n_per_class, side, difficulty=0.5, seed=seed, n_classes=2)
     rng = np.random.default_rng(seed)
     names = ("normal", "opacity")
     for name in names:
@@ -64,16 +64,14 @@ def imagefolder_pass(root: Path, image_size: int) -> dict[str, Any]:
 def prepare_pass(root: Path, out: Path, image_size: int, threads: int) -> dict[str, Any]:
     """prepare_dataset on the folder: whole call and its decode stage (summary decode_seconds)."""
     import torch
+    from config_helpers import data_config, data_files
 
     from biomedclf.data.prepare import prepare_dataset
 
     torch.set_num_threads(threads)
+    cfg = data_config(source="folder", path=str(root), image_size=image_size, channels=1)
     t0 = time.perf_counter()
-    summary = prepare_dataset(
-        {"source": "folder", "path": str(root), "image_size": image_size, "channels": 1},
-        out,
-        threads=threads,
-    )
+    summary = prepare_dataset(cfg, data_files(out), threads=threads)
     seconds = time.perf_counter() - t0
     n = int(summary["n_files"])
     return {
@@ -88,13 +86,15 @@ def prepare_pass(root: Path, out: Path, image_size: int, threads: int) -> dict[s
 
 def cache_load(data_dir: Path, reps: int = 3) -> dict[str, Any]:
     """Best time to load all three splits with load_split (files in the page cache)."""
-    from biomedclf.data.cache import SPLITS, load_split
+    from config_helpers import cache_files
+
+    from biomedclf.data.cache import load_split
 
     best = float("inf")
     n = 0
     for _ in range(reps):
         t0 = time.perf_counter()
-        n = sum(len(load_split(data_dir, s)) for s in SPLITS)
+        n = sum(len(load_split(path)) for path in cache_files(data_dir).values())
         best = min(best, time.perf_counter() - t0)
     return {"images": n, "seconds": best, "images_per_second": n / best}
 

@@ -46,7 +46,7 @@ def make_jpegs(root: Path, n_images: int, side: int, seed: int = 0) -> dict[str,
 
     from biomedclf.data.synthetic import make_images
 
-    pool, classes, _ = make_images((min(_POOL, n_images) + 1) // 2, side, 0.5, seed)
+    pool, classes, _ = make_images((min(_POOL, n_images) + 1) // 2, side, 0.5, seed, 2)
     rng = np.random.default_rng(seed)
     names = ("normal", "opacity")
     for name in names:
@@ -113,16 +113,16 @@ def child(root: Path, out: Path, image_size: int, threads: int) -> dict[str, Any
     """In a fresh process: prepare ``root`` and return its peak RSS (and the import baseline)."""
     import torch
 
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: config_helpers
+    from config_helpers import data_config, data_files
+
     import biomedclf.data.prepare as prepare
 
     torch.set_num_threads(threads)
+    cfg = data_config(source="folder", path=str(root), image_size=image_size, channels=1)
     baseline_mb = peak_rss_mb()
     t0 = time.perf_counter()
-    summary = prepare.prepare_dataset(
-        {"source": "folder", "path": str(root), "image_size": image_size, "channels": 1},
-        out,
-        threads=threads,
-    )
+    summary = prepare.prepare_dataset(cfg, data_files(out), threads=threads)
     seconds = time.perf_counter() - t0
     peak_mb = peak_rss_mb()
     return {

@@ -14,6 +14,10 @@ TARGETS = {
 }
 
 
+#: Said of a measurement taken while the machine was busy.
+BUSY = " (machine busy: other users; figures are lower than on a quiet machine)"
+
+
 def _fmt(value: float | None, unit: str = "", digits: int = 1) -> str:
     if value is None:
         return "n/a"
@@ -83,7 +87,7 @@ def markdown(results: dict[str, Any]) -> str:
         f" {m['memory_gb']} GB; torch {m['torch']}, torchvision {m['torchvision']},"
         f" snakemake {m['snakemake']}, Python {m['python']}.",
         f"Load average (1/5/15 min) at start {results['load']['start']}, at end"
-        f" {results['load']['end']}{'' if results['load']['quiet_at_start'] else ' (machine busy: other users; figures are lower than on a quiet machine)'}."
+        f" {results['load']['end']}{'' if results['load']['quiet_at_start'] else BUSY}."
         f" Mode: {'quick' if results['quick'] else 'full'}.",
         "",
         "| Measure | Workflow | Baseline | Ratio | Target |",
@@ -101,7 +105,8 @@ def markdown(results: dict[str, Any]) -> str:
         for name, row in tr["cpu"].items():
             lines.append(
                 f"| Training `{name}` {size}px, batch {bs}, {th} threads (img/s; workflow loop vs"
-                f" notebook ImageFolder loop, {n} images) | {_fmt(row['workflow']['images_per_second'])}"
+                f" notebook ImageFolder loop, {n} images)"
+                f" | {_fmt(row['workflow']['images_per_second'])}"
                 f" | {_fmt(row['notebook']['images_per_second'])} | {_fmt(row['ratio'], 'x', 2)} |"
                 f" {verdict('training_conv') if name == 'conv' else ''} |"
             )
@@ -109,7 +114,8 @@ def markdown(results: dict[str, Any]) -> str:
         if fp:
             lines.append(
                 f"| `conv` training rate ({fp['flops_per_image'] / 1e9:.2f} GFLOP per image,"
-                f" fwd+bwd) vs float32 matmul peak (workflow; notebook {fp['notebook_fraction']:.0%})"
+                f" fwd+bwd) vs float32 matmul peak"
+                f" (workflow; notebook {fp['notebook_fraction']:.0%})"
                 f" | {_si(fp['achieved_flops'])} | {_si(fp['peak_flops'])} |"
                 f" {fp['fraction']:.0%} of peak | |"
             )
@@ -136,7 +142,8 @@ def markdown(results: dict[str, Any]) -> str:
             f" | {_fmt(pr['ratio_prepare'], 'x', 2)} | {verdict('preparation')} |",
             f"| Preparation, decode stage only ({p['threads']} threads; 1 thread:"
             f" {_fmt(p1['decode_images_per_second'], ' img/s', 0)})"
-            f" | {_fmt(p['decode_images_per_second'], '', 0)} | {_fmt(s['images_per_second'], '', 0)}"
+            f" | {_fmt(p['decode_images_per_second'], '', 0)}"
+            f" | {_fmt(s['images_per_second'], '', 0)}"
             f" | {_fmt(pr['ratio_decode_stage'], 'x', 2)} | |",
             f"| Loading the cache (load_split, 3 splits) vs decoding again (img/s)"
             f" | {_fmt(pr['cache_load']['images_per_second'], '', 0)}"
@@ -155,15 +162,17 @@ def markdown(results: dict[str, Any]) -> str:
             f"| No-change rerun: `snakemake --cores 2` on the finished smoke study, median of"
             f" {len(r['all_seconds'])}"
             f" | {_fmt(r['seconds'], ' s', 2)} | | | {verdict('rerun')} |",
-            f"| Smoke study (configs/smoke.yaml) from scratch: wall vs sum of its {sm['jobs']} jobs'"
-            f" wall times (snakemake metadata); cores busy {_fmt(100 * (sm['busy_fraction'] or 0), '%', 0)}"
+            f"| Smoke study (configs/smoke.yaml) from scratch: wall vs sum of its {sm['jobs']}"
+            " jobs' wall times (snakemake metadata); cores busy"
+            f" {_fmt(100 * (sm['busy_fraction'] or 0), '%', 0)}"
             f" | {_fmt(sm['wall_seconds'], ' s')} | {_fmt(sm['sum_job_seconds'], ' s')}"
             f" | {_fmt(sm['ratio_wall_to_job_seconds'], 'x', 2)} | |",
         ]
         st = wf.get("default_study")
         if st:
             lines.append(
-                f"| Default study (config.yaml, {st['train_jobs']} train jobs, --cores {st['cores']},"
+                f"| Default study (config.yaml, {st['train_jobs']} train jobs,"
+                f" --cores {st['cores']},"
                 f" train threads {st['train_threads']}): wall vs sum of train_seconds"
                 f" | {_fmt(st['wall_seconds'], ' s')} | {_fmt(st['sum_train_seconds'], ' s')}"
                 f" | {_fmt(st['ratio_wall_to_train_seconds'], 'x', 2)} | {verdict('study')} |"

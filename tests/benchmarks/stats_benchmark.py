@@ -6,7 +6,8 @@
 Cases (6 variants x 3 seeds, the default study's four comparisons, 2,000 resamples):
 
 * ``binary``: the default study's size, 600 images x 25% = 150 test images, two classes;
-  target: no slower than the code at ``--ref`` (default ``HEAD``), which is measured too
+  target: no slower than the code at ``--ref`` (default ``HEAD``; a commit with this package
+  layout), which is measured too
   (``git archive {ref} workflow/src`` into a temporary folder, run in a child process with it
   first on ``PYTHONPATH``) unless ``--ref ''``;
 * ``k9``: 5,000 test images of 9 classes; target: under 60 s on 2 cores.
@@ -95,7 +96,7 @@ def _write_scores(
 
 def _write_train_files(run: Any, k: int, seconds: float) -> None:
     """history.csv and train.json of one fake run."""
-    run.train_dir.mkdir(parents=True, exist_ok=True)
+    run.history.parent.mkdir(parents=True, exist_ok=True)
     with run.history.open("w", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(
@@ -126,7 +127,7 @@ def _write_train_files(run: Any, k: int, seconds: float) -> None:
 def make_runs(root: Path, n_test: int, k: int) -> list[Any]:
     """Fake run files for 6 variants x 3 seeds, evaluated by the library's run_evaluation."""
     from biomedclf.evaluate.evaluation import run_evaluation
-    from biomedclf.layout import study_runs
+    from biomedclf.layout import study_runs, train_files
 
     new = _new_formats()
     labels = np.arange(n_test) % k
@@ -148,9 +149,19 @@ def make_runs(root: Path, n_test: int, k: int) -> list[Any]:
             ),
         }
         _write_train_files(run, k, 10.0 + i)
-        _write_scores(run.scores, splits, k, new)
-        run_evaluation(run.scores, run.train_json, run.eval_dir)
+        scores = train_files(root, run.variant, run.seed)["scores"]
+        _write_scores(scores, splits, k, new)
+        run_evaluation(scores, run.train_json, run.metrics, run.predictions, ordinal=False)
     return runs
+
+
+def statistics(n_bootstrap: int) -> dict[str, Any]:
+    """The ``statistics:`` section with the schema's defaults and ``n_bootstrap`` resamples."""
+    from biomedclf.config.schema import load_schema, validate_config
+
+    schema = load_schema(REPO / "workflow" / "schemas" / "config.schema.yaml")
+    section = validate_config({}, schema["properties"]["statistics"])
+    return {**section, "n_bootstrap": n_bootstrap, "seed": 0}
 
 
 def measure(case: str, work: Path, n_bootstrap: int, repeats: int) -> dict[str, Any]:
@@ -165,7 +176,7 @@ def measure(case: str, work: Path, n_bootstrap: int, repeats: int) -> dict[str, 
     walls, cpus = [], []
     for _ in range(repeats):
         t0, c0 = time.perf_counter(), time.process_time()
-        study_statistics(runs, COMPARISONS, n_bootstrap=n_bootstrap, seed=0)
+        study_statistics(runs, COMPARISONS, statistics(n_bootstrap), "test")
         walls.append(time.perf_counter() - t0)
         cpus.append(time.process_time() - c0)
     best = int(np.argmin(walls))

@@ -1,7 +1,8 @@
-"""Training throughput: the workflow's loop (biomedclf.train.loop) against a homework-style notebook loop.
+"""Training throughput: the workflow's loop (biomedclf.train.loop) against a homework-style
+notebook loop.
 
-Both loops train the same model (biomedclf.train.models.build_model) on the same images with the same
-batch size, optimizer (Adam, lr 1e-3) and loss (BCEWithLogits), with the same thread count:
+Both loops train the same model (biomedclf.train.models.build_model) on the same images with the
+same batch size, optimizer (Adam, lr 1e-3) and loss (BCEWithLogits), with the same thread count:
 
 - workflow: :func:`biomedclf.train.loop.run_training` for one epoch on a prepared cache (the uint8
   cache in memory, batches sliced by a permutation, channels_last for convolutional models);
@@ -42,8 +43,9 @@ LR = 1.0e-3
 class TrainingData:
     """The images both loops train on: a prepared cache and the same files as an ImageFolder."""
 
-    cache_dir: Path  # train.pt (n_train images) + val.pt
+    cache_dir: Path  # train.pt (n_train images) + val.pt + test.pt
     warm_cache_dir: Path  # one batch of the same images, for the untimed warm-up run
+    decoding: dict[str, Any]  # the decoding settings the cache was prepared with
     folder: Path  # folder/{class}/*.png: links to exactly the cache's training images
     n_train: int
     image_size: int
@@ -54,6 +56,9 @@ def build_training_data(
 ) -> TrainingData:
     """Generate synthetic PNGs, prepare them with the workflow's prepare_dataset, and lay out
     the same training images as a cache of exactly ``n_train`` images and as an ImageFolder."""
+    from config_helpers import data_config, data_files
+    from config_helpers import decoding as decoding_of
+
     from biomedclf.data.cache import CachedSplit, load_split, save_split
     from biomedclf.data.prepare import prepare_dataset
     from biomedclf.data.synthetic import generate_synthetic
@@ -63,19 +68,17 @@ def build_training_data(
     # prepare keeps ~80 % for training (val 0.12, test 0.08); a margin for group rounding
     n_per_class = math.ceil((n_train + n_val) / 0.78 / 2) + 8
     t0 = time.perf_counter()
-    generate_synthetic(src, n_per_class, image_size, difficulty=0.5, seed=seed)
-    prepare_dataset(
-        {
-            "source": "folder",
-            "path": str(src),
-            "image_size": image_size,
-            "channels": 1,
-            "split": {"val": 0.12, "test": 0.08, "seed": seed},
-        },
-        prepared,
-        threads=2,
-    )
-    train, val = load_split(prepared, "train"), load_split(prepared, "val")
+    generate_synthetic(src, n_per_class, image_size, difficulty=0.5, seed=seed, n_classes=2)
+    data = {
+        "source": "folder",
+        "path": str(src),
+        "image_size": image_size,
+        "channels": 1,
+        "split": {"val": 0.12, "test": 0.08, "seed": seed},
+    }
+    files = data_files(prepared)
+    prepare_dataset(data_config(**data), files, threads=2)
+    train, val = load_split(files["train"]), load_split(files["val"])
     if len(train) < n_train:
         raise RuntimeError(f"{prepared}: only {len(train)} training images, wanted {n_train}")
     gen = torch.Generator().manual_seed(seed)
@@ -117,23 +120,16 @@ def build_training_data(
         len(vpick),
         time.perf_counter() - t0,
     )
-    return TrainingData(cache_dir, warm_dir, folder, n_train, image_size)
+    decoding = decoding_of(**data)
+    return TrainingData(cache_dir, warm_dir, decoding, folder, n_train, image_size)
 
 
 def _spec(model: str, batch_size: int, device: str) -> dict[str, Any]:
-    return {
-        "name": f"bench_{model}",
-        "model": model,
-        "model_args": {},
-        "training": {
-            "epochs": 1,
-            "batch_size": batch_size,
-            "optimizer": "adam",
-            "lr": LR,
-            "device": device,
-            "amp": False,  # float32 like the notebook (bf16 autocast is only used on CUDA)
-        },
-    }
+    from config_helpers import variant_spec
+
+    # float32 like the notebook (bf16 autocast is only used on CUDA)
+    training = {"epochs": 1, "batch_size": batch_size, "optimizer": "adam", "lr": LR}
+    return variant_spec(model, name=f"bench_{model}", device=device, amp=False, **training)
 
 
 def workflow_loop(
@@ -145,16 +141,25 @@ def workflow_loop(
     device: str = "cpu",
     warm_up: bool = True,
 ) -> dict[str, Any]:
-    """images/s of biomedclf.train.loop.run_training (its own train.json figure), after a warm-up."""
+    """images/s of biomedclf.train.loop.run_training (its own train.json figure), after a
+    warm-up."""
+    from config_helpers import cache_files, train_files
+
     from biomedclf.train.loop import run_training
 
     spec = _spec(model, batch_size, device)
     out = work / f"run_{model}_{device}"
+
+    def run(cache: Path, tag: str) -> dict[str, Any]:
+        files, outputs = cache_files(cache), train_files(out / tag)
+        ckpt = out / f"{tag}_ckpt"
+        return run_training(spec, 0, files, outputs, ckpt, threads, decoding=data.decoding)
+
     if warm_up:
-        run_training(spec, 0, data.warm_cache_dir, out / "warm", out / "warm_ckpt", threads=threads)
+        run(data.warm_cache_dir, "warm")
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    info = run_training(spec, 0, data.cache_dir, out / "timed", out / "timed_ckpt", threads=threads)
+    info = run(data.cache_dir, "timed")
     result = {
         "images_per_second": info["images_per_second"],
         "images": info["n_train"],
@@ -188,7 +193,7 @@ def notebook_loop(
     )
     dataset = datasets.ImageFolder(str(data.folder), transform=transform)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=0)
-    model = build_model(model_name, {}, 1, size).to(device)
+    model = build_model(model_name, {}, 1, size, n_classes=2).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=LR)
     criterion = nn.BCEWithLogitsLoss()
     if device == "cuda":
@@ -228,7 +233,7 @@ def flops_per_image(model_name: str, image_size: int, batch_size: int) -> float:
 
     from biomedclf.train.models import build_model
 
-    model = build_model(model_name, {}, 1, image_size)
+    model = build_model(model_name, {}, 1, image_size, n_classes=2)
     model.train()
     x = torch.randn(batch_size, 1, image_size, image_size)
     y = torch.randint(0, 2, (batch_size,)).float()
@@ -258,7 +263,7 @@ def compare(
     for name in models:
         log.info("training throughput on %s: %s", device, name)
         nbs, wfs = [], []
-        for r in range(repeats):
+        for _ in range(repeats):
             nbs.append(_in_fresh_process(notebook_loop, name, data, threads, batch_size, device))
             wfs.append(
                 _in_fresh_process(workflow_loop, name, data, work, threads, batch_size, device)

@@ -72,14 +72,18 @@ def find_cluster() -> Cluster | str:
     default = [p.rstrip("*") for p, _ in rows if p.endswith("*")]
     up = [p.rstrip("*") for p, state in rows if state.rstrip("*~#") in {"idle", "mix", "alloc"}]
     if not default or default[0] not in up:
-        return f"no default SLURM partition with a usable node (sinfo: {sinfo.stdout.strip()!r}); {how}"
+        state = sinfo.stdout.strip()
+        return f"no default SLURM partition with a usable node (sinfo: {state!r}); {how}"
     settings = dict(
         (k.strip(), v.strip())
         for k, _, v in (line.partition("=") for line in config.stdout.splitlines())
     )
     no_db = settings.get("AccountingStorageType", "") in {"", "accounting_storage/none"}
     if no_db and int(settings.get("MinJobAge", "0 sec").split()[0]) < 120:
-        return "SLURM has no accounting database and MinJobAge < 120 s: the plugin cannot poll job states"
+        return (
+            "SLURM has no accounting database and MinJobAge < 120 s: the plugin cannot poll "
+            "job states"
+        )
     jobcomp = None
     if settings.get("JobCompType") == "jobcomp/filetxt" and settings.get("JobCompLoc"):
         jobcomp = Path(settings["JobCompLoc"])
@@ -214,7 +218,8 @@ def smoke_runs(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> di
         t1 = time.perf_counter()
         local_run.result()
     print(
-        f"smoke study: {t1 - t0:.0f} s through SLURM, {time.perf_counter() - t0:.0f} s for both runs"
+        f"smoke study: {t1 - t0:.0f} s through SLURM,"
+        f" {time.perf_counter() - t0:.0f} s for both runs"
     )
     return {"on_slurm": on_slurm, "local": local, "output": slurm_out}
 

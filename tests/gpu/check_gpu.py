@@ -111,7 +111,8 @@ def main() -> int:
     if cuda:
         gpus = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
         print(
-            f"torch {torch.__version__}, CUDA {torch.version.cuda}, {torch.cuda.device_count()} GPU(s): {gpus}"
+            f"torch {torch.__version__}, CUDA {torch.version.cuda},"
+            f" {torch.cuda.device_count()} GPU(s): {gpus}"
         )
     else:
         print(f"torch {torch.__version__}, trying the script out on the CPU (--device cpu)")
@@ -120,7 +121,10 @@ def main() -> int:
     results = out / "results"
     smoke = yaml.safe_load((ROOT / "configs" / "smoke.yaml").read_text())
     problems: list[str] = []
-    header = "| variant | seed | image size | GPU | images/s | peak GPU MB | train s |\n|---|---|---|---|---|---|---|"
+    header = (
+        "| variant | seed | image size | GPU | images/s | peak GPU MB | train s |\n"
+        "|---|---|---|---|---|---|---|"
+    )
 
     if not args.skip_smoke:
         cfg = copy.deepcopy(smoke)
@@ -137,7 +141,8 @@ def main() -> int:
         if not (study / "summary.md").is_file():
             problems.append(f"smoke study: {study / 'summary.md'} missing")
         print(
-            f"\nsmoke study on {args.device}: {len(records)} training runs, {seconds:.0f} s wall\n{header}"
+            f"\nsmoke study on {args.device}: {len(records)} training runs,"
+            f" {seconds:.0f} s wall\n{header}"
         )
         print("\n".join(row(r) for r in records))
 
@@ -167,7 +172,8 @@ def main() -> int:
         problems += check_cuda_record(rec, "benchmark")
     print(
         f"\n256x256 benchmark, homework CNN, batch {args.batch_size}, {args.epochs} epochs, "
-        f"{rec.get('n_train')} training images ({seconds:.0f} s wall incl. data preparation):\n{header}\n{row(rec)}"
+        f"{rec.get('n_train')} training images ({seconds:.0f} s wall incl. data preparation):"
+        f"\n{header}\n{row(rec)}"
     )
 
     if problems:

@@ -1,4 +1,4 @@
-# Shared by the rule files: the validated config, the study's paths (all from
+# Helpers of every .smk file. The validated config, the study's paths (all from
 # biomedclf.layout), the specs each job gets and code digests. No rules here.
 import os
 
@@ -53,13 +53,6 @@ FOLDS = config["data"]["split"]["folds"]
 FOLD = "{fold}" if FOLDS else None
 
 
-wildcard_constraints:
-    variant="|".join(VARIANTS) or "$^",
-    seed=r"\d+",
-    fold=r"\d+",
-    comparison="|".join(COMPARISONS) or "$^",
-
-
 def code(script):
     """Digest of a rule's script and every package module it imports (docs/architecture.md,
     "What reruns a job")."""
@@ -76,7 +69,8 @@ def paths(files):
 
 def data_outputs():
     """What the prepare job writes, by role: the cache (the three splits, or with folds the
-    pool, its fold file and the test split), the manifest, the rejections, the summary."""
+    pool, its fold file and the test split), the manifest, the rejections, the summary.
+    """
     roles = ("pool", "folds", "test") if FOLDS else ("train", "val", "test")
     roles += ("manifest", "rejected", "summary")
     return {role: str(layout.data_file(STUDY, role)) for role in roles}
@@ -134,7 +128,7 @@ def train_fold(wildcards):
 
 def train_checkpoint(wildcards):
     fold = wildcards.fold if FOLDS else None
-    return str(layout.checkpoint_dir(STUDY, wildcards.variant, wildcards.seed, fold))
+    return str(layout.checkpoint_file(STUDY, wildcards.variant, wildcards.seed, fold))
 
 
 def train_resources_gpu(wildcards):
@@ -211,7 +205,9 @@ def explain_baselines(wildcards):
 
 def test_predictions(variant, seed):
     """A run's test predictions: with folds, the fold ensemble's."""
-    return str(layout.RunFiles.of(STUDY, variant, seed, crossval=bool(FOLDS)).predictions)
+    return str(
+        layout.RunFiles.of(STUDY, variant, seed, crossval=bool(FOLDS)).predictions
+    )
 
 
 def explain_predictions(wildcards):
@@ -255,9 +251,7 @@ def fold_history_keys():
 
 def fold_histories():
     """history.csv of every fold of the first seed, in :func:`fold_history_keys` order."""
-    return [
-        run_train_files(v, SEEDS[0], f)["history"] for v, f in fold_history_keys()
-    ]
+    return [run_train_files(v, SEEDS[0], f)["history"] for v, f in fold_history_keys()]
 
 
 # The study's tables, figures and summary (stats.smk, report.smk)
@@ -292,6 +286,10 @@ def summary_links():
                 **{f: figure_output(f, c) for f in layout.COMPARISON_FIGURES},
             }
             for c in COMPARISONS
+        },
+        "maps": {
+            v: {s: explain_files(v, s)["maps"] for s in explain_seeds()}
+            for v in VARIANTS
         },
     }
     if FOLDS:
@@ -346,3 +344,51 @@ def finished_message():
         f"Study '{NAME}': the summary is {summary}\n"
         f"HTML report: snakemake --report {STUDY / 'report.html'}{option}"
     )
+
+
+# Report entries (report.smk): each table and figure with its caption and label.
+
+
+def study_report(files, kind, name):
+    """A report entry of the study-wide category."""
+    return report(
+        files,
+        caption=f"../report/{name}.rst",
+        category="Study",
+        labels={"kind": kind, "name": REPORT_LABELS[name]},
+    )
+
+
+def comparison_report(files, kind, name):
+    """A report entry of a comparison's category."""
+    return report(
+        files,
+        caption=f"../report/{name}.rst",
+        category="{comparison}",
+        labels={"kind": kind, "name": REPORT_LABELS[name]},
+    )
+
+
+# How each table and figure is labelled in the HTML report.
+REPORT_LABELS = {
+    "test_metrics": "test metrics",
+    "training_time": "training time",
+    "per_class": "per class",
+    "ranking": "ranking",
+    "architecture": "architecture",
+    "comparison": "baseline vs variant",
+    "stats": "statistics",
+    "test_accuracy": "test accuracy",
+    "accuracy_vs_time": "accuracy vs training time",
+    "reliability": "calibration",
+    "curves": "learning curves",
+    "roc": "ROC",
+    "confusion": "confusion matrices",
+    "saliency": "saliency maps",
+    "errors": "error gallery",
+    "crossval": "cross-validation",
+    "crossval_tests": "tests across folds",
+    "folds": "metric per fold",
+    "fold_curves": "learning curves per fold",
+    "summary": "summary",
+}

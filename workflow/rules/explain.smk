@@ -28,6 +28,7 @@ rule explain:
         runtime=30,
     params:
         baselines=explain_baselines,
+        seeds=SEEDS,
         n_images=config["explain"]["n_images"],
         code=code("explain.py"),
     script:

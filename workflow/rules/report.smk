@@ -13,51 +13,6 @@ localrules:
     summary,
 
 
-def study_report(files, kind, name):
-    """A report entry of the study-wide category."""
-    return report(
-        files,
-        caption=f"../report/{name}.rst",
-        category="Study",
-        labels={"kind": kind, "name": REPORT_LABELS[name]},
-    )
-
-
-def comparison_report(files, kind, name):
-    """A report entry of a comparison's category."""
-    return report(
-        files,
-        caption=f"../report/{name}.rst",
-        category="{comparison}",
-        labels={"kind": kind, "name": REPORT_LABELS[name]},
-    )
-
-
-# How each table and figure is labelled in the HTML report.
-REPORT_LABELS = {
-    "test_metrics": "test metrics",
-    "training_time": "training time",
-    "per_class": "per class",
-    "ranking": "ranking",
-    "architecture": "architecture",
-    "comparison": "baseline vs variant",
-    "stats": "statistics",
-    "test_accuracy": "test accuracy",
-    "accuracy_vs_time": "accuracy vs training time",
-    "reliability": "calibration",
-    "curves": "learning curves",
-    "roc": "ROC",
-    "confusion": "confusion matrices",
-    "saliency": "saliency maps",
-    "errors": "error gallery",
-    "crossval": "cross-validation",
-    "crossval_tests": "tests across folds",
-    "folds": "metric per fold",
-    "fold_curves": "learning curves per fold",
-    "summary": "summary",
-}
-
-
 rule study_tables:
     input:
         **run_inputs(),
@@ -122,10 +77,7 @@ rule study_figures:
         **run_inputs(),
         stats=stats_path(),
     output:
-        **{
-            f: study_report(figure_output(f), "figure", f)
-            for f in layout.STUDY_FIGURES
-        },
+        **{f: study_report(figure_output(f), "figure", f) for f in layout.STUDY_FIGURES},
     log:
         LOGS / "figures" / "study.log",
     conda:

@@ -27,7 +27,7 @@ rule train:
         # how files become pixels: kept in model.pt for `biomedclf predict`
         decoding=canonical(decode_settings(config["data"])),
         code=code("train.py"),
-        # Resumable per-epoch checkpoint, outside the declared outputs (kept on failure).
+        # Resumable per-epoch checkpoint file, outside the declared outputs (kept on failure).
         checkpoint=train_checkpoint,
     script:
         "../scripts/train.py"

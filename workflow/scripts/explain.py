@@ -10,7 +10,7 @@ with log_to(snakemake.log[0]):
         i.model,
         i.test,
         baselines=dict(zip(p.baselines, i.predictions, strict=True)),
-        ensemble=list(i.ensemble),
+        ensemble=dict(zip(p.seeds, i.ensemble, strict=True)),
         n_images=p.n_images,
         outputs=dict(snakemake.output.items()),
         threads=snakemake.threads,

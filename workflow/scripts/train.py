@@ -12,7 +12,7 @@ with log_to(snakemake.log[0]):
         seed=int(snakemake.wildcards.seed),
         data=dict(snakemake.input.items()),
         outputs=dict(snakemake.output.items()),
-        checkpoint_dir=Path(p.checkpoint),
+        checkpoint=Path(p.checkpoint),
         threads=snakemake.threads,
         decoding=p.decoding,
         fold=p.fold,

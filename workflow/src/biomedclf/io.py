@@ -15,7 +15,7 @@ from typing import Any
 def atomic_path(path: Path | str) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place only on success.
 
-    A job killed half-way leaves no file that looks finished (DESIGN.md, rerun rules).
+    A job killed half-way leaves no file that looks finished (docs/architecture.md).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ and hand the paths to the library, which never derives a path itself::
     {results}/{name}/tables/{table}.csv, .md         (per comparison: {table}_{comparison})
     {results}/{name}/figures/{figure}.png            (per comparison: {figure}_{comparison})
     {results}/{name}/summary.md
-    {results}/{name}/.checkpoints/{variant}/seed{seed}/   resumable, outside the outputs
+    {results}/{name}/.checkpoints/{variant}/seed{seed}/checkpoint.pt   (resumable, not an output)
 
 A *run* is one training of one variant with one seed and its evaluation. With
 cross-validation (``data.split.folds``) each fold trains in ``train/{variant}/fold{f}/
@@ -69,6 +69,9 @@ CV_FILES = {"crossval": "crossval.json", "test_predictions": "test_predictions.c
 
 #: Files an explain job writes into its run folder, by role.
 EXPLAIN_FILES = {"maps": "maps.npz", "sanity": "sanity.json", "errors": "errors.npz"}
+
+#: A training run's resumable state, in its checkpoint folder.
+CHECKPOINT_FILE = "checkpoint.pt"
 
 #: The study-wide statistics files, by role.
 STATS_FILES = {"stats": "stats.json", "crossval": "crossval.json"}
@@ -141,11 +144,11 @@ def explain_files(study_dir: Path | str, variant: str, seed: int | str) -> dict[
     return _files(run_dir(study_dir, EXPLAIN_DIR, variant, seed), EXPLAIN_FILES)
 
 
-def checkpoint_dir(
+def checkpoint_file(
     study_dir: Path | str, variant: str, seed: int | str, fold: int | str | None = None
 ) -> Path:
-    """The per-epoch checkpoint folder of one training run (kept when the job fails)."""
-    return run_dir(study_dir, CHECKPOINTS, variant, seed, fold)
+    """The per-epoch checkpoint of one training run (kept when the job fails)."""
+    return run_dir(study_dir, CHECKPOINTS, variant, seed, fold) / CHECKPOINT_FILE
 
 
 def stats_file(study_dir: Path | str, role: str = "stats") -> Path:

@@ -13,7 +13,8 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 @contextmanager
 def log_to(path: Path | str | None, level: int = logging.INFO) -> Iterator[logging.Logger]:
-    """Log to ``path`` (and stderr) for the duration; an exception is logged before it propagates."""
+    """Log to ``path`` (and stderr) for the duration; an exception is logged before it
+    propagates."""
     root = logging.getLogger()
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if path:

@@ -6,8 +6,10 @@ checks the cross-references and makes the config canonical, so a config rewritte
 meaning (keys in another order, ``1e-3`` for ``0.001``, ``0`` for ``0.0``, flow or block style,
 comments) gives every job the same parameters and reruns nothing.
 
-A training job must depend only on its own variant (rerun rules in DESIGN.md), so the workflow
-hands it the output of :func:`resolve_variant`, never the whole config.
+A training job must depend only on its own variant (docs/architecture.md, "What reruns a job"),
+so the workflow hands it the output of :func:`resolve_variant`, never the whole config. Every
+function but :func:`prepare_config` and :func:`merge_sets` reads a config the schema has
+validated, so every key it reads is there (the schema is the only place for defaults).
 """
 
 from __future__ import annotations
@@ -34,9 +36,6 @@ __all__ = [
 
 #: Settings under ``training:`` that every variant inherits and may override.
 TRAINING_KEYS = TrainingSettings.keys()
-
-#: Keys of ``training:`` that describe the study rather than one training run.
-STUDY_KEYS = ("seeds",)
 
 #: Top-level sets whose entries a user's config file adds to the defaults (an entry of the same
 #: name replaces the default entry whole); ``replace_defaults: [variants]`` replaces a set.
@@ -92,31 +91,24 @@ def prepare_config(
 
 
 def resolve_variant(config: dict[str, Any], name: str) -> dict[str, Any]:
-    """Return the resolved spec of variant ``name``.
+    """Return the resolved spec of variant ``name`` of a validated config.
 
-    The result has three parts: ``model`` (registry name), ``model_args`` (the variant's
-    model settings, e.g. ``dropout``) and ``training`` (the ``training:`` defaults with the
-    variant's overrides applied). Seeds are not part of it: each job gets its seed apart.
+    The result has four parts: ``name``, ``model`` (registry name), ``model_args`` (the
+    variant's model settings, e.g. ``dropout``) and ``training`` (every setting of
+    ``training:`` but the study's seeds, with the variant's overrides applied). Seeds are not
+    part of it: each job gets its seed apart.
     """
-    variants = config.get("variants") or {}
+    variants = config["variants"]
     if name not in variants:
         raise ConfigError(
             f"variants.{name}: no such variant; the config defines {sorted(variants)}"
         )
     variant = copy.deepcopy(variants[name])
-    if "model" not in variant:
-        raise ConfigError(f"variants.{name}.model: missing; name a model such as 'conv'")
     model = variant.pop("model")
-    defaults = config.get("training") or {}
-    training = {k: copy.deepcopy(defaults[k]) for k in TRAINING_KEYS if k in defaults}
+    training = {k: copy.deepcopy(config["training"][k]) for k in TRAINING_KEYS}
     for key in TRAINING_KEYS:
         if key in variant:
             training[key] = variant.pop(key)
-    for key in STUDY_KEYS:
-        if key in variant:
-            raise ConfigError(
-                f"variants.{name}.{key}: '{key}' is a study setting; set it under training:"
-            )
     spec = {"name": name, "model": model, "model_args": variant, "training": training}
     return canonical(spec)
 
@@ -158,8 +150,8 @@ def merge_sets(
 
 def check_references(config: dict[str, Any]) -> None:
     """Raise :class:`ConfigError` when a comparison names a variant that does not exist."""
-    variants = set(config.get("variants") or {})
-    for comp, spec in (config.get("comparisons") or {}).items():
+    variants = set(config["variants"])
+    for comp, spec in config["comparisons"].items():
         names = [("baseline", spec["baseline"])] + [
             (f"variants[{i}]", v) for i, v in enumerate(spec["variants"])
         ]
@@ -177,7 +169,7 @@ def check_references(config: dict[str, Any]) -> None:
 
 
 def data_spec(config: dict[str, Any], synthetic_root: str | None = None) -> dict[str, Any]:
-    """The ``data:`` section a prepare job runs with.
+    """The ``data:`` section a prepare job runs with (of a validated config).
 
     A synthetic source is generated into ``synthetic_root`` first and then read like any
     class-folder dataset, so the real ingestion path runs every time.
@@ -190,9 +182,9 @@ def data_spec(config: dict[str, Any], synthetic_root: str | None = None) -> dict
         data["source"] = "folder"
         data["path"] = synthetic_root
         # Images of one synthetic patient share anatomy: keep each patient in one split.
-        if not data["split"].get("group_pattern"):
+        if not data["split"]["group_pattern"]:
             data["split"]["group_pattern"] = GROUP_PATTERN
-    elif not data.get("path"):
+    elif not data["path"]:
         raise ConfigError(
             f"data.path: required for data.source '{data['source']}'; set it to your "
             "folder, CSV manifest or .npz file"

@@ -1,11 +1,11 @@
 """Statistics across the folds of a cross-validated study: ``stats/crossval.json``.
 
-Entry point: :func:`study_crossval` (the workflow's ``crossval_stats`` rule). It reads every
-run's ``crossval.json`` (:mod:`biomedclf.crossval.combine`) and gives per variant the held-out metrics
-over folds (mean, SD, the corrected interval), the pooled out-of-fold metrics and the fold
+Entry point: :func:`write_study_crossval` (the workflow's ``crossval_stats`` rule). It reads every
+run's ``crossval.json`` (:mod:`biomedclf.crossval.combine`) and gives per variant the held-out
+metrics over folds (mean, SD, the corrected interval), the pooled out-of-fold metrics and the fold
 ensemble's test metrics (mean and SD over seeds), and per comparison the *corrected resampled
-t-test* of Nadeau and Bengio (2003, "Inference for the Generalization Error", Machine
-Learning 52) on the per-fold differences of the primary metric.
+t-test* of Nadeau and Bengio (2003, "Inference for the Generalization Error", Machine Learning 52)
+on the per-fold differences of the primary metric.
 
 Why corrected: the k training sets overlap (each pair shares (k-2)/(k-1) of its images), so
 the per-fold differences are positively correlated and the plain paired t-test's variance
@@ -19,7 +19,7 @@ Bouckaert and Frank's sense, these are not).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ FOLD_KEY = {
 
 
 def corrected_resampled_t(
-    differences: Sequence[float], n_train: float, n_test: float, confidence: float = 0.95
+    differences: Sequence[float], n_train: float, n_test: float, confidence: float
 ) -> dict[str, Any]:
     """Nadeau and Bengio's corrected resampled t-test of the mean of ``differences`` (one per
     fold) against zero; ``n_train`` / ``n_test``: a fold's training and held-out sizes.
@@ -147,15 +147,34 @@ def compare(
     return {**test, "per_fold": per_fold.tolist(), "verdict": verdict(test)}
 
 
+def runs_by_variant(
+    files: Mapping[tuple[str, int], Path | str],
+) -> dict[str, list[dict[str, Any]]]:
+    """Each variant's crossval.json dicts, in the order of ``files`` ((variant, seed) -> that
+    run's crossval.json, variant-major); ValueError naming a file written for another run."""
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for (variant, seed), path in files.items():
+        run = read_json(Path(path))
+        if (run.get("variant"), run.get("seed")) != (variant, int(seed)):
+            raise ValueError(
+                f"{path}: the crossval.json of {run.get('variant')} seed {run.get('seed')}, "
+                f"listed as {variant} seed {seed}; rerun the crossval job of that run"
+            )
+        runs.setdefault(variant, []).append(run)
+    return runs
+
+
 def study_crossval(
-    files: dict[str, list[Path | str]],
-    comparisons: dict[str, dict[str, Any]],
-    primary: str = "accuracy",
-    confidence: float = 0.95,
+    files: Mapping[tuple[str, int], Path | str],
+    comparisons: Mapping[str, Mapping[str, Any]],
+    primary: str,
+    confidence: float,
 ) -> dict[str, Any]:
-    """``stats/crossval.json`` from each variant's crossval.json files (seed order)."""
+    """``stats/crossval.json`` from every run's crossval.json (``files``: (variant, seed) ->
+    path, variant-major), the ``comparisons`` (name -> baseline and variants), the
+    ``statistics.primary`` metric and the ``statistics.confidence`` level."""
     key = FOLD_KEY[primary]
-    runs = {v: [read_json(p) for p in paths] for v, paths in files.items()}
+    runs = runs_by_variant(files)
     ks = {r["k"] for rs in runs.values() for r in rs}
     if len(ks) != 1:
         raise ValueError(f"the runs were cross-validated with different fold counts {sorted(ks)}")
@@ -174,8 +193,14 @@ def study_crossval(
     return out
 
 
-def write_study_crossval(path: Path | str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Compute :func:`study_crossval` and write it to ``path``."""
-    result = study_crossval(*args, **kwargs)
+def write_study_crossval(
+    path: Path | str,
+    files: Mapping[tuple[str, int], Path | str],
+    comparisons: Mapping[str, Mapping[str, Any]],
+    primary: str,
+    confidence: float,
+) -> dict[str, Any]:
+    """Compute :func:`study_crossval` and write it to ``path`` (``stats/crossval.json``)."""
+    result = study_crossval(files, comparisons, primary, confidence)
     write_json(Path(path), result)
     return result

@@ -6,8 +6,8 @@ torch (formats in ``workflow/CONTRACTS.md``):
 
 - ``predictions.csv`` and ``metrics.json``: the *out-of-fold* predictions, every image of the
   pool exactly once, scored by the fold model that did not train on it, and their metrics
-  (:func:`biomedclf.evaluate.evaluation.evaluation_metrics`; two classes: the Youden threshold is chosen
-  on the folds' inner validation parts pooled, never on held-out images). Every later step
+  (:func:`biomedclf.evaluate.evaluation.evaluation_metrics`; two classes: the Youden threshold
+  is chosen on the folds' inner validation parts pooled, never on held-out images). Every later step
   (statistics, tables, figures) reads these as it reads a fixed split's test results;
 - ``crossval.json``: per fold its held-out and test metrics, their mean and SD over folds,
   and the metrics of the *fold ensemble* (the mean of the fold models' probabilities) on the
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,13 @@ import numpy as np
 from biomedclf.evaluate.evaluation import class_names_of, evaluation_metrics, write_predictions
 from biomedclf.evaluate.multiclass import multiclass_metrics
 from biomedclf.io import read_json, write_json
-from biomedclf.layout import TRAIN_FILES
 from biomedclf.train.history import HISTORY_COLUMNS, read_history, write_history
 from biomedclf.train.scores import SplitScores, read_scores
 
 log = logging.getLogger(__name__)
+
+#: The files :func:`run_crossval` writes, by role (those of biomedclf.layout.crossval_files).
+CROSSVAL_OUTPUTS = ("history", "info", "metrics", "predictions", "crossval", "test_predictions")
 
 #: The metrics kept per fold (from biomedclf.evaluate.multiclass.multiclass_metrics).
 FOLD_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "macro_auroc", "kappa", "brier")
@@ -127,37 +130,41 @@ def combined_record(infos: list[dict[str, Any]], n_oof: int) -> dict[str, Any]:
 
 
 def _read_fold(
-    folder: Path, fold: int
+    fold: int, scores: Path, info: Path, history: Path
 ) -> tuple[dict[str, Any], dict[str, SplitScores], dict[str, np.ndarray]]:
-    """train.json, scores.csv (with its held-out rows) and history.csv of one fold."""
-    info_path = folder / TRAIN_FILES["info"]
-    info = read_json(info_path)
-    if info.get("fold") != fold:
+    """train.json, scores.csv (with its held-out rows) and history.csv of fold ``fold``."""
+    record = read_json(info)
+    if record.get("fold") != fold:
         raise ValueError(
-            f"{info_path}: fold {info.get('fold')!r}, expected {fold}; rerun that training job"
+            f"{info}: fold {record.get('fold')!r}, expected {fold}; rerun that training job"
         )
-    scores = read_scores(folder / TRAIN_FILES["scores"], len(class_names_of(info, info_path)))
-    if "heldout" not in scores:
-        raise ValueError(f"{folder / TRAIN_FILES['scores']}: no heldout rows; rerun the job")
-    return info, scores, read_history(folder / TRAIN_FILES["history"])
+    split_scores = read_scores(scores, len(class_names_of(record, info)))
+    if "heldout" not in split_scores:
+        raise ValueError(f"{scores}: no heldout rows; rerun the job")
+    return record, split_scores, read_history(history)
 
 
-def run_crossval(
-    fold_dirs: list[Path | str], out: dict[str, Path | str], ordinal: bool = False
-) -> dict[str, Any]:
-    """Combine the folds in ``fold_dirs`` (fold order) into the files of ``out`` (roles of
-    :func:`biomedclf.layout.crossval_files`); return the crossval.json dict."""
-    dirs = [Path(d) for d in fold_dirs]
-    folds = [_read_fold(d, f) for f, d in enumerate(dirs)]
-    infos = [info for info, _, _ in folds]
-    class_names = class_names_of(infos[0], dirs[0] / TRAIN_FILES["info"])
-    oof = out_of_fold([s["heldout"] for _, s, _ in folds], dirs)
-    inner = concatenate([s["val"] for _, s, _ in folds])
-    ensemble = fold_ensemble([s["test"] for _, s, _ in folds], dirs)
-    record = combined_record(infos, len(oof.paths))
-    metrics = evaluation_metrics(record, class_names, inner, oof, ordinal)
-    metrics["evaluated_on"] = "out-of-fold"
-    per_fold = [
+def _fold_files(
+    scores: Sequence[Path | str], infos: Sequence[Path | str], histories: Sequence[Path | str]
+) -> list[tuple[Path, Path, Path]]:
+    """Each fold's (scores.csv, train.json, history.csv), in fold order; ValueError when the
+    three lists do not hold one file per fold."""
+    counts = [len(scores), len(infos), len(histories)]
+    if len(set(counts)) != 1 or not counts[0]:
+        raise ValueError(
+            f"{counts[0]} scores.csv, {counts[1]} train.json and {counts[2]} history.csv files: "
+            "list one of each per fold, in fold order"
+        )
+    return [(Path(s), Path(i), Path(h)) for s, i, h in zip(scores, infos, histories, strict=True)]
+
+
+def _per_fold(
+    folds: list[tuple[dict[str, Any], dict[str, SplitScores], Any]],
+    class_names: list[str],
+    ordinal: bool,
+) -> list[dict[str, Any]]:
+    """crossval.json's ``folds``: each fold's sizes, training record and metrics."""
+    return [
         {
             "fold": f,
             "n_train": info["n_train"],
@@ -170,42 +177,79 @@ def run_crossval(
         }
         for f, (info, s, _) in enumerate(folds)
     ]
+
+
+def _log_summary(summary: dict[str, Any], n_oof: int) -> None:
+    """One log line with the headline numbers of crossval.json."""
+    sd = summary["cv_sd"]["accuracy"]
+    log.info(
+        "%s seed %s, %d folds: held-out accuracy %.3f ± %s over folds, out-of-fold %.3f on %d "
+        "images, fold ensemble on %d test images %.3f",
+        summary["variant"],
+        summary["seed"],
+        summary["k"],
+        summary["cv_mean"]["accuracy"],
+        "n/a" if sd is None else f"{sd:.3f}",
+        summary["out_of_fold"]["accuracy"],
+        n_oof,
+        summary["ensemble_test"]["n_test"],
+        summary["ensemble_test"]["multiclass"]["accuracy"],
+    )
+
+
+def run_crossval(
+    scores: Sequence[Path | str],
+    infos: Sequence[Path | str],
+    histories: Sequence[Path | str],
+    outputs: Mapping[str, Path | str],
+    ordinal: bool,
+) -> dict[str, Any]:
+    """Combine the k folds of one run into the files of ``outputs``; return the crossval.json
+    dict.
+
+    ``scores``, ``infos`` and ``histories`` are the folds' scores.csv, train.json and
+    history.csv, in fold order. ``outputs`` maps each role of :data:`CROSSVAL_OUTPUTS` (those
+    of :func:`biomedclf.layout.crossval_files`) to the path to write; ``ordinal``
+    (``data.ordinal``) makes Cohen's kappa quadratic-weighted.
+    """
+    missing = [role for role in CROSSVAL_OUTPUTS if role not in outputs]
+    if missing:
+        raise ValueError(f"crossval outputs: no path for {missing}; name one per role")
+    files = _fold_files(scores, infos, histories)
+    folds = [_read_fold(f, *paths) for f, paths in enumerate(files)]
+    where = [s for s, _, _ in files]
+    class_names = class_names_of(folds[0][0], files[0][1])
+    oof = out_of_fold([s["heldout"] for _, s, _ in folds], where)
+    inner = concatenate([s["val"] for _, s, _ in folds])
+    ensemble = fold_ensemble([s["test"] for _, s, _ in folds], where)
+    record = combined_record([info for info, _, _ in folds], len(oof.paths))
+    metrics = evaluation_metrics(record, class_names, inner, oof, ordinal)
+    metrics["evaluated_on"] = "out-of-fold"
+    per_fold = _per_fold(folds, class_names, ordinal)
     cv_mean, cv_sd = mean_sd([row["heldout"] for row in per_fold])
     summary = {
         "variant": record.get("variant"),
         "seed": record.get("seed"),
-        "k": len(dirs),
+        "k": len(files),
         "folds": per_fold,
         "cv_mean": cv_mean,
         "cv_sd": cv_sd,
         "out_of_fold": {key: metrics["multiclass"][key] for key in FOLD_METRICS},
         "ensemble_test": evaluation_metrics(record, class_names, inner, ensemble, ordinal),
     }
-    write_history(Path(out["history"]), combined_history([h for _, _, h in folds]))
+    write_history(Path(outputs["history"]), combined_history([h for _, _, h in folds]))
     write_predictions(
-        Path(out["predictions"]), oof.paths, oof.labels, oof.probabilities, class_names
+        Path(outputs["predictions"]), oof.paths, oof.labels, oof.probabilities, class_names
     )
     write_predictions(
-        Path(out["test_predictions"]),
+        Path(outputs["test_predictions"]),
         ensemble.paths,
         ensemble.labels,
         ensemble.probabilities,
         class_names,
     )
-    write_json(Path(out["crossval"]), summary)
-    write_json(Path(out["metrics"]), metrics)
-    write_json(Path(out["info"]), record)
-    log.info(
-        "%s seed %s, %d folds: held-out accuracy %.3f ± %s over folds, out-of-fold %.3f on %d "
-        "images, fold ensemble on %d test images %.3f",
-        summary["variant"],
-        summary["seed"],
-        len(dirs),
-        cv_mean["accuracy"],
-        "n/a" if cv_sd["accuracy"] is None else f"{cv_sd['accuracy']:.3f}",
-        summary["out_of_fold"]["accuracy"],
-        len(oof.paths),
-        len(ensemble.paths),
-        summary["ensemble_test"]["multiclass"]["accuracy"],
-    )
+    write_json(Path(outputs["crossval"]), summary)
+    write_json(Path(outputs["metrics"]), metrics)
+    write_json(Path(outputs["info"]), record)
+    _log_summary(summary, len(oof.paths))
     return summary

@@ -68,7 +68,7 @@ def given_splits(
         return GivenSplits(False, False, False, split, [])
     given_counts = Counter(candidates[i].given_split for i in live)
     n_val = given_counts.get("val", 0)
-    if scfg.get("folds"):  # the folds carve their own validation parts from the pool
+    if scfg["folds"]:  # the folds carve their own validation parts from the pool
         return _given_for_folds(candidates, given_counts, scfg)
     carve_val = n_val == 0 or n_val < int(scfg["min_val"])
     carve_test = given_counts.get("test", 0) == 0
@@ -189,7 +189,7 @@ def assign(
     group_ids = split_groups(user_groups, [hashes[i] for i in rows.tolist()])
     kept_labels = labels[rows]
     notes = _group_notes(user_groups, scfg["group_pattern"])
-    folds = scfg.get("folds")
+    folds = scfg["folds"]
     if given.given:
         split = given.split[rows]
         notes += _carve_given(given, split, kept_labels, group_ids, scfg, class_names)

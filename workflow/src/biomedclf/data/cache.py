@@ -1,5 +1,6 @@
-"""The split cache: one ``{train,val,test}.pt`` per split, written by prepare, read by training
-(with cross-validation ``cv.pt``, the pool the folds partition, and ``test.pt``).
+"""The split cache: one file per split (train, val, test), written by prepare, read by training
+(with cross-validation the pool the folds partition, and the test split); the rules name the
+files (``biomedclf.layout``).
 
 Each file is a ``torch.save`` of a plain dict (workflow/CONTRACTS.md)::
 
@@ -14,6 +15,7 @@ same split gives the same file, byte for byte.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -24,7 +26,9 @@ import torch
 
 from ..io import atomic_path
 
-SPLITS = ("train", "val", "test")
+#: The roles of the cache's split files: the three splits, or with cross-validation the pool
+#: (``data.split.folds``) and the test split.
+CACHE_ROLES = ("train", "val", "test", "pool")
 _KEYS = ("images", "labels", "paths", "class_names", "mean", "std")
 
 
@@ -140,19 +144,16 @@ def save_split(path: Path, split: CachedSplit) -> None:
         torch.save(payload, fh)
 
 
-def load_split(data_dir: Path, split: str, mmap: bool = False) -> CachedSplit:
-    """Load ``data_dir/{split}.pt``.
+def load_split(path: Path | str, mmap: bool = False) -> CachedSplit:
+    """Load one split file of the cache (a ``.pt`` file written by :func:`save_split`).
 
     ``mmap=True`` maps the file instead of reading it (pages load on first touch), which helps
     when only part of a large cache is used; a plain read is already fast for whole-split use.
     """
-    if split not in (*SPLITS, "cv"):
-        raise ValueError(f"split {split!r}: use one of {', '.join(SPLITS)} or cv")
-    path = Path(data_dir) / f"{split}.pt"
+    path = Path(path)
     if not path.exists():
         raise FileNotFoundError(
-            f"{path}: no cached split; run the prepare step first (e.g. snakemake "
-            f"{path.parent / 'summary.json'})"
+            f"{path}: no cached split; run the prepare step first (e.g. snakemake {path})"
         )
     try:
         data: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
@@ -176,6 +177,8 @@ def load_split(data_dir: Path, split: str, mmap: bool = False) -> CachedSplit:
     )
 
 
-def load_splits(data_dir: Path, mmap: bool = False) -> dict[str, CachedSplit]:
-    """Load all three splits: ``{"train": ..., "val": ..., "test": ...}``."""
-    return {s: load_split(data_dir, s, mmap=mmap) for s in SPLITS}
+def load_splits(files: Mapping[str, Path | str], mmap: bool = False) -> dict[str, CachedSplit]:
+    """Load the cache files among ``files`` (role -> path, as the prepare rule names its
+    outputs): every role of :data:`CACHE_ROLES` it holds, by role; other roles (the manifest,
+    the summary, ...) are left out."""
+    return {r: load_split(files[r], mmap=mmap) for r in CACHE_ROLES if r in files}

@@ -46,41 +46,33 @@ class ClassPlan:
 
 def _where(data_cfg: dict[str, Any]) -> str:
     """Where the classes were found, for messages."""
-    source = data_cfg.get("source", "folder")
+    source = data_cfg["source"]
     if source == "synthetic":
-        n = (data_cfg.get("synthetic") or {}).get("n_classes", 2)
+        n = data_cfg["synthetic"]["n_classes"]
         return f"the synthetic set (data.synthetic.n_classes: {n})"
     suffix = {"manifest": " (column label)", "medmnist": " (labels)"}.get(str(source), "")
-    return f"{data_cfg.get('path')}{suffix}"
+    return f"{data_cfg['path']}{suffix}"
 
 
 def found_classes(data_cfg: dict[str, Any]) -> list[str]:
     """The classes in the data, in the source's order, found without opening an image.
 
-    ``data.source: synthetic`` (with ``data.synthetic.n_classes``, default 2) gives the
-    generator's class names in the order prepare will find them in the generated folder.
+    ``data.source: synthetic`` (with ``data.synthetic.n_classes``) gives the generator's class
+    names in the order prepare will find them in the generated folder.
     """
-    if data_cfg.get("source", "folder") == "synthetic":
+    if data_cfg["source"] == "synthetic":
         from .synthetic_lesions import synthetic_class_names
 
-        n = (data_cfg.get("synthetic") or {}).get("n_classes", 2)
-        return sorted(synthetic_class_names(n))
+        return sorted(synthetic_class_names(data_cfg["synthetic"]["n_classes"]))
     return listed_classes(data_cfg)
 
 
 def _chosen(found: list[str], data_cfg: dict[str, Any], where: str) -> list[str]:
     """The classes used, in order: ``data.classes`` (checked against ``found``) or ``found``."""
-    chosen = data_cfg.get("classes")
+    chosen = data_cfg["classes"]
     if chosen is None:
         return list(found)
-    chosen = [str(c) for c in chosen]
-    twice = sorted({c for c in chosen if chosen.count(c) > 1})
-    if twice or len(chosen) < 2:
-        problem = f"lists {', '.join(map(repr, twice))} twice" if twice else "lists one class"
-        raise ValueError(
-            f"data.classes: {problem}; list two or more different classes (found in {where}: "
-            f"{', '.join(found)}), or leave it null to use all of them"
-        )
+    chosen = [str(c) for c in chosen]  # two or more, each once (the schema checks)
     missing = [c for c in chosen if c not in found]
     if missing:
         raise ValueError(
@@ -98,15 +90,15 @@ def plan_classes(found: list[str], data_cfg: dict[str, Any], where: str | None =
     """
     where = where or _where(data_cfg)
     order = _chosen(found, data_cfg, where)
-    ordinal = bool(data_cfg.get("ordinal", False))
+    ordinal = bool(data_cfg["ordinal"])
     notes = []
-    if ordinal and data_cfg.get("classes") is None and data_cfg.get("source") != "medmnist":
+    if ordinal and data_cfg["classes"] is None and data_cfg["source"] != "medmnist":
         notes.append(
             f"data.ordinal is true and data.classes is not set: the grades are in sorted name "
             f"order ({', '.join(order)}); if that is not their order, list them in data.classes"
         )
         log.warning("%s", notes[-1])
-    positive = data_cfg.get("positive_class")
+    positive = data_cfg["positive_class"]
     if len(order) > 2:
         if positive is not None:
             raise ValueError(
@@ -119,7 +111,7 @@ def plan_classes(found: list[str], data_cfg: dict[str, Any], where: str | None =
     if positive not in order:
         among = (
             f"the classes in data.classes ({', '.join(order)})"
-            if data_cfg.get("classes") is not None
+            if data_cfg["classes"] is not None
             else f"the classes found in {where} ({', '.join(found)})"
         )
         raise ValueError(
@@ -133,13 +125,13 @@ def plan_classes(found: list[str], data_cfg: dict[str, Any], where: str | None =
 def source_classes(data_cfg: dict[str, Any]) -> list[str]:
     """The final, ordered class list of a ``data:`` config (label k is the k-th class).
 
-    Takes the resolved config prepare receives (source ``folder``, ``manifest`` or
-    ``medmnist`` with ``path``) or the raw one with source ``synthetic`` (``synthetic:
-    {n_classes}``; nothing is read from disk). Cheap: no image is opened, torch is not
-    imported. Raises ``ValueError`` naming the key at fault (``data.path`` missing, no class
-    folder, a single class; ``data.classes`` naming absent classes; ``data.positive_class``
-    with more than two classes or not among them); a ``data.path`` that does not exist raises
-    :class:`~biomedclf.data.sources.SourceNotFound`, a ``ValueError`` too.
+    Takes a ``data:`` section validated by the schema: the one prepare receives (source
+    ``folder``, ``manifest`` or ``medmnist`` with ``path``) or the study's own with source
+    ``synthetic`` (``synthetic.n_classes``; nothing is read from disk). Cheap: no image is
+    opened, torch is not imported. Raises ``ValueError`` naming the key at fault (``data.path``
+    missing, no class folder, a single class; ``data.classes`` naming absent classes;
+    ``data.positive_class`` with more than two classes or not among them); a ``data.path`` that
+    does not exist raises :class:`~biomedclf.data.sources.SourceNotFound`, a ``ValueError`` too.
     """
     return plan_classes(found_classes(data_cfg), data_cfg).class_names
 

@@ -22,12 +22,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .clinical import DicomSpec, NiftiSpec
+from .clinical import DicomSpec, NiftiSpec, clinical_specs
+from .decode_settings import decode_settings
 from .sources.common import IMAGE_SUFFIXES as IMAGE_SUFFIXES  # re-exported
 from .sources.formats import file_kind
 
@@ -37,9 +38,6 @@ T = TypeVar("T")
 
 #: ``data.interpolation`` -> Pillow filter. Pillow's bilinear and bicubic resampling widen the
 #: kernel when shrinking, i.e. they antialias.
-#: ``data.resize``: how a non-square image becomes square (squares are only resized).
-RESIZE_MODES = ("pad", "crop", "squash")
-
 RESAMPLE = {
     "bicubic": Image.Resampling.BICUBIC,
     "bilinear": Image.Resampling.BILINEAR,
@@ -59,26 +57,32 @@ class DecodeError(Exception):
 
 @dataclass(frozen=True)
 class DecodeSpec:
-    """What every decoded image is turned into."""
+    """What every decoded image is turned into: the decoding settings of a validated ``data:``
+    section (:func:`biomedclf.data.decode_settings.decode_spec`; the schema gives their
+    defaults and allowed values)."""
 
     image_size: int
-    channels: int = 1
-    interpolation: str = "bicubic"
-    resize: str = "pad"  # data.resize: pad | crop | squash (non-square images)
-    dicom: DicomSpec = DicomSpec()  # data.dicom: window, frames
-    nifti: NiftiSpec = NiftiSpec()  # data.nifti: slice, axis, clip
+    channels: int  # data.channels: 1 or 3
+    interpolation: str  # data.interpolation: a key of RESAMPLE
+    resize: str  # data.resize: pad | crop | squash (non-square images)
+    dicom: DicomSpec  # data.dicom: window, frames
+    nifti: NiftiSpec  # data.nifti: slice, axis, clip
 
-    def __post_init__(self) -> None:
-        if self.channels not in (1, 3):
-            raise ValueError(f"data.channels: {self.channels!r}; use 1 or 3")
-        if self.interpolation not in RESAMPLE:
-            raise ValueError(
-                f"data.interpolation: {self.interpolation!r}; use one of {sorted(RESAMPLE)}"
-            )
-        if self.image_size < 1:
-            raise ValueError(f"data.image_size: {self.image_size!r}; use a positive size")
-        if self.resize not in RESIZE_MODES:
-            raise ValueError(f"data.resize: {self.resize!r}; use one of {RESIZE_MODES}")
+
+def decode_spec(settings: dict[str, Any]) -> DecodeSpec:
+    """The :class:`DecodeSpec` of decoding settings (a validated ``data:`` section or its
+    decoding part, :func:`biomedclf.data.decode_settings.decode_settings`); ``ValueError``
+    names the key at fault."""
+    settings = decode_settings(settings)
+    dicom, nifti = clinical_specs(settings)
+    return DecodeSpec(
+        image_size=int(settings["image_size"]),
+        channels=int(settings["channels"]),
+        interpolation=str(settings["interpolation"]),
+        resize=str(settings["resize"]),
+        dicom=dicom,
+        nifti=nifti,
+    )
 
 
 @dataclass(frozen=True)
@@ -329,9 +333,9 @@ def decode_into(
     """Decode ``items`` into the rows of ``out`` (uint8, len(items) x C x H x W).
 
     Item ``i`` lands in ``out[i]`` (each thread writes only its own rows) and its entry in the
-    result is a :class:`Row` (the pixels' sha256, whether the source was square); a failure leaves its row untouched and is returned in place
-    as :class:`DecodeError`. Only one image per thread is held besides ``out``, so memory grows
-    by the cache's own size and no more.
+    result is a :class:`Row` (the pixels' sha256, whether the source was square); a failure
+    leaves its row untouched and is returned in place as :class:`DecodeError`. Only one image
+    per thread is held besides ``out``, so memory grows by the cache's own size and no more.
     """
     expected = (len(items), spec.channels, spec.image_size, spec.image_size)
     if out.dtype != np.uint8 or out.shape != expected:

@@ -1,5 +1,5 @@
-"""One fold's data for training: its parts of the cross-validation pool (``cv.pt`` and
-``folds.json``, :mod:`biomedclf.data.folds`) as cache splits."""
+"""One fold's data for training: its parts of the cross-validation pool (the pool's cache file
+and its fold file, :mod:`biomedclf.data.folds`) as cache splits."""
 
 from __future__ import annotations
 
@@ -26,14 +26,15 @@ def subset(split: CachedSplit, rows: np.ndarray) -> CachedSplit:
 
 
 def fold_parts(
-    pool: CachedSplit, data_dir: Path | str, fold: int
+    pool: CachedSplit, folds_path: Path | str, fold: int
 ) -> tuple[CachedSplit, CachedSplit, CachedSplit]:
-    """(train, inner validation, held-out) of ``fold``. All three carry the mean and std of
-    the fold's training images, so nothing of the held-out fold reaches the model."""
-    folds = read_folds(data_dir)
+    """(train, inner validation, held-out) of ``fold``, the pool's rows as the fold file
+    ``folds_path`` assigns them. All three carry the mean and std of the fold's training
+    images, so nothing of the held-out fold reaches the model."""
+    folds = read_folds(folds_path)
     if len(folds.fold) != len(pool):
         raise ValueError(
-            f"{Path(data_dir) / 'folds.json'}: {len(folds.fold)} rows but cv.pt holds "
+            f"{folds_path}: {len(folds.fold)} rows but the pool it belongs to holds "
             f"{len(pool)} images; rerun the prepare step"
         )
     parts = {name: subset(pool, rows) for name, rows in folds.parts(fold).items()}

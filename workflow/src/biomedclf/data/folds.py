@@ -2,7 +2,8 @@
 inner validation part each fold's training carves from its training folds.
 
 With folds, prepare holds the test split out as it does without them and writes the rest, the
-*cross-validation pool*, as one cache file; the folds partition the pool::
+*cross-validation pool*, as one cache file; the folds partition the pool (the files' names are
+those of ``biomedclf.layout``)::
 
     cv.pt        the pool, in the cache format of biomedclf.data.cache (split column "cv")
     folds.json   {"k", "seed", "val", "fold": [fold of each cv.pt row],
@@ -29,9 +30,8 @@ import numpy as np
 from ..io import atomic_path
 from .split import SplitError, carve
 
-#: The pool's cache file (without ``.pt``) and the fold file, in the data folder.
+#: The pool's name in ``manifest.csv``'s split column and ``summary.json``'s counts.
 POOL = "cv"
-FOLDS_FILE = "folds.json"
 
 
 def largest_k(labels: np.ndarray, group_ids: np.ndarray, n_classes: int) -> tuple[int, int]:
@@ -144,9 +144,9 @@ def write_folds(path: Path, folds: Folds) -> None:
         tmp.write_text(json.dumps(folds.to_json(), separators=(",", ":")) + "\n")
 
 
-def read_folds(data_dir: Path | str) -> Folds:
-    """Read ``folds.json`` of a data folder; errors name the file and how to fix it."""
-    path = Path(data_dir) / FOLDS_FILE
+def read_folds(path: Path | str) -> Folds:
+    """Read a ``folds.json`` file; errors name the file and how to fix it."""
+    path = Path(path)
     if not path.exists():
         raise FileNotFoundError(
             f"{path}: no fold file; this cache was prepared without data.split.folds. Rerun "
@@ -203,11 +203,11 @@ def planned_counts(data_cfg: dict[str, Any], class_names: Sequence[str]) -> dict
     (pre-split folders summed); None for other sources (prepare checks them exactly)."""
     import os
 
-    source = data_cfg.get("source", "folder")
+    source = data_cfg["source"]
     if source == "synthetic":
-        n = int((data_cfg.get("synthetic") or {}).get("n_per_class", 300))
+        n = int(data_cfg["synthetic"]["n_per_class"])
         return {c: n for c in class_names}
-    if source != "folder" or not data_cfg.get("path"):
+    if source != "folder" or not data_cfg["path"]:
         return None
     root = Path(data_cfg["path"])
     counts = {}
@@ -220,7 +220,7 @@ def planned_counts(data_cfg: dict[str, Any], class_names: Sequence[str]) -> dict
 def check_planned_folds(data_cfg: dict[str, Any], class_names: Sequence[str]) -> None:
     """Before any job: raise :class:`SplitError` when ``data.split.folds`` exceeds what a
     class can fill by :func:`planned_counts` (prepare checks the exact pool, groups included)."""
-    k = (data_cfg.get("split") or {}).get("folds")
+    k = data_cfg["split"]["folds"]
     counts = planned_counts(data_cfg, class_names) if k else None
     if not counts:
         return

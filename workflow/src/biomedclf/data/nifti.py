@@ -113,7 +113,7 @@ def slice_index(spec_slice: str | int, axis: int, shape: tuple[int, ...]) -> int
     return index
 
 
-def read_plane(path: Path, slice_: str | int = "middle", axis: int = 2) -> np.ndarray:
+def read_plane(path: Path, slice_: str | int, axis: int) -> np.ndarray:
     """The 2-D plane (float64, voxel axes as stored) that ``slice_`` and ``axis`` pick."""
     img = _load(path)
     if img.get_data_dtype().names is not None:

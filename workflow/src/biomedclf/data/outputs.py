@@ -1,4 +1,4 @@
-"""Write what prepare produces: the split cache, ``manifest.csv`` and ``rejected.csv``.
+"""Write what prepare produces: the split cache, the manifest and the rejections.
 
 Each file is written atomically (a temporary file renamed into place). The split files are
 written from views of the arranged decode buffer (:mod:`biomedclf.data.layout`), so no split is
@@ -8,7 +8,7 @@ copied on the way to disk.
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,28 +41,26 @@ def manifest_rows(
 
 
 def write_splits(
-    out_dir: Path,
+    files: Mapping[str, Path | str],
     buffer: np.ndarray,
     layout: Layout,
     candidates: Sequence[Candidate],
     labels: np.ndarray,
     class_names: list[str],
     stats: tuple[list[float], list[float]],
-    files: dict[str, str] | None = None,
 ) -> None:
-    """Write ``{train,val,test}.pt`` from the arranged ``buffer``; ``stats`` is (mean, std).
-
-    ``files`` names the file (without ``.pt``) of each split to write, default every split
-    under its own name; cross-validation writes the train block, its pool, as ``cv.pt``."""
+    """Write each split of ``files`` (split -> file path; cross-validation writes the train
+    block, its pool, to the pool's file) from the arranged ``buffer``; ``stats`` is (mean,
+    std)."""
     import torch
 
     from .cache import CachedSplit, save_split
 
     mean, std = stats
-    for s, name in (files or {s: s for s in SPLITS}).items():
+    for s, path in files.items():
         rows = layout.rows[s]
         save_split(
-            out_dir / f"{name}.pt",
+            Path(path),
             CachedSplit(
                 images=torch.from_numpy(buffer[layout.blocks[s]]),  # a view, not a copy
                 labels=torch.from_numpy(labels[rows].astype(np.int64)),
@@ -74,7 +72,7 @@ def write_splits(
         )
 
 
-def write_csv(path: Path, header: list[str], rows: Sequence[Sequence[Any]]) -> None:
+def write_csv(path: Path | str, header: list[str], rows: Sequence[Sequence[Any]]) -> None:
     """Write a CSV file atomically."""
     with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)

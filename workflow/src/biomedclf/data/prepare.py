@@ -1,15 +1,16 @@
 """The prepare step: index, validate, decode, de-duplicate, split, and write the cache.
 
-:func:`prepare_dataset` is what the workflow's ``prepare`` rule calls. It writes, under
-``out_dir``::
+:func:`prepare_dataset` is what the workflow's ``prepare`` rule calls, with the path of each
+file it writes, by role (the rule's named outputs; formats in workflow/CONTRACTS.md)::
 
-    train.pt, val.pt, test.pt   uint8 N x C x H x W + labels (biomedclf.data.cache)
-    manifest.csv                path,label,class_name,split,group,sha256
-    rejected.csv                path,reason
-    summary.json                classes, counts, sizes, duplicates, rejections, mean/std, notes
+    train, val, test      uint8 N x C x H x W + labels (biomedclf.data.cache)
+                          (data.split.folds: pool, folds, test; biomedclf.data.folds)
+    manifest              path,label,class_name,split,group,sha256 (CSV)
+    rejected              path,reason (CSV)
+    summary               classes, counts, sizes, duplicates, rejections, mean/std, notes (JSON)
 
 Every file under the data root (every row of a manifest or ``.npz``) ends up in exactly one of
-``manifest.csv`` and ``rejected.csv``. Problems that make the whole source unusable raise before
+the manifest and the rejections. Problems that make the whole source unusable raise before
 anything is written; single bad files are rejected with a reason (or stop the run when
 ``data.on_error`` is ``fail``).
 
@@ -48,45 +49,41 @@ import numpy as np
 from ..io import write_json
 from .assign import Assignment, GivenSplits, assign, given_splits
 from .classes import ClassPlan, plan_for_index, select_classes
-from .clinical import resolve_clinical
-from .decode import Decoded, DecodeError, DecodeSpec, decode_array, decode_file, decode_into
-from .decode_settings import decode_spec
+from .decode import (
+    Decoded,
+    DecodeError,
+    DecodeSpec,
+    decode_array,
+    decode_file,
+    decode_into,
+    decode_spec,
+)
+from .decode_settings import DECODE_KEYS
 from .dedupe import Duplicates, Kept, drop_cross_split_copies, find_duplicates
-from .folds import FOLDS_FILE, POOL, Folds, fold_summary, pool_folds, write_folds
+from .folds import POOL, Folds, fold_summary, pool_folds, write_folds
 from .layout import Layout, arrange
 from .outputs import MANIFEST_HEADER, REJECTED_HEADER, manifest_rows, write_csv, write_splits
 from .prepare_summary import build_summary, log_outcome
-from .sources import Candidate, SourceIndex, index_source
+from .sources import SPLITS, Candidate, SourceIndex, index_source
 
 log = logging.getLogger(__name__)
 
-#: Defaults of the ``data:`` section for direct callers; tests/test_data_prepare.py checks them
-#: against workflow/schemas/config.schema.yaml. ``source`` is the exception: the schema's
-#: ``synthetic`` is generated and handed over as ``folder`` by the workflow.
-DATA_DEFAULTS: dict[str, Any] = {
-    "source": "folder",
-    "path": None,
-    "image_size": 128,
-    "channels": 1,
-    "interpolation": "bicubic",
-    "resize": "pad",
-    "classes": None,
-    "ordinal": False,
-    "positive_class": None,
-    "on_error": "skip",
-    "dicom": {},  # filled from biomedclf.data.clinical.DICOM_DEFAULTS
-    "nifti": {},  # filled from biomedclf.data.clinical.NIFTI_DEFAULTS
-}
-#: Defaults of ``data.split`` (checked against the schema as DATA_DEFAULTS is).
-SPLIT_DEFAULTS: dict[str, Any] = {
-    "val": 0.15,
-    "test": 0.2,
-    "seed": 0,
-    "group_pattern": None,
-    "min_val": 50,
-    "group": None,
-    "folds": None,
-}
+#: The keys of ``data:`` prepare reads; the schema fills every one of them.
+DATA_KEYS = (
+    "source",
+    "path",
+    "classes",
+    "ordinal",
+    "positive_class",
+    "on_error",
+    "split",
+    *DECODE_KEYS,
+)
+#: The files prepare writes, by role: the cache (the three splits, or with data.split.folds
+#: the pool, its fold file and the test split), then the manifest, rejections and summary.
+CACHE_FILES = ("train", "val", "test")
+FOLD_FILES = ("pool", "folds", "test")
+REPORT_FILES = ("manifest", "rejected", "summary")
 
 
 @dataclass
@@ -121,23 +118,27 @@ class DecodedImages:
     seconds: float
 
 
-def resolve_data_config(data_cfg: dict[str, Any]) -> dict[str, Any]:
-    """The ``data:`` section with schema defaults filled in (a copy)."""
-    cfg = {**DATA_DEFAULTS, **{k: v for k, v in data_cfg.items() if k != "split"}}
-    cfg["split"] = {**SPLIT_DEFAULTS, **(data_cfg.get("split") or {})}
-    cfg["dicom"], cfg["nifti"] = resolve_clinical(data_cfg)
-    return cfg
-
-
 def check_config(cfg: dict[str, Any]) -> DecodeSpec:
-    """Check the resolved settings prepare reads itself; return what to decode to."""
-    if cfg["on_error"] not in ("skip", "fail"):
-        raise ValueError(f"data.on_error: {cfg['on_error']!r}; use skip or fail")
-    for key in ("val", "test"):
-        value = cfg["split"][key]
-        if not 0 < float(value) < 1:
-            raise ValueError(f"data.split.{key}: {value!r}; use a fraction between 0 and 1")
+    """Check that ``cfg`` is a whole, validated ``data:`` section; return what to decode to."""
+    missing = [k for k in DATA_KEYS if k not in cfg]
+    if missing:
+        raise ValueError(
+            f"data.{missing[0]}: missing; prepare reads a data: section validated by the "
+            "schema (biomedclf.config.schema.validate_config fills every default)"
+        )
     return decode_spec(cfg)
+
+
+def check_files(files: dict[str, Path | str], folds: int | None) -> dict[str, Path]:
+    """The paths to write, by role, checked against what prepare writes (:data:`CACHE_FILES`
+    or, with ``folds``, :data:`FOLD_FILES`, and :data:`REPORT_FILES`)."""
+    want = (FOLD_FILES if folds else CACHE_FILES) + REPORT_FILES
+    if sorted(files) != sorted(want):
+        raise ValueError(
+            f"prepare writes the files {', '.join(want)} (data.split.folds: {folds}) but was "
+            f"given {', '.join(files) or 'none'}; name one path for each of those roles"
+        )
+    return {role: Path(files[role]) for role in want}
 
 
 def index_step(cfg: dict[str, Any], threads: int = 1) -> Indexed:
@@ -268,7 +269,7 @@ def folds_step(
 ) -> Folds | None:
     """With ``data.split.folds``: the folds of the pool (the train block, in cache order); the
     manifest rows (in place) get split ``cv`` and their fold, summary.json its ``folds``."""
-    if not cfg["split"].get("folds"):
+    if not cfg["split"]["folds"]:
         return None
     pool = layout.rows["train"]  # candidate indices in cv.pt order
     position = {int(c): j for j, c in enumerate(kept.rows.tolist())}
@@ -284,21 +285,51 @@ def folds_step(
     return folds
 
 
-def prepare_dataset(data_cfg: dict[str, Any], out_dir: Path, threads: int = 1) -> dict[str, Any]:
-    """Prepare the split cache for the resolved ``data:`` config; return the summary dict.
+def write_step(
+    paths: dict[str, Path],
+    indexed: Indexed,
+    pixels: np.ndarray,
+    layout: Layout,
+    stats: tuple[list[float], list[float]],
+    folds: Folds | None,
+    rows: list[list[Any]],
+    rejected: list[tuple[str, str]],
+) -> None:
+    """Write the cache (each split straight from its block of ``pixels``; with ``folds`` the
+    train block as the pool, and the fold file), the manifest and the rejections, each
+    atomically; the summary is written after them."""
+    cands, labels = indexed.index.candidates, indexed.labels
+    blocks = (
+        {"train": paths["pool"], "test": paths["test"]} if folds else {s: paths[s] for s in SPLITS}
+    )
+    write_splits(blocks, pixels, layout, cands, labels, indexed.class_names, stats)
+    if folds:
+        write_folds(paths["folds"], folds)
+    header = [*MANIFEST_HEADER, "fold"] if folds else MANIFEST_HEADER
+    write_csv(paths["manifest"], header, rows)
+    write_csv(paths["rejected"], REJECTED_HEADER, rejected)
 
-    ``data_cfg['source']`` is ``folder``, ``manifest`` or ``medmnist`` (the workflow turns
-    ``synthetic`` into ``folder`` with the generated path before calling). The classes (two or
-    more) are those :func:`biomedclf.data.classes.source_classes` returns for the same config,
-    labelled 0..K-1 in that order. ``threads`` decode in parallel. Raises ``FileNotFoundError``
-    / ``ValueError`` naming the path or config key at fault, before writing anything, when the
-    source cannot be used (a :class:`~biomedclf.data.split.SplitError` when a class has too
-    few images for the splits).
+
+def prepare_dataset(
+    data_cfg: dict[str, Any], files: dict[str, Path | str], threads: int = 1
+) -> dict[str, Any]:
+    """Prepare the split cache for the validated ``data:`` section; return the summary dict.
+
+    ``files`` maps each role to the path it is written to (nothing else is written):
+    ``train``, ``val``, ``test`` (with ``data.split.folds``: ``pool``, ``folds``, ``test``),
+    ``manifest``, ``rejected`` and ``summary``, the summary last. ``data_cfg['source']`` is
+    ``folder``, ``manifest`` or ``medmnist`` (the workflow turns ``synthetic`` into ``folder``
+    with the generated path before calling, biomedclf.config.specs.data_spec). The classes
+    (two or more) are those :func:`biomedclf.data.classes.source_classes` returns for the same
+    config, labelled 0..K-1 in that order. ``threads`` decode in parallel. Raises
+    ``FileNotFoundError`` / ``ValueError`` naming the path or config key at fault, before
+    writing anything, when the source cannot be used (a
+    :class:`~biomedclf.data.split.SplitError` when a class has too few images for the splits).
     """
     t0 = time.perf_counter()
-    out_dir = Path(out_dir)
-    cfg = resolve_data_config(data_cfg)
+    cfg = data_cfg  # validated: every key is there
     spec = check_config(cfg)
+    paths = check_files(files, cfg["split"]["folds"])
     indexed = index_step(cfg, threads)
     cands, labels = indexed.index.candidates, indexed.labels
     decoded = decode_step(indexed.index, spec, cfg["on_error"], threads)
@@ -317,15 +348,8 @@ def prepare_dataset(data_cfg: dict[str, Any], out_dir: Path, threads: int = 1) -
     summary = build_summary(cfg, spec, indexed, steps, stats, threads)
     folds = folds_step(cfg, indexed, kept, assignment, layout, rows, summary)
 
-    out_dir.mkdir(parents=True, exist_ok=True)  # each file atomically, summary.json last
-    files = {"train": POOL, "test": "test"} if folds else None
-    write_splits(out_dir, decoded.pixels, layout, cands, labels, indexed.class_names, stats, files)
-    if folds:
-        write_folds(out_dir / FOLDS_FILE, folds)
-    header = [*MANIFEST_HEADER, "fold"] if folds else MANIFEST_HEADER
-    write_csv(out_dir / "manifest.csv", header, rows)
-    write_csv(out_dir / "rejected.csv", REJECTED_HEADER, rejected)
+    write_step(paths, indexed, decoded.pixels, layout, stats, folds, rows, rejected)
     summary["seconds"] = round(time.perf_counter() - t0, 3)
-    write_json(out_dir / "summary.json", summary)
-    log_outcome(out_dir, summary)
+    write_json(paths["summary"], summary)
+    log_outcome(paths, summary)
     return summary

@@ -1,5 +1,5 @@
-"""What the prepare step reports: ``summary.json`` and the log lines after the cache is written
-(formats in workflow/CONTRACTS.md)."""
+"""What the prepare step reports: the summary (JSON) and the log lines after the cache is
+written (formats in workflow/CONTRACTS.md)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def _formats(index: SourceIndex) -> dict[str, int]:
 
 
 def _split_summary(scfg: dict[str, Any], given: GivenSplits) -> dict[str, Any]:
-    """summary.json's ``split`` block: the settings and what the source gave."""
+    """The summary's ``split`` block: the settings and what the source gave."""
     return {
         "val": float(scfg["val"]),
         "test": float(scfg["test"]),
@@ -53,7 +53,7 @@ def build_summary(
     stats: tuple[list[float], list[float]],
     threads: int,
 ) -> dict[str, Any]:
-    """summary.json without its ``seconds`` (added when everything else is written)."""
+    """The summary without its ``seconds`` (added when everything else is written)."""
     decoded, dups, given, kept, assignment = steps
     scfg, index = cfg["split"], indexed.index
     reasons = Counter(r.split(":", 1)[0].strip() for _, r in kept.rejected)
@@ -99,22 +99,24 @@ def build_summary(
     }
 
 
-def log_outcome(out_dir: Path, summary: dict[str, Any]) -> None:
-    """Log what was written, what was rejected and the duplicate sets."""
+def log_outcome(files: dict[str, Path], summary: dict[str, Any]) -> None:
+    """Log what was written (naming the files), what was rejected and the duplicate sets."""
     counts, dups = summary["counts"], summary["duplicates"]
+    cache = [files[r] for r in ("train", "val", "pool", "folds", "test") if r in files]
     log.info(
         "cache written to %s: %s",
-        out_dir,
+        ", ".join(map(str, cache)),
         "; ".join(
             f"{s} " + ", ".join(f"{c} {n}" for c, n in per.items()) for s, per in counts.items()
         ),
     )
+    log.info("manifest %s, summary %s", files["manifest"], files["summary"])
     if summary["rejected"]:
         log.warning(
             "%d file(s) rejected (%s); see %s",
             summary["rejected"],
             ", ".join(f"{k}: {n}" for k, n in summary["rejected_by_reason"].items()),
-            out_dir / "rejected.csv",
+            files["rejected"],
         )
     if dups["sets"]:
         log.info(

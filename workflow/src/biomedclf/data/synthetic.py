@@ -87,7 +87,7 @@ class SyntheticParams:
 
 
 def _patients(
-    rng: np.random.Generator, n_per_class: int, n_classes: int = 2
+    rng: np.random.Generator, n_per_class: int, n_classes: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per image: class (0 normal, 1 opacity, ...) and patient index; 1-3 images per patient."""
     classes: list[int] = []
@@ -265,7 +265,7 @@ def _draw_spots(
 
 
 def make_images(
-    n_per_class: int, image_size: int, difficulty: float, seed: int, n_classes: int = 2
+    n_per_class: int, image_size: int, difficulty: float, seed: int, n_classes: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Generate images in memory: (uint8 N x H x W, class 0..K-1 per image, patient per image).
 
@@ -327,7 +327,7 @@ def generate_synthetic(
     image_size: int,
     difficulty: float,
     seed: int,
-    n_classes: int = 2,
+    n_classes: int,
 ) -> None:
     """Write ``out_dir/{normal,opacity,...}/patientNNNN_imageK.png``, deterministic for ``seed``.
 

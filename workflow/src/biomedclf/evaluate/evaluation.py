@@ -2,15 +2,16 @@
 
 Entry point: :func:`run_evaluation` (called by the workflow's evaluate adapter). It reads the
 training job's ``scores.csv`` (the saved model's class probabilities on the validation and
-test splits, ``split,path,label,prob_0,...,prob_{K-1}``, see :func:`biomedclf.train.loop.run_training`)
-and its ``train.json``; it does not load torch or the model, so an evaluation job costs a
-fraction of a second instead of a torch start-up. :func:`biomedclf.train.inference.predict_probabilities`
-reproduces the scores from ``model.pt`` alone.
+test splits, ``split,path,label,prob_0,...,prob_{K-1}``, see
+:func:`biomedclf.train.loop.run_training`) and its ``train.json``; it does not load torch or the
+model, so an evaluation job costs a fraction of a second instead of a torch start-up.
+:func:`biomedclf.train.inference.predict_probabilities` reproduces the scores from ``model.pt``
+alone.
 
-Every study gets the multi-class metrics of :mod:`biomedclf.evaluate.multiclass` (for two classes too);
-a two-class study also gets the binary metrics of :mod:`biomedclf.evaluate.metrics` at threshold 0.5
-and at the threshold that maximises Youden's J on the *validation* split (never on the test
-split). The formats are in workflow/CONTRACTS.md.
+Every study gets the multi-class metrics of :mod:`biomedclf.evaluate.multiclass` (for two classes
+too); a two-class study also gets the binary metrics of :mod:`biomedclf.evaluate.metrics` at
+threshold 0.5 and at the threshold that maximises Youden's J on the *validation* split (never on
+the test split). The formats are in workflow/CONTRACTS.md.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import numpy as np
 from biomedclf.evaluate.metrics import binary_metrics
 from biomedclf.evaluate.multiclass import multiclass_metrics, predict_classes
 from biomedclf.io import atomic_path, write_json
-from biomedclf.layout import EVAL_FILES
 from biomedclf.train.scores import SplitScores, read_scores
 from biomedclf.train.threshold import youden_threshold
 
@@ -70,7 +70,7 @@ def evaluation_metrics(
     class_names: list[str],
     val: SplitScores,
     test: SplitScores,
-    ordinal: bool = False,
+    ordinal: bool,
 ) -> dict[str, Any]:
     """The metrics.json dict of one run (``workflow/CONTRACTS.md``)."""
     k = len(class_names)
@@ -117,32 +117,26 @@ def _log_summary(metrics: dict[str, Any]) -> None:
 
 
 def run_evaluation(
-    scores_path: Path | str,
-    train_info_path: Path | str,
-    out_dir: Path | str,
-    ordinal: bool = False,
+    scores: Path | str,
+    info: Path | str,
+    metrics: Path | str,
+    predictions: Path | str,
+    ordinal: bool,
 ) -> dict[str, Any]:
-    """Metrics of one run from its ``scores.csv``; write metrics.json and predictions.csv.
+    """Metrics of one run from its ``scores.csv``; write them to ``metrics`` (metrics.json)
+    and its test predictions to ``predictions`` (predictions.csv).
 
-    ``train_info_path`` is the run's ``train.json`` (variant, seed, class names and number of
-    classes); ``ordinal`` (``data.ordinal``) makes Cohen's kappa quadratic-weighted. Returns
-    the metrics.json dict (``workflow/CONTRACTS.md``).
+    ``info`` is the run's ``train.json`` (variant, seed, class names and number of classes);
+    ``ordinal`` (``data.ordinal``) makes Cohen's kappa quadratic-weighted. Returns the
+    metrics.json dict (``workflow/CONTRACTS.md``).
     """
-    scores_path, out_dir = Path(scores_path), Path(out_dir)
-    info_path = Path(train_info_path)
-    info = json.loads(info_path.read_text())
-    class_names = class_names_of(info, info_path)
-    scores = read_scores(scores_path, len(class_names))
-    metrics = evaluation_metrics(info, class_names, scores["val"], scores["test"], ordinal)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    test = scores["test"]
-    write_predictions(
-        out_dir / EVAL_FILES["predictions"],
-        test.paths,
-        test.labels,
-        test.probabilities,
-        class_names,
-    )
-    write_json(out_dir / EVAL_FILES["metrics"], metrics)
-    _log_summary(metrics)
-    return metrics
+    info_path = Path(info)
+    record = json.loads(info_path.read_text())
+    class_names = class_names_of(record, info_path)
+    split_scores = read_scores(Path(scores), len(class_names))
+    test = split_scores["test"]
+    result = evaluation_metrics(record, class_names, split_scores["val"], test, ordinal)
+    write_predictions(Path(predictions), test.paths, test.labels, test.probabilities, class_names)
+    write_json(Path(metrics), result)
+    _log_summary(result)
+    return result

@@ -6,16 +6,16 @@ one-vs-rest ``roc_auc_score`` and ``average_precision_score`` per class; the tes
 value against them on data with ties, for 2, 3 and 9 classes), computed with numpy because
 importing ``sklearn.metrics`` costs seconds per job.
 
-The predicted class (:func:`predict_classes`) is the argmax of the probabilities for K > 2
-(the first class on a tie) and, for K = 2, class 1 when its probability is ``>= 0.5``, the
-call of :func:`biomedclf.evaluate.metrics.binary_metrics`. Per class: precision, recall (sensitivity),
+The predicted class (:func:`predict_classes`) is the argmax of the probabilities for K > 2 (the
+first class on a tie) and, for K = 2, class 1 when its probability is ``>= 0.5``, the call of
+:func:`biomedclf.evaluate.metrics.binary_metrics`. Per class: precision, recall (sensitivity),
 specificity and F1 of the one-vs-rest calls, support, and the one-vs-rest AUROC and average
-precision of that class's probability. Macro averages are means over the classes whose value
-is defined. The multi-class Brier score is the mean over images of the sum over classes of
-the squared error; ECE is the top-label expected calibration error (confidence: the
-probability of the predicted class). Cohen's kappa is unweighted, or quadratic-weighted for
-ordered classes. Undefined values (the recall of a class without test images, the precision of
-a class never predicted, ...) are ``None`` and logged; they never raise.
+precision of that class's probability. Macro averages are means over the classes whose value is
+defined. The multi-class Brier score is the mean over images of the sum over classes of the
+squared error; ECE is the top-label expected calibration error (confidence: the probability of the
+predicted class). Cohen's kappa is unweighted, or quadratic-weighted for ordered classes.
+Undefined values (the recall of a class without test images, the precision of a class never
+predicted, ...) are ``None`` and logged; they never raise.
 """
 
 from __future__ import annotations
@@ -229,8 +229,8 @@ def summary_metrics(
 def multiclass_metrics(
     labels: Labels,
     probabilities: Any,
-    class_names: Sequence[str] | None = None,
-    ordinal: bool = False,
+    class_names: Sequence[str] | None,
+    ordinal: bool,
     n_bins: int = ECE_BINS,
 ) -> dict[str, Any]:
     """The multi-class block of metrics.json for ``probabilities`` (n, K) and ``labels``.

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from biomedclf.data.cache import load_split
+from biomedclf.data.cache import CachedSplit, load_split
 from biomedclf.evaluate.run_results import load_predictions
 from biomedclf.explain.files import (
     ERRORS_FORMAT,
@@ -57,8 +57,7 @@ from biomedclf.explain.selection import (
     select_images,
     selection_union,
 )
-from biomedclf.explain_layout import ERRORS_FILE, MAPS_FILE, SANITY_FILE
-from biomedclf.layout import RunFiles
+from biomedclf.layout import EXPLAIN_FILES
 from biomedclf.train.augment import normalisation_tensors, to_model_input
 from biomedclf.train.inference import flat_logits
 from biomedclf.train.losses import probabilities
@@ -189,13 +188,17 @@ def first_layer_weights(model: nn.Module, shape: tuple[int, int, int]) -> np.nda
 
 
 def _selections(
-    baselines: dict[str, RunFiles], n_images: int, test_paths: list[str], test_labels: np.ndarray
+    baselines: Mapping[str, Path | str],
+    n_images: int,
+    test_paths: list[str],
+    test_labels: np.ndarray,
 ) -> dict[str, list[Pick]]:
-    """Each baseline's selection from its predictions.csv, checked against the test split."""
+    """Each baseline's selection from its predictions.csv (``baselines``: name -> path),
+    checked against the test split."""
     index = {p: i for i, p in enumerate(test_paths)}
     out = {}
-    for name, run in sorted(baselines.items()):
-        pred = load_predictions(run.predictions)
+    for name, predictions in sorted(baselines.items()):
+        pred = load_predictions(predictions)
         picks = select_images(pred, n_images)
         for pick in picks:
             if pick.path not in index or int(test_labels[index[pick.path]]) != pick.label:
@@ -241,10 +244,11 @@ def _check_model(
 
 
 def error_images(
-    ensemble: Sequence[RunFiles], variant: str, images: torch.Tensor, paths: list[str]
+    ensemble: Mapping[int, Path | str], variant: str, images: torch.Tensor, paths: list[str]
 ) -> ErrorImages:
-    """The errors of ``variant``'s seed ensemble (its runs in ``ensemble``), the first
-    :data:`~biomedclf.explain.selection.GALLERY_MAX` with their images from the test split."""
+    """The errors of ``variant``'s seed ensemble (``ensemble``: seed -> its predictions.csv),
+    the first :data:`~biomedclf.explain.selection.GALLERY_MAX` with their images from the test
+    split."""
     err = ensemble_errors(ensemble, variant)
     index = {p: i for i, p in enumerate(paths)}
     shown = err.paths[:GALLERY_MAX]
@@ -258,7 +262,7 @@ def error_images(
     return ErrorImages(
         format=ERRORS_FORMAT,
         variant=variant,
-        seeds=np.array(sorted(r.seed for r in ensemble if r.variant == variant), np.int64),
+        seeds=np.array(err.seeds, np.int64),
         n_test=err.n_test,
         n_errors=len(err.paths),
         class_names=np.array(err.class_names, str),
@@ -271,27 +275,26 @@ def error_images(
     )
 
 
-def explain_run(
-    model_path: Path | str,
-    data_dir: Path | str,
-    baselines: dict[str, RunFiles],
-    ensemble: Sequence[RunFiles],
-    n_images: int,
-    out_dir: Path | str,
-    threads: int = 1,
-) -> tuple[Path, Path, Path]:
-    """Write ``maps.npz``, ``sanity.json`` and ``errors.npz`` of one run into ``out_dir``.
+def _check_arguments(ensemble: Any, outputs: Mapping[str, Path | str]) -> None:
+    """TypeError or ValueError naming what a caller of :func:`explain_run` must change."""
+    if not isinstance(ensemble, Mapping):
+        raise TypeError(
+            "explain_run: ensemble must map each seed to its predictions.csv "
+            "({seed: path}); the explain rule's script passes "
+            "dict(zip(params.seeds, input.ensemble, strict=True))"
+        )
+    missing = [role for role in EXPLAIN_FILES if role not in outputs]
+    if missing:
+        raise ValueError(f"explain outputs: no path for {missing}; name one per role")
 
-    ``baselines`` maps each baseline of the comparisons the variant belongs to (the variant
-    itself when it is in none) to its run with the same seed: the maps cover the union of
-    their selections (:func:`biomedclf.explain.selection.selection_union`). ``ensemble`` holds
-    the variant's runs of every seed (their predictions.csv: errors.npz).
-    """
-    torch.set_num_threads(max(1, int(threads)))
-    model, saved = load_model(model_path)
-    test = load_split(Path(data_dir), "test", mmap=True)  # a few images of a large split
-    _check_model(Path(model_path), saved, test.images, test.class_names)
-    selections = _selections(baselines, n_images, test.paths, test.labels.numpy())
+
+def _saliency_maps(
+    model: nn.Module,
+    saved: dict[str, Any],
+    test: CachedSplit,
+    selections: dict[str, list[Pick]],
+) -> tuple[SaliencyMaps, dict[str, Any]]:
+    """The maps of the selected images and the sanity record of their cascade."""
     paths = selection_union(selections)
     index = {p: i for i, p in enumerate(test.paths)}
     rows = torch.tensor([index[p] for p in paths], dtype=torch.int64)
@@ -301,11 +304,11 @@ def explain_run(
     with torch.no_grad():
         probs = probabilities(flat_logits(model(x))).numpy()
     maps = attribution_maps(model, method, x, labels)
-    groups, steps = randomisation_cascade(model, method, x, labels, int(saved.get("seed", 0)))
+    groups, steps = randomisation_cascade(model, method, x, labels, int(saved["seed"]))
     correlations = [map_correlations(maps, s) for s in steps]
     head = {
-        "variant": str(saved["spec"].get("name")),
-        "seed": int(saved.get("seed", 0)),
+        "variant": str(saved["spec"]["name"]),
+        "seed": int(saved["seed"]),
         "method": method.name,
         "layer": method.layer,
     }
@@ -326,20 +329,47 @@ def explain_run(
         **_selection_table(selections, paths),
         first_layer_weights=first_layer_weights(model, tuple(images.shape[1:])),
     )
-    out_dir = Path(out_dir)
-    record = sanity_record({**head, "n_images": len(paths)}, groups, correlations)
+    return result, sanity_record({**head, "n_images": len(paths)}, groups, correlations)
+
+
+def explain_run(
+    model: Path | str,
+    test: Path | str,
+    baselines: Mapping[str, Path | str],
+    ensemble: Mapping[int, Path | str],
+    n_images: int,
+    outputs: Mapping[str, Path | str],
+    threads: int = 1,
+) -> dict[str, Path]:
+    """Write one run's ``maps.npz``, ``sanity.json`` and ``errors.npz`` to ``outputs`` (by
+    role: ``maps``, ``sanity``, ``errors``, as :func:`biomedclf.layout.explain_files`).
+
+    ``model`` is the run's model.pt and ``test`` the data cache's test split (test.pt).
+    ``baselines`` maps each baseline of the comparisons the variant belongs to (the variant
+    itself when it is in none) to its predictions.csv with the same seed: the maps cover the
+    union of their selections of ``n_images`` (``explain.n_images``;
+    :func:`biomedclf.explain.selection.selection_union`). ``ensemble`` maps each seed of the
+    variant to its predictions.csv (errors.npz). Returns the written paths by role.
+    """
+    _check_arguments(ensemble, outputs)
+    torch.set_num_threads(max(1, int(threads)))
+    net, saved = load_model(model)
+    split = load_split(Path(test), mmap=True)  # a few images of a large split
+    _check_model(Path(model), saved, split.images, split.class_names)
+    selections = _selections(baselines, n_images, split.paths, split.labels.numpy())
+    result, record = _saliency_maps(net, saved, split, selections)
     log.info(
         "%s seed %s: %d images, %s on %s; %s",
-        head["variant"],
-        head["seed"],
-        len(paths),
-        method.name,
-        method.layer,
+        result.variant,
+        result.seed,
+        len(result.paths),
+        result.method,
+        result.layer,
         record["verdict"],
     )
-    errors = error_images(ensemble, head["variant"], test.images, test.paths)
-    return (
-        write_maps(out_dir / MAPS_FILE, result),
-        write_sanity(out_dir / SANITY_FILE, record),
-        write_errors(out_dir / ERRORS_FILE, errors),
-    )
+    errors = error_images(ensemble, result.variant, split.images, split.paths)
+    return {
+        "maps": write_maps(outputs["maps"], result),
+        "sanity": write_sanity(outputs["sanity"], record),
+        "errors": write_errors(outputs["errors"], errors),
+    }

@@ -2,8 +2,8 @@
 
 Adebayo et al., "Sanity Checks for Saliency Maps" (NeurIPS 2018): a map that explains what a
 model has learned must change when the learned weights are replaced by random ones. The
-explain job (:mod:`biomedclf.explain.saliency`) re-initialises the model's layers one after the other,
-from the output layer down (a *cascade*), and computes the same maps after each step. This
+explain job (:mod:`biomedclf.explain.saliency`) re-initialises the model's layers one after the
+other, from the output layer down (a *cascade*), and computes the same maps after each step. This
 module compares them with the trained model's maps by the Spearman rank correlation of the
 pixel values, image by image, and decides whether the maps *survive* randomisation:
 

@@ -10,8 +10,8 @@
 * :func:`selection_union`: the images one explain job computes maps for, the union of the
   selections of the baselines of the comparisons its variant belongs to.
 * :func:`ensemble_errors`: the error gallery's images, those that the seed ensemble (the
-  probabilities of ``predictions.csv`` averaged over seeds) of a model gets wrong, most
-  confident first (the explain job stores the first :data:`GALLERY_MAX` with their pixels).
+  probabilities of each seed's ``predictions.csv`` averaged in seed order) of a model gets wrong,
+  most confident first (the explain job stores the first :data:`GALLERY_MAX` with their pixels).
 
 Only numpy.
 """
@@ -19,14 +19,14 @@ Only numpy.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from biomedclf.evaluate.multiclass import predict_classes
 from biomedclf.evaluate.run_results import Predictions, align_predictions, load_predictions
-from biomedclf.layout import RunFiles
 
 #: The two kinds of selected predictions, in the order they are taken within a rank.
 OUTCOMES = ("correct", "wrong")
@@ -97,13 +97,18 @@ class Errors:
     """The test images a model's seed ensemble gets wrong, most confident first."""
 
     variant: str
-    n_seeds: int
+    seeds: list[int]  # the seeds of the ensemble, ascending
     n_test: int
     class_names: list[str]
     paths: list[str]
     labels: np.ndarray  # true class
     predicted: np.ndarray  # the class they were mistaken for
     confidence: np.ndarray  # ensemble probability of the predicted class
+
+    @property
+    def n_seeds(self) -> int:
+        """How many seeds the ensemble averages."""
+        return len(self.seeds)
 
     def confusions(self) -> list[tuple[int, int, int]]:
         """(true, predicted, count) of the errors, most frequent first (then class order)."""
@@ -113,12 +118,21 @@ class Errors:
         )
 
 
-def ensemble_errors(runs: Sequence[RunFiles], variant: str) -> Errors:
-    """The errors of ``variant``'s seed ensemble (its runs among ``runs``, paired by path)."""
-    own = sorted((r for r in runs if r.variant == variant), key=lambda r: r.seed)
-    if not own:
-        raise ValueError(f"variant {variant}: no runs given; list it in the study's variants")
-    preds = [load_predictions(r.predictions) for r in own]
+def _loaded(predictions: Path | str | Predictions) -> Predictions:
+    return predictions if isinstance(predictions, Predictions) else load_predictions(predictions)
+
+
+def ensemble_errors(predictions: Mapping[int, Path | str | Predictions], variant: str) -> Errors:
+    """The errors of ``variant``'s seed ensemble. ``predictions`` maps each of its seeds to
+    that run's test predictions (a ``predictions.csv`` path, or read); their probabilities
+    are averaged in seed order, rows paired by image path (the smallest seed's order)."""
+    if not predictions:
+        raise ValueError(
+            f"variant {variant}: no predictions given; list it in the study's variants"
+        )
+    seeds = sorted(int(s) for s in predictions)
+    by_seed = {int(s): p for s, p in predictions.items()}
+    preds = [_loaded(by_seed[s]) for s in seeds]
     ref = preds[0]
     probs = np.mean([ref.probs] + [align_predictions(ref, p).probs for p in preds[1:]], axis=0)
     called = predict_classes(probs)
@@ -128,7 +142,7 @@ def ensemble_errors(runs: Sequence[RunFiles], variant: str) -> Errors:
     )
     return Errors(
         variant=variant,
-        n_seeds=len(preds),
+        seeds=seeds,
         n_test=len(ref.paths),
         class_names=list(ref.class_names),
         paths=[ref.paths[i] for i in wrong],

@@ -19,8 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from biomedclf.data.decode import DecodeError, DecodeSpec, decode_file
-from biomedclf.data.decode_settings import decode_spec
+from biomedclf.data.decode import DecodeError, DecodeSpec, decode_file, decode_spec
 from biomedclf.data.sources.formats import file_kind, frame_path
 
 log = logging.getLogger(__name__)
@@ -130,18 +129,19 @@ def predict_files(
     from biomedclf.train.inference import predict_probabilities
 
     saved = torch.load(Path(model_path), map_location="cpu", weights_only=True)
-    settings = saved.get("data") or {
-        "image_size": saved["image_size"],
-        "channels": saved["channels"],
-    }
-    spec = decode_spec(settings)
+    if not saved.get("data"):
+        raise ValueError(
+            f"{model_path}: holds no decoding settings (key 'data'; written by an older "
+            "version); train it again with the workflow"
+        )
+    spec = decode_spec(saved["data"])
     classes = list(saved["class_names"])
     items = _items(list_files(inputs), spec)
     if not items:
         raise ValueError(f"{', '.join(map(str, inputs))}: no files to predict")
     pixels, reasons = _decode(items, spec)
     probs = predict_probabilities(model_path, torch.from_numpy(pixels), device).double().numpy()
-    chosen = saved.get("threshold") if threshold == "validation" else 0.5
+    chosen = saved["threshold"] if threshold == "validation" else 0.5
     if len(classes) == 2 and chosen is None:
         chosen = 0.5
     _write(Path(out), items, reasons, probs, classes, _calls(probs, chosen))

@@ -1,4 +1,5 @@
-"""What a reader sees: tables (CSV and Markdown), figures (PNG) and ``summary.md``.
+"""What a reader sees: tables (CSV and Markdown), figures (PNG) and ``summary.md``, each
+written to the files its rule names.
 
-Used by ``workflow/rules/report.smk`` and the figure rules of ``explain.smk`` and
-``crossval.smk``; may import every earlier stage (stats, crossval, explain, evaluate, train)."""
+Used by ``workflow/rules/report.smk``; may import every earlier stage (stats, crossval,
+explain, evaluate, train, data) and the shared modules (docs/architecture.md)."""

@@ -1,7 +1,7 @@
-"""Rendering of the aggregate outputs: Markdown tables, number formats, CSV and text files.
+"""Rendering of the report: Markdown tables, number formats, CSV and text files.
 
-Shared by :mod:`biomedclf.report.tables.write`, :mod:`biomedclf.report.summary.document` and :mod:`biomedclf.report.figures.plots`.
-Markdown is rendered here (:func:`markdown_table`), so pandas' optional ``tabulate`` dependency
+Shared by the tables, figures and summary of :mod:`biomedclf.report`. Markdown is rendered
+here (:func:`markdown_table`), so pandas' optional ``tabulate`` dependency
 is not needed. Fractions stay fractions in CSV files (rounded to 6 decimals) and become
 percentages in Markdown. Every file is written atomically.
 """
@@ -119,21 +119,21 @@ def p_text(p: Any) -> str:
     return f"p {cell}" if cell.startswith("<") else f"p = {cell}"
 
 
+def plural(n: int, word: str) -> str:
+    """``1 seed``, ``3 seeds``."""
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def level_text(confidence: float) -> str:
+    """A confidence level as text: ``0.95`` -> ``95%``."""
+    return f"{confidence * 100:g}%"
+
+
 def fmt_int(value: Any) -> str:
     """An integer with thousands separators (``2,097,184``); text passes through."""
     if isinstance(value, str) or value is None:
         return "n/a" if value is None else value
     return f"{int(value):,}"
-
-
-def output_dir(out_dir: Path | str, kind: str) -> Path:
-    """The folder that receives ``kind`` files (``tables`` or ``figures``).
-
-    ``out_dir`` may be the study folder (``results/{name}``; files go to ``{out_dir}/{kind}``)
-    or that sub-folder itself (a path whose last part is ``kind``).
-    """
-    out_dir = Path(out_dir)
-    return out_dir if out_dir.name == kind else out_dir / kind
 
 
 def _round(x: Any) -> Any:

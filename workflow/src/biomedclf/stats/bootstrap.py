@@ -79,7 +79,7 @@ def _multiplicities(idx: np.ndarray, n: int) -> np.ndarray:
     return counts.reshape(idx.shape).astype(dtype)
 
 
-def bootstrap_weights(n: int, n_bootstrap: int, seed: Seed = 0) -> Iterable[np.ndarray]:
+def bootstrap_weights(n: int, n_bootstrap: int, seed: Seed) -> Iterable[np.ndarray]:
     """Yield blocks of resample multiplicities, each of shape (block, n), rows summing to n.
 
     Each block comes from a matrix of indices drawn uniformly with replacement; row ``b``,
@@ -155,9 +155,10 @@ def bootstrap_intervals(
     labels: Sequence[int] | np.ndarray,
     probabilities: np.ndarray,
     metrics: Sequence[str] = BOOTSTRAP_METRICS,
-    n_bootstrap: int = 2000,
-    confidence: float = 0.95,
-    seed: Seed = 0,
+    *,
+    n_bootstrap: int,
+    confidence: float,
+    seed: Seed,
     threshold: float = 0.5,
 ) -> dict[str, dict[str, Any]]:
     """Percentile-bootstrap intervals of ``metrics`` of one model, from the same resamples.
@@ -189,9 +190,10 @@ def paired_bootstrap_diffs(
     baseline_probabilities: np.ndarray,
     variant_probabilities: np.ndarray,
     metrics: Sequence[str] = BOOTSTRAP_METRICS,
-    n_bootstrap: int = 2000,
-    confidence: float = 0.95,
-    seed: Seed = 0,
+    *,
+    n_bootstrap: int,
+    confidence: float,
+    seed: Seed,
     threshold: float = 0.5,
 ) -> dict[str, dict[str, Any]]:
     """Paired-bootstrap intervals of ``metric(variant) - metric(baseline)`` on the same images.
@@ -232,16 +234,23 @@ def bootstrap_ci(
     labels: Sequence[int] | np.ndarray,
     scores: Scores,
     metric: str = "accuracy",
-    n_bootstrap: int = 2000,
-    confidence: float = 0.95,
-    seed: Seed = 0,
+    *,
+    n_bootstrap: int,
+    confidence: float,
+    seed: Seed,
     threshold: float = 0.5,
 ) -> dict[str, Any]:
     """Percentile-bootstrap interval of one ``metric`` of two-class ``scores`` (class-1
     probabilities, shape (n,) or (S, n)): :func:`bootstrap_intervals` of that metric."""
     _check_metrics([metric])
     return bootstrap_intervals(
-        labels, _binary(scores), [metric], n_bootstrap, confidence, seed, threshold
+        labels,
+        _binary(scores),
+        [metric],
+        n_bootstrap=n_bootstrap,
+        confidence=confidence,
+        seed=seed,
+        threshold=threshold,
     )[metric]
 
 
@@ -250,9 +259,10 @@ def paired_bootstrap_diff(
     baseline_scores: Scores,
     variant_scores: Scores,
     metric: str = "accuracy",
-    n_bootstrap: int = 2000,
-    confidence: float = 0.95,
-    seed: Seed = 0,
+    *,
+    n_bootstrap: int,
+    confidence: float,
+    seed: Seed,
     threshold: float = 0.5,
 ) -> dict[str, Any]:
     """Paired-bootstrap interval of one ``metric`` difference of two-class scores (class-1
@@ -263,8 +273,8 @@ def paired_bootstrap_diff(
         _binary(baseline_scores),
         _binary(variant_scores),
         [metric],
-        n_bootstrap,
-        confidence,
-        seed,
-        threshold,
+        n_bootstrap=n_bootstrap,
+        confidence=confidence,
+        seed=seed,
+        threshold=threshold,
     )[metric]

@@ -7,11 +7,13 @@ than two classes) per seed, pooled over seeds and on the seed-ensembled probabil
 with a verdict from its pooled interval (the comparison's verdict is accuracy's); McNemar's
 exact test on per-image correctness; the training-time ratio; and warnings when the evidence
 is thin (unpaired seeds, fewer than :data:`biomedclf.stats.significance.MIN_SEEDS` seeds, an
-accuracy or AUROC interval wider than the difference).
+accuracy or AUROC interval wider than the difference). The result is a
+:class:`biomedclf.stats.records.ComparisonStats`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,15 +22,57 @@ from biomedclf.evaluate.multiclass import predict_classes
 from biomedclf.evaluate.run_results import VariantData
 from biomedclf.stats.bootstrap import RESAMPLE_GROUPS, derive_seed, paired_bootstrap_diffs
 from biomedclf.stats.descriptive import describe
+from biomedclf.stats.records import (
+    COMPARED,
+    ComparisonResult,
+    ComparisonStats,
+    Difference,
+    McNemar,
+    McNemarTests,
+    MetricComparison,
+    SeedDifference,
+    SeedMcNemar,
+    TimeComparison,
+)
+from biomedclf.stats.settings import StatisticsSettings
 from biomedclf.stats.significance import METRIC_LABELS, MIN_SEEDS, mcnemar_exact, verdict
+from biomedclf.stats.variant_records import VariantStats
 
-#: Fields of a paired-bootstrap result kept in stats.json.
+#: Fields of a paired-bootstrap result kept in stats.json (those of :class:`Difference`).
 DIFF_FIELDS = ("difference", "low", "high", "n_valid")
 
-#: Metrics compared, in stats.json order; a warning when their interval is wider than the
-#: difference is given for those in WIDE_WARNING.
-COMPARED = ("accuracy", "balanced_accuracy", "auroc")
+#: Metrics whose interval, when wider than the difference, makes a warning.
 WIDE_WARNING = ("accuracy", "auroc")
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A variant and the comparison's baseline on the seeds both ran, image by image."""
+
+    comparison: str
+    base: VariantData
+    var: VariantData
+    seeds: list[int]  # paired seeds, in the baseline's order
+
+    @property
+    def labels(self) -> np.ndarray:
+        """The test labels (the same images for both)."""
+        return self.base.labels
+
+    @property
+    def base_probs(self) -> np.ndarray:
+        """The baseline's probabilities on the paired seeds, (S, n, K)."""
+        return self.base.probs[[self.base.seeds.index(s) for s in self.seeds]]
+
+    @property
+    def var_probs(self) -> np.ndarray:
+        """The variant's probabilities on the paired seeds, (S, n, K)."""
+        return self.var.probs[[self.var.seeds.index(s) for s in self.seeds]]
+
+    @property
+    def keys(self) -> tuple[str, str, str]:
+        """(comparison, baseline, variant): the names the bootstrap seeds derive from."""
+        return self.comparison, self.base.name, self.var.name
 
 
 def _fmt_metric(x: float, metric: str) -> str:
@@ -46,15 +90,16 @@ def _check_members(comp_name: str, members: list[Any], data: dict[str, VariantDa
             )
 
 
-def _paired_seeds(comp_name: str, base: VariantData, var: VariantData) -> list[int]:
-    """Seeds both variants ran, in the baseline's order; none is an error."""
+def paired(comp_name: str, base: VariantData, var: VariantData) -> Pair:
+    """``var`` against ``base`` on the seeds both ran, in the baseline's order; none is an
+    error naming the comparison."""
     seeds = [s for s in base.seeds if s in var.seeds]
     if not seeds:
         raise ValueError(
             f"comparisons.{comp_name}: {base.name} (seeds {base.seeds}) and {var.name} "
             f"(seeds {var.seeds}) share no seed to pair; run both with the same seeds"
         )
-    return seeds
+    return Pair(comp_name, base, var, seeds)
 
 
 def _seed_warnings(base: VariantData, var: VariantData, seeds: list[int]) -> list[str]:
@@ -75,23 +120,23 @@ def _seed_warnings(base: VariantData, var: VariantData, seeds: list[int]) -> lis
 
 
 def _wide_interval_warning(
-    pooled: dict[str, Any], metric: str, confidence: float, label: str, scope: str = "test"
+    pooled: Difference, metric: str, confidence: float, label: str, scope: str
 ) -> list[str]:
     """A warning when the interval's half-width (margin of error) exceeds the difference."""
-    if pooled["difference"] is None or pooled["low"] is None:
+    if pooled.difference is None or pooled.low is None or pooled.high is None:
         return []
-    margin = (pooled["high"] - pooled["low"]) / 2
-    if margin <= abs(pooled["difference"]):
+    margin = (pooled.high - pooled.low) / 2
+    if margin <= abs(pooled.difference):
         return []
     return [
         f"the {confidence * 100:g}% interval of the {label} "
         f"difference is wider (±{_fmt_metric(margin, metric)}) than the difference "
-        f"it reports ({_fmt_metric(abs(pooled['difference']), metric)}); the {scope} "
+        f"it reports ({_fmt_metric(abs(pooled.difference), metric)}); the {scope} "
         "images are too few to pin the effect down"
     ]
 
 
-def _label(metric: str, n_classes: int, scope: str = "test") -> str:
+def _label(metric: str, n_classes: int, scope: str) -> str:
     """The metric's name in words (``macro AUROC`` for more than two classes); ``scope``
     names what was scored (``test accuracy``, ``out-of-fold accuracy``)."""
     if metric == "auroc" and n_classes > 2:
@@ -99,155 +144,173 @@ def _label(metric: str, n_classes: int, scope: str = "test") -> str:
     return METRIC_LABELS[metric].replace("test", scope)
 
 
-def _metric_comparisons(
-    labels: np.ndarray,
-    bp: np.ndarray,
-    vp: np.ndarray,
-    seeds: list[int],
-    keys: tuple[Any, ...],
-    n_bootstrap: int,
-    confidence: float,
-    seed: int,
-    scope: str = "test",
+def _paired_diffs(
+    pair: Pair,
+    base_probs: np.ndarray,
+    var_probs: np.ndarray,
+    scope: Any,
+    group: str,
+    settings: StatisticsSettings,
 ) -> dict[str, dict[str, Any]]:
-    """Per metric: paired differences per seed, pooled and ensembled, and the verdict.
+    """Paired-bootstrap differences of the metrics of ``group`` (a
+    :data:`biomedclf.stats.bootstrap.RESAMPLE_GROUPS` entry: they share their resamples) for
+    ``scope`` (a seed, ``pooled`` or ``ensemble``): per metric, the fields of
+    :class:`Difference`."""
+    metrics = RESAMPLE_GROUPS[group]
+    rng_seed = derive_seed(settings.seed, *pair.keys, scope, group)
+    d = paired_bootstrap_diffs(
+        pair.labels,
+        base_probs,
+        var_probs,
+        metrics,
+        n_bootstrap=settings.n_bootstrap,
+        confidence=settings.confidence,
+        seed=rng_seed,
+    )
+    return {m: {k: d[m][k] for k in DIFF_FIELDS} for m in metrics}
 
-    ``bp``/``vp`` are the baseline's and variant's probabilities (S, n, K) on the paired
-    ``seeds``; ``keys`` (comparison, baseline, variant) name the bootstrap seeds. The metrics
-    of one :data:`biomedclf.stats.bootstrap.RESAMPLE_GROUPS` entry share their resamples.
-    """
-    out: dict[str, dict[str, Any]] = {}
+
+def _metric_comparison(
+    pair: Pair,
+    metric: str,
+    per_seed: list[tuple[int, dict[str, Any]]],
+    pooled: dict[str, Any],
+    ensemble: dict[str, Any],
+    confidence: float,
+    scope: str,
+) -> MetricComparison:
+    """One metric's differences per seed, pooled and ensembled, with the pooled verdict."""
+    label = _label(metric, pair.base.n_classes, scope)
+    words = verdict(
+        pooled["difference"],
+        pooled["low"],
+        pooled["high"],
+        metric,
+        pair.base.name,
+        pair.var.name,
+        confidence,
+        label,
+    )
+    return MetricComparison(
+        per_seed=[SeedDifference(seed=s, **d) for s, d in per_seed],
+        pooled=Difference(**pooled),
+        ensemble=Difference(**ensemble),
+        verdict=words["verdict"],
+        verdict_text=words["text"],
+    )
+
+
+def _metric_comparisons(
+    pair: Pair, settings: StatisticsSettings, scope: str
+) -> dict[str, MetricComparison]:
+    """Per compared metric (:data:`biomedclf.stats.records.COMPARED`, in that order): the
+    paired differences per seed, pooled over seeds and of the seed-ensembled probabilities."""
+    bp, vp = pair.base_probs, pair.var_probs
+    out: dict[str, MetricComparison] = {}
     for group, metrics in RESAMPLE_GROUPS.items():
-
-        def diff(b: np.ndarray, v: np.ndarray, scope: Any) -> dict[str, dict[str, Any]]:
-            """The paired differences of ``scope`` (a seed, ``pooled`` or ``ensemble``)."""
-            rng_seed = derive_seed(seed, *keys, scope, group)
-            d = paired_bootstrap_diffs(labels, b, v, metrics, n_bootstrap, confidence, rng_seed)
-            return {m: {k: d[m][k] for k in DIFF_FIELDS} for m in metrics}
-
-        per_seed = [(s, diff(b, v, s)) for s, b, v in zip(seeds, bp, vp)]
-        pooled = diff(bp, vp, "pooled")
-        ensemble = diff(bp.mean(axis=0), vp.mean(axis=0), "ensemble")
+        per_seed = [
+            (s, _paired_diffs(pair, b, v, s, group, settings))
+            for s, b, v in zip(pair.seeds, bp, vp)
+        ]
+        pooled = _paired_diffs(pair, bp, vp, "pooled", group, settings)
+        ensemble = _paired_diffs(
+            pair, bp.mean(axis=0), vp.mean(axis=0), "ensemble", group, settings
+        )
         for m in metrics:
-            p = pooled[m]
-            vd = verdict(
-                p["difference"],
-                p["low"],
-                p["high"],
-                m,
-                keys[1],
-                keys[2],
-                confidence,
-                _label(m, bp.shape[2], scope),
+            seeds = [(s, d[m]) for s, d in per_seed]
+            out[m] = _metric_comparison(
+                pair, m, seeds, pooled[m], ensemble[m], settings.confidence, scope
             )
-            out[m] = {
-                "per_seed": [{"seed": s, **d[m]} for s, d in per_seed],
-                "pooled": p,
-                "ensemble": ensemble[m],
-                "verdict": vd["verdict"],
-                "verdict_text": vd["text"],
-            }
     return {m: out[m] for m in COMPARED}
 
 
-def _mcnemar(labels: np.ndarray, bp: np.ndarray, vp: np.ndarray, seeds: list[int]) -> dict:
+def _mcnemar(pair: Pair) -> McNemarTests:
     """McNemar's exact test per paired seed and on the seed-ensembled calls (the predicted
-    class of :func:`biomedclf.evaluate.multiclass.predict_classes`: threshold 0.5 for two classes)."""
+    class of :func:`biomedclf.evaluate.multiclass.predict_classes`: threshold 0.5 for two
+    classes)."""
 
     def right(p: np.ndarray) -> np.ndarray:
         """Whether each image's predicted class is its label."""
-        return predict_classes(p) == labels
+        return predict_classes(p) == pair.labels
 
-    return {
-        "per_seed": [
-            {"seed": s, **mcnemar_exact(right(b), right(v))} for s, b, v in zip(seeds, bp, vp)
+    bp, vp = pair.base_probs, pair.var_probs
+    return McNemarTests(
+        per_seed=[
+            SeedMcNemar(seed=s, **mcnemar_exact(right(b), right(v)))
+            for s, b, v in zip(pair.seeds, bp, vp)
         ],
-        "ensemble": mcnemar_exact(right(bp.mean(axis=0)), right(vp.mean(axis=0))),
-    }
+        ensemble=McNemar(**mcnemar_exact(right(bp.mean(axis=0)), right(vp.mean(axis=0)))),
+    )
 
 
-def _train_seconds(
-    base: VariantData, var: VariantData, seeds: list[int], variant_stats: dict[str, Any]
-) -> dict[str, Any]:
+def _train_seconds(pair: Pair, variant_stats: dict[str, VariantStats]) -> TimeComparison:
     """Training seconds of both on the paired seeds, and the ratio of their means."""
-    bt = variant_stats[base.name]["train_seconds"]["values"]
-    vt = variant_stats[var.name]["train_seconds"]["values"]
-    b_sec = [bt[base.seeds.index(s)] for s in seeds]
-    v_sec = [vt[var.seeds.index(s)] for s in seeds]
-    b_mean = describe(b_sec)["mean"]
-    v_mean = describe(v_sec)["mean"]
-    return {
-        "baseline": describe(b_sec),
-        "variant": describe(v_sec),
-        "ratio": (v_mean / b_mean) if b_mean and v_mean is not None else None,
-    }
+    bt = variant_stats[pair.base.name].train_seconds.values
+    vt = variant_stats[pair.var.name].train_seconds.values
+    base = describe([bt[pair.base.seeds.index(s)] for s in pair.seeds])
+    var = describe([vt[pair.var.seeds.index(s)] for s in pair.seeds])
+    ratio = (var.mean / base.mean) if base.mean and var.mean is not None else None
+    return TimeComparison(baseline=base, variant=var, ratio=ratio)
 
 
 def _variant_result(
-    comp_name: str,
-    base: VariantData,
-    var: VariantData,
-    variant_stats: dict[str, Any],
-    n_bootstrap: int,
-    confidence: float,
-    seed: int,
-    scope: str,
-) -> dict[str, Any]:
+    pair: Pair, variant_stats: dict[str, VariantStats], settings: StatisticsSettings, scope: str
+) -> ComparisonResult:
     """The ``results.{variant}`` entry of one comparison; ``scope`` names what the
     predictions are of in its texts (``test``, ``out-of-fold``)."""
-    seeds = _paired_seeds(comp_name, base, var)
-    warnings = _seed_warnings(base, var, seeds)
-    bp = base.probs[[base.seeds.index(s) for s in seeds]]
-    vp = var.probs[[var.seeds.index(s) for s in seeds]]
-    labels = base.labels
-    entry: dict[str, Any] = {"seeds": seeds, "n_test": int(labels.size)}
-    keys = (comp_name, base.name, var.name)
-    entry.update(
-        _metric_comparisons(labels, bp, vp, seeds, keys, n_bootstrap, confidence, seed, scope)
-    )
+    metrics = _metric_comparisons(pair, settings, scope)
+    warnings = _seed_warnings(pair.base, pair.var, pair.seeds)
     for m in WIDE_WARNING:
-        label = _label(m, base.n_classes, scope)
-        warnings += _wide_interval_warning(entry[m]["pooled"], m, confidence, label, scope)
-    entry["mcnemar"] = _mcnemar(labels, bp, vp, seeds)
-    entry["train_seconds"] = _train_seconds(base, var, seeds, variant_stats)
-    entry["verdict"] = entry["accuracy"]["verdict"]
-    entry["verdict_text"] = entry["accuracy"]["verdict_text"]
-    entry["warnings"] = warnings
-    return entry
+        label = _label(m, pair.base.n_classes, scope)
+        warnings += _wide_interval_warning(metrics[m].pooled, m, settings.confidence, label, scope)
+    return ComparisonResult(
+        seeds=pair.seeds,
+        n_test=int(pair.labels.size),
+        **metrics,
+        mcnemar=_mcnemar(pair),
+        train_seconds=_train_seconds(pair, variant_stats),
+        verdict=metrics["accuracy"].verdict,
+        verdict_text=metrics["accuracy"].verdict_text,
+        warnings=warnings,
+    )
+
+
+def _members(comp_name: str, comp: dict[str, Any]) -> tuple[str, list[str]]:
+    """The baseline and variants of the config's comparison ``comp_name``."""
+    missing = [k for k in ("baseline", "variants") if k not in comp]
+    if missing:
+        raise ValueError(
+            f"comparisons.{comp_name}: no {' or '.join(missing)}; name a baseline and its "
+            "variants (workflow/schemas/config.schema.yaml)"
+        )
+    return comp["baseline"], list(comp["variants"])
 
 
 def comparison_statistics(
     comp_name: str,
     comp: dict[str, Any],
     data: dict[str, VariantData],
-    variant_stats: dict[str, dict[str, Any]],
-    n_bootstrap: int,
-    confidence: float,
-    seed: int,
-    scope: str = "test",
-) -> dict[str, Any]:
+    variant_stats: dict[str, VariantStats],
+    settings: StatisticsSettings,
+    scope: str,
+) -> ComparisonStats:
     """The ``comparisons.{comp_name}`` entry of stats.json.
 
-    ``comp`` is the config's comparison, ``data`` every variant's paired predictions
+    ``comp`` is the config's comparison (``{"baseline", "variants", "claim"?}``), ``data``
+    every variant's paired predictions
     (:func:`biomedclf.evaluate.run_results.load_variant_predictions`), ``variant_stats`` the
     ``variants`` entries already computed (for training times). Raises ``ValueError`` naming
     ``comparisons.{comp_name}`` when a member has no runs or two members share no seed.
     ``scope`` (``test``, or ``out-of-fold`` with cross-validation) names the images in the
     verdicts and warnings.
     """
-    baseline = comp.get("baseline")
-    variants = list(comp.get("variants") or [])
+    baseline, variants = _members(comp_name, comp)
     _check_members(comp_name, [baseline, *variants], data)
     base = data[baseline]
     results = {
-        v: _variant_result(
-            comp_name, base, data[v], variant_stats, n_bootstrap, confidence, seed, scope
-        )
+        v: _variant_result(paired(comp_name, base, data[v]), variant_stats, settings, scope)
         for v in variants
     }
-    return {
-        "baseline": baseline,
-        "variants": variants,
-        "claim": comp.get("claim"),
-        "results": results,
-    }
+    return ComparisonStats(
+        baseline=baseline, variants=variants, claim=comp.get("claim"), results=results
+    )

@@ -8,7 +8,8 @@ minus other) with its interval, and a two-sided bootstrap p-value, the smaller s
 resampled differences on either side of zero, doubled (``min(1, 2 min(P(d <= 0), P(d >= 0)))``).
 With several variants behind the best one, several tests are made at once; the p-values are
 therefore adjusted with Holm's step-down method (:func:`holm`), and the lead over a variant
-counts as real when its adjusted p-value is below ``1 - confidence``.
+counts as real when its adjusted p-value is below ``1 - confidence``. The result is a
+:class:`biomedclf.stats.records.Ranking`.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ import numpy as np
 from biomedclf.evaluate.run_results import VariantData
 from biomedclf.stats.bootstrap import bootstrap_weights, derive_seed
 from biomedclf.stats.descriptive import finite_or_none
+from biomedclf.stats.records import Lead, RankedVariant, Ranking
 from biomedclf.stats.resampled import ResampledScores
-
-#: Metrics a study may rank by (``statistics.primary``).
-PRIMARY_METRICS = ("accuracy", "balanced_accuracy", "auroc")
+from biomedclf.stats.settings import StatisticsSettings
+from biomedclf.stats.variant_records import VariantStats
 
 
 def holm(p_values: list[float]) -> list[float]:
@@ -70,29 +71,22 @@ def paired_draws(
     return full, np.concatenate(draws)
 
 
-def _order(variant_stats: dict[str, dict[str, Any]], metric: str) -> list[dict[str, Any]]:
+def _order(variant_stats: dict[str, VariantStats], metric: str) -> list[RankedVariant]:
     """Variants by the seed-mean estimate of ``metric``, best first (ties: by name)."""
     rows = []
     for name, vs in variant_stats.items():
-        ci = vs["bootstrap"]["seed_mean"][metric]
-        rows.append(
-            {"variant": name, "estimate": ci["estimate"], "low": ci["low"], "high": ci["high"]}
-        )
+        ci = getattr(vs.bootstrap.seed_mean, metric)
+        rows.append(RankedVariant(variant=name, estimate=ci.estimate, low=ci.low, high=ci.high))
     return sorted(
-        rows,
-        key=lambda r: (-(r["estimate"] if r["estimate"] is not None else -np.inf), r["variant"]),
+        rows, key=lambda r: (-(r.estimate if r.estimate is not None else -np.inf), r.variant)
     )
 
 
 def _versus(
-    best: VariantData,
-    other: VariantData,
-    metric: str,
-    n_bootstrap: int,
-    confidence: float,
-    seed: int,
+    best: VariantData, other: VariantData, metric: str, settings: StatisticsSettings
 ) -> dict[str, Any]:
-    """Best minus ``other`` on their paired seeds: difference, interval, raw p-value."""
+    """Best minus ``other`` on their paired seeds: the fields of :class:`Lead` but the
+    adjusted p-value and the decision (difference, interval, raw p-value)."""
     seeds = [s for s in best.seeds if s in other.seeds]
     if not seeds:
         raise ValueError(
@@ -101,11 +95,10 @@ def _versus(
         )
     bp = best.probs[[best.seeds.index(s) for s in seeds]]
     op = other.probs[[other.seeds.index(s) for s in seeds]]
-    full, draws = paired_draws(
-        best.labels, bp, op, metric, n_bootstrap, derive_seed(seed, "ranking", other.name, metric)
-    )
+    rng_seed = derive_seed(settings.seed, "ranking", other.name, metric)
+    full, draws = paired_draws(best.labels, bp, op, metric, settings.n_bootstrap, rng_seed)
     finite = draws[np.isfinite(draws)]
-    alpha = (1.0 - confidence) / 2.0
+    alpha = (1.0 - settings.confidence) / 2.0
     low, high = np.quantile(finite, [alpha, 1 - alpha]) if finite.size else (np.nan, np.nan)
     return {
         "variant": other.name,
@@ -119,33 +112,21 @@ def _versus(
 
 def ranking_statistics(
     data: dict[str, VariantData],
-    variant_stats: dict[str, dict[str, Any]],
-    metric: str,
-    n_bootstrap: int,
-    confidence: float,
-    seed: int,
-) -> dict[str, Any]:
-    """The ``ranking`` entry of stats.json (format in workflow/CONTRACTS.md)."""
-    if metric not in PRIMARY_METRICS:
-        raise ValueError(f"statistics.primary: {metric!r}; use one of {PRIMARY_METRICS}")
+    variant_stats: dict[str, VariantStats],
+    settings: StatisticsSettings,
+) -> Ranking:
+    """The ``ranking`` entry of stats.json (format in workflow/CONTRACTS.md): the variants
+    ranked by ``settings.primary``, the best against each other with Holm-adjusted p-values."""
+    metric = settings.primary
     order = _order(variant_stats, metric)
-    best = order[0]["variant"]
-    versus = [
-        _versus(data[best], data[row["variant"]], metric, n_bootstrap, confidence, seed)
-        for row in order[1:]
-    ]
-    tested = [v for v in versus if v["p_value"] is not None]
-    for v, adjusted in zip(tested, holm([v["p_value"] for v in tested])):
-        v["p_holm"] = adjusted
-        v["lead_is_real"] = adjusted < 1.0 - confidence
+    best = order[0].variant
+    versus = [_versus(data[best], data[row.variant], metric, settings) for row in order[1:]]
+    adjusted = iter(holm([v["p_value"] for v in versus if v["p_value"] is not None]))
+    alpha = 1.0 - settings.confidence
+    leads = []
     for v in versus:
-        v.setdefault("p_holm", None)
-        v.setdefault("lead_is_real", False)
-    return {
-        "metric": metric,
-        "alpha": 1.0 - confidence,
-        "correction": "holm",
-        "order": order,
-        "best": best,
-        "versus": versus,
-    }
+        p_holm = next(adjusted) if v["p_value"] is not None else None
+        leads.append(Lead(**v, p_holm=p_holm, lead_is_real=p_holm is not None and p_holm < alpha))
+    return Ranking(
+        metric=metric, alpha=alpha, correction="holm", order=order, best=best, versus=leads
+    )

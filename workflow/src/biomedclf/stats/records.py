@@ -1,17 +1,21 @@
-"""``stats/stats.json``: its format version and the one typed reader.
+"""``stats/stats.json``: its format version, its typed records and the one reader.
 
-:func:`biomedclf.stats.study.study_statistics` writes the file; the tables, figures and summary read
-it with :func:`read_stats`, which checks the format version (:data:`STATS_FORMAT`) and every
-field, and returns a :class:`StudyStats`: frozen dataclasses that mirror the JSON layout
-documented in workflow/CONTRACTS.md ("stats.json"), one class per kind of object (those that
-describe a variant are in :mod:`biomedclf.stats.variant_records`). Values that
-may be undefined (the SD of one seed, an AUROC without both classes, an empty calibration bin)
-are ``Optional``. A wrong or missing version, a missing field or a value of the wrong type
-raises :class:`StatsFormatError` naming the file, the field and the fix: rerun the stats step.
+The same frozen dataclasses serve the writer and the readers. The statistics modules
+(:mod:`biomedclf.stats.variants`, :mod:`biomedclf.stats.comparisons`,
+:mod:`biomedclf.stats.ranking`, assembled by :func:`biomedclf.stats.study.study_statistics`)
+build a :class:`StudyStats`; :func:`biomedclf.stats.study.write_study_statistics` writes it with
+:func:`biomedclf.stats.typed_json.to_json`; the tables, figures and summary read it back with
+:func:`read_stats`, which checks the format version (:data:`STATS_FORMAT`) and every field. One
+class per kind of JSON object, mirroring the layout documented in workflow/CONTRACTS.md
+("stats.json"); those that describe a variant are in :mod:`biomedclf.stats.variant_records`.
+Values that may be undefined (the SD of one seed, an AUROC without both classes, an empty
+calibration bin) are ``Optional``. A wrong or missing version, a missing field or a value of
+the wrong type raises :class:`StatsFormatError` naming the file, the field and the fix: rerun
+the stats step.
 
 The classes are read by :class:`biomedclf.stats.typed_json.DataclassReader` from their type
-annotations (a field's JSON key is its name, or ``metadata["key"]``); a field with a default
-may be absent from the file.
+annotations (a field's JSON key is its name, or ``metadata["key"]``; a field with a default
+may be absent from the file) and written in the order of their fields.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from biomedclf.stats.variant_records import (  # noqa: F401 (the records of stat
     MetricIntervals,
     MulticlassMetrics,
     MulticlassSummary,
+    Seeded,
     SeedIntervals,
     Summary,
     ThresholdMetrics,
@@ -69,10 +74,8 @@ class Difference:
 
 
 @dataclass(frozen=True)
-class SeedDifference(Difference):
+class SeedDifference(Difference, Seeded):
     """The paired difference of one seed."""
-
-    seed: int
 
 
 @dataclass(frozen=True)
@@ -98,10 +101,8 @@ class McNemar:
 
 
 @dataclass(frozen=True)
-class SeedMcNemar(McNemar):
+class SeedMcNemar(McNemar, Seeded):
     """McNemar's test of one seed."""
-
-    seed: int
 
 
 @dataclass(frozen=True)

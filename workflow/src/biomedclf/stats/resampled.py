@@ -1,9 +1,10 @@
 """Metrics of class probabilities under many bootstrap resamples at once.
 
 A resample of the test images is a row of multiplicities (how often each image was drawn,
-:func:`biomedclf.stats.bootstrap.bootstrap_weights`); a block of resamples is a matrix of them, shape
-(B, n). :class:`ResampledScores` holds one model's probabilities (one row per seed, S x n x K)
-and computes a metric for every seed and resample of a block in a few array operations:
+:func:`biomedclf.stats.bootstrap.bootstrap_weights`); a block of resamples is a matrix of
+them, shape (B, n). :class:`ResampledScores` holds one model's probabilities (one row per
+seed, S x n x K) and computes a metric for every seed and resample of a block in a few array
+operations:
 
 * ``accuracy``: correct calls weighted by multiplicity (a matrix product);
 * ``balanced_accuracy``: the mean over classes drawn of the weighted recall (two matrix

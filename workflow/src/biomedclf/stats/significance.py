@@ -73,15 +73,18 @@ def format_difference(
     low: float | None,
     high: float | None,
     metric: str = "accuracy",
-    confidence: float = 0.95,
+    confidence: float | None = None,
 ) -> str:
     """``+5.0 pp (95% CI +1.2 to +8.8)`` for accuracy; ``+0.031 (95% CI ...)`` for AUROC.
 
     ``n/a`` without a difference; the interval is left out when either end is ``None``.
+    ``confidence`` is the interval's level (``statistics.confidence``), needed to print one.
     """
     if difference is None:
         return "n/a"
-    pct = f"{confidence * 100:g}%"
+    if low is not None and high is not None and confidence is None:
+        raise ValueError("format_difference: an interval needs its confidence level")
+    pct = f"{confidence * 100:g}%" if confidence is not None else ""
     if metric in UNIT_METRICS:
         fmt = "{:+.3f}"
         unit = ""
@@ -102,7 +105,7 @@ def verdict(
     metric: str = "accuracy",
     baseline: str = "baseline",
     variant: str = "variant",
-    confidence: float = 0.95,
+    confidence: float | None = None,
     label: str | None = None,
 ) -> dict[str, Any]:
     """Turn a paired difference (variant minus baseline) and its interval into words.
@@ -110,8 +113,9 @@ def verdict(
     ``better`` when the whole interval lies above zero, ``worse`` when below, otherwise
     ``no detectable difference``; ``undetermined`` without a difference or interval. The text
     carries the effect size: the difference in percentage points for accuracy, in AUROC units
-    for AUROC, with the interval; ``label`` names the metric in the text (default
-    :data:`METRIC_LABELS`). Returns ``{"verdict", "metric", "text"}``.
+    for AUROC, with the interval at level ``confidence`` (required with an interval);
+    ``label`` names the metric in the text (default :data:`METRIC_LABELS`). Returns
+    ``{"verdict", "metric", "text"}``.
     """
     if difference is None or low is None or high is None:
         return {

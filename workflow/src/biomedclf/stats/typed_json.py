@@ -5,7 +5,8 @@ read from the key of its name (or ``field(metadata={"key": ...})``), checked aga
 annotation (``int``, ``float``, ``bool``, ``str``, ``X | None``, ``list[X]``,
 ``dict[str, X]``, another dataclass) and a field with a default may be absent. Errors name
 the file, the field's path and the fix. :func:`to_json` is the inverse. Fields marked
-``metadata={"json": False}`` are not part of the JSON. Used by :mod:`biomedclf.stats.records`.
+``metadata={"json": False}`` are not part of the JSON. Used for stats.json: read by
+:mod:`biomedclf.stats.records`, written by :mod:`biomedclf.stats.study`.
 """
 
 from __future__ import annotations
@@ -120,7 +121,8 @@ class DataclassReader:
 
 
 def to_json(obj: Any) -> Any:
-    """The JSON value of a dataclass tree; a field with a default that is ``None`` is left out."""
+    """The JSON value of a dataclass tree, keys in field order; a field with a default that is
+    ``None`` is left out."""
     if dataclasses.is_dataclass(obj):
         out = {}
         for f in json_fields(type(obj)):

@@ -2,10 +2,12 @@
 
 One class per kind of JSON object that describes a variant over its seeds: summaries over
 seeds, the two-class threshold blocks, the multi-class block and its per-class entries, the
-bootstrap intervals and the calibration. Read by :class:`biomedclf.stats.typed_json.DataclassReader`
-from their annotations (a field's JSON key is its name, or ``metadata["key"]``; a field with a
-default may be absent); :mod:`biomedclf.stats.records` holds the rest of the format and the
-reader. The layout is documented in workflow/CONTRACTS.md ("stats.json").
+bootstrap intervals and the calibration. :mod:`biomedclf.stats.variants` builds them,
+:func:`biomedclf.stats.typed_json.to_json` writes them (the fields in their order here, a
+defaulted field that is ``None`` left out), and :class:`biomedclf.stats.typed_json.DataclassReader`
+reads them back (a field's JSON key is its name, or ``metadata["key"]``; a field with a default
+may be absent). :mod:`biomedclf.stats.records` holds the rest of the format and the reader. The
+layout is documented in workflow/CONTRACTS.md ("stats.json").
 """
 
 from __future__ import annotations
@@ -22,8 +24,17 @@ def _get(record: object, metric: str, what: str) -> object:
 
 
 @dataclass(frozen=True)
+class Seeded:
+    """The ``seed`` of a per-seed entry. Listed last among a record's bases, it puts ``seed``
+    first in the record's fields and so in its JSON object (``{"seed", ...}``)."""
+
+    seed: int
+
+
+@dataclass(frozen=True)
 class Summary:
-    """A quantity over seeds (:func:`biomedclf.stats.descriptive.describe`); ``values`` in seed order."""
+    """A quantity over seeds (:func:`biomedclf.stats.descriptive.describe`): the *describe*
+    object of stats.json; ``values`` in seed order."""
 
     mean: float | None
     sd: float | None  # None with fewer than two finite values
@@ -92,12 +103,12 @@ class ClassSummary:
 
 @dataclass(frozen=True)
 class MetricBlocks:
-    """The multi-class metrics; for two classes also those at threshold 0.5 and at the
-    validation-chosen Youden threshold (``None`` for more classes)."""
+    """For two classes the metrics at threshold 0.5 and at the validation-chosen Youden
+    threshold (``None`` for more classes), then the multi-class metrics (every K)."""
 
-    multiclass: MulticlassSummary
     at_half: ThresholdMetrics | None = field(default=None, metadata={"key": "threshold_0.5"})
     youden: ThresholdMetrics | None = field(default=None, metadata={"key": "threshold_youden"})
+    multiclass: MulticlassSummary = field(kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -122,7 +133,8 @@ class BinaryMetrics:
 
 @dataclass(frozen=True)
 class ClassMetrics:
-    """One class's one-vs-rest metrics (:func:`biomedclf.evaluate.multiclass.multiclass_metrics`)."""
+    """One class's one-vs-rest metrics
+    (:func:`biomedclf.evaluate.multiclass.multiclass_metrics`)."""
 
     class_name: str = field(metadata={"key": "class"})
     index: int
@@ -178,10 +190,8 @@ class MetricIntervals:
 
 
 @dataclass(frozen=True)
-class SeedIntervals(MetricIntervals):
+class SeedIntervals(MetricIntervals, Seeded):
     """Intervals of one seed's predictions."""
-
-    seed: int
 
 
 @dataclass(frozen=True)

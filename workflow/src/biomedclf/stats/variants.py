@@ -1,12 +1,14 @@
 """The ``variants`` part of ``stats/stats.json``: one variant's runs summarised over seeds.
 
-From the runs' files (:mod:`biomedclf.evaluate.run_results`): every test metric of metrics.json over
-seeds (the two-class threshold blocks, the multi-class block, each class's one-vs-rest
+From the runs' files (:mod:`biomedclf.evaluate.run_results`): every test metric of metrics.json
+over seeds (the two-class threshold blocks, the multi-class block, each class's one-vs-rest
 metrics), final-epoch accuracies and the overfitting gap, training time; and from the paired
 test predictions: the metrics of the seed ensemble (probabilities averaged over seeds),
-bootstrap intervals of accuracy, balanced accuracy and AUROC (:mod:`biomedclf.stats.bootstrap`) and
-calibration (:mod:`biomedclf.evaluate.calibration`: the probability of class 1 for two classes, the
-top-label confidence for more). Assembled by :func:`biomedclf.stats.study.study_statistics`.
+bootstrap intervals of accuracy, balanced accuracy and AUROC (:mod:`biomedclf.stats.bootstrap`)
+and calibration (:mod:`biomedclf.evaluate.calibration`: the probability of class 1 for two
+classes, the top-label confidence for more). The result is a
+:class:`biomedclf.stats.variant_records.VariantStats`; assembled by
+:func:`biomedclf.stats.study.study_statistics`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,24 @@ from biomedclf.evaluate.run_results import VariantData, load_history, load_metri
 from biomedclf.layout import RunFiles
 from biomedclf.stats.bootstrap import RESAMPLE_GROUPS, bootstrap_intervals, derive_seed
 from biomedclf.stats.descriptive import describe
+from biomedclf.stats.settings import StatisticsSettings
+from biomedclf.stats.variant_records import (
+    BinaryMetrics,
+    Bootstrap,
+    Calibration,
+    CalibrationBin,
+    ClassMetrics,
+    ClassSummary,
+    Interval,
+    MetricBlocks,
+    MetricIntervals,
+    MulticlassMetrics,
+    MulticlassSummary,
+    SeedIntervals,
+    Summary,
+    ThresholdMetrics,
+    VariantStats,
+)
 
 #: Two-class metric blocks of metrics.json summarised over seeds.
 METRIC_BLOCKS = ("threshold_0.5", "threshold_youden")
@@ -63,7 +83,7 @@ def _blocks(runs: list[RunFiles], metrics: list[dict[str, Any]], block: str) -> 
     return present
 
 
-def _describe_keys(blocks: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, Any]:
+def _describe_keys(blocks: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, Summary]:
     """Each of ``keys`` that some block reports, described over the blocks (seeds)."""
     return {
         k: describe([b.get(k) for b in blocks])
@@ -74,20 +94,24 @@ def _describe_keys(blocks: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[
 
 def metric_blocks(
     runs: list[RunFiles], metrics: list[dict[str, Any]], n_classes: int
-) -> dict[str, dict[str, Any]]:
+) -> MetricBlocks:
     """Per block of metrics.json (the threshold blocks for two classes, ``multiclass``), each
     metric some run reports, described over seeds."""
-    out = {}
-    if n_classes == 2:
-        for block in METRIC_BLOCKS:
-            out[block] = _describe_keys(_blocks(runs, metrics, block), BLOCK_METRICS)
-    out["multiclass"] = _describe_keys(_blocks(runs, metrics, "multiclass"), MULTICLASS_KEYS)
-    return out
+    multiclass = MulticlassSummary(
+        **_describe_keys(_blocks(runs, metrics, "multiclass"), MULTICLASS_KEYS)
+    )
+    if n_classes != 2:
+        return MetricBlocks(multiclass=multiclass)
+    at_half, youden = (
+        ThresholdMetrics(**_describe_keys(_blocks(runs, metrics, block), BLOCK_METRICS))
+        for block in METRIC_BLOCKS
+    )
+    return MetricBlocks(at_half=at_half, youden=youden, multiclass=multiclass)
 
 
 def per_class_summaries(
     runs: list[RunFiles], metrics: list[dict[str, Any]], class_names: list[str]
-) -> list[dict[str, Any]]:
+) -> list[ClassSummary]:
     """Each class's one-vs-rest metrics over seeds (``per_class`` of the multi-class blocks)."""
     rows = [m["multiclass"].get("per_class") or [] for m in metrics]
     for run, per in zip(runs, rows):
@@ -99,22 +123,18 @@ def per_class_summaries(
     out = []
     for k, name in enumerate(class_names):
         entries = [per[k] for per in rows]
+        described = {
+            key: describe([e.get(key) for e in entries])
+            for key in PER_CLASS_KEYS
+            if key != "support"
+        }
         out.append(
-            {
-                "class": name,
-                "index": k,
-                "support": int(entries[0]["support"]),
-                **{
-                    key: describe([e.get(key) for e in entries])
-                    for key in PER_CLASS_KEYS
-                    if key != "support"
-                },
-            }
+            ClassSummary(class_name=name, index=k, support=int(entries[0]["support"]), **described)
         )
     return out
 
 
-def _history_summaries(runs: list[RunFiles]) -> dict[str, Any]:
+def _history_summaries(runs: list[RunFiles]) -> dict[str, Summary]:
     """Final-epoch accuracies and losses, the overfitting gap and epochs, over seeds."""
     histories = [load_history(r.history) for r in runs]
     final_train = [float(h["train_accuracy"][-1]) for h in histories]
@@ -149,37 +169,37 @@ def _train_info(runs: list[RunFiles]) -> dict[str, Any]:
 
 
 def _intervals(
-    data: VariantData,
-    probs: np.ndarray,
-    scope: Any,
-    n_bootstrap: int,
-    confidence: float,
-    seed: int,
-) -> dict[str, Any]:
-    """Bootstrap interval of each bootstrapped metric for ``probs``; the metrics of one
+    data: VariantData, probs: np.ndarray, scope: Any, settings: StatisticsSettings
+) -> dict[str, Interval]:
+    """Bootstrap interval of each bootstrapped metric for ``probs`` (the fields of
+    :class:`MetricIntervals`); the metrics of one
     :data:`biomedclf.stats.bootstrap.RESAMPLE_GROUPS` entry share their resamples."""
     out = {}
     for group, metrics in RESAMPLE_GROUPS.items():
-        rng_seed = derive_seed(seed, data.name, scope, group)
-        cis = bootstrap_intervals(data.labels, probs, metrics, n_bootstrap, confidence, rng_seed)
+        rng_seed = derive_seed(settings.seed, data.name, scope, group)
+        cis = bootstrap_intervals(
+            data.labels,
+            probs,
+            metrics,
+            n_bootstrap=settings.n_bootstrap,
+            confidence=settings.confidence,
+            seed=rng_seed,
+        )
         for m in metrics:
-            out[m] = {k: cis[m][k] for k in ("estimate", "low", "high", "n_valid")}
-    return {m: out[m] for m in ("accuracy", "balanced_accuracy", "auroc")}
+            out[m] = Interval(**{k: cis[m][k] for k in ("estimate", "low", "high", "n_valid")})
+    return out
 
 
-def _variant_bootstrap(
-    data: VariantData, n_bootstrap: int, confidence: float, seed: int
-) -> dict[str, Any]:
+def _variant_bootstrap(data: VariantData, settings: StatisticsSettings) -> Bootstrap:
     """Intervals per seed, of the mean over seeds and of the seed-ensembled probabilities."""
-    args = (n_bootstrap, confidence, seed)
-    return {
-        "per_seed": [
-            {"seed": s, **_intervals(data, probs, s, *args)}
+    return Bootstrap(
+        per_seed=[
+            SeedIntervals(seed=s, **_intervals(data, probs, s, settings))
             for s, probs in zip(data.seeds, data.probs)
         ],
-        "seed_mean": _intervals(data, data.probs, "seed_mean", *args),
-        "ensemble": _intervals(data, data.probs.mean(axis=0), "ensemble", *args),
-    }
+        seed_mean=MetricIntervals(**_intervals(data, data.probs, "seed_mean", settings)),
+        ensemble=MetricIntervals(**_intervals(data, data.probs.mean(axis=0), "ensemble", settings)),
+    )
 
 
 def _calibrated(data: VariantData, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -190,43 +210,56 @@ def _calibrated(data: VariantData, probs: np.ndarray) -> tuple[np.ndarray, np.nd
     return top_label(data.labels, probs)
 
 
-def calibration(data: VariantData, n_bins: int) -> dict[str, Any]:
+def calibration(data: VariantData, n_bins: int) -> Calibration:
     """ECE (seeds pooled, per seed, of the ensemble) and the pooled reliability curve."""
     rows = [_calibrated(data, p) for p in data.probs]
     pooled_y = np.concatenate([y for y, _ in rows])
     pooled_p = np.concatenate([p for _, p in rows])
     ens_y, ens_p = _calibrated(data, data.probs.mean(axis=0))
-    return {
-        "kind": CALIBRATION_KINDS[2] if data.n_classes == 2 else CALIBRATION_KINDS["k"],
-        "n_bins": n_bins,
-        "ece": expected_calibration_error(pooled_y, pooled_p, n_bins),
-        "ece_per_seed": describe([expected_calibration_error(y, p, n_bins) for y, p in rows]),
-        "ece_ensemble": expected_calibration_error(ens_y, ens_p, n_bins),
-        "bins": reliability_curve(pooled_y, pooled_p, n_bins),
-    }
+    return Calibration(
+        kind=CALIBRATION_KINDS[2] if data.n_classes == 2 else CALIBRATION_KINDS["k"],
+        n_bins=n_bins,
+        ece=expected_calibration_error(pooled_y, pooled_p, n_bins),
+        ece_per_seed=describe([expected_calibration_error(y, p, n_bins) for y, p in rows]),
+        ece_ensemble=expected_calibration_error(ens_y, ens_p, n_bins),
+        bins=[CalibrationBin(**b) for b in reliability_curve(pooled_y, pooled_p, n_bins)],
+    )
+
+
+def multiclass_record(block: dict[str, Any]) -> MulticlassMetrics:
+    """A multi-class block (:func:`biomedclf.evaluate.multiclass.multiclass_metrics`) as its
+    record; its keys must be the record's fields."""
+    per_class = [
+        ClassMetrics(class_name=c["class"], **{k: v for k, v in c.items() if k != "class"})
+        for c in block["per_class"]
+    ]
+    return MulticlassMetrics(**{**block, "per_class": per_class})
 
 
 def variant_statistics(
-    data: VariantData,
-    n_bootstrap: int,
-    confidence: float,
-    seed: int,
-    calibration_bins: int,
-    ordinal: bool = False,
-) -> dict[str, Any]:
-    """The ``variants.{v}`` entry of stats.json."""
+    data: VariantData, settings: StatisticsSettings, ordinal: bool
+) -> VariantStats:
+    """The ``variants.{v}`` entry of stats.json; ``ordinal``: the classes are ordered (the
+    ensemble's kappa is quadratic-weighted)."""
     metrics = run_metrics(data.runs)
     ensemble = data.probs.mean(axis=0)
-    return {
-        "seeds": list(data.seeds),
-        "n_seeds": len(data.seeds),
-        "n_test": int(data.labels.size),
-        "metrics": metric_blocks(data.runs, metrics, data.n_classes),
-        "per_class": per_class_summaries(data.runs, metrics, data.class_names),
+    binary = (
+        BinaryMetrics(**binary_metrics(data.labels, ensemble[:, 1]))
+        if data.n_classes == 2
+        else None
+    )
+    return VariantStats(
+        seeds=list(data.seeds),
+        n_seeds=len(data.seeds),
+        n_test=int(data.labels.size),
+        metrics=metric_blocks(data.runs, metrics, data.n_classes),
+        per_class=per_class_summaries(data.runs, metrics, data.class_names),
         **_history_summaries(data.runs),
         **_train_info(data.runs),
-        "ensemble": binary_metrics(data.labels, ensemble[:, 1]) if data.n_classes == 2 else None,
-        "ensemble_multiclass": multiclass_metrics(data.labels, ensemble, data.class_names, ordinal),
-        "bootstrap": _variant_bootstrap(data, n_bootstrap, confidence, seed),
-        "calibration": calibration(data, calibration_bins),
-    }
+        ensemble=binary,
+        ensemble_multiclass=multiclass_record(
+            multiclass_metrics(data.labels, ensemble, data.class_names, ordinal)
+        ),
+        bootstrap=_variant_bootstrap(data, settings),
+        calibration=calibration(data, settings.calibration_bins),
+    )

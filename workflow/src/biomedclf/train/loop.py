@@ -2,25 +2,27 @@
 
 Entry point: :func:`run_training` (called by the workflow's train adapter). It
 
-- reads the uint8 cache (``train.pt``, ``val.pt``) once into memory, onto the GPU when
-  training there, and slices batches from it by a seeded permutation (no DataLoader workers,
-  no image decoding in the loop); batches are normalised with the cache's mean/std and
-  optionally augmented on the device (:mod:`biomedclf.train.augment`);
+- reads the uint8 cache (the train and val splits, or a fold's parts of the cross-validation
+  pool; :mod:`biomedclf.train.inputs`) once into memory, onto the GPU when training there,
+  and slices batches from it by a seeded permutation (no DataLoader workers, no image
+  decoding in the loop); batches are normalised with the cache's mean/std and optionally
+  augmented on the device (:mod:`biomedclf.train.augment`);
 - minimises ``BCEWithLogitsLoss`` (two classes, one logit) or ``CrossEntropyLoss`` (K > 2
   classes, K logits), optionally with balanced class weights and label smoothing
-  (:mod:`biomedclf.train.losses`), with Adam (default; ``weight_decay`` is L2 regularisation), AdamW
-  or SGD with momentum; optional early stopping on validation loss with a patience;
+  (:mod:`biomedclf.train.losses`; train.json records which as ``loss``), with Adam
+  (``weight_decay`` is L2 regularisation), AdamW or SGD with momentum; optional early
+  stopping on validation loss with a patience;
 - on CPU uses ``threads`` threads and channels_last for convolutional models; on CUDA keeps
   cache and augmentation on the GPU and uses bf16 autocast when ``training.amp``;
-- keeps the epoch with the lowest validation loss and saves it as ``model.pt``, with
-  ``history.csv``, ``train.json`` and ``scores.csv`` (that model's probabilities on the
-  validation and test splits, computed once training has ended; the evaluation job turns
-  them into metrics without loading torch), each written atomically (formats in
+- keeps the epoch with the lowest validation loss and saves it as the model file, with the
+  history, train.json and the scores (that model's probabilities on the validation and test
+  splits, computed once training has ended; the evaluation job turns them into metrics without
+  loading torch), each written atomically to the path the rule names (formats in
   ``workflow/CONTRACTS.md``);
 - is deterministic on CPU: the same spec, seed, data and thread count give the same history
   (but its seconds) and model;
 - saves a :class:`~biomedclf.train.state.TrainState` checkpoint after every epoch into
-  ``checkpoint_dir``. A job started again with the same spec, seed and data resumes after its
+  ``checkpoint``. A job started again with the same spec, seed and data resumes after its
   last finished epoch and ends with the same model as a run that was never interrupted; the
   checkpoint is deleted after success.
 
@@ -33,6 +35,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,17 +43,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from biomedclf.data.cache import CachedSplit, load_split
-from biomedclf.train.augment import normalisation_tensors, to_model_input
+from biomedclf.data.decode_settings import decode_settings
+from biomedclf.train.augment import to_model_input
 from biomedclf.train.devices import select_device
 from biomedclf.train.inference import autocast, flat_logits, predict_logits, wants_channels_last
+from biomedclf.train.inputs import TrainingData, load_training_data
 from biomedclf.train.losses import Objective, make_objective
 from biomedclf.train.models import build_model, count_parameters
-from biomedclf.train.outputs import run_record, write_outputs
+from biomedclf.train.outputs import check_outputs, run_record, write_outputs
 from biomedclf.train.settings import TrainingSettings
 from biomedclf.train.speedups import keep_freed_memory
 from biomedclf.train.state import (
-    CHECKPOINT_NAME,
     TrainState,
     data_fingerprint,
     resume_key,
@@ -58,7 +61,7 @@ from biomedclf.train.state import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CHECKPOINT_NAME", "TrainingSettings", "load_cached_split", "run_training"]
+__all__ = ["run_training"]
 
 
 @dataclass(frozen=True)
@@ -70,11 +73,11 @@ class Run:
     seed: int
     device: torch.device
     threads: int
-    decoding: dict[str, Any] | None = None  # how files become the cache's pixels (model.pt)
+    decoding: dict[str, Any]  # how files become the cache's pixels (kept in the model file)
 
     @property
     def name(self) -> str:
-        return str(self.spec.get("name", "variant"))
+        return str(self.spec["name"])
 
     @property
     def channels_last(self) -> bool:
@@ -83,97 +86,6 @@ class Run:
     @property
     def amp(self) -> bool:
         return self.settings.amp and self.device.type == "cuda"
-
-
-@dataclass
-class TrainingData:
-    """The cache's splits, and the training and validation tensors on the training device."""
-
-    train: CachedSplit
-    val: CachedSplit
-    test: CachedSplit
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_val: torch.Tensor
-    y_val: torch.Tensor
-    mean: torch.Tensor
-    std: torch.Tensor
-    heldout: CachedSplit | None = None  # cross-validation: the fold the model never sees
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """(channels, image size) of the images."""
-        return int(self.train.images.shape[1]), int(self.train.images.shape[2])
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.train.class_names)
-
-
-def load_cached_split(data_dir: Path | str, split: str) -> CachedSplit:
-    """Load one split of the data cache (biomedclf.data.cache) and check what training needs."""
-    data = load_split(Path(data_dir), split)
-    path = Path(data_dir) / f"{split}.pt"
-    if data.images.dtype != torch.uint8 or data.images.dim() != 4:
-        raise ValueError(
-            f"{path}: images must be a uint8 N x C x H x W tensor, got {data.images.dtype} "
-            f"{tuple(data.images.shape)}; delete it and rerun the prepare step"
-        )
-    if data.images.shape[0] != data.labels.shape[0]:
-        raise ValueError(f"{path}: images and labels differ in count; rerun the prepare step")
-    return data
-
-
-def load_training_data(
-    data_dir: Path, device: torch.device, fold: int | None = None
-) -> TrainingData:
-    """Read the three splits, check them, and put train and val on ``device`` (uint8: 4x
-    smaller than float). The test split is only predicted once training has ended.
-
-    ``fold`` (cross-validation): train and val are that fold's parts of the pool and the
-    held-out fold is scored with the test split (:func:`biomedclf.data.fold_cache.fold_parts`).
-    """
-    heldout = None
-    if fold is None:
-        train, val, test = (load_cached_split(data_dir, s) for s in ("train", "val", "test"))
-    else:
-        from biomedclf.data.fold_cache import fold_parts
-
-        train, val, heldout = fold_parts(load_cached_split(data_dir, "cv"), data_dir, fold)
-        test = load_cached_split(data_dir, "test")
-    n_train, channels, height, width = (int(v) for v in train.images.shape)
-    if height != width:
-        raise ValueError(f"{data_dir / 'train.pt'}: images must be square, got {height}x{width}")
-    if n_train == 0 or len(val) == 0:
-        raise ValueError(
-            f"{data_dir}: the train ({n_train}) or val ({len(val)}) split is empty; "
-            "give data.split.val a larger fraction or add images"
-        )
-    others = [s for s in (val, test, heldout) if s is not None]
-    if any(tuple(s.images.shape[1:]) != (channels, height, width) for s in others):
-        raise ValueError(f"{data_dir}: train, val and test images differ in shape; rerun prepare")
-    n_classes = len(train.class_names)
-    for split in (train, *others):
-        if split.class_names != train.class_names or (
-            len(split) and not 0 <= int(split.labels.min()) <= int(split.labels.max()) < n_classes
-        ):
-            raise ValueError(
-                f"{data_dir}: the splits' class lists or labels disagree (classes "
-                f"{train.class_names}); delete the cache and rerun prepare"
-            )
-    mean, std = normalisation_tensors(train.mean, train.std, device)
-    return TrainingData(
-        train=train,
-        val=val,
-        test=test,
-        x_train=train.images.to(device),
-        y_train=train.labels.to(device=device, dtype=torch.int64),
-        x_val=val.images.to(device),
-        y_val=val.labels.to(device=device, dtype=torch.int64),
-        mean=mean,
-        std=std,
-        heldout=heldout,
-    )
 
 
 def _optimizer(model: nn.Module, s: TrainingSettings) -> torch.optim.Optimizer:
@@ -190,7 +102,7 @@ def fresh_state(run: Run, channels: int, image_size: int, n_classes: int) -> Tra
     torch.manual_seed(run.seed)
     model = build_model(
         run.spec["model"],
-        run.spec.get("model_args") or {},
+        run.spec["model_args"],
         channels,
         image_size,
         variant=run.name,
@@ -257,12 +169,16 @@ def validate(
     return loss, accuracy
 
 
-def fit(state: TrainState, data: TrainingData, run: Run, checkpoint: Path, key: str) -> None:
+def fit(
+    state: TrainState,
+    data: TrainingData,
+    run: Run,
+    objective: Objective,
+    checkpoint: Path,
+    key: str,
+) -> None:
     """Train epoch after epoch until ``epochs`` or early stopping, checkpointing each epoch."""
     s, p = run.settings, state.progress
-    objective = make_objective(
-        data.n_classes, data.train.labels, s.class_weights, s.label_smoothing, run.device
-    )
     n_used = used_images(int(data.x_train.shape[0]), s.batch_size)
     loop_seconds, loop_epochs = 0.0, 0
     while p.epoch < s.epochs and not p.stopped_early:
@@ -328,10 +244,13 @@ def _start(run: Run, data: TrainingData, checkpoint: Path, key: str) -> TrainSta
 
 
 def _train(
-    run: Run, data_dir: Path, out_dir: Path, checkpoint_dir: Path, fold: int | None
+    run: Run,
+    data_files: Mapping[str, Path | str],
+    outputs: dict[str, Path],
+    checkpoint: Path,
+    fold: int | None,
 ) -> dict[str, Any]:
-    data = load_training_data(data_dir, run.device, fold)
-    checkpoint = checkpoint_dir / CHECKPOINT_NAME
+    data = load_training_data(data_files, run.device, fold)
     key = resume_key(run.spec, run.seed, data_fingerprint(data.train, data.val), run.device.type)
     state = _start(run, data, checkpoint, key)
     s = run.settings
@@ -357,15 +276,18 @@ def _train(
         ", augment" if s.augment else "",
         ", bf16 autocast" if run.amp else "",
     )
-    fit(state, data, run, checkpoint, key)
+    objective = make_objective(
+        data.n_classes, data.train.labels, s.class_weights, s.label_smoothing, run.device
+    )
+    fit(state, data, run, objective, checkpoint, key)
     state.keep_last_if_none_best()
-    info = run_record(run, state, data)
+    info = run_record(run, state, data, objective)
     if fold is not None:
         info.update(fold=fold, n_heldout=len(data.heldout or ()))
-    write_outputs(out_dir, run, state, data, info)
+    write_outputs(outputs, run, state, data, info)
     checkpoint.unlink(missing_ok=True)
     with contextlib.suppress(OSError):
-        checkpoint_dir.rmdir()  # only when empty
+        checkpoint.parent.rmdir()  # the run's checkpoint folder, only when empty
     p = state.progress
     log.info(
         "done: best epoch %d (val loss %.4f) of %d, %.1fs training, %.0f img/s, peak %.0f MB",
@@ -379,24 +301,41 @@ def _train(
     return info
 
 
+def _set_up(settings: TrainingSettings, threads: int) -> torch.device:
+    """The thread count, the device and its speed-ups (reused freed memory on CPU, cuDNN's
+    autotuner on CUDA); returns the device."""
+    torch.set_num_threads(threads)
+    device = select_device(settings.device)
+    if device.type == "cpu" and keep_freed_memory():
+        log.debug("glibc malloc keeps freed memory for reuse (biomedclf.train.speedups)")
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.cuda.reset_peak_memory_stats(device)
+    return device
+
+
 def run_training(
     spec: dict[str, Any],
     seed: int,
-    data_dir: Path,
-    out_dir: Path,
-    checkpoint_dir: Path,
+    data: Mapping[str, Path | str],
+    outputs: Mapping[str, Path | str],
+    checkpoint: Path | str,
     threads: int = 1,
-    decoding: dict[str, Any] | None = None,
+    *,
+    decoding: dict[str, Any],
     fold: int | None = None,
 ) -> dict[str, Any]:
     """Train ``spec`` (a resolved variant, biomedclf.config.specs.resolve_variant) with ``seed``
-    (on fold ``fold``'s training part of the cross-validation pool when given).
+    (on fold ``fold``'s training part of the cross-validation pool when ``fold`` is an int).
 
-    Writes ``model.pt``, ``history.csv``, ``train.json`` and ``scores.csv`` into
-    ``out_dir`` and returns the train.json dict. ``checkpoint_dir`` (outside the declared
-    outputs) holds the per-epoch checkpoint; it is resumed when its spec, seed, data and
-    device type match and deleted after success. ``decoding`` (the data step's decoding
-    settings, biomedclf.data.decode_settings) is stored in model.pt for ``biomedclf predict``.
+    ``data`` maps the cache files to read by role: ``train``, ``val``, ``test``, or on a fold
+    ``pool``, ``folds``, ``test``. ``outputs`` maps ``model``, ``history``, ``info``
+    (train.json) and ``scores`` to the paths they are written to, train.json last; returns
+    the train.json dict. ``checkpoint`` (a file outside the declared outputs) holds the
+    per-epoch state; it is resumed when its spec, seed, data and device type match and deleted
+    after success. ``decoding`` (the data step's decoding settings,
+    :func:`biomedclf.data.decode_settings.decode_settings`) is stored in the model file for
+    ``biomedclf predict``.
 
     In train.json, ``train_seconds`` is the sum of the epochs' wall time (training, validation
     and checkpoint; no start-up), ``images_per_second`` counts training images over the
@@ -406,22 +345,11 @@ def run_training(
     startup = time.perf_counter()
     spec = json.loads(json.dumps(spec))  # plain JSON types: model.pt loads with weights_only
     settings = TrainingSettings.from_spec(spec)
+    out_files = check_outputs(outputs)
+    decoding = decode_settings(decoding)  # checked before minutes of training
     threads = max(1, int(threads))
-    torch.set_num_threads(threads)
-    device = select_device(settings.device)
-    if device.type == "cpu" and keep_freed_memory():
-        log.debug("glibc malloc keeps freed memory for reuse (biomedclf.train.speedups)")
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-        torch.cuda.reset_peak_memory_stats(device)
-    run = Run(
-        spec=spec,
-        settings=settings,
-        seed=int(seed),
-        device=device,
-        threads=threads,
-        decoding=decoding,
-    )
+    device = _set_up(settings, threads)
+    run = Run(spec, settings, int(seed), device, threads, decoding)
     # Determinism on CPU: every generator is seeded and the thread count fixed; deterministic
     # algorithms are requested too (process-wide, so the previous mode is restored after).
     was = (
@@ -432,6 +360,6 @@ def run_training(
         torch.use_deterministic_algorithms(True, warn_only=True)
     log.info("start-up %.1fs", time.perf_counter() - startup)
     try:
-        return _train(run, Path(data_dir), Path(out_dir), Path(checkpoint_dir), fold)
+        return _train(run, data, out_files, Path(checkpoint), fold)
     finally:
         torch.use_deterministic_algorithms(was[0], warn_only=was[1])

@@ -33,11 +33,17 @@ class Objective:
 
     n_classes: int
     criterion: nn.Module
-    label_smoothing: float = 0.0
+    label_smoothing: float
 
     @property
     def binary(self) -> bool:
         return self.n_classes == 2
+
+    @property
+    def name(self) -> str:
+        """What the loss is called (train.json's ``loss``): ``binary cross-entropy`` for two
+        classes (one logit, ``BCEWithLogitsLoss``), else ``cross-entropy``."""
+        return "binary cross-entropy" if self.binary else "cross-entropy"
 
     def targets(self, labels: torch.Tensor) -> torch.Tensor:
         """Loss targets for int64 labels: smoothed floats (two classes) or the labels."""

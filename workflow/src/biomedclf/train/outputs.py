@@ -1,6 +1,7 @@
-"""What a finished training job leaves behind: ``model.pt``, ``history.csv``, ``scores.csv``
-and ``train.json`` (formats in ``workflow/CONTRACTS.md``), each written atomically, with
-``train.json`` last so that its presence means the run is complete.
+"""What a finished training job leaves behind, at the paths the rule names by role: the model
+(``model``), the history (``history``), the scores (``scores``) and train.json (``info``)
+(formats in ``workflow/CONTRACTS.md``), each written atomically, train.json last so that its
+presence means the run is complete.
 """
 
 from __future__ import annotations
@@ -9,13 +10,13 @@ import importlib.metadata
 import platform
 import resource
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from biomedclf.io import atomic_path, write_json
-from biomedclf.layout import TRAIN_FILES
 from biomedclf.train.devices import device_name
 from biomedclf.train.history import write_history
 from biomedclf.train.inference import predict_logits
@@ -25,8 +26,13 @@ from biomedclf.train.scores import write_scores
 from biomedclf.train.threshold import youden_threshold
 
 if TYPE_CHECKING:
-    from biomedclf.train.loop import Run, TrainingData
+    from biomedclf.train.inputs import TrainingData
+    from biomedclf.train.loop import Run
+    from biomedclf.train.losses import Objective
     from biomedclf.train.state import TrainState
+
+#: What a training job writes, by role, in the order it writes them (train.json last).
+OUTPUT_ROLES = ("model", "history", "scores", "info")
 
 
 def torchvision_version() -> str | None:
@@ -46,8 +52,22 @@ def peak_memory_mb(device: torch.device) -> float:
     return rss / 2**20 if sys.platform == "darwin" else rss / 1024
 
 
-def run_record(run: Run, state: TrainState, data: TrainingData) -> dict[str, Any]:
-    """The ``train.json`` dict: what ran, how long, where, with which versions."""
+def check_outputs(outputs: Mapping[str, Path | str]) -> dict[str, Path]:
+    """The paths to write, by role; ``ValueError`` unless ``outputs`` names exactly the roles
+    of :data:`OUTPUT_ROLES`."""
+    if sorted(outputs) != sorted(OUTPUT_ROLES):
+        raise ValueError(
+            f"a training job writes {', '.join(OUTPUT_ROLES)}, but was given "
+            f"{', '.join(outputs) or 'none'}; name one path for each of those roles"
+        )
+    return {role: Path(outputs[role]) for role in OUTPUT_ROLES}
+
+
+def run_record(
+    run: Run, state: TrainState, data: TrainingData, objective: Objective
+) -> dict[str, Any]:
+    """The ``train.json`` dict: what ran (with the loss it minimised), how long, where, with
+    which versions."""
     p = state.progress
     channels, image_size = data.shape
     return {
@@ -76,6 +96,7 @@ def run_record(run: Run, state: TrainState, data: TrainingData) -> dict[str, Any
         "channels": channels,
         "class_names": list(data.train.class_names),
         "n_classes": data.n_classes,
+        "loss": objective.name,
     }
 
 
@@ -107,12 +128,12 @@ def _threshold(scores: dict[str, tuple]) -> float | None:
 
 
 def write_outputs(
-    out_dir: Path, run: Run, state: TrainState, data: TrainingData, info: dict[str, Any]
+    files: dict[str, Path], run: Run, state: TrainState, data: TrainingData, info: dict[str, Any]
 ) -> None:
-    """Write the run's files: the best epoch's model, the history, its scores, train.json."""
+    """Write the run's files to ``files`` (role -> path, :func:`check_outputs`): the best
+    epoch's model, the history, its scores, then train.json."""
     channels, image_size = data.shape
     scores = _scores(state, data, run)
-    decoding = run.decoding or {"image_size": image_size, "channels": channels}
     model_file = {
         "spec": run.spec,
         "seed": run.seed,
@@ -125,11 +146,10 @@ def write_outputs(
         "best_epoch": state.progress.best_epoch,
         "n_classes": data.n_classes,
         "threshold": _threshold(scores),
-        "data": decoding,
+        "data": run.decoding,
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out_dir / TRAIN_FILES["model"]) as tmp:
+    with atomic_path(files["model"]) as tmp:
         torch.save(model_file, tmp)
-    write_history(out_dir / TRAIN_FILES["history"], state.progress.history)
-    write_scores(out_dir / TRAIN_FILES["scores"], scores)
-    write_json(out_dir / TRAIN_FILES["info"], info)
+    write_history(files["history"], state.progress.history)
+    write_scores(files["scores"], scores)
+    write_json(files["info"], info)

@@ -1,70 +1,34 @@
 """The training settings every variant inherits from ``training:`` and may override.
 
 :class:`TrainingSettings` is the one list of these keys: :mod:`biomedclf.config.specs` resolves a
-variant with exactly its fields, and :mod:`biomedclf.train.loop` runs with them. Its defaults and
-choices are the schema's (``workflow/schemas/config.schema.yaml``); a test fails when the two
-disagree. This module does not import torch, so the workflow can read it when it plans jobs.
+variant with exactly its fields, and :mod:`biomedclf.train.loop` runs with them. Their defaults
+and allowed values are the schema's alone (``workflow/schemas/config.schema.yaml``): the settings
+are built from a validated config and have no defaults of their own. This module does not import
+torch, so the workflow can read it when it plans jobs.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields
 from typing import Any
-
-from biomedclf.train.devices import DEVICE_CHOICES
-
-OPTIMIZERS = ("adam", "adamw", "sgd")
-CLASS_WEIGHTS = (None, "balanced")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-#: key -> (test, what a valid value is)
-_CHECKS = {
-    "epochs": (lambda v: _is_int(v) and v >= 1, "must be a positive integer"),
-    "batch_size": (lambda v: _is_int(v) and v >= 1, "must be a positive integer"),
-    "optimizer": (lambda v: v in OPTIMIZERS, f"must be one of {OPTIMIZERS}"),
-    "lr": (lambda v: _is_number(v) and v > 0, "must be a positive number"),
-    "weight_decay": (lambda v: _is_number(v) and v >= 0, "must be a number >= 0"),
-    "momentum": (lambda v: _is_number(v) and 0 <= v <= 1, "must be a number in [0, 1]"),
-    "early_stopping": (
-        lambda v: v is None or (_is_int(v) and v >= 1),
-        "must be a patience in epochs (integer >= 1) or null",
-    ),
-    "augment": (lambda v: isinstance(v, bool), "must be true or false"),
-    "device": (lambda v: v in DEVICE_CHOICES, f"must be one of {DEVICE_CHOICES}"),
-    "amp": (lambda v: isinstance(v, bool), "must be true or false"),
-    "class_weights": (lambda v: v in CLASS_WEIGHTS, f"must be one of {CLASS_WEIGHTS}"),
-    "label_smoothing": (
-        lambda v: _is_number(v) and 0 <= v < 1,
-        "must be a number in [0, 1)",
-    ),
-}
 
 
 @dataclass(frozen=True)
 class TrainingSettings:
-    """The resolved ``training`` part of a variant spec (defaults as in the config schema)."""
+    """The resolved ``training`` part of a variant spec (values checked by the schema)."""
 
-    epochs: int = 10
-    batch_size: int = 64
-    optimizer: str = "adam"
-    lr: float = 1.0e-3
-    weight_decay: float = 0.0
-    momentum: float = 0.9
-    early_stopping: int | None = None
-    augment: bool = False
-    device: str = "auto"
-    amp: bool = True
-    class_weights: str | None = None
-    label_smoothing: float = 0.0
+    epochs: int
+    batch_size: int
+    optimizer: str  # adam, adamw or sgd
+    lr: float
+    weight_decay: float
+    momentum: float  # sgd only
+    early_stopping: int | None  # patience in epochs, or None
+    augment: bool
+    device: str  # auto, cpu, cuda or mps (biomedclf.train.devices)
+    amp: bool
+    class_weights: str | None  # None or balanced
+    label_smoothing: float
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:
@@ -73,20 +37,20 @@ class TrainingSettings:
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> TrainingSettings:
-        """Validate ``spec["training"]``; errors name ``variants.<name>.<key>``."""
-        name = spec.get("name", "<variant>")
-        raw = dict(spec.get("training") or {})
-        unknown = sorted(set(raw) - set(cls.keys()))
+        """The settings of a resolved variant spec (:func:`biomedclf.config.specs.resolve_variant`
+        of a validated config); an unknown or a missing key raises ``ValueError`` naming
+        ``variants.<name>.<key>``."""
+        name, raw, allowed = spec["name"], dict(spec["training"]), cls.keys()
+        unknown = sorted(set(raw) - set(allowed))
         if unknown:
             raise ValueError(
-                f"variants.{name}.{unknown[0]}: not a training setting; "
-                f"allowed: {sorted(cls.keys())}"
+                f"variants.{name}.{unknown[0]}: not a training setting; allowed: {sorted(allowed)}"
             )
-        settings = cls(**raw)
-        for key, (valid, what) in _CHECKS.items():
-            value = getattr(settings, key)
-            if not valid(value):
-                raise ValueError(
-                    f"variants.{name}.{key} (or training.{key}): {what}, got {value!r}"
-                )
-        return settings
+        missing = [k for k in allowed if k not in raw]
+        if missing:
+            raise ValueError(
+                f"variants.{name}.{missing[0]} (or training.{missing[0]}): missing; resolve the "
+                "variant from a config validated by the schema, which fills every default "
+                "(biomedclf.config.specs.resolve_variant)"
+            )
+        return cls(**raw)

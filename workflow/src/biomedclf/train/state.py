@@ -25,8 +25,6 @@ from biomedclf.io import atomic_path
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_NAME = "checkpoint.pt"
-
 
 @dataclass
 class Progress:

@@ -68,16 +68,11 @@ _PATH_KIND = {"folder": "image folder", "manifest": "CSV manifest", "medmnist": 
 
 def source_path(data_cfg: dict[str, Any]) -> tuple[str, Path]:
     """The source kind and its path; raise naming ``data.source`` / ``data.path`` when unusable."""
-    source = data_cfg.get("source", "folder")
-    path = data_cfg.get("path")
+    source, path = data_cfg["source"], data_cfg["path"]
     if source == "synthetic":
         raise ValueError(
             "data.source: 'synthetic' must be generated first (biomedclf.data.synthetic) and "
             "passed as source 'folder' with its path"
-        )
-    if source not in _PATH_KIND:
-        raise ValueError(
-            f"data.source: {source!r}; use one of synthetic, folder, manifest, medmnist"
         )
     if not path:
         raise ValueError(
@@ -103,7 +98,7 @@ def index_source(
     needs them (:func:`~.dicom_index.apply_dicom_headers`).
     """
     source, path = source_path(data_cfg)
-    pattern = compile_group_pattern((data_cfg.get("split") or {}).get("group_pattern"))
+    pattern = compile_group_pattern(data_cfg["split"]["group_pattern"])
     if source == "folder":
         index = index_folder(path, pattern, used)
     elif source == "manifest":

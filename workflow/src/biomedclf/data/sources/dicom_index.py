@@ -90,10 +90,10 @@ def _check_unique(index: SourceIndex, candidates: list[Candidate]) -> None:
 
 
 def apply_dicom_headers(index: SourceIndex, cfg: dict[str, Any], threads: int = 1) -> SourceIndex:
-    """The index with DICOM patient groups and frames applied as the resolved ``data:``
+    """The index with DICOM patient groups and frames applied as the validated ``data:``
     section ``cfg`` says (see the module doc); unchanged when nothing needs a header."""
-    patient_group = (cfg.get("split") or {}).get("group") == "patient_id"
-    frames = (cfg.get("dicom") or {}).get("frames", "reject")
+    patient_group = cfg["split"]["group"] == "patient_id"
+    frames = cfg["dicom"]["frames"]
     if index.source == "medmnist" or not (patient_group or frames != "reject"):
         return index
     from ..dicom import read_headers

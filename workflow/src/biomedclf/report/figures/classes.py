@@ -1,9 +1,9 @@
 """Figures per class: confusion matrices and one-vs-rest ROC curves of a comparison.
 
-* ``figures/confusion_{comp}.png``: the confusion matrix of each variant's seed ensemble
+* a comparison's ``confusion`` figure: the confusion matrix of each variant's seed ensemble
   (probabilities averaged over seeds), rows normalised to the true class, side by side, with
   the percentage in each cell;
-* ``figures/roc_{comp}.png`` for more than two classes: one panel per class, the one-vs-rest
+* its ``roc`` figure for more than two classes: one panel per class, the one-vs-rest
   ROC curve of each variant's seed ensemble with its AUROC; the macro AUROC with its bootstrap
   interval in the legend below.
 
@@ -13,7 +13,6 @@ Sizes follow the number of classes (tested up to 12): cell labels shrink, tick l
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,8 @@ import numpy as np
 from biomedclf.evaluate.run_results import comparison_members as comparison_variants
 from biomedclf.evaluate.run_results import ensembled
 from biomedclf.layout import RunFiles
-from biomedclf.report.figures.style import STYLE, colours_for, new_figure, save, seeds_text
-from biomedclf.report.rendering import is_finite
+from biomedclf.report.figures.style import colours_for, figure_file, grid_shape, hide_unused
+from biomedclf.report.rendering import is_finite, level_text, plural
 from biomedclf.stats.records import StudyStats, VariantStats
 from biomedclf.train.threshold import roc_curve
 
@@ -84,36 +83,32 @@ def plot_confusion(
     comp_name: str, comparison: dict, runs: Sequence[RunFiles], stats: StudyStats, path: Path
 ) -> Path:
     """Row-normalised confusion matrices of each variant's seed ensemble, side by side."""
-    import matplotlib
-
     members = comparison_variants(comp_name, comparison, runs)
     names = list(stats.class_names)
     k = len(names)
     side = max(2.6, 0.36 * k + 1.2)
     label_room = 0.06 * max(len(n) for n in names) * (k > 3)
-    with matplotlib.rc_context(STYLE):
-        fig, axes = new_figure(
-            side * len(members) + 1.2 + label_room, side + 1.0 + label_room, 1, len(members)
-        )
+    size = (side * len(members) + 1.2 + label_room, side + 1.0 + label_room)
+    with figure_file(path, *size, (1, len(members))) as (fig, axes):
         for j, v in enumerate(members):
             vs = stats.variant(v)
             image = _confusion_panel(axes[0, j], vs, names, j == 0)
             acc = vs.ensemble_multiclass.accuracy
             role = "baseline" if j == 0 else "variant"
             acc_text = f"accuracy {100 * acc:.1f}%" if is_finite(acc) else "accuracy n/a"
-            axes[0, j].set_title(f"{v} ({role})\n{seeds_text(len(vs.seeds))}, {acc_text}")
+            axes[0, j].set_title(f"{v} ({role})\n{plural(len(vs.seeds), 'seed')}, {acc_text}")
         fig.colorbar(image, ax=list(axes[0]), shrink=0.8, label="Fraction of the true class")
         fig.suptitle(
             f"Comparison {comp_name}: confusion matrices of the seed ensemble\n"
             "(rows: true class, normalised to 100%; cells: % of the row)"
         )
-        return save(fig, path)
+    return path
 
 
 def _macro_label(stats: StudyStats, v: str, n_seeds: int) -> str:
     """``v (3 seeds): macro AUROC 0.912 [0.900, 0.925]`` from the ensemble's interval."""
     auc = stats.variant(v).bootstrap.ensemble.auroc
-    label = f"{v} ({seeds_text(n_seeds)})"
+    label = f"{v} ({plural(n_seeds, 'seed')})"
     if is_finite(auc.estimate):
         label += f": macro AUROC {auc.estimate:.3f}"
         if is_finite(auc.low) and is_finite(auc.high):
@@ -151,25 +146,15 @@ def plot_class_roc(
     colours: dict[str, Any] | None = None,
 ) -> Path:
     """One-vs-rest ROC curves per class (one panel each) of each variant's seed ensemble."""
-    import matplotlib
     from matplotlib.lines import Line2D
 
     members = comparison_variants(comp_name, comparison, runs)
     colours = colours or colours_for(members, stats)
     curves = {v: ensembled(runs, v) for v in members}
     names = list(stats.class_names)
-    ncols = min(4, len(names))
-    nrows = math.ceil(len(names) / ncols)
-    conf = stats.settings.confidence
-    with matplotlib.rc_context(STYLE):
-        fig, axes = new_figure(
-            2.5 * ncols + 0.3,
-            2.5 * nrows + 1.2 + 0.25 * len(members),
-            nrows,
-            ncols,
-            sharex=True,
-            sharey=True,
-        )
+    nrows, ncols = grid_shape(len(names), 4)
+    size = (2.5 * ncols + 0.3, 2.5 * nrows + 1.2 + 0.25 * len(members))
+    with figure_file(path, *size, (nrows, ncols), sharex=True, sharey=True) as (fig, axes):
         for c, name in enumerate(names):
             ax = axes[c // ncols, c % ncols]
             _roc_panel(ax, c, name, curves, stats, colours)
@@ -178,8 +163,7 @@ def plot_class_roc(
             if c + ncols >= len(names):  # the lowest panel of its column
                 ax.set_xlabel("False positive rate", fontsize=8)
                 ax.xaxis.set_tick_params(labelbottom=True)
-        for c in range(len(names), nrows * ncols):
-            axes[c // ncols, c % ncols].set_visible(False)
+        hide_unused(axes, len(names))
         handles = [Line2D([], [], color=colours[v], lw=1.6) for v in members]
         fig.legend(
             handles,
@@ -190,6 +174,6 @@ def plot_class_roc(
         )
         fig.suptitle(
             f"Comparison {comp_name}: one-vs-rest ROC per class, seed-ensembled probabilities\n"
-            f"(legend below: macro AUROC [{conf * 100:g}% bootstrap CI])"
+            f"(legend below: macro AUROC [{level_text(stats.settings.confidence)} bootstrap CI])"
         )
-        return save(fig, path)
+    return path

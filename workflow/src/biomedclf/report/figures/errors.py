@@ -1,5 +1,6 @@
-"""``figures/errors_{comp}.png``, the test images each model of a comparison gets wrong, and
-:func:`plot_explain_figures`, which draws every comparison's saliency figure and gallery.
+"""The error gallery of a comparison, the test images each of its models gets wrong, and
+:func:`plot_explain_figures`, which draws every comparison's saliency figure and gallery (the
+``explain_figures`` rule).
 
 Per model (baseline first), the images its seed ensemble (the probabilities of its
 ``predictions.csv`` averaged over seeds) calls wrong, most confident first, at most
@@ -7,16 +8,17 @@ Per model (baseline first), the images its seed ensemble (the probabilities of i
 mistaken for with the ensemble's probability; the heading gives the number of errors and the
 most frequent confusions. The explain job stored them with their images (``errors.npz``,
 :class:`biomedclf.explain.files.ErrorImages`), so drawing needs neither the data cache nor
-torch. Drawn with the helpers of :mod:`biomedclf.report.figures.saliency`.
+torch. Drawn with the helpers of :mod:`biomedclf.report.figures.saliency`, on a canvas
+sized to what it shows (:class:`biomedclf.report.figures.mosaic.Sketch`).
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
 from pathlib import Path
 
 from biomedclf.explain.files import ErrorImages, read_errors
-from biomedclf.report.figures.mosaic import Mosaic, image_rgb
+from biomedclf.report.figures.mosaic import Mosaic, Sketch, image_rgb
 from biomedclf.report.figures.saliency import (
     COLUMNS,
     PANEL,
@@ -27,7 +29,8 @@ from biomedclf.report.figures.saliency import (
     plot_explanations,
     short,
 )
-from biomedclf.report.figures.style import save, seeds_text
+from biomedclf.report.figures.style import grid_shape
+from biomedclf.report.rendering import plural
 
 #: Inches above each model's panels for its heading, and left of them.
 HEADING, LEFT = 0.5, 0.3
@@ -38,7 +41,7 @@ def gallery_heading(err: ErrorImages, role: str) -> str:
     shown = err.paths.shape[0]
     text = (
         f"{err.variant} ({role}): {err.n_errors} of {err.n_test} test images wrong "
-        f"(seed ensemble of {seeds_text(err.seeds.shape[0])})"
+        f"(seed ensemble of {plural(err.seeds.shape[0], 'seed')})"
     )
     if shown < err.n_errors:
         text += f"; the {shown} most confident shown"
@@ -52,20 +55,22 @@ def gallery_heading(err: ErrorImages, role: str) -> str:
 
 
 def _rows(err: ErrorImages) -> int:
-    return max(1, math.ceil(err.paths.shape[0] / COLUMNS))
+    """Rows of thumbnails of one model (at least one)."""
+    return grid_shape(err.paths.shape[0], COLUMNS)[0]
 
 
-def _draw_model(mosaic: Mosaic, top: float, err: ErrorImages, role: str) -> float:
-    """One model's heading and thumbnails from ``top`` (inches); returns where it ends."""
-    mosaic.text(
-        mosaic.width / 2, top + 0.05, gallery_heading(err, role), ha="center", va="top", fontsize=8
+def _draw_model(sketch: Sketch, top: float, err: ErrorImages, role: str, centre: float) -> float:
+    """One model's heading (centred on ``centre``) and thumbnails from ``top`` (inches);
+    returns where it ends."""
+    heading = sketch.text(
+        centre, top + 0.05, gallery_heading(err, role), ha="center", va="top", fontsize=8
     )
-    top += HEADING
+    top = max(top + HEADING, heading.bottom + 0.15)
     names = [str(c) for c in err.class_names]
     for k in range(err.paths.shape[0]):
         true, called = names[int(err.labels[k])], names[int(err.predicted[k])]
         panel(
-            mosaic,
+            sketch,
             image_rgb(err.images[k]),
             column_x(LEFT, k % COLUMNS),
             top + (k // COLUMNS) * (PANEL + TITLE),
@@ -73,19 +78,17 @@ def _draw_model(mosaic: Mosaic, top: float, err: ErrorImages, role: str) -> floa
             WRONG,
         )
     if not err.paths.shape[0]:
-        mosaic.text(mosaic.width / 2, top + 0.4, "no test image wrong", ha="center", fontsize=8)
+        sketch.text(centre, top + 0.4, "no test image wrong", ha="center", fontsize=8)
     return top + _rows(err) * (PANEL + TITLE) + 0.1
 
 
-def plot_errors(comp_name: str, errors: list[ErrorImages], path: Path) -> Path:
-    """The error gallery of one comparison; ``errors[0]`` is the baseline's."""
-    height = 0.45 + sum(HEADING + _rows(e) * (PANEL + TITLE) + 0.1 for e in errors) + 0.1
-    mosaic = Mosaic(column_x(LEFT, COLUMNS) + 0.2, height)
-    top = 0.45
-    for i, err in enumerate(errors):
-        top = _draw_model(mosaic, top, err, "baseline" if i == 0 else "variant")
-    mosaic.text(
-        mosaic.width / 2,
+def errors_mosaic(comp_name: str, errors: list[ErrorImages]) -> Mosaic:
+    """The error gallery of one comparison as a mosaic sized to what it shows; ``errors[0]``
+    is the baseline's."""
+    sketch = Sketch()
+    centre = (column_x(LEFT, COLUMNS) + 0.2) / 2
+    title = sketch.text(
+        centre,
         0.12,
         f"Comparison {comp_name}: error gallery (true class, "
         "then → the class predicted, with its probability)",
@@ -93,27 +96,42 @@ def plot_errors(comp_name: str, errors: list[ErrorImages], path: Path) -> Path:
         va="top",
         fontsize=9,
     )
-    return save(mosaic.figure(), path)
+    top = max(0.45, title.bottom + 0.15)
+    for i, err in enumerate(errors):
+        top = _draw_model(sketch, top, err, "baseline" if i == 0 else "variant", centre)
+    return sketch.mosaic()
+
+
+def plot_errors(comp_name: str, errors: list[ErrorImages], path: Path) -> Path:
+    """The error gallery of one comparison at ``path``; ``errors[0]`` is the baseline's."""
+    return errors_mosaic(comp_name, errors).save(path)
 
 
 def plot_explain_figures(
-    comparisons: dict[str, dict], maps: dict[str, Path], errors: dict[str, Path], out_dir: Path
+    comparisons: dict[str, dict],
+    maps: Mapping[str, Path | str],
+    errors: Mapping[str, Path | str],
+    figures: Mapping[tuple[str, str], Path | str],
 ) -> list[Path]:
-    """``{out_dir}/saliency_{comp}.png`` and ``errors_{comp}.png`` of every comparison (the
-    config's entries, sorted by name): ``maps`` and ``errors`` hold each member's
-    ``maps.npz`` and ``errors.npz`` of the explained seed."""
-    out_dir = Path(out_dir)
+    """Draw the saliency figure and the error gallery of every comparison (each entry holds
+    its ``baseline`` and ``variants``), in the order of ``comparisons``; returns the paths.
+
+    ``maps`` and ``errors`` hold each member's ``maps.npz`` and ``errors.npz`` of the
+    explained seed; ``figures`` maps (comparison, ``saliency`` | ``errors``) to the PNG file.
+    """
+    wanted = {(c, kind) for c in comparisons for kind in ("saliency", "errors")}
+    if set(figures) != wanted:
+        raise ValueError(
+            f"explain figures: the rule names {sorted(figures)}, this step draws "
+            f"{sorted(wanted)}; name a saliency and an errors figure per comparison"
+        )
     written = []
-    for name in sorted(comparisons):
-        comp = comparisons[name]
+    for name, comp in comparisons.items():
         members = [comp["baseline"], *comp["variants"]]
         lacking = [v for v in members if v not in errors]
         if lacking:
             raise ValueError(f"comparisons.{name}: no errors.npz given for {lacking}")
-        written.append(plot_explanations(name, comp, maps, out_dir / f"saliency_{name}.png"))
-        written.append(
-            plot_errors(
-                name, [read_errors(errors[v]) for v in members], out_dir / f"errors_{name}.png"
-            )
-        )
+        written.append(plot_explanations(name, comp, dict(maps), Path(figures[(name, "saliency")])))
+        gallery = [read_errors(errors[v]) for v in members]
+        written.append(plot_errors(name, gallery, Path(figures[(name, "errors")])))
     return written

@@ -4,19 +4,56 @@ A figure with a hundred image panels built from matplotlib axes takes about a se
 out and draw (each axes carries ticks, spines and a transform tree). A :class:`Mosaic`
 instead pastes every panel into one RGB array at the figure's resolution (nearest-neighbour
 scaling, so each image pixel stays a sharp square), draws coloured frames into it, and shows
-it with a single ``figimage`` under the texts: the same look at a tenth of the time. Positions
-are in inches from the figure's top-left corner. Saved by :func:`biomedclf.report.figures.style.save`
-(Agg, no ``Software`` chunk: deterministic bytes).
+it with a single ``figimage`` under the texts: the same look at a tenth of the time.
+
+A layout first places everything on a :class:`Sketch` (positions in inches, any origin; each
+text measured with matplotlib's renderer as it is placed), which then sizes a :class:`Mosaic`
+to the bounding box of all it holds plus :data:`MARGIN` (:meth:`Sketch.mosaic`): the canvas
+follows from what is drawn, whatever the number of models, images, weight panels, classes or
+the length of a name. A :class:`Mosaic` has a fixed canvas (positions in inches from its
+top-left corner) and refuses a panel or a text that would not fit in it. Saved by
+:meth:`Mosaic.save` through :func:`biomedclf.report.figures.style.figure_file` (Agg, no
+``Software`` chunk: deterministic bytes).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from biomedclf.report.figures.style import DPI, STYLE
+from biomedclf.report.figures.style import DPI, STYLE, figure_file
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+#: Blank border (inches) a :class:`Sketch` leaves around everything it holds.
+MARGIN = 0.1
+
+#: Default font size of a mosaic's texts.
+FONT = 7
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rectangle in inches, ``top`` < ``bottom`` (y grows downwards)."""
+
+    left: float
+    top: float
+    right: float
+    bottom: float
+
+    def union(self, other: Box) -> Box:
+        """The smallest box holding this one and ``other``."""
+        return Box(
+            min(self.left, other.left),
+            min(self.top, other.top),
+            max(self.right, other.right),
+            max(self.bottom, other.bottom),
+        )
 
 
 def image_rgb(image: np.ndarray) -> np.ndarray:
@@ -34,20 +71,73 @@ def coloured(values: np.ndarray, cmap: str, low: float, high: float) -> np.ndarr
     return colormaps[cmap](np.clip((values - low) / span, 0, 1))[..., :3]
 
 
+@functools.lru_cache(maxsize=1)
+def _measuring_canvas() -> Any:
+    """A figure and its Agg renderer, to measure texts at :data:`DPI`."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 10), dpi=DPI)
+    return fig, FigureCanvasAgg(fig).get_renderer()
+
+
+@functools.lru_cache(maxsize=8192)
+def _offsets(s: str, kw: tuple[tuple[str, Any], ...]) -> tuple[float, float, float, float]:
+    """Left, top, right and bottom of text ``s`` (keywords ``kw``) relative to its anchor,
+    in inches (y downwards), as matplotlib lays it out."""
+    import matplotlib
+    from matplotlib.text import Text
+
+    fig, renderer = _measuring_canvas()
+    with matplotlib.rc_context(STYLE):
+        text = Text(500.0, 500.0, s, figure=fig, **dict(kw))
+        bb = text.get_window_extent(renderer)
+    return (bb.x0 - 500) / DPI, (500 - bb.y1) / DPI, (bb.x1 - 500) / DPI, (500 - bb.y0) / DPI
+
+
+def text_box(x: float, y: float, s: str, **kw: Any) -> Box:
+    """The box (inches) of text ``s`` anchored at (``x``, ``y``), keywords as ``Figure.text``
+    (font size :data:`FONT` unless given)."""
+    left, top, right, bottom = _offsets(s, tuple(sorted({"fontsize": FONT, **kw}.items())))
+    return Box(x + left, y + top, x + right, y + bottom)
+
+
+def fitted(s: str, width: float, fontsize: float) -> str:
+    """``s`` cut (with an ellipsis) to at most ``width`` inches at ``fontsize``."""
+    if text_box(0, 0, s, fontsize=fontsize).right <= width:
+        return s
+    keep = len(s) - 1
+    while keep > 1 and text_box(0, 0, s[:keep] + "…", fontsize=fontsize).right > width:
+        keep -= 1
+    return s[:keep] + "…"
+
+
 @dataclass
 class Mosaic:
-    """A ``width`` x ``height`` inch figure drawn as one RGB array plus texts."""
+    """A ``width`` x ``height`` inch figure drawn as one RGB array plus texts; ``panels``
+    holds the pixel box (left, top, right, bottom; frame included) of every panel pasted."""
 
     width: float
     height: float
     pixels: np.ndarray = field(init=False)
     texts: list[tuple[float, float, str, dict[str, Any]]] = field(default_factory=list)
+    panels: list[tuple[int, int, int, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.pixels = np.ones((round(self.height * DPI), round(self.width * DPI), 3))
+        self.pixels = np.full((round(self.height * DPI), round(self.width * DPI), 3), 255, np.uint8)
 
     def _px(self, inches: float) -> int:
         return int(round(inches * DPI))
+
+    def _check(self, what: str, box: tuple[int, int, int, int]) -> None:
+        """ValueError when the pixel ``box`` of ``what`` leaves the canvas."""
+        height, width = self.pixels.shape[:2]
+        if box[0] < 0 or box[1] < 0 or box[2] > width or box[3] > height:
+            raise ValueError(
+                f"mosaic: {what} at pixels {box} (left, top, right, bottom) does not fit the "
+                f"{width} x {height} px canvas; size the canvas to what it holds "
+                "(biomedclf.report.figures.mosaic.Sketch.mosaic)"
+            )
 
     def paste(
         self,
@@ -57,37 +147,45 @@ class Mosaic:
         size: float,
         frame: str | None = None,
         frame_px: int = 3,
+        height: float | None = None,
     ) -> None:
-        """``rgb`` (h x w x 3) scaled to a ``size``-inch square at (``left``, ``top``), with a
-        frame of colour ``frame`` drawn just outside it."""
+        """``rgb`` (h x w x 3) scaled to a ``size``-inch square (``size`` x ``height`` when
+        given) at (``left``, ``top``), with a frame of colour ``frame`` drawn just outside
+        it; ValueError when the panel or its frame would leave the canvas."""
         from matplotlib.colors import to_rgb
 
-        n, x, y = self._px(size), self._px(left), self._px(top)
-        rows = np.arange(n) * rgb.shape[0] // n
-        cols = np.arange(n) * rgb.shape[1] // n
+        x, y, w = self._px(left), self._px(top), self._px(size)
+        h = w if height is None else self._px(height)
+        f = frame_px if frame else 0
+        self._check(f"a {w} x {h} px panel", (x - f, y - f, x + w + f, y + h + f))
+        rows = np.arange(h) * rgb.shape[0] // h
+        cols = np.arange(w) * rgb.shape[1] // w
         if frame:
-            f = frame_px
-            self.pixels[max(y - f, 0) : y + n + f, max(x - f, 0) : x + n + f] = to_rgb(frame)
-        self.pixels[y : y + n, x : x + n] = np.clip(rgb[rows][:, cols], 0, 1)
+            self.pixels[y - f : y + h + f, x - f : x + w + f] = np.round(
+                np.multiply(to_rgb(frame), 255)
+            )
+        self.pixels[y : y + h, x : x + w] = np.round(np.clip(rgb[rows][:, cols], 0, 1) * 255)
+        self.panels.append((x - f, y - f, x + w + f, y + h + f))
 
     def text(self, x: float, y: float, s: str, **kw: Any) -> None:
-        """Text at (``x``, ``y``) inches; keywords as ``Axes.text`` (default size 7)."""
-        self.texts.append((x, y, s, {"fontsize": 7, **kw}))
+        """Text at (``x``, ``y``) inches; keywords as ``Figure.text`` (font size
+        :data:`FONT` unless given); ValueError when it would leave the canvas."""
+        kw = {"fontsize": FONT, **kw}
+        box = text_box(x, y, s, **kw)
+        pixels = (box.left, box.top, box.right, box.bottom)
+        self._check(f"text {s[:40]!r}", tuple(int(round(v * DPI)) for v in pixels))
+        self.texts.append((x, y, s, kw))
 
-    def colour_bar(self, left: float, top: float, length: float, cmap: str, label: str) -> None:
-        """A vertical bar of ``cmap`` from 1 (top) to 0, ticks 0, 0.5, 1 and a label."""
-        ramp = np.linspace(1, 0, 256)[:, None] * np.ones((1, 8))
-        n, x, y = self._px(length), self._px(left), self._px(top)
-        w = self._px(0.14)
-        rows = np.arange(n) * 256 // n
-        self.pixels[y : y + n, x : x + w] = coloured(ramp, cmap, 0, 1)[rows][:, :1].repeat(w, 1)
-        for value in (0.0, 0.5, 1.0):
-            self.text(left + 0.2, top + (1 - value) * length, f"{value:g}", va="center")
-        self.text(left + 0.55, top + length / 2, label, rotation=90, va="center", ha="center")
+    def draw(self, fig: Figure) -> None:
+        """Draw the mosaic on ``fig`` (of the mosaic's size at :data:`DPI`): the array placed
+        pixel for pixel (``figimage``: no resampling) under the texts."""
+        height, width = self.pixels.shape[:2]
+        fig.figimage(self.pixels, origin="upper")
+        for x, y, s, kw in self.texts:
+            fig.text(x * DPI / width, 1 - y * DPI / height, s, **kw)
 
-    def figure(self) -> Any:
-        """The matplotlib figure (Agg canvas): the array, placed pixel for pixel
-        (``figimage``: no resampling), under the texts."""
+    def figure(self) -> Figure:
+        """The mosaic drawn on a new figure (Agg canvas), as :meth:`save` saves it."""
         import matplotlib
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -96,7 +194,92 @@ class Mosaic:
         with matplotlib.rc_context(STYLE):
             fig = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
             FigureCanvasAgg(fig)
-            fig.figimage(np.round(self.pixels * 255).astype(np.uint8), origin="upper")
-            for x, y, s, kw in self.texts:
-                fig.text(x * DPI / width, 1 - y * DPI / height, s, **kw)
+            self.draw(fig)
         return fig
+
+    def save(self, path: Path) -> Path:
+        """Save the mosaic as ``path`` (PNG, its canvas pixel for pixel)."""
+        height, width = self.pixels.shape[:2]
+        with figure_file(path, width / DPI, height / DPI, None, layout=None, dpi=DPI) as (fig, _):
+            self.draw(fig)
+        return path
+
+
+@dataclass
+class Sketch:
+    """Panels and texts placed in inches (any origin, y downwards) before the canvas exists;
+    :meth:`mosaic` sizes the canvas to the bounding box of everything placed."""
+
+    panels: list[tuple[np.ndarray, float, float, float, str | None, float | None]] = field(
+        default_factory=list
+    )
+    texts: list[tuple[float, float, str, dict[str, Any]]] = field(default_factory=list)
+    box: Box | None = None
+
+    def _grow(self, box: Box) -> Box:
+        self.box = box if self.box is None else self.box.union(box)
+        return box
+
+    def paste(
+        self,
+        rgb: np.ndarray,
+        left: float,
+        top: float,
+        size: float,
+        frame: str | None = None,
+        height: float | None = None,
+    ) -> Box:
+        """Place a panel as :meth:`Mosaic.paste` draws it (frame 3 px); returns its box
+        (frame included)."""
+        f = 3 / DPI if frame else 0.0
+        bottom = top + (size if height is None else height)
+        self.panels.append((rgb, left, top, size, frame, height))
+        return self._grow(Box(left - f, top - f, left + size + f, bottom + f))
+
+    def text(self, x: float, y: float, s: str, **kw: Any) -> Box:
+        """Place a text as :meth:`Mosaic.text` draws it; returns its measured box."""
+        kw = {"fontsize": FONT, **kw}
+        self.texts.append((x, y, s, kw))
+        return self._grow(text_box(x, y, s, **kw))
+
+    def colour_bar(self, left: float, top: float, length: float, cmap: str, label: str) -> None:
+        """A vertical bar of ``cmap`` from 1 (top) to 0, ticks 0, 0.5, 1 and a label."""
+        ramp = coloured(np.linspace(1, 0, 256)[:, None], cmap, 0, 1)
+        self.paste(ramp, left, top, 0.14, height=length)
+        for value in (0.0, 0.5, 1.0):
+            self.text(left + 0.2, top + (1 - value) * length, f"{value:g}", va="center")
+        self.text(left + 0.55, top + length / 2, label, rotation=90, va="center", ha="center")
+
+    def mosaic(self) -> Mosaic:
+        """A :class:`Mosaic` of the size of everything placed plus :data:`MARGIN` on every
+        side, with everything drawn on it (moved so the bounding box starts at the margin)."""
+        if self.box is None:
+            raise ValueError("mosaic: nothing placed; place panels or texts before drawing")
+        dx, dy = MARGIN - self.box.left, MARGIN - self.box.top
+        mosaic = Mosaic(
+            np.ceil((self.box.right - self.box.left + 2 * MARGIN) * DPI) / DPI,
+            np.ceil((self.box.bottom - self.box.top + 2 * MARGIN) * DPI) / DPI,
+        )
+        for rgb, left, top, size, frame, height in self.panels:
+            mosaic.paste(rgb, left + dx, top + dy, size, frame, height=height)
+        for x, y, s, kw in self.texts:
+            mosaic.text(x + dx, y + dy, s, **kw)
+        return mosaic
+
+
+def wrapped(s: str, width: float, fontsize: float) -> str:
+    """``s`` with each of its lines broken between words so that no line is wider than
+    ``width`` inches at ``fontsize`` (a single word wider than that stays whole)."""
+    out = []
+    for line in s.split("\n"):
+        words = line.split(" ")
+        current = words[0]
+        for word in words[1:]:
+            candidate = f"{current} {word}"
+            if text_box(0, 0, candidate, fontsize=fontsize).right <= width:
+                current = candidate
+            else:
+                out.append(current)
+                current = word
+        out.append(current)
+    return "\n".join(out)

@@ -1,4 +1,4 @@
-"""The saliency figure of a comparison, ``figures/saliency_{comp}.png`` (deterministic PNG).
+"""The saliency figure of a comparison (deterministic PNG).
 
 The test images chosen from the baseline's predictions (:mod:`biomedclf.explain.selection`; a
 green frame: the baseline got it right, red: wrong), and below each image every model's map
@@ -6,11 +6,14 @@ overlaid (the explained seed's ``maps.npz``), each scaled to its maximum, with t
 probability of the true class above it and, when the model's call is wrong, the class it
 chose. Row labels carry the method and the sanity check (mean rank correlation with the
 randomised model's maps; ⚠ when the maps survive randomisation). A ``linear`` model's
-first-layer weights follow as images.
+first-layer weights follow as images (at most :data:`COLUMNS` units).
 
-Panels wrap at :data:`COLUMNS` per row and class names are shortened, so 2 to 12 classes read
-alike. The figure is a :class:`biomedclf.report.figures.mosaic.Mosaic` (one image under the texts,
-a tenth of the time of one matplotlib axes per panel). The error galleries
+Panels wrap at :data:`COLUMNS` per band of rows (wider, up to :data:`MAX_COLUMNS`, beyond
+``2 * COLUMNS`` images, so 64 images take 4 bands, not 8); panel titles are cut to the width of
+a panel column, so 2 to 12 classes and long class names read alike. The figure is a
+:class:`biomedclf.report.figures.mosaic.Mosaic` (one image under the texts, a tenth of the
+time of one matplotlib axes per panel) sized to everything it holds
+(:class:`biomedclf.report.figures.mosaic.Sketch`). The error galleries
 (:mod:`biomedclf.report.figures.errors`) share the layout constants here. Only numpy and
 matplotlib: reads ``maps.npz``, never the data cache.
 """
@@ -25,17 +28,20 @@ import numpy as np
 from biomedclf.evaluate.multiclass import predict_classes
 from biomedclf.explain.files import METHODS, SaliencyMaps, read_maps
 from biomedclf.explain.sanity import describe, survives
-from biomedclf.report.figures.mosaic import Mosaic, coloured, image_rgb
-from biomedclf.report.figures.style import save
+from biomedclf.report.figures.mosaic import Mosaic, Sketch, coloured, fitted, image_rgb, wrapped
+from biomedclf.report.figures.style import grid_shape
 
-#: Images per row of panels.
-COLUMNS = 8
+#: Images per band of panel rows, and the most per band for more than ``2 * COLUMNS`` images.
+COLUMNS, MAX_COLUMNS = 8, 16
 
 #: Colour map of the overlaid maps, and the overlay's opacity.
 CMAP, ALPHA = "turbo", 0.5
 
 #: Layout in inches: panel side, gap between panels, room for a panel's title above it.
 PANEL, GAP, TITLE = 0.95, 0.08, 0.3
+
+#: Font size of panel titles and row labels.
+SMALL = 6.5
 
 RIGHT, WRONG = "#1a9850", "#d73027"
 
@@ -50,12 +56,30 @@ def column_x(left: float, column: int) -> float:
     return left + column * (PANEL + GAP)
 
 
+def band_shape(n: int) -> tuple[int, int]:
+    """Bands and images per band for ``n`` images: :data:`COLUMNS` a band up to twice that,
+    beyond that as few bands of at most :data:`MAX_COLUMNS` as hold them, filled evenly."""
+    if n <= 2 * COLUMNS:
+        return grid_shape(n, COLUMNS)
+    bands = math.ceil(n / MAX_COLUMNS)
+    return bands, math.ceil(n / bands)
+
+
 def panel(
-    mosaic: Mosaic, rgb: np.ndarray, x: float, top: float, title: str, frame: str | None = None
+    sketch: Sketch, rgb: np.ndarray, x: float, top: float, title: str, frame: str | None = None
 ) -> None:
-    """A panel whose title band starts at ``top``: the title, then the image below it."""
-    mosaic.paste(rgb, x, top + TITLE, PANEL, frame)
-    mosaic.text(x + PANEL / 2, top + TITLE - 0.04, title, ha="center", va="bottom", fontsize=6.5)
+    """A panel whose title band starts at ``top``: the title (each line cut to the width of a
+    panel column), then the image below it."""
+    sketch.paste(rgb, x, top + TITLE, PANEL, frame)
+    lines = [fitted(line, PANEL + GAP - 0.06, SMALL) for line in title.split("\n")]
+    sketch.text(
+        x + PANEL / 2,
+        top + TITLE - 0.04,
+        "\n".join(lines),
+        ha="center",
+        va="bottom",
+        fontsize=SMALL,
+    )
 
 
 def overlay_rgb(image: np.ndarray, saliency: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -101,12 +125,13 @@ def _rows_of(comp_name: str, maps: dict[str, SaliencyMaps], baseline: str) -> di
     return out
 
 
-def _row_text(mosaic: Mosaic, top: float, text: str, left: float) -> None:
-    mosaic.text(left - 0.1, top + TITLE + PANEL / 2, text, ha="right", va="center", fontsize=6.5)
+def _row_text(sketch: Sketch, top: float, text: str, left: float) -> None:
+    """A row's label, right-aligned left of its panels (whose title band starts at ``top``)."""
+    sketch.text(left - 0.1, top + TITLE + PANEL / 2, text, ha="right", va="center", fontsize=SMALL)
 
 
 def _draw_band(
-    mosaic: Mosaic,
+    sketch: Sketch,
     top: float,
     left: float,
     maps: dict[str, SaliencyMaps],
@@ -120,7 +145,7 @@ def _draw_band(
     for j, r in enumerate(rows[baseline]):
         x = column_x(left, j)
         panel(
-            mosaic,
+            sketch,
             image_rgb(base.images[r]),
             x,
             top,
@@ -130,69 +155,81 @@ def _draw_band(
         for i, (v, m) in enumerate(maps.items(), start=1):
             rgb, filled = overlay_rgb(m.images[rows[v][j]], m.maps[rows[v][j]])
             title = _map_title(m, rows[v][j]) + ("" if filled else " (empty)")
-            panel(mosaic, rgb, x, top + i * step, title)
-    _row_text(mosaic, top, "true class", left)
+            panel(sketch, rgb, x, top + i * step, title)
+    _row_text(sketch, top, "true class", left)
     for i, (v, m) in enumerate(maps.items(), start=1):
         role = "baseline" if v == baseline else "variant"
-        _row_text(mosaic, top + i * step, _row_label(v, role, m), left)
+        _row_text(sketch, top + i * step, _row_label(v, role, m), left)
     return top + (1 + len(maps)) * step
 
 
-def _draw_weights(mosaic: Mosaic, top: float, left: float, v: str, weights: np.ndarray) -> None:
+def weight_columns(weights: np.ndarray) -> int:
+    """Panels of a model's first-layer weights: one per unit, at most :data:`COLUMNS`."""
+    return min(COLUMNS, weights.shape[0])
+
+
+def _draw_weights(sketch: Sketch, top: float, left: float, v: str, weights: np.ndarray) -> None:
     """A linear model's first-layer weights, one unit per panel (symmetric colour scale)."""
-    for j in range(min(COLUMNS, weights.shape[0])):
+    for j in range(weight_columns(weights)):
         w = weights[j].mean(axis=0)
         limit = float(np.abs(w).max()) or 1.0
-        panel(mosaic, coloured(w, "RdBu_r", -limit, limit), column_x(left, j), top, f"unit {j + 1}")
-    _row_text(mosaic, top, f"{v}\nfirst-layer\nweights\n(red +, blue −)", left)
+        panel(sketch, coloured(w, "RdBu_r", -limit, limit), column_x(left, j), top, f"unit {j + 1}")
+    _row_text(sketch, top, f"{v}\nfirst-layer\nweights\n(red +, blue −)", left)
+
+
+def _heading(
+    sketch: Sketch, comp_name: str, baseline: str, seed: int, n: int, right: float
+) -> float:
+    """The figure's heading, centred over [0, ``right``] and wrapped to that width; returns
+    its bottom."""
+    text = (
+        f"Comparison {comp_name}: saliency maps (seed {seed}) on {n} test "
+        f"images chosen from {baseline}'s predictions:\nper class its most confident correct "
+        "(green frame) and wrong (red) calls. Above each map: the model's probability of "
+        "the true class (→ its call when wrong)"
+    )
+    box = sketch.text(right / 2, 0.12, wrapped(text, right, 8), ha="center", va="top", fontsize=8)
+    return box.bottom
+
+
+def saliency_mosaic(comp_name: str, members: list[str], maps: dict[str, SaliencyMaps]) -> Mosaic:
+    """The saliency figure (module docstring) as a mosaic sized to what it shows;
+    ``members[0]`` is the baseline."""
+    maps = {v: maps[v] for v in members}
+    baseline = members[0]
+    rows = _rows_of(comp_name, maps, baseline)
+    n = len(rows[baseline])
+    bands, columns = band_shape(n)
+    linear = [v for v in members if maps[v].first_layer_weights.shape[0]]
+    widest = max([columns] + [weight_columns(maps[v].first_layer_weights) for v in linear])
+    left, step = 1.35, PANEL + TITLE
+    sketch = Sketch()
+    bottom = _heading(
+        sketch, comp_name, baseline, maps[baseline].seed, n, column_x(left, widest) + 0.9
+    )
+    top = first = max(0.7, bottom + 0.3)
+    for b in range(bands):
+        band = {v: r[b * columns : (b + 1) * columns] for v, r in rows.items()}
+        top = _draw_band(sketch, top, left, maps, band, baseline) + 0.15
+    for v in linear:
+        _draw_weights(sketch, top, left, v, maps[v].first_layer_weights)
+        top += step
+    bar = min(3.0, len(members) * step - TITLE)
+    sketch.colour_bar(
+        column_x(left, widest) + 0.05, first + TITLE + step, bar, CMAP, "map / its maximum"
+    )
+    return sketch.mosaic()
 
 
 def plot_saliency(
     comp_name: str, members: list[str], maps: dict[str, SaliencyMaps], path: Path
 ) -> Path:
-    """``figures/saliency_{comp}.png`` (module docstring); ``members[0]`` is the baseline."""
-    maps = {v: maps[v] for v in members}
-    baseline = members[0]
-    rows = _rows_of(comp_name, maps, baseline)
-    n = len(rows[baseline])
-    columns = max(1, min(COLUMNS, n))
-    bands = max(1, math.ceil(n / columns))
-    linear = [v for v in members if maps[v].first_layer_weights.shape[0]]
-    left, step = 1.35, PANEL + TITLE
-    height = 0.7 + bands * ((1 + len(members)) * step + 0.15) + len(linear) * step + 0.1
-    mosaic = Mosaic(column_x(left, columns) + 0.9, height)
-    top = 0.7
-    for b in range(bands):
-        band = {v: r[b * columns : (b + 1) * columns] for v, r in rows.items()}
-        top = _draw_band(mosaic, top, left, maps, band, baseline) + 0.15
-    for v in linear:
-        _draw_weights(mosaic, top, left, v, maps[v].first_layer_weights)
-        top += step
-    mosaic.colour_bar(
-        column_x(left, columns) + 0.05,
-        0.7 + TITLE + step,
-        min(3.0, height / 3),
-        CMAP,
-        "map / its maximum",
-    )
-    mosaic.text(
-        mosaic.width / 2,
-        0.12,
-        (
-            f"Comparison {comp_name}: saliency maps (seed {maps[baseline].seed}) on {n} test images "
-            f"chosen from {baseline}'s predictions:\nper class its most confident correct (green "
-            "frame) and wrong (red) calls. Above each map: the model's probability of the true "
-            "class (→ its call when wrong)"
-        ),
-        ha="center",
-        va="top",
-        fontsize=8,
-    )
-    return save(mosaic.figure(), path)
+    """The saliency figure (module docstring) at ``path``; ``members[0]`` is the baseline."""
+    return saliency_mosaic(comp_name, members, maps).save(path)
 
 
 def plot_explanations(comp_name: str, comparison: dict, maps: dict[str, Path], path: Path) -> Path:
-    """``figures/saliency_{comp}.png`` of comparison ``comp_name`` (its config entry);
+    """The saliency figure of comparison ``comp_name`` (its config entry) at ``path``;
     ``maps`` holds each member's ``maps.npz`` of the explained seed."""
     members = [comparison["baseline"], *comparison["variants"]]
     lacking = [v for v in members if v not in maps]

@@ -1,15 +1,18 @@
-"""What every figure of the study shares: style, colours, the canvas, saving.
+"""What every figure of the study shares: style, colours, the grid of panels, drawing and saving.
 
-Figures are built on :class:`matplotlib.figure.Figure` with the Agg canvas (no pyplot, no
-global backend state) and saved without the ``Software`` PNG text chunk, so the same inputs
-give the same bytes with the same matplotlib. Used by :mod:`biomedclf.report.figures.plots` and
-:mod:`biomedclf.report.figures.classes`.
+Every figure is drawn inside :func:`figure_file`, which applies :data:`STYLE`, builds a
+:class:`matplotlib.figure.Figure` on the Agg canvas (no pyplot, no global backend state) and
+saves it as PNG without the ``Software`` text chunk, so the same inputs give the same bytes
+with the same matplotlib. Used by every module of :mod:`biomedclf.report.figures` and by
+:mod:`biomedclf.report.crossval`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,27 +55,44 @@ def colours_for(variants: Sequence[str], stats: StudyStats | None = None) -> dic
     return {v: cmap(i % cmap.N) for i, v in enumerate(variants)}
 
 
-def new_figure(
-    width: float, height: float, nrows: int = 1, ncols: int = 1, **kw: Any
-) -> tuple[Figure, np.ndarray]:
-    """A constrained-layout figure on an Agg canvas and its 2-D array of axes."""
+def grid_shape(n: int, max_columns: int) -> tuple[int, int]:
+    """Rows and columns of a grid of ``n`` panels, at most ``max_columns`` a row (at least
+    one row and one column)."""
+    columns = max(1, min(max_columns, n))
+    return max(1, math.ceil(n / columns)), columns
+
+
+def hide_unused(axes: np.ndarray, n: int) -> None:
+    """Hide the panels of a grid after the first ``n`` (row by row)."""
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+
+
+@contextmanager
+def figure_file(
+    path: Path | str,
+    width: float,
+    height: float,
+    shape: tuple[int, int] | None = (1, 1),
+    *,
+    layout: str | None = "constrained",
+    dpi: float | None = None,
+    **subplots: Any,
+) -> Iterator[tuple[Figure, np.ndarray | None]]:
+    """Draw a ``width`` x ``height`` inch figure and save it to ``path`` (PNG, atomically, no
+    ``Software`` chunk) when the block ends without an error.
+
+    Yields the figure and its 2-D array of axes (``shape`` rows x columns; keywords as
+    :meth:`Figure.subplots`), or ``None`` for axes when ``shape`` is ``None``. Everything is
+    drawn and saved with :data:`STYLE` applied.
+    """
     import matplotlib
 
     with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(width, height), layout="constrained")
+        fig = Figure(figsize=(width, height), layout=layout, dpi=dpi)
         FigureCanvasAgg(fig)
-        axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
-    return fig, axes
-
-
-def save(fig: Figure, path: Path) -> Path:
-    """Save ``fig`` as PNG atomically, without the Software text chunk."""
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None})
+        axes = None if shape is None else fig.subplots(*shape, squeeze=False, **subplots)
+        yield fig, axes
+        with atomic_path(Path(path)) as tmp:
+            fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None})
     log.info("wrote %s", path)
-    return path
-
-
-def seeds_text(n_seeds: int) -> str:
-    """``1 seed``, ``3 seeds``."""
-    return f"{n_seeds} seed{'s' * (n_seeds != 1)}"

@@ -1,8 +1,8 @@
 """``summary.md``: what was run, the study's tables, and each claim beside this run's evidence
-for or against it.
+for or against it (the ``summary`` rule).
 
-The summary lives in the study folder (``results/{name}/summary.md``) beside ``tables/`` and
-``figures/``, and links them with relative paths. Numbers come from the study's statistics
+Every file the summary links is handed by the rule (:mod:`biomedclf.report.summary.links`)
+and linked relative to the summary's folder. Numbers come from the study's statistics
 (:class:`biomedclf.stats.records.StudyStats`); the tables are rendered with
 :mod:`biomedclf.report.tables.study`, :mod:`biomedclf.report.tables.per_class` and
 :mod:`biomedclf.report.tables.comparison`, the "What was run" section with
@@ -16,21 +16,31 @@ check of their maps follows the claims, flagging maps that survive randomisation
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from biomedclf.io import atomic_path
+from biomedclf.io import read_json
 from biomedclf.layout import RunFiles
-from biomedclf.report.rendering import fmt_mean_sd, fmt_p, markdown_table, p_text
+from biomedclf.report.labels import capitalised, metric_name
+from biomedclf.report.rendering import (
+    fmt_mean_sd,
+    fmt_p,
+    level_text,
+    markdown_table,
+    p_text,
+    plural,
+    write_text,
+)
 from biomedclf.report.summary.crossval import crossval_section, fold_test_lines
-from biomedclf.report.summary.saliency import saliency_links, sanity_section
-from biomedclf.report.summary.setup import link, plural, setup_section
+from biomedclf.report.summary.links import Links
+from biomedclf.report.summary.saliency import Record, saliency_links, sanity_records, sanity_section
+from biomedclf.report.summary.setup import setup_section
 from biomedclf.report.tables.comparison import comparison_markdown
 from biomedclf.report.tables.per_class import per_class_markdown
 from biomedclf.report.tables.ranking import ranking_markdown, ranking_sentence
 from biomedclf.report.tables.study import metrics_table_markdown, training_time_markdown
-from biomedclf.stats.records import ComparisonResult, Difference, StudyStats
+from biomedclf.stats.records import ComparisonResult, Difference, StudyStats, read_stats
 from biomedclf.stats.significance import format_difference
 
 log = logging.getLogger(__name__)
@@ -84,7 +94,7 @@ def _other_lines(v: str, baseline: str, res: ComparisonResult, stats: StudyStats
     """AUROC and balanced-accuracy differences, training time, overfitting gap, verdict and
     warnings."""
     conf = stats.settings.confidence
-    auroc = stats.auroc_label[0].upper() + stats.auroc_label[1:]
+    auroc = capitalised(metric_name("auroc", stats.scope, stats.multiclass))
     lines = [
         f"- {auroc} difference: "
         + _pooled(res.auroc.pooled, "auroc", conf)
@@ -117,7 +127,7 @@ def _evidence(
     """The claim of one comparison and, per variant, the evidence for or against it."""
     comp_stats = stats.comparison(comp_name)
     baseline = comp_stats.baseline
-    variants = list(comp.get("variants") or comp_stats.variants or [])
+    variants = list(comp["variants"])
     claim = comp.get("claim") or comp_stats.claim or default_claim(comp_name, baseline, variants)
     lines = [f"> **Claim:** {claim}", ""]
     for v in variants:
@@ -140,12 +150,12 @@ def _verdict_table(comparisons: dict[str, Any], stats: StudyStats) -> str:
     conf = stats.settings.confidence
     rows = []
     for comp_name, comp in comparisons.items():
-        for v in comp.get("variants", []):
+        for v in comp["variants"]:
             res = stats.result(comp_name, v)
             rows.append(
                 [
                     comp_name,
-                    f"{v} vs {comp.get('baseline')}",
+                    f"{v} vs {comp['baseline']}",
                     _pooled(res.accuracy.pooled, "accuracy", conf),
                     fmt_p(res.mcnemar.ensemble.p_value),
                     res.verdict,
@@ -166,43 +176,38 @@ def _verdict_table(comparisons: dict[str, Any], stats: StudyStats) -> str:
     ).rstrip()
 
 
-def _comparison_links(comp_name: str, study_dir: Path, start: Path) -> str:
-    """Links to a comparison's figures and tables, relative to ``start``."""
-    items = [
-        ("curves", study_dir / "figures" / f"curves_{comp_name}.png"),
-        ("ROC", study_dir / "figures" / f"roc_{comp_name}.png"),
-        ("confusion matrices", study_dir / "figures" / f"confusion_{comp_name}.png"),
-        ("table", study_dir / "tables" / f"comparison_{comp_name}.md"),
-        ("statistics", study_dir / "tables" / f"stats_{comp_name}.md"),
-    ]
-    links = [f"[{label}]({link(p, start)})" for label, p in items]
-    return " · ".join(links + saliency_links(comp_name, study_dir, start))
+#: A comparison's linked tables and figures, with their link text.
+COMPARISON_LINKS = (
+    ("curves", "curves"),
+    ("roc", "ROC"),
+    ("confusion", "confusion matrices"),
+    ("comparison", "table"),
+    ("stats", "statistics"),
+)
+
+
+def _comparison_links(comp_name: str, links: Links) -> str:
+    """Links to a comparison's figures and tables."""
+    items = [f"[{label}]({links.comparison(comp_name, key)})" for key, label in COMPARISON_LINKS]
+    return " · ".join(items + saliency_links(comp_name, links))
 
 
 def _claims_section(
-    comparisons: dict[str, Any],
-    stats: StudyStats,
-    study_dir: Path,
-    start: Path,
-    cv: dict[str, Any] | None = None,
+    comparisons: dict[str, Any], stats: StudyStats, links: Links, cv: dict[str, Any] | None
 ) -> list[str]:
     """``## Claims and evidence``: the verdict table, then each comparison in full."""
     if not comparisons:
         return []
     out = ["## Claims and evidence", "", _verdict_table(comparisons, stats), ""]
-    fig = study_dir / "figures"
     for comp_name, comp in comparisons.items():
         out += [
-            f"### {comp_name}: {comp.get('baseline')} vs {', '.join(comp.get('variants', []))}",
+            f"### {comp_name}: {comp['baseline']} vs {', '.join(comp['variants'])}",
             "",
         ]
         out += _evidence(comp_name, comp, stats, cv)
         out.append(comparison_markdown(comp_name, comp, stats).rstrip())
-        out += ["", _comparison_links(comp_name, study_dir, start), ""]
-        out += [
-            f"![Training curves, {comp_name}]({link(fig / f'curves_{comp_name}.png', start)})",
-            "",
-        ]
+        out += ["", _comparison_links(comp_name, links), ""]
+        out += [f"![Training curves, {comp_name}]({links.comparison(comp_name, 'curves')})", ""]
     return out
 
 
@@ -221,7 +226,7 @@ def _introduction(name: str, variants: list[str], seeds: list[int], stats: Study
         f"{plural(len(variants), 'variant')} × {plural(len(seeds), 'seed')} "
         f"({', '.join(map(str, seeds))}), {stats.n_test} {stats.scope} images{classes}. "
         f"Every comparison below is paired on the same {stats.scope} images: "
-        f"{stats.confidence_label} percentile-bootstrap intervals ({settings.n_bootstrap} "
+        f"{level_text(settings.confidence)} percentile-bootstrap intervals ({settings.n_bootstrap} "
         f"resamples of the {stats.scope} images) and McNemar's exact test.",
         "",
     ]
@@ -235,10 +240,9 @@ def _introduction(name: str, variants: list[str], seeds: list[int], stats: Study
     return out
 
 
-def _best_section(stats: StudyStats, study_dir: Path, start: Path) -> list[str]:
+def _best_section(stats: StudyStats, links: Links) -> list[str]:
     """``## Which variant is best``: the ranking by the primary metric and whether the best
     one's lead over each other is real (Holm-adjusted)."""
-    tab = study_dir / "tables"
     return [
         "## Which variant is best",
         "",
@@ -246,36 +250,30 @@ def _best_section(stats: StudyStats, study_dir: Path, start: Path) -> list[str]:
         "",
         ranking_markdown(stats).rstrip(),
         "",
-        f"Table: [ranking]({link(tab / 'ranking.md', start)}) "
-        f"([CSV]({link(tab / 'ranking.csv', start)}))",
+        f"Table: [ranking]({links.table('ranking')}) ([CSV]({links.table('ranking', 'csv')}))",
         "",
     ]
 
 
-def _study_tables_section(
-    runs: Sequence[RunFiles], stats: StudyStats, study_dir: Path, start: Path
-) -> list[str]:
+def _study_tables_section(runs: Sequence[RunFiles], stats: StudyStats, links: Links) -> list[str]:
     """Test metrics and training time of every variant, with links to figures and tables."""
-    fig, tab = study_dir / "figures", study_dir / "tables"
     return [
         f"## {stats.scope.capitalize()} accuracy per variant",
         "",
         metrics_table_markdown(runs, stats).rstrip(),
         "",
-        f"Figure: [{stats.scope} accuracy]({link(fig / 'test_accuracy.png', start)}) · "
-        f"[reliability diagrams]({link(fig / 'reliability.png', start)}) · "
-        f"table: [{stats.scope} metrics]({link(tab / 'test_metrics.md', start)}) "
-        f"([CSV]({link(tab / 'test_metrics.csv', start)}))",
+        f"Figure: [{stats.scope} accuracy]({links.figure('test_accuracy')}) · "
+        f"[reliability diagrams]({links.figure('reliability')}) · "
+        f"table: [{stats.scope} metrics]({links.table('test_metrics')}) "
+        f"([CSV]({links.table('test_metrics', 'csv')}))",
         "",
-        f"![{stats.scope.capitalize()} accuracy per variant]"
-        f"({link(fig / 'test_accuracy.png', start)})",
+        f"![{stats.scope.capitalize()} accuracy per variant]({links.figure('test_accuracy')})",
         "",
         "## Metrics per class",
         "",
         "Each class against all others (one-vs-rest), mean ± sd over seeds; the last row of "
         "each table is the macro average. Table: "
-        f"[per class]({link(tab / 'per_class.md', start)}) "
-        f"([CSV]({link(tab / 'per_class.csv', start)}))",
+        f"[per class]({links.table('per_class')}) ([CSV]({links.table('per_class', 'csv')}))",
         "",
         per_class_markdown(runs, stats, "###").rstrip(),
         "",
@@ -283,14 +281,15 @@ def _study_tables_section(
         "",
         training_time_markdown(runs, stats).rstrip(),
         "",
-        f"Figure: [accuracy against training time]({link(fig / 'accuracy_vs_time.png', start)})"
-        f" · table: [training time]({link(tab / 'training_time.md', start)})",
+        f"Figure: [accuracy against training time]({links.figure('accuracy_vs_time')})"
+        f" · table: [training time]({links.table('training_time')})",
         "",
     ]
 
 
-def _reading_notes(stats: StudyStats, study_dir: Path, start: Path) -> list[str]:
+def _reading_notes(stats: StudyStats, links: Links) -> list[str]:
     """``## How to read this``: verdict words, scopes, units, the full statistics."""
+    full = links.to(stats.source)
     call = "taking the most probable class" if stats.multiclass else "thresholding at 0.5"
     multi = (
         [
@@ -312,45 +311,72 @@ def _reading_notes(stats: StudyStats, study_dir: Path, start: Path) -> list[str]
         "- Pooled: the difference averaged over paired seeds inside each bootstrap resample; "
         f"seed ensemble: probabilities averaged over seeds before {call}.",
         *multi,
-        "- pp: percentage points. Statistics in full: "
-        f"[stats/stats.json]({link(study_dir / 'stats' / 'stats.json', start)}).",
+        f"- pp: percentage points. Statistics in full: [{full}]({full}).",
         "",
     ]
 
 
 def render_summary(
-    study: dict, runs: Sequence[RunFiles], stats: StudyStats, study_dir: Path, start: Path
+    study: dict[str, Any],
+    runs: Sequence[RunFiles],
+    stats: StudyStats,
+    data: dict[str, Any],
+    sanity: list[Record],
+    cv: dict[str, Any] | None,
+    links: Links,
 ) -> str:
-    """The Markdown text of ``summary.md``; links are relative to ``start``."""
+    """The Markdown text of ``summary.md`` (:func:`write_summary` reads its inputs)."""
     variants = stats.variant_order(runs)
-    seeds = study.get("seeds") or sorted({r.seed for r in runs})
-    out = _introduction(study.get("name", "study"), variants, seeds, stats)
-    out += _best_section(stats, study_dir, start)
-    cv = study.get("crossval")
-    if cv:
-        out += crossval_section(cv, study.get("data_summary"), study_dir, start)
-    out += setup_section(study, runs, variants, study_dir / "tables", start)
-    out += _study_tables_section(runs, stats, study_dir, start)
-    out += _claims_section(study.get("comparisons") or {}, stats, study_dir, start, cv)
-    out += sanity_section(study_dir, runs, start)
+    seeds = list(dict.fromkeys(r.seed for r in runs))
+    out = _introduction(study["name"], variants, seeds, stats)
+    out += _best_section(stats, links)
+    if cv is not None:
+        out += crossval_section(cv, data, stats.settings.confidence, links)
+    out += setup_section(data, study["variants"], runs, variants, links)
+    out += _study_tables_section(runs, stats, links)
+    out += _claims_section(study["comparisons"], stats, links, cv)
+    out += sanity_section(sanity, links)
     if stats.warnings:
         out += ["## Warnings", "", *[f"- {w}" for w in stats.warnings], ""]
-    out += _reading_notes(stats, study_dir, start)
+    out += _reading_notes(stats, links)
     return "\n".join(out)
 
 
-def write_summary(study: dict, runs: list[RunFiles], stats: StudyStats, out_path: Path) -> None:
-    """Write ``summary.md`` for a study, atomically.
+def write_summary(
+    study: dict[str, Any],
+    runs: Sequence[RunFiles],
+    stats: Path | str,
+    data_summary: Path | str,
+    sanity: Mapping[tuple[str, int], Path | str],
+    crossval: Path | str | None,
+    links: Mapping[str, Any],
+    out: Path | str,
+) -> Path:
+    """Write ``summary.md`` to ``out``, atomically.
 
-    ``study`` holds ``name``, ``data_summary`` (the data step's summary.json), ``variants``
-    (name → resolved spec), ``comparisons`` (the config's), ``seeds``, and with
-    cross-validation ``crossval`` (stats/crossval.json); ``stats`` the study's
-    statistics (:func:`biomedclf.stats.records.read_stats`). Figures and tables are linked
-    relative to ``out_path``, assuming they live in ``figures/`` and ``tables/`` beside it.
+    ``study`` holds ``name``, ``variants`` (name -> resolved spec), ``comparisons`` (the
+    config's) and ``folds`` (the fold count, or None); ``stats`` is stats.json,
+    ``data_summary`` the data step's summary.json, ``sanity`` maps (variant, seed) to the
+    sanity.json of every explained run, ``crossval`` is stats/crossval.json (with folds;
+    None without), ``links`` every linked file (:mod:`biomedclf.report.summary.links`),
+    each linked relative to the folder of ``out``.
     """
-    out_path = Path(out_path)
-    study_dir = out_path.parent
-    text = render_summary(study, runs, stats, study_dir, out_path.parent)
-    with atomic_path(out_path) as tmp:
-        tmp.write_text(text)
-    log.info("wrote %s", out_path)
+    if bool(study["folds"]) != (crossval is not None):
+        raise ValueError(
+            f"summary: folds {study['folds']!r} but crossval.json "
+            f"{'not given' if crossval is None else crossval}; a cross-validated study "
+            "hands stats/crossval.json, a fixed split none"
+        )
+    out = Path(out)
+    text = render_summary(
+        study,
+        runs,
+        read_stats(stats),
+        read_json(Path(data_summary)),
+        sanity_records(sanity),
+        None if crossval is None else read_json(Path(crossval)),
+        Links(links, out.parent),
+    )
+    write_text(out, text)
+    log.info("wrote %s", out)
+    return out

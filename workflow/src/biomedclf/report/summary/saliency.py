@@ -1,61 +1,42 @@
-"""The saliency part of ``summary.md``: links to each comparison's saliency figure and error
-gallery, and a table of every explained run's sanity check that flags maps which survive
-randomisation (:mod:`biomedclf.explain.sanity`).
-
-The explained runs are found in the study folder's layout
-(:mod:`biomedclf.explain_layout`): a run (variant, seed) of the study with a ``sanity.json``
-is listed, unless that file is older than the run's ``model.pt`` (left from an earlier
-configuration, e.g. ``explain.seeds: all`` before ``first``; logged and left out). Only json:
-the summary job stays light.
+"""The saliency part of ``summary.md``: a table of every explained run's sanity check that
+flags maps which survive randomisation (:mod:`biomedclf.explain.sanity`), from the runs'
+``sanity.json`` files. Only json: the summary job stays light.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from biomedclf.explain.files import METHODS, read_sanity
 from biomedclf.explain.sanity import SURVIVAL_THRESHOLD
-from biomedclf.explain_layout import SANITY_FILE, explain_dir, figure_path
-from biomedclf.layout import RunFiles
 from biomedclf.report.rendering import markdown_table
-from biomedclf.report.summary.setup import link
+from biomedclf.report.summary.links import Links
 
-log = logging.getLogger(__name__)
+#: A sanity check as the summary reads it: (variant, seed) and its sanity.json record.
+Record = tuple[tuple[str, int], dict[str, Any]]
 
 
-def saliency_links(comp_name: str, study_dir: Path, start: Path) -> list[str]:
+def saliency_links(comp_name: str, links: Links) -> list[str]:
     """``[saliency maps](...)`` and ``[error gallery](...)`` of a comparison."""
     return [
-        f"[{label}]({link(figure_path(study_dir, role, comp_name), start)})"
+        f"[{label}]({links.comparison(comp_name, role)})"
         for role, label in (("saliency", "saliency maps"), ("errors", "error gallery"))
     ]
 
 
-def sanity_records(study_dir: Path, runs: Sequence[RunFiles]) -> list[tuple[RunFiles, dict]]:
-    """(run, sanity.json) of every explained run of the study, in run order."""
-    found = []
-    for run in runs:
-        path = explain_dir(study_dir, run.variant, run.seed) / SANITY_FILE
-        if not path.is_file():
-            continue
-        if run.model.is_file() and path.stat().st_mtime < run.model.stat().st_mtime:
-            log.warning(
-                "%s is older than %s: left out of the summary (rerun explain)", path, run.model
-            )
-            continue
-        found.append((run, read_sanity(path)))
-    return found
+def sanity_records(sanity: Mapping[tuple[str, int], Path | str]) -> list[Record]:
+    """((variant, seed), sanity.json record) of every explained run, in the given order."""
+    return [((str(v), int(s)), read_sanity(path)) for (v, s), path in sanity.items()]
 
 
 def _number(x: Any) -> str:
     return "n/a" if x is None else f"{x:.2f}"
 
 
-def _row(run: RunFiles, rec: dict[str, Any], study_dir: Path, start: Path) -> list[str]:
-    """One table row: the run, its method, the correlations and the verdict."""
+def _row(variant: str, seed: int, rec: dict[str, Any], links: Links) -> list[str]:
+    """One table row: the run, its method, the correlations, the verdict and its maps."""
     rho = rec["spearman"]
     spread = f"{_number(rho['mean'])} ({_number(rho['min'])} to {_number(rho['max'])})"
     cascade = " → ".join(_number(step["mean"]) for step in rec["cascade"])
@@ -64,26 +45,24 @@ def _row(run: RunFiles, rec: dict[str, Any], study_dir: Path, start: Path) -> li
         if rec["survives"]
         else ("passes" if rec["survives"] is False else "undetermined")
     )
-    files = explain_dir(study_dir, run.variant, run.seed)
     method = f"{METHODS.get(rec['method'], rec['method'])} ({rec['layer']})"
     return [
-        run.variant,
-        str(run.seed),
+        variant,
+        str(seed),
         method,
         str(rec["n_images"]),
         spread,
         cascade,
         verdict,
-        f"[maps]({link(files / 'maps.npz', start)})",
+        f"[maps]({links.maps(variant, seed)})",
     ]
 
 
-def sanity_section(study_dir: Path, runs: Sequence[RunFiles], start: Path) -> list[str]:
+def sanity_section(records: list[Record], links: Links) -> list[str]:
     """``## Saliency maps: sanity check`` (nothing when no run was explained)."""
-    records = sanity_records(study_dir, runs)
     if not records:
         return []
-    rows = [_row(run, rec, study_dir, start) for run, rec in records]
+    rows = [_row(v, s, rec, links) for (v, s), rec in records]
     table = markdown_table(
         [
             "Variant",
@@ -111,10 +90,10 @@ def sanity_section(study_dir: Path, runs: Sequence[RunFiles], start: Path) -> li
         table,
         "",
     ]
-    for run, rec in records:
+    for (v, s), rec in records:
         if rec["survives"]:
             out.append(
-                f"> ⚠ **Warning:** the maps of {run.variant} (seed {run.seed}) survive "
+                f"> ⚠ **Warning:** the maps of {v} (seed {s}) survive "
                 f"randomisation (mean ρ {rec['spearman']['mean']:.2f} ≥ {rec['threshold']:g}): "
                 "they show the image more than what the model learned."
             )

@@ -7,14 +7,13 @@ class, duplicate images and rejected files), the resolved variant specs and the 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from biomedclf.evaluate.run_results import load_train_info
 from biomedclf.layout import RunFiles
-from biomedclf.report.rendering import markdown_table
+from biomedclf.report.rendering import markdown_table, plural
+from biomedclf.report.summary.links import Links
 
 #: Environment fields of train.json reported in the summary.
 ENV_KEYS = (
@@ -26,16 +25,6 @@ ENV_KEYS = (
     ("python_version", "Python"),
     ("platform", "Platform"),
 )
-
-
-def plural(n: int, word: str) -> str:
-    """``1 seed``, ``3 seeds``."""
-    return f"{n} {word}{'s' * (n != 1)}"
-
-
-def link(target: Path, start: Path) -> str:
-    """``target`` relative to the folder ``start``, with forward slashes."""
-    return Path(os.path.relpath(target, start)).as_posix()
 
 
 def _source_lines(data: dict[str, Any]) -> list[str]:
@@ -116,10 +105,8 @@ def _checks_line(data: dict[str, Any]) -> list[str]:
     return [f"- Data checks: {'; '.join(extras)}"] if extras else []
 
 
-def _data_section(data: dict[str, Any] | None) -> list[str]:
+def _data_section(data: dict[str, Any]) -> list[str]:
     """Lines about the data (the data step's summary.json)."""
-    if not data:
-        return ["- Data: no data summary was given."]
     lines = _source_lines(data)
     counts = data.get("counts")
     if isinstance(counts, dict) and counts:
@@ -132,24 +119,23 @@ def _data_section(data: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+#: Training settings of a resolved variant spec shown in the summary.
+TRAINING_SHOWN = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "augment")
+
+
 def _spec_text(spec: dict[str, Any]) -> list[str]:
     """Model, model settings and training settings of a resolved variant spec."""
-    training = spec.get("training") or {}
-    args = spec.get("model_args") or {}
-    args_text = ", ".join(f"{k}={v}" for k, v in args.items()) or "defaults"
-    train_keys = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "augment")
-    train_text = ", ".join(f"{k}={training[k]}" for k in train_keys if k in training)
-    return [spec.get("model", "?"), args_text, train_text or "defaults"]
+    training = spec["training"]
+    args_text = ", ".join(f"{k}={v}" for k, v in spec["model_args"].items()) or "defaults"
+    train_text = ", ".join(f"{k}={training[k]}" for k in TRAINING_SHOWN)
+    return [spec["model"], args_text, train_text]
 
 
 def _environment(runs: Sequence[RunFiles]) -> list[str]:
     """``- Device: cpu`` etc.: the distinct values of :data:`ENV_KEYS` over the runs."""
     values: dict[str, list[str]] = {k: [] for k, _ in ENV_KEYS}
     for run in runs:
-        try:
-            info = load_train_info(run.train_json)
-        except (FileNotFoundError, ValueError):
-            continue
+        info = load_train_info(run.train_json)
         for key, _ in ENV_KEYS:
             v = info.get(key)
             if v is not None and str(v) not in values[key]:
@@ -158,23 +144,20 @@ def _environment(runs: Sequence[RunFiles]) -> list[str]:
 
 
 def setup_section(
-    study: dict, runs: Sequence[RunFiles], variants: list[str], tab: Path, start: Path
+    data: dict[str, Any],
+    specs: dict[str, dict[str, Any]],
+    runs: Sequence[RunFiles],
+    variants: list[str],
+    links: Links,
 ) -> list[str]:
-    """``## What was run``: data, variant settings, environment, architecture link."""
-    out = ["## What was run", "", *_data_section(study.get("data_summary")), ""]
-    specs = study.get("variants") or {}
-    if specs:
-        rows = [[v, *_spec_text(specs[v])] for v in variants if v in specs]
-        out.append(
-            markdown_table(["Variant", "Model", "Model settings", "Training"], rows).rstrip()
-        )
-        out.append("")
+    """``## What was run``: the data (the data step's summary.json), the variant settings
+    (resolved specs), the environment and a link to the architecture table."""
+    out = ["## What was run", "", *_data_section(data), ""]
+    rows = [[v, *_spec_text(specs[v])] for v in variants]
+    out += [markdown_table(["Variant", "Model", "Model settings", "Training"], rows).rstrip(), ""]
     env = _environment(runs)
     if env:
         out += ["Environment (from the runs' train.json):", "", *env, ""]
-    out += [
-        "Architecture of each variant: "
-        f"[tables/architecture.md]({link(tab / 'architecture.md', start)})",
-        "",
-    ]
+    architecture = links.table("architecture")
+    out += [f"Architecture of each variant: [{architecture}]({architecture})", ""]
     return out

@@ -1,8 +1,8 @@
 """The tables of one comparison: baseline against each variant, and its statistics.
 
-Rows and Markdown of ``tables/comparison_{comp}.{csv,md}`` (final train and validation
+Rows and Markdown of a comparison's ``comparison`` table (final train and validation
 accuracy, overfitting gap, test accuracy and training time, mean and sd over seeds) and of
-``tables/stats_{comp}.{csv,md}`` (paired differences of accuracy, balanced accuracy and
+its ``stats`` table (paired differences of accuracy, balanced accuracy and
 AUROC, macro for more than two classes, with intervals per seed, pooled and for the seed
 ensemble, McNemar's test and the verdicts), from
 :class:`biomedclf.stats.records.StudyStats`. Written by
@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from biomedclf.report.rendering import fmt_mean_sd, fmt_p, markdown_table
+from biomedclf.report.labels import capitalised, metric_name
+from biomedclf.report.rendering import fmt_mean_sd, fmt_p, level_text, markdown_table
 from biomedclf.stats.records import (
     ComparisonResult,
     Difference,
@@ -50,25 +51,15 @@ STATS_HEADER = [
     "verdict",
 ]
 
-#: Metrics of the statistics tables, with their Markdown name (AUROC: see
-#: :func:`compared_metrics`).
-COMPARED_METRICS = (
-    ("accuracy", "Test accuracy"),
-    ("balanced_accuracy", "Balanced accuracy"),
-    ("auroc", "AUROC"),
-)
+#: Metrics of the statistics tables.
+COMPARED_METRICS = ("accuracy", "balanced_accuracy", "auroc")
 
 
 def compared_metrics(stats: StudyStats) -> list[tuple[str, str]]:
-    """:data:`COMPARED_METRICS`, AUROC named ``Macro AUROC`` for more than two classes."""
+    """Each of :data:`COMPARED_METRICS` with its Markdown name (``Test accuracy``, ``Macro
+    AUROC`` for more than two classes)."""
     return [
-        (
-            m,
-            "Macro AUROC"
-            if m == "auroc" and stats.multiclass
-            else label.replace("Test", stats.scope.capitalize()),
-        )
-        for m, label in COMPARED_METRICS
+        (m, capitalised(metric_name(m, stats.scope, stats.multiclass))) for m in COMPARED_METRICS
     ]
 
 
@@ -76,8 +67,8 @@ def comparison_members(
     comp_name: str, comparison: dict, stats: StudyStats
 ) -> list[tuple[str, str]]:
     """``(role, variant)`` of the baseline and each variant; each must be in ``stats``."""
-    baseline = comparison.get("baseline")
-    members = [("baseline", baseline)] + [("variant", v) for v in comparison.get("variants") or []]
+    baseline = comparison["baseline"]
+    members = [("baseline", baseline)] + [("variant", v) for v in comparison["variants"]]
     for _, v in members:
         if v not in stats.variants:
             raise ValueError(
@@ -228,7 +219,7 @@ def stats_markdown(comp_name: str, comparison: dict, stats: StudyStats) -> str:
         "Variant − baseline",
         "Metric",
         "Scope",
-        f"Difference ({conf * 100:g}% CI)",
+        f"Difference ({level_text(conf)} CI)",
         "McNemar p",
         "Verdict",
     ]

@@ -1,34 +1,23 @@
-"""The cross-validation tables, from ``stats/crossval.json`` (:mod:`biomedclf.crossval.across_folds`):
+"""The cross-validation tables, from ``stats/crossval.json``
+(:mod:`biomedclf.crossval.across_folds`), written by
+:func:`biomedclf.report.crossval.write_crossval_report`:
 
-* ``tables/crossval.{csv,md}``: per variant the held-out metric over folds (mean, SD over the
+* ``crossval.{csv,md}``: per variant the held-out metric over folds (mean, SD over the
   seed-averaged folds, corrected interval), the pooled out-of-fold metric and the fold
   ensemble's test metric (mean ± SD over seeds);
-* ``tables/crossval_tests.{csv,md}``: per comparison and variant the corrected resampled
+* ``crossval_tests.{csv,md}``: per comparison and variant the corrected resampled
   t-test across folds (mean difference, corrected interval, t, df, p, verdict).
 
-Fractions are shown as percentages in the Markdown and kept as fractions in the CSV.
+Fractions are shown as percentages in the Markdown and kept as fractions in the CSV; the
+interval level is ``statistics.confidence``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from biomedclf.report.rendering import (
-    fmt_p,
-    fmt_value,
-    markdown_table,
-    output_dir,
-    write_csv,
-    write_text,
-)
-
-#: A fold metric's name in words.
-METRIC_WORDS = {
-    "accuracy": "accuracy",
-    "balanced_accuracy": "balanced accuracy",
-    "macro_auroc": "macro AUROC",
-}
+from biomedclf.report.labels import capitalised, metric_name
+from biomedclf.report.rendering import fmt_p, fmt_value, level_text, markdown_table
 
 
 def _pct(x: float | None) -> str:
@@ -41,8 +30,13 @@ def _mean_sd(d: dict[str, Any]) -> str:
     return text if d.get("sd") is None else f"{text} ± {_pct(d['sd'])}"
 
 
+def fold_metric(cv: dict[str, Any]) -> str:
+    """The held-out metric of crossval.json in words (``accuracy``, ``macro AUROC``)."""
+    return metric_name(cv["metric"], scope=None)
+
+
 def variant_rows(cv: dict[str, Any]) -> list[list[Any]]:
-    """CSV rows of ``tables/crossval.csv``, one per variant."""
+    """CSV rows of ``crossval.csv``, one per variant."""
     return [
         [
             v,
@@ -81,13 +75,13 @@ VARIANT_HEADER = [
 ]
 
 
-def variant_markdown(cv: dict[str, Any]) -> str:
-    """``tables/crossval.md``: the cross-validated estimate of each variant."""
-    words = METRIC_WORDS.get(cv["metric"], cv["metric"])
+def variant_markdown(cv: dict[str, Any], confidence: float) -> str:
+    """``crossval.md``: the cross-validated estimate of each variant, with its corrected
+    ``confidence`` interval."""
     header = [
         "Variant",
         f"Held-out folds: mean ± SD ({cv['k']} folds)",
-        "Corrected 95% CI",
+        f"Corrected {level_text(confidence)} CI",
         "Out-of-fold (pooled)",
         "Fold ensemble on test",
     ]
@@ -102,8 +96,8 @@ def variant_markdown(cv: dict[str, Any]) -> str:
         for v, s in cv["variants"].items()
     ]
     note = (
-        f"{words.capitalize()} in %. Held-out folds: each fold model on the fold it did not "
-        "train on, averaged over seeds per fold; the SD is over folds; the interval is the "
+        f"{capitalised(fold_metric(cv))} in %. Held-out folds: each fold model on the fold it "
+        "did not train on, averaged over seeds per fold; the SD is over folds; the interval is the "
         "Nadeau-Bengio corrected one (the folds' training sets overlap). Out-of-fold: every "
         "non-test image predicted once, pooled; fold ensemble: the mean of the fold models' "
         "probabilities on the held-out test split (mean ± SD over seeds)."
@@ -127,7 +121,7 @@ TEST_HEADER = [
 
 
 def test_rows(cv: dict[str, Any], comparisons: dict[str, Any]) -> list[list[Any]]:
-    """CSV rows of ``tables/crossval_tests.csv``."""
+    """CSV rows of ``crossval_tests.csv``."""
     return [
         [
             name,
@@ -147,9 +141,9 @@ def test_rows(cv: dict[str, Any], comparisons: dict[str, Any]) -> list[list[Any]
     ]
 
 
-def test_markdown(cv: dict[str, Any], comparisons: dict[str, Any]) -> str:
-    """``tables/crossval_tests.md``: the corrected resampled t-test of every comparison."""
-    words = METRIC_WORDS.get(cv["metric"], cv["metric"])
+def test_markdown(cv: dict[str, Any], comparisons: dict[str, Any], confidence: float) -> str:
+    """``crossval_tests.md``: the corrected resampled t-test of every comparison, with its
+    ``confidence`` interval."""
     rows = [
         [
             name,
@@ -164,32 +158,18 @@ def test_markdown(cv: dict[str, Any], comparisons: dict[str, Any]) -> str:
         for name, base, v, _, d, lo, hi, t, df, p, verdict in test_rows(cv, comparisons)
     ]
     note = (
-        f"Held-out {words} difference in percentage points, variant minus baseline, per fold "
-        f"(seeds averaged), tested across the {cv['k']} folds with the Nadeau-Bengio corrected "
-        "resampled t-test (df = folds - 1)."
+        f"Held-out {fold_metric(cv)} difference in percentage points, variant minus baseline, "
+        f"per fold (seeds averaged), tested across the {cv['k']} folds with the Nadeau-Bengio "
+        "corrected resampled t-test (df = folds - 1)."
     )
     header = [
         "Comparison",
         "Variant vs baseline",
         "Mean difference (pp)",
-        "Corrected 95% CI",
+        f"Corrected {level_text(confidence)} CI",
         "t",
         "df",
         "p",
         "Verdict",
     ]
     return note + "\n\n" + markdown_table(header, rows, ["l", "l", "r", "r", "r", "r", "r", "l"])
-
-
-def write_crossval_tables(
-    cv: dict[str, Any], comparisons: dict[str, Any], out_dir: Path | str
-) -> list[Path]:
-    """Write both tables (CSV and Markdown) into ``out_dir`` (the study or its tables/)."""
-    tab = output_dir(out_dir, "tables")
-    tab.mkdir(parents=True, exist_ok=True)
-    return [
-        write_csv(tab / "crossval.csv", VARIANT_HEADER, variant_rows(cv)),
-        write_text(tab / "crossval.md", variant_markdown(cv)),
-        write_csv(tab / "crossval_tests.csv", TEST_HEADER, test_rows(cv, comparisons)),
-        write_text(tab / "crossval_tests.md", test_markdown(cv, comparisons)),
-    ]

@@ -1,6 +1,6 @@
 """The per-class table: each class's one-vs-rest metrics per variant, mean and sd over seeds.
 
-Rows and Markdown of ``tables/per_class.{csv,md}`` from the ``per_class`` entries of
+Rows and Markdown of the ``per_class`` table from the ``per_class`` entries of
 :class:`biomedclf.stats.records.StudyStats` (precision, recall or sensitivity, specificity, F1,
 support and the one-vs-rest AUROC and average precision of each class), for two classes or
 more; the Markdown closes each variant's table with the macro average. Written by
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from biomedclf.layout import RunFiles
-from biomedclf.report.rendering import fmt_mean_sd, markdown_table
+from biomedclf.report.rendering import fmt_mean_sd, markdown_table, plural
 from biomedclf.stats.records import StudyStats, VariantStats
 
 #: Per-class metrics of the tables, with their Markdown heading.
@@ -80,6 +80,5 @@ def per_class_markdown(runs: Sequence[RunFiles], stats: StudyStats, heading: str
     parts = []
     for v in stats.variant_order(runs):
         vs = stats.variant(v)
-        n = len(vs.seeds)
-        parts.append(f"{heading} {v} ({n} seed{'s' * (n != 1)})\n\n" + variant_markdown(vs))
+        parts.append(f"{heading} {v} ({plural(len(vs.seeds), 'seed')})\n\n" + variant_markdown(vs))
     return "\n".join(parts)

@@ -1,7 +1,7 @@
 """The answer a study is run for: which variant is best, and is its lead real?
 
-``tables/ranking.{csv,md}`` and the first section of ``summary.md`` render the ``ranking``
-entry of stats.json (:mod:`biomedclf.stats.ranking`): the variants by the primary metric with their
+The ``ranking`` table and the first section of ``summary.md`` render the ``ranking`` entry of
+stats.json (:mod:`biomedclf.stats.ranking`): the variants by the primary metric with their
 intervals, and the best one against each other with the paired difference, its interval and
 the Holm-adjusted p-value.
 """
@@ -10,22 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from biomedclf.report.rendering import fmt_p, fmt_value, markdown_table, p_text
+from biomedclf.report.labels import capitalised, metric_name
+from biomedclf.report.rendering import fmt_p, fmt_value, level_text, markdown_table, p_text
 from biomedclf.stats.records import Lead, StudyStats
-
-#: The primary metric's name in words.
-METRIC_WORDS = {
-    "accuracy": "test accuracy",
-    "balanced_accuracy": "balanced accuracy",
-    "auroc": "AUROC",
-}
 
 
 def metric_words(stats: StudyStats) -> str:
     """The primary metric in words (``macro AUROC`` for more than two classes)."""
-    metric = stats.ranking.metric
-    words = "macro AUROC" if metric == "auroc" and stats.multiclass else METRIC_WORDS[metric]
-    return words.replace("test", stats.scope)
+    return metric_name(stats.ranking.metric, stats.scope, stats.multiclass)
 
 
 def _value(x: float | None, metric: str) -> str:
@@ -80,7 +72,7 @@ def ranking_rows(stats: StudyStats) -> tuple[list[str], list[list[Any]]]:
 
 def ranking_markdown(stats: StudyStats) -> str:
     """The ranking as a Markdown table."""
-    r, conf = stats.ranking, stats.confidence_label
+    r, conf = stats.ranking, level_text(stats.settings.confidence)
     leads = {v.variant: v for v in r.versus}
     rows = []
     for rank, row in enumerate(r.order, 1):
@@ -107,7 +99,7 @@ def ranking_markdown(stats: StudyStats) -> str:
     header = [
         "Rank",
         "Variant",
-        metric_words(stats).capitalize(),
+        capitalised(metric_words(stats)),
         f"{conf} CI",
         f"Best minus variant ({conf} CI)",
         "Holm p",
@@ -130,7 +122,7 @@ def ranking_sentence(stats: StudyStats) -> str:
     top = r.order[0]
     text = (
         f"**{r.best}** has the highest {metric_words(stats)}: {_value(top.estimate, r.metric)} "
-        f"({stats.confidence_label} CI {_value(top.low, r.metric)} to "
+        f"({level_text(stats.settings.confidence)} CI {_value(top.low, r.metric)} to "
         f"{_value(top.high, r.metric)}, mean over seeds)."
     )
     if r.versus:

@@ -1,8 +1,8 @@
 """The study-wide tables: test metrics and training time of every variant.
 
-Rows and Markdown of ``tables/test_metrics.{csv,md}`` (per seed in the CSV plus mean, sd and
-seed-ensemble rows; mean ± sd with the bootstrap interval in the Markdown) and of
-``tables/training_time.{csv,md}``, from :class:`biomedclf.stats.records.StudyStats`. Two-class
+Rows and Markdown of the ``test_metrics`` table (per seed in the CSV plus mean, sd and
+seed-ensemble rows; mean ± sd with the bootstrap interval in the Markdown) and of the
+``training_time`` table, from :class:`biomedclf.stats.records.StudyStats`. Two-class
 studies show the metrics at threshold 0.5 (and the Youden threshold in the CSV) followed by
 the multi-class ones; studies with more classes show accuracy, balanced accuracy, macro-F1,
 Cohen's kappa, macro AUROC, the multi-class Brier score and the top-label ECE. The runs give
@@ -17,7 +17,14 @@ from typing import Any
 
 from biomedclf.evaluate.metrics import METRIC_KEYS
 from biomedclf.layout import RunFiles
-from biomedclf.report.rendering import fmt_ci, fmt_int, fmt_mean_sd, fmt_value, markdown_table
+from biomedclf.report.rendering import (
+    fmt_ci,
+    fmt_int,
+    fmt_mean_sd,
+    fmt_value,
+    level_text,
+    markdown_table,
+)
 from biomedclf.stats.records import Interval, MetricIntervals, StudyStats, Summary, VariantStats
 
 #: Metrics of the 0.5-threshold block in the two-class tables.
@@ -230,7 +237,7 @@ def _multiclass_markdown_row(v: str, vs: VariantStats) -> list[Any]:
 
 def metrics_table_markdown(runs: Sequence[RunFiles], stats: StudyStats) -> str:
     """Markdown table: mean ± sd over seeds per variant, with the bootstrap intervals."""
-    conf = stats.confidence_label
+    conf = level_text(stats.settings.confidence)
     if stats.multiclass:
         kappa = "quadratic" if stats.kappa_weights == "quadratic" else "unweighted"
         header = [

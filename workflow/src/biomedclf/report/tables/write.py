@@ -1,16 +1,19 @@
 """The study's tables, as CSV (every number, per seed) and Markdown (mean ± sd, for reading).
 
-Written by the aggregate rules from :class:`biomedclf.stats.records.StudyStats`:
+Written by the ``study_tables`` and ``comparison_tables`` rules from ``stats/stats.json``
+(:class:`biomedclf.stats.records.StudyStats`), each table into the [CSV, Markdown] files the
+rule names:
 
-* ``tables/test_metrics.{csv,md}``: test metrics per variant, per seed in the CSV plus mean,
-  sd and seed-ensemble rows; the Markdown shows mean ± sd with the bootstrap interval;
-* ``tables/training_time.{csv,md}``: training time, throughput and model size per variant
-  (both built by :mod:`biomedclf.report.tables.study`);
-* ``tables/per_class.{csv,md}``: each class's one-vs-rest metrics per variant
+* ``test_metrics``: test metrics per variant, per seed in the CSV plus mean, sd and
+  seed-ensemble rows; the Markdown shows mean ± sd with the bootstrap interval;
+* ``training_time``: training time, throughput and model size per variant (both built by
+  :mod:`biomedclf.report.tables.study`);
+* ``per_class``: each class's one-vs-rest metrics per variant
   (:mod:`biomedclf.report.tables.per_class`);
-* ``tables/comparison_{comp}.{csv,md}``: baseline against each variant: final train and
+* ``ranking``: which variant is best (:mod:`biomedclf.report.tables.ranking`);
+* ``comparison`` (of one comparison): baseline against each variant: final train and
   validation accuracy, overfitting gap, test accuracy, training time;
-* ``tables/stats_{comp}.{csv,md}``: paired differences with intervals, McNemar p, verdict
+* ``stats`` (of one comparison): paired differences with intervals, McNemar p, verdict
   (both built by :mod:`biomedclf.report.tables.comparison`).
 
 The architecture table, which needs no statistics, is :mod:`biomedclf.report.tables.architecture`.
@@ -20,10 +23,12 @@ Numbers are rendered by :mod:`biomedclf.report.rendering`; every file is written
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from biomedclf.layout import RunFiles
-from biomedclf.report.rendering import output_dir, write_csv, write_text
+from biomedclf.report.rendering import level_text, write_csv, write_text
 from biomedclf.report.tables.comparison import (
     comparison_markdown,
     comparison_rows,
@@ -38,7 +43,7 @@ from biomedclf.report.tables.study import (
     training_time_markdown,
     training_time_rows,
 )
-from biomedclf.stats.records import StudyStats
+from biomedclf.stats.records import StudyStats, read_stats
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +63,7 @@ PER_CLASS_NOTE = (
 
 def test_metrics_note(stats: StudyStats) -> str:
     """The paragraph that explains the test-metrics table."""
-    conf, n_boot = stats.confidence_label, stats.settings.n_bootstrap
+    conf, n_boot = level_text(stats.settings.confidence), stats.settings.n_bootstrap
     ci = (
         f"The {conf} CI is a percentile bootstrap ({n_boot} resamples of the {stats.scope} "
         "images) of the mean over seeds."
@@ -77,94 +82,103 @@ def test_metrics_note(stats: StudyStats) -> str:
     )
 
 
-def write_study_tables(runs: list[RunFiles], stats: StudyStats, out_dir: Path) -> list[Path]:
-    """Write ``tables/test_metrics.{csv,md}``, ``tables/training_time.{csv,md}``,
-    ``tables/per_class.{csv,md}`` and ``tables/ranking.{csv,md}``.
+#: A table as written: its CSV header and rows, and its Markdown text.
+Table = tuple[list[str], list[list[Any]], str]
 
-    ``out_dir`` is the study folder (``results/{name}``) or its ``tables`` folder. Returns the
-    paths written.
-    """
-    tables = output_dir(out_dir, "tables")
-    header, rows = metrics_table_rows(runs, stats)
-    paths = [
-        write_csv(tables / "test_metrics.csv", header, rows),
-        write_text(
-            tables / "test_metrics.md",
+
+def study_tables(runs: Sequence[RunFiles], stats: StudyStats) -> dict[str, Table]:
+    """The study-wide tables by name: test metrics, training time, per class, ranking."""
+    return {
+        "test_metrics": (
+            *metrics_table_rows(runs, stats),
             f"# {stats.scope.capitalize()} metrics per variant\n\n"
             + test_metrics_note(stats)
             + "\n\n"
             + metrics_table_markdown(runs, stats),
         ),
-    ]
-    header, rows = training_time_rows(runs, stats)
-    paths += [
-        write_csv(tables / "training_time.csv", header, rows),
-        write_text(
-            tables / "training_time.md",
+        "training_time": (
+            *training_time_rows(runs, stats),
             "# Training time per variant\n\n"
             "Mean ± sd over seeds of the training loop's wall time (no start-up).\n\n"
             + training_time_markdown(runs, stats),
         ),
-    ]
-    header, rows = per_class_rows(runs, stats)
-    paths += [
-        write_csv(tables / "per_class.csv", header, rows),
-        write_text(
-            tables / "per_class.md",
+        "per_class": (
+            *per_class_rows(runs, stats),
             "# Metrics per class\n\n" + PER_CLASS_NOTE + "\n\n" + per_class_markdown(runs, stats),
         ),
-    ]
-    header, rows = ranking_rows(stats)
-    paths += [
-        write_csv(tables / "ranking.csv", header, rows),
-        write_text(
-            tables / "ranking.md",
+        "ranking": (
+            *ranking_rows(stats),
             "# Which variant is best\n\n"
             + ranking_sentence(stats)
             + "\n\n"
             + ranking_markdown(stats),
         ),
-    ]
+    }
+
+
+def comparison_tables(name: str, comparison: dict, stats: StudyStats) -> dict[str, Table]:
+    """The tables of comparison ``name`` (its config entry) by name: comparison, stats."""
+    baseline = comparison["baseline"]
+    return {
+        "comparison": (
+            *comparison_rows(name, comparison, stats),
+            f"# Comparison {name}: baseline {baseline}\n\n"
+            "Mean ± sd over seeds. Final train/val accuracy: last epoch of training; gap: "
+            "train minus validation accuracy, a measure of overfitting.\n\n"
+            + comparison_markdown(name, comparison, stats),
+        ),
+        "stats": (
+            *stats_rows(name, comparison, stats),
+            f"# Statistics of comparison {name}: each variant minus {baseline}\n\n"
+            f"Paired differences on the same {stats.scope} images with "
+            f"{level_text(stats.settings.confidence)} percentile-bootstrap intervals (accuracy "
+            "in percentage points); McNemar's exact test on the paired correct/incorrect "
+            "outcomes. The verdict comes from the pooled interval."
+            + MULTICLASS_STATS_NOTE * stats.multiclass
+            + "\n\n"
+            + stats_markdown(name, comparison, stats),
+        ),
+    }
+
+
+def write_tables(
+    tables: dict[str, Table], outputs: Mapping[str, Sequence[Path | str]]
+) -> list[Path]:
+    """Write each table to its [CSV, Markdown] files of ``outputs``; returns the paths."""
+    unknown = sorted(set(outputs) - set(tables))
+    missing = sorted(set(tables) - set(outputs))
+    if unknown or missing:
+        raise ValueError(
+            f"table outputs: the rule names {sorted(outputs)}, this step writes "
+            f"{sorted(tables)} (missing {missing}, unknown {unknown}); name a [csv, md] pair "
+            "for each table"
+        )
+    paths = []
+    for name, (header, rows, text) in tables.items():
+        csv_path, md_path = map(Path, outputs[name])
+        paths += [write_csv(csv_path, header, rows), write_text(md_path, text)]
     log.info("wrote %s", ", ".join(str(p) for p in paths))
     return paths
+
+
+def write_study_tables(
+    runs: Sequence[RunFiles], stats: Path | str, outputs: Mapping[str, Sequence[Path | str]]
+) -> list[Path]:
+    """Write the study-wide tables (:func:`study_tables`) of ``runs`` from stats.json at
+    ``stats``; ``outputs`` maps each table's name to its [CSV, Markdown] files."""
+    return write_tables(study_tables(runs, read_stats(stats)), outputs)
 
 
 def write_comparison_tables(
-    comp_name: str, comparison: dict, runs: list[RunFiles], stats: StudyStats, out_dir: Path
+    name: str,
+    comparison: dict,
+    runs: Sequence[RunFiles],
+    stats: Path | str,
+    outputs: Mapping[str, Sequence[Path | str]],
 ) -> list[Path]:
-    """Write ``tables/comparison_{comp}.{csv,md}`` and ``tables/stats_{comp}.{csv,md}``.
-
-    ``comparison`` is the config entry (``{"baseline", "variants", "claim"?}``); ``out_dir``
-    the study folder or its ``tables`` folder. Returns the paths written.
-    """
-    stats.variant_order(runs)  # every run covered by stats
-    tables = output_dir(out_dir, "tables")
-    baseline = comparison.get("baseline")
-    header, rows = comparison_rows(comp_name, comparison, stats)
-    paths = [
-        write_csv(tables / f"comparison_{comp_name}.csv", header, rows),
-        write_text(
-            tables / f"comparison_{comp_name}.md",
-            f"# Comparison {comp_name}: baseline {baseline}\n\n"
-            "Mean ± sd over seeds. Final train/val accuracy: last epoch of training; gap: "
-            "train minus validation accuracy, a measure of overfitting.\n\n"
-            + comparison_markdown(comp_name, comparison, stats),
-        ),
-    ]
-    header, rows = stats_rows(comp_name, comparison, stats)
-    paths += [
-        write_csv(tables / f"stats_{comp_name}.csv", header, rows),
-        write_text(
-            tables / f"stats_{comp_name}.md",
-            f"# Statistics of comparison {comp_name}: each variant minus {baseline}\n\n"
-            f"Paired differences on the same {stats.scope} images with {stats.confidence_label} "
-            "percentile-bootstrap intervals (accuracy in percentage points); McNemar's exact "
-            "test on the paired correct/incorrect outcomes. The verdict comes from the pooled "
-            "interval."
-            + MULTICLASS_STATS_NOTE * stats.multiclass
-            + "\n\n"
-            + stats_markdown(comp_name, comparison, stats),
-        ),
-    ]
-    log.info("wrote %s", ", ".join(str(p) for p in paths))
-    return paths
+    """Write the tables of comparison ``name`` (:func:`comparison_tables`; ``comparison`` is
+    its config entry) from stats.json at ``stats``; every run must be in the statistics.
+    ``outputs`` maps ``comparison`` and ``stats`` to their [CSV, Markdown] files."""
+    study = read_stats(stats)
+    study.variant_order(runs)  # every run covered by the statistics
+    return write_tables(comparison_tables(name, comparison, study), outputs)

@@ -1,0 +1,168 @@
+"""A comparison's learning curves and two-class ROC curves.
+
+* learning curves: accuracy (top) and loss (bottom) per epoch, one column per variant of the
+  comparison (baseline first), train dashed and validation solid, the mean over seeds with a
+  min–max band; the loss axis is named after the loss the runs trained with (their
+  ``train.json``);
+* ROC: the curves of the seed-ensembled probabilities, AUROC with its bootstrap interval in
+  the legend (for more than two classes: :func:`biomedclf.report.figures.classes.plot_class_roc`).
+
+Drawn by :func:`biomedclf.report.figures.plots.plot_comparison`; numbers come from the study's
+statistics, curves and ROC points from the run files (:mod:`biomedclf.evaluate.run_results`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from biomedclf.evaluate.run_results import (
+    comparison_members,
+    ensembled,
+    load_history,
+    load_train_info,
+    runs_of,
+)
+from biomedclf.layout import RunFiles
+from biomedclf.report.figures.classes import plot_class_roc
+from biomedclf.report.figures.style import colours_for, figure_file
+from biomedclf.report.labels import loss_label
+from biomedclf.report.rendering import is_finite, level_text, plural
+from biomedclf.stats.records import StudyStats
+from biomedclf.train.threshold import roc_curve
+
+log = logging.getLogger(__name__)
+
+
+def _curve_band(
+    histories: list[dict[str, np.ndarray]], column: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Epochs, mean, min and max over seeds of one history column (seeds may stop early)."""
+    last = max(int(h["epoch"].max()) for h in histories)
+    epochs = np.arange(1, last + 1)
+    table = np.full((len(histories), last), np.nan)
+    for i, h in enumerate(histories):
+        table[i, h["epoch"] - 1] = h[column]
+    keep = ~np.all(np.isnan(table), axis=0)
+    with np.errstate(all="ignore"):
+        return (
+            epochs[keep],
+            np.nanmean(table[:, keep], axis=0),
+            np.nanmin(table[:, keep], axis=0),
+            np.nanmax(table[:, keep], axis=0),
+        )
+
+
+def trained_losses(runs: Sequence[RunFiles]) -> list[str]:
+    """The ``loss`` each run trained with (its train.json)."""
+    losses = []
+    for run in runs:
+        info = load_train_info(run.train_json)
+        if "loss" not in info:
+            raise ValueError(
+                f"{run.train_json}: no 'loss' (the loss the run trained with); rerun its "
+                "training job"
+            )
+        losses.append(info["loss"])
+    return losses
+
+
+def _draw_metric(ax: Any, histories: list[dict], metric: str, colour: Any) -> None:
+    """Train (dashed) and validation (solid) mean of ``metric`` with the min–max band."""
+    scale = 100.0 if metric == "accuracy" else 1.0
+    for split, style in (("train", "--"), ("val", "-")):
+        ep, mean, lo, hi = _curve_band(histories, f"{split}_{metric}")
+        name = "train" if split == "train" else "validation"
+        ax.plot(ep, mean * scale, style, color=colour, lw=1.6, label=f"{name} (mean)")
+        if len(histories) > 1:
+            alpha = 0.12 if split == "train" else 0.22
+            ax.fill_between(ep, lo * scale, hi * scale, color=colour, alpha=alpha, lw=0)
+
+
+def plot_curves(
+    comp_name: str,
+    comparison: dict,
+    runs: Sequence[RunFiles],
+    path: Path,
+    colours: dict[str, Any] | None = None,
+) -> Path:
+    """Accuracy and loss per epoch, one column per variant, mean line with a min–max band."""
+    members = comparison_members(comp_name, comparison, runs)
+    colours = colours or colours_for(members)
+    shown = [r for v in members for r in runs_of(runs, v)]
+    labels = (("accuracy", "Accuracy (%)"), ("loss", loss_label(trained_losses(shown))))
+    histories = {v: [load_history(r.history) for r in runs_of(runs, v)] for v in members}
+    width = 3.6 * len(members) + 0.4
+    with figure_file(path, width, 5.6, (2, len(members)), sharey="row") as (fig, axes):
+        for j, v in enumerate(members):
+            role = "baseline" if j == 0 else "variant"
+            for i, (metric, label) in enumerate(labels):
+                ax = axes[i, j]
+                _draw_metric(ax, histories[v], metric, colours[v])
+                ax.set_xlabel("Epoch")
+                if j == 0:
+                    ax.set_ylabel(label)
+                if i == 0:
+                    ax.set_title(f"{v} ({role}), {plural(len(histories[v]), 'seed')}")
+                ax.legend(loc="best")
+                ax.xaxis.get_major_locator().set_params(integer=True)
+        band = "band: min–max over seeds; " if any(len(h) > 1 for h in histories.values()) else ""
+        fig.suptitle(
+            f"Comparison {comp_name}: training curves ({band}train dashed, validation solid)"
+        )
+    return path
+
+
+def _auroc_label(stats: StudyStats, variant: str) -> str:
+    """``: AUROC 0.812 [0.750, 0.870]`` from the ensemble's interval; empty when undefined."""
+    vs = stats.variants.get(variant)
+    auc = vs.bootstrap.ensemble.auroc if vs else None
+    if auc is None or not is_finite(auc.estimate):
+        return ""
+    label = f": AUROC {auc.estimate:.3f}"
+    if is_finite(auc.low) and is_finite(auc.high):
+        label += f" [{auc.low:.3f}, {auc.high:.3f}]"
+    return label
+
+
+def plot_roc(
+    comp_name: str,
+    comparison: dict,
+    runs: Sequence[RunFiles],
+    stats: StudyStats,
+    path: Path,
+    colours: dict[str, Any] | None = None,
+) -> Path:
+    """ROC curves of the seed-ensembled probabilities of each variant in the comparison; for
+    more than two classes one panel per class
+    (:func:`biomedclf.report.figures.classes.plot_class_roc`)."""
+    if stats.multiclass:
+        return plot_class_roc(comp_name, comparison, runs, stats, path, colours)
+    members = comparison_members(comp_name, comparison, runs)
+    colours = colours or colours_for(members)
+    with figure_file(path, 5.0, 4.6) as (_, axes):
+        ax = axes[0, 0]
+        ax.plot([0, 1], [0, 1], ":", color="grey", lw=1, label="chance")
+        for v in members:
+            labels, probs, n_seeds = ensembled(runs, v)
+            label = f"{v} ({plural(n_seeds, 'seed')})" + _auroc_label(stats, v)
+            if len(np.unique(labels)) < 2:
+                log.warning("%s: one class in the test set; no ROC curve", v)
+                continue
+            fpr, tpr, _ = roc_curve(labels, probs[:, 1])
+            ax.plot(fpr, tpr, color=colours[v], lw=1.6, label=label)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.01)
+        ax.set_aspect("equal")
+        ax.set_xlabel("False positive rate (1 − specificity)")
+        ax.set_ylabel("True positive rate (sensitivity)")
+        ax.set_title(
+            f"Comparison {comp_name}: ROC, seed-ensembled probabilities\n"
+            f"(legend: AUROC [{level_text(stats.settings.confidence)} bootstrap CI])"
+        )
+        ax.legend(loc="lower right")
+    return path

@@ -1,0 +1,140 @@
+"""What a training job reads: the cache files the rule names, by role, checked together and
+put on the training device.
+
+Without folds the job reads the train, val and test splits; on a fold of the cross-validation
+pool (``data.split.folds``) it reads the pool, its fold file and the test split and trains on
+the fold's parts (:func:`biomedclf.data.fold_cache.fold_parts`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from biomedclf.data.cache import CachedSplit, load_split
+from biomedclf.train.augment import normalisation_tensors
+
+
+@dataclass
+class TrainingData:
+    """The cache's splits, and the training and validation tensors on the training device."""
+
+    train: CachedSplit
+    val: CachedSplit
+    test: CachedSplit
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
+    heldout: CachedSplit | None = None  # cross-validation: the fold the model never sees
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(channels, image size) of the images."""
+        return int(self.train.images.shape[1]), int(self.train.images.shape[2])
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.train.class_names)
+
+
+#: The cache files a training job reads, by role: the three splits, or on a fold of the
+#: cross-validation pool (``data.split.folds``) the pool, its fold file and the test split.
+SPLIT_ROLES = ("train", "val", "test")
+FOLD_ROLES = ("pool", "folds", "test")
+
+
+def load_cached_split(path: Path | str) -> CachedSplit:
+    """Load one split file of the data cache (biomedclf.data.cache) and check what training
+    needs."""
+    data = load_split(path)
+    if data.images.dtype != torch.uint8 or data.images.dim() != 4:
+        raise ValueError(
+            f"{path}: images must be a uint8 N x C x H x W tensor, got {data.images.dtype} "
+            f"{tuple(data.images.shape)}; delete it and rerun the prepare step"
+        )
+    if data.images.shape[0] != data.labels.shape[0]:
+        raise ValueError(f"{path}: images and labels differ in count; rerun the prepare step")
+    return data
+
+
+def data_paths(data: Mapping[str, Path | str], fold: int | None) -> dict[str, Path]:
+    """The cache files to read, by role (:data:`SPLIT_ROLES`, or :data:`FOLD_ROLES` on a fold);
+    ``ValueError`` when ``data`` lacks one."""
+    want = SPLIT_ROLES if fold is None else FOLD_ROLES
+    missing = [r for r in want if r not in data]
+    if missing:
+        on = "one fixed split" if fold is None else f"fold {fold}"
+        raise ValueError(
+            f"training on {on} reads the cache files {', '.join(want)}, but no path was given "
+            f"for {', '.join(missing)} (given: {', '.join(data) or 'none'})"
+        )
+    return {r: Path(data[r]) for r in want}
+
+
+def load_training_data(
+    data: Mapping[str, Path | str], device: torch.device, fold: int | None = None
+) -> TrainingData:
+    """Read the cache files of ``data`` (role -> path, :func:`data_paths`), check them, and put
+    train and val on ``device`` (uint8: 4x smaller than float). The test split is only
+    predicted once training has ended.
+
+    ``fold`` (cross-validation): train and val are that fold's parts of the pool and the
+    held-out fold is scored with the test split (:func:`biomedclf.data.fold_cache.fold_parts`).
+    """
+    paths = data_paths(data, fold)
+    heldout = None
+    if fold is None:
+        train, val, test = (load_cached_split(paths[r]) for r in SPLIT_ROLES)
+    else:
+        from biomedclf.data.fold_cache import fold_parts
+
+        pool = load_cached_split(paths["pool"])
+        train, val, heldout = fold_parts(pool, paths["folds"], fold)
+        test = load_cached_split(paths["test"])
+    check_splits(paths, train, val, [s for s in (val, test, heldout) if s is not None])
+    mean, std = normalisation_tensors(train.mean, train.std, device)
+    return TrainingData(
+        train=train,
+        val=val,
+        test=test,
+        x_train=train.images.to(device),
+        y_train=train.labels.to(device=device, dtype=torch.int64),
+        x_val=val.images.to(device),
+        y_val=val.labels.to(device=device, dtype=torch.int64),
+        mean=mean,
+        std=std,
+        heldout=heldout,
+    )
+
+
+def check_splits(
+    paths: dict[str, Path], train: CachedSplit, val: CachedSplit, others: list[CachedSplit]
+) -> None:
+    """Raise ``ValueError`` naming the files when the splits cannot train a model together:
+    images not square, an empty train or val split, shapes or class lists that differ."""
+    where = ", ".join(map(str, paths.values()))
+    n_train, channels, height, width = (int(v) for v in train.images.shape)
+    if height != width:
+        raise ValueError(f"{where}: images must be square, got {height}x{width}")
+    if n_train == 0 or len(val) == 0:
+        raise ValueError(
+            f"{where}: the train ({n_train}) or val ({len(val)}) split is empty; "
+            "give data.split.val a larger fraction or add images"
+        )
+    if any(tuple(s.images.shape[1:]) != (channels, height, width) for s in others):
+        raise ValueError(f"{where}: train, val and test images differ in shape; rerun prepare")
+    n_classes = len(train.class_names)
+    for split in (train, *others):
+        if split.class_names != train.class_names or (
+            len(split) and not 0 <= int(split.labels.min()) <= int(split.labels.max()) < n_classes
+        ):
+            raise ValueError(
+                f"{where}: the splits' class lists or labels disagree (classes "
+                f"{train.class_names}); delete the cache and rerun prepare"
+            )
