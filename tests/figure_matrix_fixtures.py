@@ -15,6 +15,7 @@ for the convolutional kinds, integrated gradients and first-layer weights for ``
 from __future__ import annotations
 
 import csv
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,7 @@ class Case:
     n_images: int = 16
     long_names: bool = False
     n_test: int = 60
+    architecture: bool = False  # write the architecture table (builds the models with torch)
 
 
 def long_name(prefix: str, i: int) -> str:
@@ -110,6 +112,7 @@ def comparisons(case: Case) -> dict[str, dict[str, Any]]:
     return out
 
 
+@functools.lru_cache(maxsize=1024)
 def case_image(path: str, case: Case) -> np.ndarray:
     """The uint8 C x H x W test image of ``path``: a blob; with ``padded``, a landscape
     source padded to the square with black bands above and below; tinted with 3 channels."""
@@ -202,10 +205,13 @@ def build_runs(root: Path, case: Case) -> tuple[list[layout.RunFiles], dict[str,
     for v, m in zip(names, case.models):
         if m.kind == "linear":
             study["variants"][v]["model_args"] = {"hidden": [m.units]}
+    data = study["data_summary"]
+    data.update(image_size=case.image_size, channels=case.channels, n_classes=case.n_classes)
+    data["split"] = {"val": 0.2, "test": 0.2, "seed": 0, "group": None, "group_pattern": None}
     if case.folds:
         cross_validate(root, runs, case.folds, accuracy)
+        data["folds"] = {"k": case.folds, "seed": 0, "inner_val": 0.2}
     study["folds"] = case.folds
-    study["data_summary"].update(image_size=case.image_size, channels=case.channels)
     layout.data_file(root, "summary").write_text(json.dumps(study["data_summary"]))
     return runs, study
 
@@ -214,7 +220,8 @@ def _maps(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` smooth non-negative maps (a blob each) at ``size`` x ``size``, float32."""
     yy, xx = np.mgrid[:size, :size] / size
     cy, cx = rng.uniform(0.1, 0.9, (2, n, 1, 1))
-    return np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 0.02).astype(np.float32)
+    # rounded: exact zeros away from the blob, as cheap to deflate as real maps
+    return np.round(np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 0.02), 2).astype(np.float32)
 
 
 def _weights(model: Model, case: Case) -> np.ndarray:

@@ -1,13 +1,14 @@
-"""Ranking by the primary metric, best-vs-each paired bootstrap, Holm's correction."""
+"""Ranking by the primary metric, best-vs-each recipe-level tests, Holm's correction."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from aggregate_fixtures import make_study, statistics_section
+from aggregate_fixtures import make_study, seed_disagreement_study, statistics_section
 from statsmodels.stats.multitest import multipletests
 
-from biomedclf.stats.ranking import bootstrap_p_value, holm
+from biomedclf.stats.ranking import holm
+from biomedclf.stats.recipe import two_sided_p_value
 from biomedclf.stats.records import StudyStats
 from biomedclf.stats.study import study_statistics
 
@@ -27,10 +28,10 @@ def test_holm_matches_statsmodels(seed: int) -> None:
 
 
 def test_bootstrap_p_value_is_the_doubled_smaller_tail() -> None:
-    assert bootstrap_p_value(np.array([0.1, 0.2, 0.3, -0.1])) == pytest.approx(0.5)
-    assert bootstrap_p_value(np.array([0.1, 0.2, 0.3, 0.4])) == 0.0
-    assert bootstrap_p_value(np.array([0.0, 0.0])) == 1.0
-    assert bootstrap_p_value(np.array([np.nan])) is None
+    assert two_sided_p_value(np.array([0.1, 0.2, 0.3, -0.1])) == pytest.approx(0.5)
+    assert two_sided_p_value(np.array([0.1, 0.2, 0.3, 0.4])) == 0.0
+    assert two_sided_p_value(np.array([0.0, 0.0])) == 1.0
+    assert two_sided_p_value(np.array([np.nan])) is None
 
 
 def test_best_variant_and_whether_its_lead_is_real(tmp_path) -> None:
@@ -52,8 +53,13 @@ def test_best_variant_and_whether_its_lead_is_real(tmp_path) -> None:
     assert versus["weak"].difference == pytest.approx(30 / 80)
     assert versus["weak"].low > 0 and versus["weak"].lead_is_real
     raw = [v.p_value for v in ranking.versus]
+    assert raw == [v.recipe.p_value for v in ranking.versus]
     assert [v.p_holm for v in ranking.versus] == holm(raw)
     assert ranking.alpha == pytest.approx(0.05)
+    # every seed right on the same images: no training variance, recipe == images-only width
+    assert versus["weak"].recipe.components.run_variance.variant == 0
+    assert versus["weak"].trained_models.low > 0
+    assert [r.n_seeds for r in ranking.order] == [3, 3, 3]
 
 
 def test_ranking_by_another_metric_and_an_unknown_one(tmp_path) -> None:
@@ -68,3 +74,31 @@ def test_ranking_by_another_metric_and_an_unknown_one(tmp_path) -> None:
     assert [r.estimate for r in ranking.order] == [means[v] for v in order]
     with pytest.raises(ValueError, match="statistics.primary"):
         statistics_of(runs, n_bootstrap=50, primary="f1")
+
+
+def test_the_ranking_tests_leads_on_the_recipe_intervals(tmp_path) -> None:
+    """cnn_dropout is ahead of cnn on every seed and its images-only lead is clear, but the
+    seeds' spread leaves the recipe undecided: its lead is not real. The ranking and the
+    comparison give the same recipe-level numbers for the pair."""
+    runs, study = seed_disagreement_study(tmp_path)
+    result = study_statistics(
+        runs, study["comparisons"], statistics_section(n_bootstrap=1000, seed=0), "test"
+    )
+    ranking = result.ranking
+    assert ranking.best == "cnn_dropout"
+    lead = next(v for v in ranking.versus if v.variant == "cnn")
+    assert lead.trained_models.low > 0 and lead.trained_models.p_value < 0.01
+    assert lead.low < 0 < lead.high and not lead.lead_is_real
+    assert lead.p_value == lead.recipe.p_value > 0.05
+    assert lead.recipe.seeds_needed > 3 and lead.recipe.few_seeds
+    comparison = result.result("dropout", "cnn_dropout").accuracy.recipe
+    assert (lead.difference, lead.low, lead.high, lead.p_value) == (
+        comparison.difference,
+        comparison.low,
+        comparison.high,
+        comparison.p_value,
+    )
+    top = ranking.order[0]
+    seed_mean = result.variants["cnn_dropout"].bootstrap.seed_mean.accuracy
+    assert (top.trained_models.low, top.trained_models.high) == (seed_mean.low, seed_mean.high)
+    assert top.low < seed_mean.low and top.high > seed_mean.high  # the runs' spread counts

@@ -30,11 +30,19 @@ def test_rows_follow_the_statistics(known) -> None:
     _, _, raw, parsed = known
     header, rows = ranking_rows(parsed)
     assert [r[1] for r in rows] == [o["variant"] for o in raw["ranking"]["order"]]
-    assert rows[0][6:] == [None] * 6  # the best has no difference to itself
+    best = dict(zip(header, rows[0]))
+    assert best["n_seeds"] == 3 and best["ci_low"] == raw["ranking"]["order"][0]["low"]
+    assert rows[0][9:] == [None] * 10  # the best has no difference to itself
     weak = dict(zip(header, rows[2]))
     want = next(v for v in raw["ranking"]["versus"] if v["variant"] == "weak")
-    assert weak["best_minus_variant"] == want["difference"] and weak["p_holm"] == want["p_holm"]
-    assert weak["lead_is_real"] is True
+    assert weak["best_minus_variant"] == want["recipe"]["difference"]
+    assert (weak["diff_ci_low"], weak["p_value"]) == (
+        want["recipe"]["low"],
+        want["recipe"]["p_value"],
+    )
+    assert weak["p_holm"] == want["p_holm"] and weak["lead_is_real"] is True
+    assert weak["seeds_needed"] == want["recipe"]["seeds_needed"]
+    assert weak["trained_models_diff_ci_low"] == want["trained_models"]["low"]
 
 
 def test_markdown_and_sentence_say_which_lead_is_real(known) -> None:
@@ -43,9 +51,11 @@ def test_markdown_and_sentence_say_which_lead_is_real(known) -> None:
     assert text.startswith("**strong** has the highest test accuracy: 87.5 %")
     assert "over twin +0.0 pp (not detectable" in text
     assert "over weak +37.5 pp (real, Holm-adjusted p" in text
+    assert "recipe-level p-value" in text and "3 training runs of each and 80 test images" in text
     table = ranking_markdown(parsed).splitlines()
+    assert "| 95% CI (recipe) | 95% CI (these trained models) |" in table[0]
     assert table[2].startswith("| 1 | strong | 87.5 % |") and "best" in table[2]
-    assert table[4].startswith("| 3 | weak | 50.0 % |") and table[4].endswith("| yes |")
+    assert table[4].startswith("| 3 | weak | 50.0 % |") and "| < 0.001 | yes |" in table[4]
 
 
 def test_study_tables_write_the_ranking(known, tmp_path) -> None:

@@ -9,7 +9,7 @@ import statistics as pystats
 
 import numpy as np
 import pytest
-from aggregate_fixtures import make_study, statistics_section
+from aggregate_fixtures import make_study, seed_disagreement_study, statistics_section
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import accuracy_score, roc_auc_score
 
@@ -326,7 +326,7 @@ def test_study_statistics_structure_and_json(fake_study):
     _, runs, study, result = fake_study
     text = json.dumps(result, allow_nan=False)  # strict JSON: no NaN
     assert json.loads(text) == result
-    assert result["format"] == "biomedclf-stats/4"
+    assert result["format"] == "biomedclf-stats/5"
     assert set(result["variants"]) == set(study["variants"])
     v = result["variants"]["cnn"]
     assert v["seeds"] == [0, 1, 2]
@@ -369,27 +369,73 @@ def test_study_comparisons(fake_study):
     assert r["seeds"] == [0, 1, 2]
     assert [e["seed"] for e in r["accuracy"]["per_seed"]] == [0, 1, 2]
     assert [e["seed"] for e in r["mcnemar"]["per_seed"]] == [0, 1, 2]
-    pooled = r["accuracy"]["pooled"]
-    assert pooled["low"] <= pooled["difference"] <= pooled["high"]
+    trained, recipe = r["accuracy"]["trained_models"], r["accuracy"]["recipe"]
+    assert trained["low"] <= trained["difference"] <= trained["high"]
     mean_diff = np.mean(
         result["variants"]["cnn_dropout"]["metrics"]["threshold_0.5"]["accuracy"]["values"]
     ) - np.mean(result["variants"]["cnn"]["metrics"]["threshold_0.5"]["accuracy"]["values"])
-    assert pooled["difference"] == pytest.approx(mean_diff)
+    assert trained["difference"] == pytest.approx(mean_diff) == recipe["difference"]
+    assert recipe["low"] <= recipe["difference"] <= recipe["high"]
+    assert recipe["n_seeds"] == {"baseline": 3, "variant": 3} and recipe["n_images"] == 80
     want = significance.verdict(
-        pooled["difference"], pooled["low"], pooled["high"], "accuracy", "cnn", "cnn_dropout", LEVEL
+        recipe["difference"], recipe["low"], recipe["high"], "accuracy", "cnn", "cnn_dropout", LEVEL
     )
-    assert (r["verdict"], r["verdict_text"]) == (want["verdict"], want["text"])
+    assert r["verdict"] == want["verdict"] == r["accuracy"]["verdict"]
+    assert r["verdict_text"] == want["text"] + " over 3 training runs of each and 80 test images"
+    tm = significance.verdict(
+        trained["difference"], trained["low"], trained["high"], confidence=LEVEL
+    )
+    assert r["accuracy"]["trained_models_verdict"] == tm["verdict"]
     assert r["train_seconds"]["ratio"] == pytest.approx(
         r["train_seconds"]["variant"]["mean"] / r["train_seconds"]["baseline"]["mean"]
     )
 
 
+def test_shared_resamples_give_the_paired_bootstrap_of_each_scope(fake_study):
+    """Every variant is drawn once on the study's image resamples (one set per metric
+    group): the intervals per seed, of the seed mean, of the ensemble and the differences for
+    these trained models equal the direct bootstraps on the same resamples."""
+    from biomedclf.evaluate.run_results import load_predictions
+
+    root, runs, _, result = fake_study
+    probs = {
+        v: np.stack([load_predictions(r.predictions).probs for r in runs if r.variant == v])
+        for v in ("cnn", "cnn_dropout")
+    }
+    y = load_predictions(runs[0].predictions).labels
+    seed = bootstrap.derive_seed(0, "images", "accuracy")
+    kw = {"n_bootstrap": 300, "confidence": LEVEL, "seed": seed}
+    r = result["comparisons"]["dropout"]["results"]["cnn_dropout"]["accuracy"]
+    pooled = bootstrap.paired_bootstrap_diffs(y, probs["cnn"], probs["cnn_dropout"], **kw)
+    got = r["trained_models"]
+    assert (got["low"], got["high"]) == pytest.approx(
+        (pooled["accuracy"]["low"], pooled["accuracy"]["high"])
+    )
+    one = bootstrap.paired_bootstrap_diffs(y, probs["cnn"][1], probs["cnn_dropout"][1], **kw)
+    assert r["per_seed"][1]["low"] == pytest.approx(one["accuracy"]["low"])
+    ens = bootstrap.paired_bootstrap_diffs(
+        y, probs["cnn"].mean(axis=0), probs["cnn_dropout"].mean(axis=0), **kw
+    )
+    assert r["ensemble"]["high"] == pytest.approx(ens["accuracy"]["high"])
+    boot = result["variants"]["cnn"]["bootstrap"]
+    seed_mean = bootstrap.bootstrap_intervals(y, probs["cnn"], ["balanced_accuracy"], **kw)
+    got = boot["seed_mean"]["balanced_accuracy"]
+    assert (got["estimate"], got["low"], got["high"]) == pytest.approx(
+        tuple(seed_mean["balanced_accuracy"][k] for k in ("estimate", "low", "high"))
+    )
+    auroc_seed = bootstrap.derive_seed(0, "images", "auroc")
+    per_seed = bootstrap.bootstrap_intervals(
+        y, probs["cnn"][2], ["auroc"], **{**kw, "seed": auroc_seed}
+    )
+    assert boot["per_seed"][2]["auroc"]["low"] == pytest.approx(per_seed["auroc"]["low"])
+
+
 def test_clearly_better_variant_is_better(known_study):
     _, result = known_study
     r = result["comparisons"]["up"]["results"]["strong"]
-    pooled = r["accuracy"]["pooled"]
-    assert pooled["difference"] == pytest.approx(28 / 80)
-    assert pooled["low"] > 0
+    recipe = r["accuracy"]["recipe"]
+    assert recipe["difference"] == pytest.approx(28 / 80)
+    assert recipe["low"] > 0 and r["accuracy"]["trained_models"]["low"] > 0
     assert r["verdict"] == "better" and r["accuracy"]["verdict"] == "better"
     assert r["verdict_text"].startswith("strong is better than base in test accuracy: +35.0 pp")
     assert all(e["difference"] == pytest.approx(28 / 80) for e in r["accuracy"]["per_seed"])
@@ -403,17 +449,19 @@ def test_clearly_better_variant_is_better(known_study):
 def test_clearly_worse_variant_is_worse(known_study):
     _, result = known_study
     r = result["comparisons"]["down"]["results"]["base"]
-    assert r["accuracy"]["pooled"]["difference"] == pytest.approx(-28 / 80)
-    assert r["accuracy"]["pooled"]["high"] < 0
+    assert r["accuracy"]["recipe"]["difference"] == pytest.approx(-28 / 80)
+    assert r["accuracy"]["recipe"]["high"] < 0
     assert r["verdict"] == "worse"
 
 
 def test_identical_predictions_show_no_detectable_difference(known_study):
     _, result = known_study
     r = result["comparisons"]["up"]["results"]["twin"]
-    pooled = r["accuracy"]["pooled"]
-    assert (pooled["difference"], pooled["low"], pooled["high"]) == (0.0, 0.0, 0.0)
+    for key in ("recipe", "trained_models"):
+        d = r["accuracy"][key]
+        assert (d["difference"], d["low"], d["high"], d["p_value"]) == (0.0, 0.0, 0.0, 1.0)
     assert r["verdict"] == "no detectable difference"
+    assert r["accuracy"]["recipe"]["seeds_needed"] is None
     assert r["mcnemar"]["ensemble"]["discordant"] == 0
     assert r["mcnemar"]["ensemble"]["p_value"] == 1.0
     assert all(m["p_value"] == 1.0 for m in r["mcnemar"]["per_seed"])
@@ -677,8 +725,10 @@ def test_k_class_verdicts_and_mcnemar_on_the_predicted_class(k_study):
     k, _, _, result = k_study
     n = 10 * k
     r = result["comparisons"]["up"]["results"]["strong"]
-    assert r["accuracy"]["pooled"]["difference"] == pytest.approx(round(0.95 * n) / n - 0.6)
-    assert r["verdict"] == "better" and r["accuracy"]["pooled"]["low"] > 0
+    assert r["accuracy"]["recipe"]["difference"] == pytest.approx(round(0.95 * n) / n - 0.6)
+    assert r["verdict"] == "better" and r["accuracy"]["recipe"]["low"] > 0
+    assert r["auroc"]["recipe"]["components"]["method"] == "bootstrap moments"
+    assert r["accuracy"]["recipe"]["components"]["method"] == "anova"
     assert r["balanced_accuracy"]["verdict"] in VERDICTS
     assert "macro AUROC" in r["auroc"]["verdict_text"]
     mc = r["mcnemar"]["ensemble"]
@@ -717,6 +767,91 @@ def test_out_of_fold_statistics_say_so_in_their_verdicts_and_warnings(fake_study
             before = test_result["comparisons"][name]["results"][v]
             texts = [res["verdict_text"], res["accuracy"]["verdict_text"], *res["warnings"]]
             assert not any("test accuracy" in t or "the test images" in t for t in texts)
-            assert res["accuracy"]["pooled"] == before["accuracy"]["pooled"]  # same numbers
+            for key in ("recipe", "trained_models"):  # same numbers
+                assert res["accuracy"][key] == before["accuracy"][key]
             if "test accuracy" in before["verdict_text"]:
                 assert "out-of-fold accuracy" in res["verdict_text"]
+
+
+# ---- recipe-level verdicts: training runs and test images ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def disagreeing(tmp_path_factory):
+    """The seed-disagreement study of issue 27 (147 test images, 3 seeds), as records."""
+    root = tmp_path_factory.mktemp("disagree")
+    runs, spec = seed_disagreement_study(root)
+    settings = statistics_section(n_bootstrap=1000, seed=0)
+    return study.study_statistics(runs, spec["comparisons"], settings, "test")
+
+
+def first_k(counts: list[int], n: int = 147) -> np.ndarray:
+    """Per-image correctness (runs, images) of runs right on their first ``k`` images."""
+    return (np.arange(n)[None] < np.array(counts)[:, None]).astype(float)
+
+
+def test_a_verdict_follows_the_recipe_interval_when_the_seeds_disagree(disagreeing):
+    """cnn_l2 is behind cnn on seeds 0 and 2 and ahead on seed 1: for these trained models
+    the images-only interval lies below zero (worse), but the recipe-level interval, which
+    counts the seeds' spread, holds zero: no detectable difference."""
+    r = disagreeing.result("l2", "cnn_l2")
+    acc = r.accuracy
+    assert [e.difference for e in acc.per_seed] == pytest.approx([-9 / 147, 10 / 147, -8 / 147])
+    assert acc.recipe.difference == pytest.approx(-7 / 441) == acc.trained_models.difference
+    assert acc.trained_models.high < 0 and acc.trained_models_verdict == "worse"
+    assert acc.recipe.low < 0 < acc.recipe.high and acc.recipe.p_value > 0.05
+    assert r.verdict == acc.verdict == "no detectable difference"
+    assert r.verdict_text.endswith("over 3 training runs of each and 147 test images")
+    assert acc.recipe.seeds_disagree and acc.recipe.few_seeds
+    assert r.notes == [
+        "3 training runs of each (fewer than 5): the training variance is poorly known, so the "
+        f"recipe-level interval is wide (a t on {acc.recipe.df:.1f} degrees of freedom)",
+        "the seeds disagree in sign: cnn_l2 is ahead of cnn on seed 1 (+6.8 pp) and behind on "
+        "seeds 0 (-6.1 pp) and 2 (-5.4 pp)",
+        "the per-seed McNemar tests are significant in opposite directions: cnn_l2 is better "
+        "on seed 1 (p = 0.00195), cnn on seeds 0 (p = 0.00391) and 2 (p = 0.00781)",
+    ]
+
+
+def test_every_seed_ahead_is_not_yet_a_better_recipe(disagreeing):
+    """cnn_dropout is ahead of cnn on all three seeds (+4.8, +15.0, +0.7 pp): these trained
+    models are better, the recipe is undecided, and the seeds do not disagree in sign."""
+    r = disagreeing.result("dropout", "cnn_dropout")
+    acc = r.accuracy
+    assert acc.trained_models.low > 0 and acc.trained_models_verdict == "better"
+    assert acc.recipe.low < 0 < acc.recipe.high and r.verdict == "no detectable difference"
+    assert not acc.recipe.seeds_disagree and len(r.notes) == 1 and "poorly known" in r.notes[0]
+
+
+def test_recipe_components_and_seeds_needed_are_those_of_the_runs(disagreeing):
+    """The accuracy's variance components are the exact ANOVA ones of the runs' per-image
+    correctness, the standard error follows from them, and the seeds needed are the power
+    calculation's on them."""
+    from biomedclf.stats.recipe_variance import anova_components, seeds_needed
+
+    recipe = disagreeing.result("l2", "cnn_l2").accuracy.recipe
+    c = anova_components(first_k([106, 97, 109]), first_k([97, 107, 101]))
+    assert recipe.components.method == "anova"
+    assert recipe.components.run_variance.baseline == pytest.approx(c.run_variance[0])
+    assert recipe.components.image_variance == pytest.approx(c.image_variance)
+    assert recipe.se == pytest.approx(np.sqrt(c.variance()))
+    want = seeds_needed(c, recipe.difference, confidence=0.95, power=0.8)
+    assert recipe.seeds_needed == want and want > 3
+    assert recipe.seeds_needed_note.startswith(f"about {want} seeds per recipe would detect")
+
+
+def test_five_seeds_leave_no_few_seeds_note_and_one_seed_no_recipe_verdict(tmp_path):
+    variants = {"a": ("conv", 0.7, 1.0), "b": ("conv", 0.8, 1.0)}
+    comps = {"ab": {"baseline": "a", "variants": ["b"]}}
+    runs, _ = make_study(tmp_path, variants, seeds=[0, 1, 2, 3, 4], n_test=40, comparisons=comps)
+    five = study_json(runs, comps, n_bootstrap=200)["comparisons"]["ab"]["results"]["b"]
+    assert five["accuracy"]["recipe"]["few_seeds"] is False
+    assert not any("poorly known" in n for n in five["notes"])
+    assert five["accuracy"]["recipe"]["n_seeds"] == {"baseline": 5, "variant": 5}
+    one = study_json([r for r in runs if r.seed == 0], comps, n_bootstrap=200)
+    res = one["comparisons"]["ab"]["results"]["b"]
+    assert res["verdict"] == "undetermined" and res["accuracy"]["recipe"]["low"] is None
+    assert "no recipe-level verdict on test accuracy" in res["verdict_text"]
+    assert res["accuracy"]["trained_models"]["low"] is not None
+    assert one["ranking"]["versus"][0]["p_holm"] is None
+    assert not one["ranking"]["versus"][0]["lead_is_real"]

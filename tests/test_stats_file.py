@@ -67,13 +67,39 @@ def test_written_stats_round_trip_through_the_reader(written):
         cnn.ensemble.confusion_matrix == result["variants"]["cnn"]["ensemble"]["confusion_matrix"]
     )
     r = st.result("dropout", "cnn_dropout")
-    assert (
-        r.accuracy.pooled.difference
-        == result["comparisons"]["dropout"]["results"]["cnn_dropout"]["accuracy"]["pooled"][
-            "difference"
-        ]
-    )
+    raw = result["comparisons"]["dropout"]["results"]["cnn_dropout"]
+    assert r.accuracy.trained_models.difference == raw["accuracy"]["trained_models"]["difference"]
     assert [m.seed for m in r.mcnemar.per_seed] == [0, 1]
+
+
+def test_the_recipe_records_round_trip(written):
+    """The recipe-level and trained-models entries are typed on the way back: nested
+    components, seed counts, nullable degrees of freedom and seeds needed, notes."""
+    result, path = written
+    st = read_stats(path)
+    raw = result["comparisons"]["dropout"]["results"]["cnn_dropout"]["accuracy"]
+    recipe = st.result("dropout", "cnn_dropout").accuracy.recipe
+    assert recipe.n_seeds.baseline == raw["recipe"]["n_seeds"]["baseline"] == 2
+    assert recipe.components.method == "anova"
+    assert (
+        recipe.components.run_variance.variant
+        == raw["recipe"]["components"]["run_variance"]["variant"]
+    )
+    assert recipe.few_seeds is True and recipe.power == 0.8 and recipe.notes
+    assert isinstance(recipe.seeds_needed_note, str)
+    assert st.settings.min_recipe_seeds == 5 and st.settings.power == 0.8
+    lead = st.ranking.versus[0]
+    assert lead.recipe.p_value == lead.p_value and lead.difference == lead.recipe.difference
+    assert st.ranking.order[0].trained_models.low is not None
+    ann = st.result("ann_vs_cnn", "cnn")  # ann ran one seed: no recipe interval
+    assert ann.accuracy.recipe.low is None and ann.accuracy.recipe.components is None
+    assert ann.verdict == "undetermined" and "cannot be estimated" in ann.verdict_text
+    assert ann.accuracy.trained_models.low is not None
+    assert any("no recipe-level verdict" in n for n in ann.notes)
+    data = copy.deepcopy(result)
+    del data["comparisons"]["dropout"]["results"]["cnn_dropout"]["auroc"]["recipe"]["n_seeds"]
+    with pytest.raises(StatsFormatError, match=r"auroc\.recipe\.n_seeds: missing field"):
+        parse_stats(data, path)
 
 
 def test_undefined_values_are_none(written):
@@ -236,7 +262,8 @@ def test_k_class_stats_round_trip(written_k):
     assert len(cnn.ensemble_multiclass.confusion_matrix) == k
     assert cnn.calibration.kind == "top-label confidence"
     r = st.result("dropout", "cnn_dropout")
-    assert r.metric("balanced_accuracy").pooled.n_valid > 0
+    assert r.metric("balanced_accuracy").trained_models.n_valid > 0
+    assert r.auroc.recipe.components.method == "bootstrap moments"
     with pytest.raises(KeyError, match="compares accuracy, balanced_accuracy, auroc"):
         r.metric("f1")
 

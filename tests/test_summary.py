@@ -5,7 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from aggregate_fixtures import make_study, study_stats, summary_links, write_fake_explain
+from aggregate_fixtures import (
+    make_study,
+    seed_disagreement_study,
+    study_stats,
+    summary_links,
+    write_fake_explain,
+)
 
 from biomedclf import layout
 from biomedclf.io import write_json
@@ -124,7 +130,10 @@ def test_small_p_value_reads_p_below(tmp_path):
         "- McNemar exact test: p < 0.001 on the seed-ensembled predictions (30 images only b "
         "got right, 0 only a); per seed: seed 0: < 0.001, seed 1: < 0.001, seed 2: < 0.001"
     ) in text
-    assert "**b vs a: better** (3 paired seeds, 60 test images)" in text
+    assert (
+        "**b vs a: better** (for the recipe, over 3 training runs of each and 60 test images)"
+        in text
+    )
     assert "- Training time: a 1.05 ± 0.05 s, b 3.15 ± 0.15 s (3.00× the baseline)" in text
     assert "| ab | b vs a | +50.0 pp (95% CI" in text
 
@@ -257,3 +266,77 @@ def test_folds_and_crossval_must_agree(three_seeds, tmp_path):
         summary.write_summary(
             {**study, "folds": 5}, [], st.source, st.source, {}, None, {}, tmp_path / "s.md"
         )
+
+
+@pytest.fixture(scope="module")
+def disagreeing(tmp_path_factory):
+    """summary.md of the seed-disagreement study of issue 27 (147 test images, 3 seeds)."""
+    root = tmp_path_factory.mktemp("disagree")
+    runs, study = seed_disagreement_study(root)
+    st = study_stats(runs, study["comparisons"], root / "stats" / "stats.json", n_bootstrap=500)
+    return st, _write(study, runs, st, root / "summary.md")
+
+
+def _paragraph(text: str, heading: str) -> list[str]:
+    """The lines of a variant's evidence, from its bold verdict line to the blank line."""
+    start = text.index(heading)
+    return text[start : text.index("\n\n", text.index("\n\n", start) + 2)].splitlines()
+
+
+def test_each_verdict_says_its_question_its_evidence_and_both_intervals(disagreeing):
+    st, text = disagreeing
+    acc = st.result("l2", "cnn_l2").accuracy
+    lines = _paragraph(text, "**cnn_l2 vs cnn:")
+    assert lines[0] == (
+        "**cnn_l2 vs cnn: no detectable difference** (for the recipe, over 3 training runs of "
+        "each and 147 test images)"
+    )
+    recipe = next(x for x in lines if x.startswith("- For the recipe"))
+    assert "would cnn_l2 be ahead of cnn again if both were trained again" in recipe
+    assert "-1.6 pp (95% CI " in recipe and ", p = " in recipe
+    assert recipe.endswith(
+        "over 3 training runs of each and 147 test images: **no detectable difference**"
+    )
+    trained = next(x for x in lines if x.startswith("- For these trained models"))
+    assert "would these 3 runs keep their lead on new test images?" in trained
+    assert trained.endswith(": worse")
+    assert f"{100 * acc.trained_models.high:+.1f}" in trained
+    # the notes stand beside the verdict, before the other numbers
+    notes = [x for x in lines if x.startswith("- ⚠ Note:")]
+    assert lines.index(notes[0]) == lines.index(recipe) + 1
+    assert "the training variance is poorly known" in notes[0]
+    assert "the seeds disagree in sign: cnn_l2 is ahead of cnn on seed 1 (+6.8 pp)" in notes[1]
+    assert "McNemar tests are significant in opposite directions" in notes[2]
+
+
+def test_the_seeds_needed_are_printed_for_every_comparison(disagreeing):
+    st, text = disagreeing
+    for comp, v in (("dropout", "cnn_dropout"), ("l2", "cnn_l2")):
+        n = st.result(comp, v).accuracy.recipe.seeds_needed
+        assert f"- Seeds needed: about {n} seeds would tell ({n} training runs per variant " in text
+    assert "80% power at the 5% level; this study ran 3)" in text
+    table = text[text.index("## Claims and evidence") :].splitlines()
+    row = next(x for x in table if x.startswith("| l2 | cnn_l2 vs cnn |"))
+    assert f"| {st.result('l2', 'cnn_l2').accuracy.recipe.seeds_needed} |" in row
+    assert row.endswith("| no detectable difference | ⚠ |")
+
+
+def test_few_seeds_are_flagged_in_the_introduction_and_not_with_five(disagreeing, tmp_path):
+    _, text = disagreeing
+    assert "> ⚠ **Note:** 3 training runs per variant (fewer than 5)" in text
+    assert "Each verdict answers a question about the training recipe" in text
+    runs, study = make_study(tmp_path, seeds=[0, 1, 2, 3, 4], n_test=30)
+    st = study_stats(runs, study["comparisons"], tmp_path / "stats.json", n_bootstrap=50)
+    five = _write(study, runs, st, tmp_path / "summary.md")
+    body = five.split("## How to read this")[0]
+    assert "fewer than 5" not in body and "poorly known" not in body
+
+
+def test_the_ranking_in_the_summary_uses_the_recipe_intervals(disagreeing):
+    st, text = disagreeing
+    section = text[text.index("## Which variant is best") : text.index("## What was run")]
+    assert "**cnn_dropout** has the highest test accuracy" in section
+    assert "over cnn +6.8 pp (not detectable, Holm-adjusted p" in section
+    assert "recipe-level p-value" in section and "| 95% CI (recipe) |" in section
+    lead = next(v for v in st.ranking.versus if v.variant == "cnn")
+    assert not lead.lead_is_real and lead.trained_models.low > 0

@@ -215,16 +215,25 @@ def test_comparison_tables(study, tmp_path):
     acc_seed = [r for r in srows if r["metric"] == "accuracy" and r["scope"] == "seed"]
     assert [r["seed"] for r in acc_seed] == ["0", "1", "2"]
     assert all(r["mcnemar_p"] != "" for r in acc_seed)
-    pooled = [r for r in srows if r["scope"] == "pooled"]
-    assert {r["metric"] for r in pooled} == {"accuracy", "balanced_accuracy", "auroc"}
+    scopes = {(r["metric"], r["scope"]): r for r in srows}
+    assert {m for m, _ in scopes} == {"accuracy", "balanced_accuracy", "auroc"}
     result = st.result("dropout", "cnn_dropout")
-    for r in pooled:
-        block = result.metric(r["metric"])
-        assert r["verdict"] == block.verdict
-        assert float(r["difference"]) == pytest.approx(block.pooled.difference, abs=1e-6)
+    for metric in ("accuracy", "balanced_accuracy", "auroc"):
+        block = result.metric(metric)
+        recipe, trained = scopes[metric, "recipe"], scopes[metric, "trained_models"]
+        assert recipe["verdict"] == block.verdict
+        assert trained["verdict"] == block.trained_models_verdict
+        assert float(recipe["ci_low"]) == pytest.approx(block.recipe.low, abs=1e-6)
+        assert float(trained["ci_low"]) == pytest.approx(block.trained_models.low, abs=1e-6)
+        assert float(recipe["difference"]) == pytest.approx(block.recipe.difference, abs=1e-6)
+        assert recipe["n_seeds"] == "3/3" and recipe["n_images"] == "60"
+        assert float(recipe["p_value"]) == pytest.approx(block.recipe.p_value, abs=1e-6)
     md = (tmp_path / "tables" / "stats_dropout.md").read_text()
     assert assert_markdown_tables_well_formed(md) == 1
-    assert "pooled over seeds" in md and "seed ensemble" in md
+    assert "| recipe (3 training runs of each and 60 test images) |" in md
+    assert "| these trained models |" in md and "seed ensemble" in md
+    assert "would the variant be ahead again if both were trained again" in md
+    assert "\nNotes:\n\n- cnn_dropout: 3 training runs of each (fewer than 5)" in md
     md = (tmp_path / "tables" / "comparison_dropout.md").read_text()
     assert assert_markdown_tables_well_formed(md) == 1
     assert not any("homework" in p.read_text().lower() for p in paths)
@@ -235,14 +244,15 @@ def test_stats_table_pins_the_known_verdicts(known, tmp_path):
     outputs = table_outputs(tmp_path, COMPARISON_TABLES, "up")
     tables.write_comparison_tables("up", comps["up"], runs, st.source, outputs)
     srows = _read_csv(tmp_path / "tables" / "stats_up.csv")
-    pooled = {
-        r["variant"]: r for r in srows if r["metric"] == "accuracy" and r["scope"] == "pooled"
+    recipe = {
+        r["variant"]: r for r in srows if r["metric"] == "accuracy" and r["scope"] == "recipe"
     }
-    assert pooled["strong"]["verdict"] == "better"
-    assert float(pooled["strong"]["difference"]) == pytest.approx(24 / 60)
-    assert float(pooled["strong"]["ci_low"]) > 0
-    assert pooled["twin"]["verdict"] == "no detectable difference"
-    assert (pooled["twin"]["difference"], pooled["twin"]["ci_low"]) == ("0.0", "0.0")
+    assert recipe["strong"]["verdict"] == "better"
+    assert float(recipe["strong"]["difference"]) == pytest.approx(24 / 60)
+    assert float(recipe["strong"]["ci_low"]) > 0
+    assert recipe["twin"]["verdict"] == "no detectable difference"
+    assert (recipe["twin"]["difference"], recipe["twin"]["ci_low"]) == ("0.0", "0.0")
+    assert (recipe["twin"]["p_value"], recipe["twin"]["seeds_needed"]) == ("1.0", "")
     ens = {r["variant"]: r for r in srows if r["metric"] == "accuracy" and r["scope"] == "ensemble"}
     assert ens["twin"]["mcnemar_p"] == "1.0" and ens["strong"]["mcnemar_variant_only"] == "24"
     md = (tmp_path / "tables" / "stats_up.md").read_text()
@@ -451,10 +461,10 @@ def test_k_class_comparison_tables(k_study, tmp_path):
     srows = _read_csv(tmp_path / "tables" / "stats_dropout.csv")
     assert {r["metric"] for r in srows} == {"accuracy", "balanced_accuracy", "auroc"}
     res = st.result("dropout", "cnn_dropout")
-    pooled = {r["metric"]: r for r in srows if r["scope"] == "pooled"}
-    for metric, row in pooled.items():
+    recipe = {r["metric"]: r for r in srows if r["scope"] == "recipe"}
+    for metric, row in recipe.items():
         assert float(row["difference"]) == pytest.approx(
-            res.metric(metric).pooled.difference, abs=1e-6
+            res.metric(metric).recipe.difference, abs=1e-6
         )
     md = (tmp_path / "tables" / "stats_dropout.md").read_text()
     assert "| Macro AUROC |" in md and "| Balanced accuracy |" in md

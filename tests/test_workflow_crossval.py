@@ -44,7 +44,7 @@ AGGREGATES = {
     "comparison_figures",
     "summary",
     "crossval_stats",
-    "crossval_figures",
+    "crossval_report",
 }
 
 
@@ -113,7 +113,7 @@ def test_summary_reports_the_design_the_estimates_and_the_tests_across_folds(
     assert "## Cross-validation" in text and f"{FOLDS}-fold cross-validation" in text
     assert "inner validation part" in text and "Fold ensemble on test" in text
     assert "Nadeau-Bengio corrected resampled t-test" in text
-    assert "rests on the paired bootstrap over the" in text
+    assert "rests on the recipe-level interval over" in text
     assert "out-of-fold images" in text.split("\n", 3)[2]
     assert "## Out-of-fold accuracy per variant" in text and "## Test accuracy" not in text
     stats = json.loads((study / "stats" / "stats.json").read_text())
@@ -183,8 +183,8 @@ def test_nothing_reruns_on_a_finished_study(cv_study: Path) -> None:
 #: Each cross-validation script and the rules that rerun when it changes.
 CV_SCRIPTS = {
     "crossval.py": {"crossval", "explain", "explain_figures", "all", *AGGREGATES},
-    "crossval_stats.py": {"crossval_stats", "crossval_figures", "summary", "all"},
-    "crossval_figures.py": {"crossval_figures", "all"},
+    "crossval_stats.py": {"crossval_stats", "crossval_report", "summary", "all"},
+    "crossval_report.py": {"crossval_report", "all"},
 }
 
 

@@ -121,6 +121,12 @@ def variant_spec(wildcards):
     return resolve_variant(config, wildcards.variant)
 
 
+def model_specs():
+    """Each variant's model and model settings: all the architecture table depends on."""
+    specs = {v: resolve_variant(config, v) for v in VARIANTS}
+    return {v: {k: s[k] for k in ("model", "model_args")} for v, s in specs.items()}
+
+
 def train_fold(wildcards):
     """The fold a training job trains on, or None without folds."""
     return int(wildcards.fold) if FOLDS else None

@@ -63,7 +63,7 @@ rule architecture:
     conda:
         ENV
     params:
-        specs={v: resolve_variant(config, v) for v in VARIANTS},
+        specs=model_specs(),
         n_classes=len(CLASS_NAMES),
         image_size=config["data"]["image_size"],
         channels=config["data"]["channels"],

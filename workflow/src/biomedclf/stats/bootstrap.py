@@ -113,8 +113,11 @@ def weighted_auroc(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) 
     return plan_auroc(rank_plan(positive, scores), weights)
 
 
-def _interval(values: np.ndarray, confidence: float) -> tuple[float | None, float | None, int]:
-    """Percentile interval of the finite ``values`` and how many there were."""
+def percentile_interval(
+    values: np.ndarray, confidence: float
+) -> tuple[float | None, float | None, int]:
+    """Percentile interval at level ``confidence`` of the finite ``values`` and how many there
+    were (``None`` ends without any)."""
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return None, None, 0
@@ -140,7 +143,7 @@ def _result(
     value: float, draws: list[np.ndarray], confidence: float, n_bootstrap: int, key: str
 ) -> dict[str, Any]:
     """``{key: value, "low", "high", "n_bootstrap", "n_valid", "confidence"}``."""
-    low, high, n_valid = _interval(np.concatenate(draws), confidence)
+    low, high, n_valid = percentile_interval(np.concatenate(draws), confidence)
     return {
         key: finite_or_none(value),
         "low": low,

@@ -1,14 +1,21 @@
 """The ``comparisons`` part of ``stats/stats.json``: each variant against its baseline.
 
 For one comparison of the config (``{"baseline", "variants", "claim"?}``) and each of its
-variants, on the seeds both ran and the same test images: paired-bootstrap differences
-(variant minus baseline) of accuracy, balanced accuracy and AUROC (macro one-vs-rest for more
-than two classes) per seed, pooled over seeds and on the seed-ensembled probabilities, each
-with a verdict from its pooled interval (the comparison's verdict is accuracy's); McNemar's
-exact test on per-image correctness; the training-time ratio; and warnings when the evidence
-is thin (unpaired seeds, fewer than :data:`biomedclf.stats.significance.MIN_SEEDS` seeds, an
-accuracy or AUROC interval wider than the difference). The result is a
-:class:`biomedclf.stats.records.ComparisonStats`.
+variants, on the seeds both ran and the same test images, per metric (accuracy, balanced
+accuracy, AUROC: macro one-vs-rest for more than two classes), from the study's shared image
+resamples (:mod:`biomedclf.stats.study_draws`):
+
+* the recipe-level difference (:func:`biomedclf.stats.recipe.recipe_difference`: would the
+  variant be ahead again if both were trained again and tested on new images?), whose
+  interval accounts for the training runs and the test images and gives the verdict;
+* the difference for these trained models (the run-averaged difference over test-image
+  resamples, runs held fixed), per seed and of the seed ensembles.
+
+Also McNemar's exact test on per-image correctness, the training-time ratio, notes beside the
+verdict (few seeds, seeds that disagree in sign or in their McNemar tests) and warnings when
+the evidence is thin (unpaired seeds, fewer than
+:data:`biomedclf.stats.significance.MIN_SEEDS` seeds, an accuracy or AUROC interval wider
+than the difference). The result is a :class:`biomedclf.stats.records.ComparisonStats`.
 """
 
 from __future__ import annotations
@@ -20,8 +27,10 @@ import numpy as np
 
 from biomedclf.evaluate.multiclass import predict_classes
 from biomedclf.evaluate.run_results import VariantData
-from biomedclf.stats.bootstrap import RESAMPLE_GROUPS, derive_seed, paired_bootstrap_diffs
+from biomedclf.stats.comparison_notes import few_seeds_note, mcnemar_note, runs_text, sign_note
+from biomedclf.stats.comparison_records import trained_models_record
 from biomedclf.stats.descriptive import describe
+from biomedclf.stats.recipe import recipe_difference
 from biomedclf.stats.records import (
     COMPARED,
     ComparisonResult,
@@ -30,16 +39,20 @@ from biomedclf.stats.records import (
     McNemar,
     McNemarTests,
     MetricComparison,
+    RecipeDifference,
     SeedDifference,
     SeedMcNemar,
     TimeComparison,
 )
 from biomedclf.stats.settings import StatisticsSettings
-from biomedclf.stats.significance import METRIC_LABELS, MIN_SEEDS, mcnemar_exact, verdict
+from biomedclf.stats.significance import (
+    METRIC_LABELS,
+    MIN_SEEDS,
+    mcnemar_exact,
+    verdict,
+)
+from biomedclf.stats.study_draws import VariantDraws, paired_difference, run_seeds
 from biomedclf.stats.variant_records import VariantStats
-
-#: Fields of a paired-bootstrap result kept in stats.json (those of :class:`Difference`).
-DIFF_FIELDS = ("difference", "low", "high", "n_valid")
 
 #: Metrics whose interval, when wider than the difference, makes a warning.
 WIDE_WARNING = ("accuracy", "auroc")
@@ -68,11 +81,6 @@ class Pair:
     def var_probs(self) -> np.ndarray:
         """The variant's probabilities on the paired seeds, (S, n, K)."""
         return self.var.probs[[self.var.seeds.index(s) for s in self.seeds]]
-
-    @property
-    def keys(self) -> tuple[str, str, str]:
-        """(comparison, baseline, variant): the names the bootstrap seeds derive from."""
-        return self.comparison, self.base.name, self.var.name
 
 
 def _fmt_metric(x: float, metric: str) -> str:
@@ -120,19 +128,23 @@ def _seed_warnings(base: VariantData, var: VariantData, seeds: list[int]) -> lis
 
 
 def _wide_interval_warning(
-    pooled: Difference, metric: str, confidence: float, label: str, scope: str
+    block: MetricComparison, metric: str, confidence: float, label: str, scope: str
 ) -> list[str]:
-    """A warning when the interval's half-width (margin of error) exceeds the difference."""
-    if pooled.difference is None or pooled.low is None or pooled.high is None:
+    """A warning when the verdict's interval (the recipe's; without one, that of these
+    trained models) has a half-width (margin of error) larger than the difference."""
+    recipe = block.recipe.low is not None
+    d = block.recipe if recipe else block.trained_models
+    if d.difference is None or d.low is None or d.high is None:
         return []
-    margin = (pooled.high - pooled.low) / 2
-    if margin <= abs(pooled.difference):
+    margin = (d.high - d.low) / 2
+    if margin <= abs(d.difference):
         return []
+    kind = "recipe-level interval" if recipe else "interval"
+    what = f"training runs and {scope} images are" if recipe else f"{scope} images are"
     return [
-        f"the {confidence * 100:g}% interval of the {label} "
-        f"difference is wider (±{_fmt_metric(margin, metric)}) than the difference "
-        f"it reports ({_fmt_metric(abs(pooled.difference), metric)}); the {scope} "
-        "images are too few to pin the effect down"
+        f"the {confidence * 100:g}% {kind} of the {label} difference is wider "
+        f"(±{_fmt_metric(margin, metric)}) than the difference it reports "
+        f"({_fmt_metric(abs(d.difference), metric)}); the {what} too few to pin the effect down"
     ]
 
 
@@ -144,84 +156,63 @@ def _label(metric: str, n_classes: int, scope: str) -> str:
     return METRIC_LABELS[metric].replace("test", scope)
 
 
-def _paired_diffs(
-    pair: Pair,
-    base_probs: np.ndarray,
-    var_probs: np.ndarray,
-    scope: Any,
-    group: str,
-    settings: StatisticsSettings,
-) -> dict[str, dict[str, Any]]:
-    """Paired-bootstrap differences of the metrics of ``group`` (a
-    :data:`biomedclf.stats.bootstrap.RESAMPLE_GROUPS` entry: they share their resamples) for
-    ``scope`` (a seed, ``pooled`` or ``ensemble``): per metric, the fields of
-    :class:`Difference`."""
-    metrics = RESAMPLE_GROUPS[group]
-    rng_seed = derive_seed(settings.seed, *pair.keys, scope, group)
-    d = paired_bootstrap_diffs(
-        pair.labels,
-        base_probs,
-        var_probs,
-        metrics,
-        n_bootstrap=settings.n_bootstrap,
-        confidence=settings.confidence,
-        seed=rng_seed,
+def _recipe_verdict(
+    pair: Pair, metric: str, recipe: RecipeDifference, confidence: float, label: str, scope: str
+) -> dict[str, Any]:
+    """The verdict of the recipe-level interval, its text naming the evidence (``over 3
+    training runs of each and 147 test images``); without an interval, why there is none."""
+    base, var = pair.base.name, pair.var.name
+    if recipe.difference is not None and recipe.low is None:
+        return {
+            "verdict": "undetermined",
+            "text": f"{var} vs {base}: no recipe-level verdict on {label}: {recipe.notes[0]}",
+        }
+    words = verdict(
+        recipe.difference, recipe.low, recipe.high, metric, base, var, confidence, label
     )
-    return {m: {k: d[m][k] for k in DIFF_FIELDS} for m in metrics}
+    if words["verdict"] != "undetermined":
+        words["text"] += (
+            f" over {runs_text(len(pair.seeds))} of each and {recipe.n_images} {scope} images"
+        )
+    return words
 
 
 def _metric_comparison(
     pair: Pair,
     metric: str,
-    per_seed: list[tuple[int, dict[str, Any]]],
-    pooled: dict[str, Any],
-    ensemble: dict[str, Any],
-    confidence: float,
+    draws: tuple[VariantDraws, VariantDraws],
+    settings: StatisticsSettings,
     scope: str,
 ) -> MetricComparison:
-    """One metric's differences per seed, pooled and ensembled, with the pooled verdict."""
-    label = _label(metric, pair.base.n_classes, scope)
-    words = verdict(
-        pooled["difference"],
-        pooled["low"],
-        pooled["high"],
-        metric,
-        pair.base.name,
-        pair.var.name,
-        confidence,
-        label,
+    """One metric's differences per seed, for the recipe, for these trained models and of the
+    seed ensembles, from the shared image resamples ``draws`` (baseline, variant)."""
+    conf = settings.confidence
+    b, v = (d.on(metric, pair.seeds) for d in draws)
+    result = recipe_difference(
+        b,
+        v,
+        confidence=conf,
+        seed=run_seeds(settings.seed, pair.base.name, pair.var.name, metric),
+        baseline_seeds=pair.seeds,
+        variant_seeds=pair.seeds,
     )
+    recipe, trained = RecipeDifference.from_result(result), trained_models_record(result)
+    label = _label(metric, pair.base.n_classes, scope)
+    words = _recipe_verdict(pair, metric, recipe, conf, label, scope)
+    trained_words = verdict(trained.difference, trained.low, trained.high, metric, confidence=conf)
+    ensemble = paired_difference(draws[0].ensemble[metric], draws[1].ensemble[metric], conf)
     return MetricComparison(
-        per_seed=[SeedDifference(seed=s, **d) for s, d in per_seed],
-        pooled=Difference(**pooled),
+        per_seed=[
+            SeedDifference(seed=s, **paired_difference(b.select([i]), v.select([i]), conf))
+            for i, s in enumerate(pair.seeds)
+        ],
+        recipe=recipe,
+        trained_models=trained,
         ensemble=Difference(**ensemble),
         verdict=words["verdict"],
         verdict_text=words["text"],
+        trained_models_verdict=trained_words["verdict"],
     )
-
-
-def _metric_comparisons(
-    pair: Pair, settings: StatisticsSettings, scope: str
-) -> dict[str, MetricComparison]:
-    """Per compared metric (:data:`biomedclf.stats.records.COMPARED`, in that order): the
-    paired differences per seed, pooled over seeds and of the seed-ensembled probabilities."""
-    bp, vp = pair.base_probs, pair.var_probs
-    out: dict[str, MetricComparison] = {}
-    for group, metrics in RESAMPLE_GROUPS.items():
-        per_seed = [
-            (s, _paired_diffs(pair, b, v, s, group, settings))
-            for s, b, v in zip(pair.seeds, bp, vp)
-        ]
-        pooled = _paired_diffs(pair, bp, vp, "pooled", group, settings)
-        ensemble = _paired_diffs(
-            pair, bp.mean(axis=0), vp.mean(axis=0), "ensemble", group, settings
-        )
-        for m in metrics:
-            seeds = [(s, d[m]) for s, d in per_seed]
-            out[m] = _metric_comparison(
-                pair, m, seeds, pooled[m], ensemble[m], settings.confidence, scope
-            )
-    return {m: out[m] for m in COMPARED}
 
 
 def _mcnemar(pair: Pair) -> McNemarTests:
@@ -254,23 +245,34 @@ def _train_seconds(pair: Pair, variant_stats: dict[str, VariantStats]) -> TimeCo
 
 
 def _variant_result(
-    pair: Pair, variant_stats: dict[str, VariantStats], settings: StatisticsSettings, scope: str
+    pair: Pair,
+    draws: dict[str, VariantDraws],
+    variant_stats: dict[str, VariantStats],
+    settings: StatisticsSettings,
+    scope: str,
 ) -> ComparisonResult:
     """The ``results.{variant}`` entry of one comparison; ``scope`` names what the
     predictions are of in its texts (``test``, ``out-of-fold``)."""
-    metrics = _metric_comparisons(pair, settings, scope)
+    both = (draws[pair.base.name], draws[pair.var.name])
+    metrics = {m: _metric_comparison(pair, m, both, settings, scope) for m in COMPARED}
     warnings = _seed_warnings(pair.base, pair.var, pair.seeds)
     for m in WIDE_WARNING:
         label = _label(m, pair.base.n_classes, scope)
-        warnings += _wide_interval_warning(metrics[m].pooled, m, settings.confidence, label, scope)
+        warnings += _wide_interval_warning(metrics[m], m, settings.confidence, label, scope)
+    mcnemar = _mcnemar(pair)
+    accuracy = metrics["accuracy"]
+    notes = few_seeds_note(accuracy.recipe)
+    notes += sign_note(pair.base.name, pair.var.name, accuracy.per_seed)
+    notes += mcnemar_note(pair.base.name, pair.var.name, mcnemar, 1.0 - settings.confidence)
     return ComparisonResult(
         seeds=pair.seeds,
         n_test=int(pair.labels.size),
         **metrics,
-        mcnemar=_mcnemar(pair),
+        mcnemar=mcnemar,
         train_seconds=_train_seconds(pair, variant_stats),
-        verdict=metrics["accuracy"].verdict,
-        verdict_text=metrics["accuracy"].verdict_text,
+        verdict=accuracy.verdict,
+        verdict_text=accuracy.verdict_text,
+        notes=notes,
         warnings=warnings,
     )
 
@@ -290,6 +292,7 @@ def comparison_statistics(
     comp_name: str,
     comp: dict[str, Any],
     data: dict[str, VariantData],
+    draws: dict[str, VariantDraws],
     variant_stats: dict[str, VariantStats],
     settings: StatisticsSettings,
     scope: str,
@@ -298,8 +301,10 @@ def comparison_statistics(
 
     ``comp`` is the config's comparison (``{"baseline", "variants", "claim"?}``), ``data``
     every variant's paired predictions
-    (:func:`biomedclf.evaluate.run_results.load_variant_predictions`), ``variant_stats`` the
-    ``variants`` entries already computed (for training times). Raises ``ValueError`` naming
+    (:func:`biomedclf.evaluate.run_results.load_variant_predictions`), ``draws`` their
+    metrics under the study's image resamples
+    (:func:`biomedclf.stats.study_draws.study_draws`), ``variant_stats`` the ``variants``
+    entries already computed (for training times). Raises ``ValueError`` naming
     ``comparisons.{comp_name}`` when a member has no runs or two members share no seed.
     ``scope`` (``test``, or ``out-of-fold`` with cross-validation) names the images in the
     verdicts and warnings.
@@ -308,7 +313,7 @@ def comparison_statistics(
     _check_members(comp_name, [baseline, *variants], data)
     base = data[baseline]
     results = {
-        v: _variant_result(paired(comp_name, base, data[v]), variant_stats, settings, scope)
+        v: _variant_result(paired(comp_name, base, data[v]), draws, variant_stats, settings, scope)
         for v in variants
     }
     return ComparisonStats(

@@ -1,12 +1,14 @@
 """Which variant is best, and is its lead real? The ``ranking`` entry of stats.json.
 
 The variants are ranked by the study's primary metric (``statistics.primary``: accuracy,
-balanced accuracy or AUROC, macro one-vs-rest for more than two classes), each with the
-bootstrap interval of its mean over seeds. The best variant is then compared with every other
-on the same test images and the paired seeds: the pooled paired-bootstrap difference (best
-minus other) with its interval, and a two-sided bootstrap p-value, the smaller share of
-resampled differences on either side of zero, doubled (``min(1, 2 min(P(d <= 0), P(d >= 0)))``).
-With several variants behind the best one, several tests are made at once; the p-values are
+balanced accuracy or AUROC, macro one-vs-rest for more than two classes), the mean over each
+variant's runs, each with its recipe-level interval (training runs and test images:
+:func:`biomedclf.stats.recipe.recipe_mean`) and the interval of these trained models (test
+images only). The best variant is then compared with every other on the paired seeds and the
+study's shared image resamples (:mod:`biomedclf.stats.study_draws`): the recipe-level
+difference (best minus other, :func:`biomedclf.stats.recipe.recipe_difference`) with its
+interval and two-sided p-value, and the difference for these trained models. With several
+variants behind the best one, several tests are made at once; the recipe p-values are
 therefore adjusted with Holm's step-down method (:func:`holm`), and the lead over a variant
 counts as real when its adjusted p-value is below ``1 - confidence``. The result is a
 :class:`biomedclf.stats.records.Ranking`.
@@ -18,13 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from biomedclf.evaluate.run_results import VariantData
-from biomedclf.stats.bootstrap import bootstrap_weights, derive_seed
-from biomedclf.stats.descriptive import finite_or_none
-from biomedclf.stats.records import Lead, RankedVariant, Ranking
-from biomedclf.stats.resampled import ResampledScores
+from biomedclf.stats.comparison_records import RecipeDifference, trained_models_record
+from biomedclf.stats.recipe import recipe_difference, recipe_mean
+from biomedclf.stats.records import Bounds, Lead, RankedVariant, Ranking
 from biomedclf.stats.settings import StatisticsSettings
-from biomedclf.stats.variant_records import VariantStats
+from biomedclf.stats.study_draws import VariantDraws, run_seed, run_seeds
 
 
 def holm(p_values: list[float]) -> list[float]:
@@ -42,90 +42,75 @@ def holm(p_values: list[float]) -> list[float]:
     return [float(x) for x in out]
 
 
-def bootstrap_p_value(draws: np.ndarray) -> float | None:
-    """Two-sided p-value of "no difference" from resampled differences (finite ones)."""
-    finite = draws[np.isfinite(draws)]
-    if finite.size == 0:
-        return None
-    tail = min(np.mean(finite <= 0), np.mean(finite >= 0))
-    return float(min(1.0, 2.0 * tail))
-
-
-def paired_draws(
-    labels: np.ndarray,
-    best: np.ndarray,
-    other: np.ndarray,
-    metric: str,
-    n_bootstrap: int,
-    seed: int,
-) -> tuple[float, np.ndarray]:
-    """``metric(best) - metric(other)`` on the full test set and over the resamples, pooled
-    over paired seeds (probabilities (S, n, K) each)."""
-    a, b = ResampledScores(labels, best), ResampledScores(labels, other)
-    ones = np.ones((1, a.n), dtype=np.int16)
-    full = float((a.statistic(metric, ones) - b.statistic(metric, ones)).mean(axis=0)[0])
-    draws = [
-        (a.statistic(metric, w) - b.statistic(metric, w)).mean(axis=0)
-        for w in bootstrap_weights(a.n, n_bootstrap, seed)
-    ]
-    return full, np.concatenate(draws)
-
-
-def _order(variant_stats: dict[str, VariantStats], metric: str) -> list[RankedVariant]:
-    """Variants by the seed-mean estimate of ``metric``, best first (ties: by name)."""
+def _order(
+    draws: dict[str, VariantDraws], metric: str, settings: StatisticsSettings
+) -> list[RankedVariant]:
+    """Variants by the mean over their runs of ``metric``, best first (ties: by name), with
+    the recipe-level interval and that of these trained models."""
     rows = []
-    for name, vs in variant_stats.items():
-        ci = getattr(vs.bootstrap.seed_mean, metric)
-        rows.append(RankedVariant(variant=name, estimate=ci.estimate, low=ci.low, high=ci.high))
+    for name, d in draws.items():
+        r = recipe_mean(
+            d.runs[metric],
+            confidence=settings.confidence,
+            seed=run_seed(settings.seed, name, metric),
+        )
+        tm = r["trained_models"]
+        rows.append(
+            RankedVariant(
+                variant=name,
+                n_seeds=len(d.seeds),
+                estimate=r["estimate"],
+                low=r["low"],
+                high=r["high"],
+                trained_models=Bounds(low=tm["low"], high=tm["high"]),
+            )
+        )
     return sorted(
         rows, key=lambda r: (-(r.estimate if r.estimate is not None else -np.inf), r.variant)
     )
 
 
 def _versus(
-    best: VariantData, other: VariantData, metric: str, settings: StatisticsSettings
+    best: VariantDraws, other: VariantDraws, metric: str, settings: StatisticsSettings
 ) -> dict[str, Any]:
     """Best minus ``other`` on their paired seeds: the fields of :class:`Lead` but the
-    adjusted p-value and the decision (difference, interval, raw p-value)."""
+    adjusted p-value and the decision."""
     seeds = [s for s in best.seeds if s in other.seeds]
     if not seeds:
         raise ValueError(
             f"ranking: {best.name} (seeds {best.seeds}) and {other.name} (seeds {other.seeds}) "
             "share no seed to pair; run every variant with the same training.seeds"
         )
-    bp = best.probs[[best.seeds.index(s) for s in seeds]]
-    op = other.probs[[other.seeds.index(s) for s in seeds]]
-    rng_seed = derive_seed(settings.seed, "ranking", other.name, metric)
-    full, draws = paired_draws(best.labels, bp, op, metric, settings.n_bootstrap, rng_seed)
-    finite = draws[np.isfinite(draws)]
-    alpha = (1.0 - settings.confidence) / 2.0
-    low, high = np.quantile(finite, [alpha, 1 - alpha]) if finite.size else (np.nan, np.nan)
+    result = recipe_difference(
+        other.on(metric, seeds),
+        best.on(metric, seeds),
+        confidence=settings.confidence,
+        seed=run_seeds(settings.seed, other.name, best.name, metric),
+        baseline_seeds=seeds,
+        variant_seeds=seeds,
+    )
     return {
         "variant": other.name,
         "seeds": seeds,
-        "difference": finite_or_none(full),
-        "low": finite_or_none(float(low)),
-        "high": finite_or_none(float(high)),
-        "p_value": bootstrap_p_value(draws),
+        "recipe": RecipeDifference.from_result(result),
+        "trained_models": trained_models_record(result),
     }
 
 
-def ranking_statistics(
-    data: dict[str, VariantData],
-    variant_stats: dict[str, VariantStats],
-    settings: StatisticsSettings,
-) -> Ranking:
+def ranking_statistics(draws: dict[str, VariantDraws], settings: StatisticsSettings) -> Ranking:
     """The ``ranking`` entry of stats.json (format in workflow/CONTRACTS.md): the variants
-    ranked by ``settings.primary``, the best against each other with Holm-adjusted p-values."""
+    ranked by ``settings.primary`` from their metrics under the study's image resamples
+    (``draws``), the best against each other with Holm-adjusted recipe-level p-values."""
     metric = settings.primary
-    order = _order(variant_stats, metric)
+    order = _order(draws, metric, settings)
     best = order[0].variant
-    versus = [_versus(data[best], data[row.variant], metric, settings) for row in order[1:]]
-    adjusted = iter(holm([v["p_value"] for v in versus if v["p_value"] is not None]))
+    versus = [_versus(draws[best], draws[row.variant], metric, settings) for row in order[1:]]
+    raw = [v["recipe"].p_value for v in versus]
+    adjusted = iter(holm([p for p in raw if p is not None]))
     alpha = 1.0 - settings.confidence
     leads = []
-    for v in versus:
-        p_holm = next(adjusted) if v["p_value"] is not None else None
+    for v, p in zip(versus, raw):
+        p_holm = next(adjusted) if p is not None else None
         leads.append(Lead(**v, p_holm=p_holm, lead_is_real=p_holm is not None and p_holm < alpha))
     return Ranking(
         metric=metric, alpha=alpha, correction="holm", order=order, best=best, versus=leads

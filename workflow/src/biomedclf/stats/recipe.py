@@ -41,12 +41,11 @@ from biomedclf.stats.bootstrap import check_confidence, derive_seed
 from biomedclf.stats.descriptive import finite_or_none
 from biomedclf.stats.recipe_draws import MetricFunction, RunDraws, metric_draws, score_draws
 from biomedclf.stats.recipe_variance import (
-    MAX_SEEDS,
     VarianceComponents,
     anova_components,
-    detection_power,
     moment_components,
     seeds_needed,
+    seeds_needed_note,
 )
 
 #: Fewer runs per recipe than this leave the training variance poorly known (a note says so).
@@ -56,17 +55,26 @@ MIN_RECIPE_SEEDS = 5
 POWER = 0.8
 
 
-def pigeonhole_draws(baseline: RunDraws, variant: RunDraws, seed: int) -> np.ndarray:
+#: The seed of the run resampling: one for both recipes, or one per recipe (baseline, variant).
+RunSeed = int | tuple[int, int]
+
+
+def pigeonhole_draws(baseline: RunDraws, variant: RunDraws, seed: RunSeed) -> np.ndarray:
     """Two-way bootstrap replicates (B,) of the recipe difference (Owen 2007).
 
     Replicate ``b`` takes image resample ``b`` (shared by both recipes) and resamples each
     recipe's runs with replacement, independently: the difference of the run-multiplicity
-    weighted means of the runs' values under that image resample.
+    weighted means of the runs' values under that image resample. ``seed``: one seed for
+    both recipes' run resampling, or a (baseline, variant) pair, so that a recipe's runs are
+    resampled alike in every pair it is part of (and swapping the two negates the draws).
     """
-    rng = np.random.default_rng(seed)
+    if isinstance(seed, tuple):
+        rngs = [np.random.default_rng(s) for s in seed]
+    else:
+        rngs = [np.random.default_rng(seed)] * 2
     n_boot = baseline.n_bootstrap
     out = np.zeros(n_boot)
-    for sign, draws in ((-1.0, baseline), (1.0, variant)):
+    for rng, sign, draws in zip(rngs, (-1.0, 1.0), (baseline, variant)):
         s = draws.n_seeds
         picks = rng.integers(0, s, size=(n_boot, s)) + (np.arange(n_boot) * s)[:, None]
         counts = np.bincount(picks.ravel(), minlength=n_boot * s).reshape(n_boot, s)
@@ -114,7 +122,7 @@ def _recipe_interval(
     difference: float,
     components: VarianceComponents | None,
     confidence: float,
-    seed: int,
+    seed: RunSeed,
 ) -> dict[str, Any]:
     """The ``recipe`` entry: calibrated pigeonhole interval, p-value, standard error, df."""
     out: dict[str, Any] = dict.fromkeys(("low", "high", "p_value", "se", "df", "pigeonhole_se"))
@@ -243,33 +251,12 @@ def _notes(
     return notes + ([sign] if sign else [])
 
 
-def seeds_needed_note(
-    needed: int | None,
-    difference: float,
-    components: VarianceComponents | None,
-    confidence: float,
-    power: float,
-) -> str:
-    """The number of seeds per recipe that would tell, in words (or why there is none)."""
-    level = f"{power:.0%} power at the {1 - confidence:.0%} level"
-    if components is None or not np.isfinite(difference):
-        return "the seeds needed are unknown: the training variance could not be estimated"
-    if difference == 0:
-        return "no difference observed: no number of seeds would detect one"
-    if needed is not None:
-        return f"about {needed} seeds per recipe would detect a difference this large ({level})"
-    text = f"more than {MAX_SEEDS} seeds per recipe would be needed ({level})"
-    if detection_power(components, difference, 10**9, confidence=confidence)[0] < power:
-        text += "; the test images' own noise hides a difference this small: use more images"
-    return text
-
-
 def recipe_difference(
     baseline: RunDraws,
     variant: RunDraws,
     *,
     confidence: float,
-    seed: int,
+    seed: RunSeed,
     baseline_seeds: Sequence[int] | None = None,
     variant_seeds: Sequence[int] | None = None,
     power: float = POWER,
@@ -277,7 +264,8 @@ def recipe_difference(
     """``metric(variant) - metric(baseline)`` for the recipe and for these trained models.
 
     Both :class:`RunDraws` must come from the same image resamples (``image_seed``,
-    ``n_bootstrap``, images); ``seed`` drives the resampling of the runs; ``*_seeds`` name
+    ``n_bootstrap``, images); ``seed`` drives the resampling of the runs (one seed, or one per
+    recipe: :func:`pigeonhole_draws`); ``*_seeds`` name
     the runs (default 0, 1, ...) to pair them in ``per_seed``. Returns (JSON-ready)
     ``{"difference", "n_seeds": {"baseline", "variant"}, "n_images", "confidence",
     "n_bootstrap", "recipe": {"low", "high", "p_value", "se", "df", "pigeonhole_se",
@@ -310,6 +298,36 @@ def recipe_difference(
         "seeds_needed_note": seeds_needed_note(needed, difference, components, confidence, power),
         "few_seeds": min(baseline.n_seeds, variant.n_seeds) < MIN_RECIPE_SEEDS,
         "notes": _notes(baseline, variant, components, sign),
+    }
+
+
+def recipe_mean(draws: RunDraws, *, confidence: float, seed: int) -> dict[str, Any]:
+    """One recipe's metric, the mean over its runs, for the recipe and for these runs.
+
+    The recipe-level interval of :func:`recipe_difference` against a recipe whose metric is 0
+    in every run and resample (``seed`` resamples the runs, as the recipe's seed of a pair in
+    :func:`pigeonhole_draws` does): the same calibrated two-way bootstrap and components with the
+    baseline's terms 0 (``run_variance / S`` plus the test-image term of the run average).
+    Returns ``{"estimate", "low", "high", "se", "df", "n_valid", "trained_models": {"low",
+    "high", "n_valid"}}``; the recipe's ends are ``None`` with fewer than 2 runs.
+    """
+    zero = RunDraws(
+        np.zeros_like(draws.full),
+        np.zeros_like(draws.draws),
+        draws.n_images,
+        draws.image_seed,
+        None if draws.table is None else np.zeros_like(draws.table),
+    )
+    r = recipe_difference(zero, draws, confidence=confidence, seed=(seed, seed))
+    rec, images = r["recipe"], r["trained_models"]
+    return {
+        "estimate": r["difference"],
+        "low": rec["low"],
+        "high": rec["high"],
+        "se": rec["se"],
+        "df": rec["df"],
+        "n_valid": rec["n_valid"],
+        "trained_models": {k: images[k] for k in ("low", "high", "n_valid")},
     }
 
 

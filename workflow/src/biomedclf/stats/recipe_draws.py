@@ -54,6 +54,12 @@ class RunDraws:
         """Number of image resamples."""
         return int(self.draws.shape[1])
 
+    def select(self, rows: Sequence[int]) -> RunDraws:
+        """These draws of the runs ``rows`` (indices) only, in that order."""
+        idx = list(rows)
+        table = None if self.table is None else self.table[idx]
+        return RunDraws(self.full[idx], self.draws[idx], self.n_images, self.image_seed, table)
+
 
 def draw_recipes(
     statistics: Sequence[Statistic],

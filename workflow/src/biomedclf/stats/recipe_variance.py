@@ -26,7 +26,8 @@ every component is positive. :func:`anova_components` computes them from per-ima
 of the test images for any metric (balanced accuracy, AUROC). The degrees of freedom of the
 estimate are Welch-Satterthwaite's (:meth:`VarianceComponents.df`), and
 :func:`seeds_needed` turns the components into the number of runs per recipe that would detect
-an observed difference with a given power (noncentral t).
+an observed difference with a given power (noncentral t); :func:`seeds_needed_note` says it in
+words.
 """
 
 from __future__ import annotations
@@ -250,3 +251,24 @@ def seeds_needed(
         if reached.size:
             return int(seeds[reached[0]])
     return None
+
+
+def seeds_needed_note(
+    needed: int | None,
+    difference: float,
+    components: VarianceComponents | None,
+    confidence: float,
+    power: float,
+) -> str:
+    """The number of seeds per recipe that would tell, in words (or why there is none)."""
+    level = f"{power:.0%} power at the {1 - confidence:.0%} level"
+    if components is None or not np.isfinite(difference):
+        return "the seeds needed are unknown: the training variance could not be estimated"
+    if difference == 0:
+        return "no difference observed: no number of seeds would detect one"
+    if needed is not None:
+        return f"about {needed} seeds per recipe would detect a difference this large ({level})"
+    text = f"more than {MAX_SEEDS} seeds per recipe would be needed ({level})"
+    if detection_power(components, difference, 10**9, confidence=confidence)[0] < power:
+        text += "; the test images' own noise hides a difference this small: use more images"
+    return text

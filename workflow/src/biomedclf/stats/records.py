@@ -7,7 +7,9 @@ build a :class:`StudyStats`; :func:`biomedclf.stats.study.write_study_statistics
 :func:`biomedclf.stats.typed_json.to_json`; the tables, figures and summary read it back with
 :func:`read_stats`, which checks the format version (:data:`STATS_FORMAT`) and every field. One
 class per kind of JSON object, mirroring the layout documented in workflow/CONTRACTS.md
-("stats.json"); those that describe a variant are in :mod:`biomedclf.stats.variant_records`.
+("stats.json"); those that describe a variant are in :mod:`biomedclf.stats.variant_records`,
+those of the comparisons (their recipe-level and trained-models differences) in
+:mod:`biomedclf.stats.comparison_records`; all are importable from here.
 Values that may be undefined (the SD of one seed, an AUROC without both classes, an empty
 calibration bin) are ``Optional``. A wrong or missing version, a missing field or a value of
 the wrong type raises :class:`StatsFormatError` naming the file, the field and the fix: rerun
@@ -28,6 +30,23 @@ from typing import Any
 
 from biomedclf.io import read_json
 from biomedclf.layout import RunFiles
+from biomedclf.stats.comparison_records import (  # noqa: F401 (the records of stats.json)
+    COMPARED,
+    ComparisonResult,
+    ComparisonStats,
+    Components,
+    Difference,
+    McNemar,
+    McNemarTests,
+    MetricComparison,
+    RecipeDifference,
+    RecipePair,
+    SeedCounts,
+    SeedDifference,
+    SeedMcNemar,
+    TimeComparison,
+    TrainedModels,
+)
 from biomedclf.stats.typed_json import DataclassReader, to_json
 from biomedclf.stats.variant_records import (  # noqa: F401 (the records of stats.json, in one place)
     BinaryMetrics,
@@ -49,109 +68,14 @@ from biomedclf.stats.variant_records import (  # noqa: F401 (the records of stat
 )
 
 #: Format of stats.json this code writes and reads; bump it when a field changes meaning.
-STATS_FORMAT = "biomedclf-stats/4"
+STATS_FORMAT = "biomedclf-stats/5"
 
 #: What to do about a stats.json this reader cannot use.
 FIX = "rerun the stats step (delete the file, or `snakemake --forcerun stats`) to rewrite it"
 
 
-#: Metrics each comparison compares (the verdict is on accuracy).
-COMPARED = ("accuracy", "balanced_accuracy", "auroc")
-
-
 class StatsFormatError(ValueError):
     """stats.json is not in :data:`STATS_FORMAT`: wrong version, missing field, wrong type."""
-
-
-@dataclass(frozen=True)
-class Difference:
-    """A paired difference (variant minus baseline) with its bootstrap interval."""
-
-    difference: float | None
-    low: float | None
-    high: float | None
-    n_valid: int
-
-
-@dataclass(frozen=True)
-class SeedDifference(Difference, Seeded):
-    """The paired difference of one seed."""
-
-
-@dataclass(frozen=True)
-class MetricComparison:
-    """Differences of one metric per seed, pooled over seeds, ensembled; the pooled verdict."""
-
-    per_seed: list[SeedDifference]
-    pooled: Difference
-    ensemble: Difference
-    verdict: str  # better | worse | no detectable difference | undetermined
-    verdict_text: str
-
-
-@dataclass(frozen=True)
-class McNemar:
-    """McNemar's exact test on the paired correct/incorrect outcomes."""
-
-    baseline_only: int  # images only the baseline got right
-    variant_only: int  # images only the variant got right
-    discordant: int
-    n: int
-    p_value: float
-
-
-@dataclass(frozen=True)
-class SeedMcNemar(McNemar, Seeded):
-    """McNemar's test of one seed."""
-
-
-@dataclass(frozen=True)
-class McNemarTests:
-    """McNemar's test per paired seed and on the seed-ensembled predictions."""
-
-    per_seed: list[SeedMcNemar]
-    ensemble: McNemar
-
-
-@dataclass(frozen=True)
-class TimeComparison:
-    """Training seconds of both on the paired seeds; ratio of the means (variant/baseline)."""
-
-    baseline: Summary
-    variant: Summary
-    ratio: float | None
-
-
-@dataclass(frozen=True)
-class ComparisonResult:
-    """One variant against the comparison's baseline, on the seeds both ran."""
-
-    seeds: list[int]
-    n_test: int
-    accuracy: MetricComparison
-    balanced_accuracy: MetricComparison
-    auroc: MetricComparison  # macro one-vs-rest for more than two classes
-    mcnemar: McNemarTests
-    train_seconds: TimeComparison
-    verdict: str  # the accuracy verdict
-    verdict_text: str
-    warnings: list[str]
-
-    def metric(self, name: str) -> MetricComparison:
-        """The comparison of ``accuracy``, ``balanced_accuracy`` or ``auroc``."""
-        if name not in COMPARED:
-            raise KeyError(f"metric {name!r}: stats.json compares {', '.join(COMPARED)} only")
-        return getattr(self, name)
-
-
-@dataclass(frozen=True)
-class ComparisonStats:
-    """One comparison of the config: baseline, variants, claim, and a result per variant."""
-
-    baseline: str
-    variants: list[str]
-    claim: str | None
-    results: dict[str, ComparisonResult]
 
 
 @dataclass(frozen=True)
@@ -162,35 +86,67 @@ class Settings:
     confidence: float
     seed: int
     calibration_bins: int
-    interval: str
+    interval: str  # how the intervals of the trained models and of the recipes are made
     threshold: float
-    min_seeds: int
+    min_seeds: int  # fewer seeds make a warning
+    min_recipe_seeds: int  # fewer runs per recipe leave the training variance poorly known
+    power: float  # at which the seeds needed are counted
     metrics: list[str]  # the bootstrapped metrics
     auroc: str  # what "auroc" means for this study
 
 
 @dataclass(frozen=True)
-class RankedVariant:
-    """One variant's place in the ranking: its seed-mean estimate of the primary metric."""
+class Bounds:
+    """The ends of an interval."""
 
-    variant: str
-    estimate: float | None
     low: float | None
     high: float | None
 
 
 @dataclass(frozen=True)
+class RankedVariant:
+    """One variant's place in the ranking: the mean over its runs of the primary metric, its
+    recipe-level interval (training runs and test images) and that of these trained models."""
+
+    variant: str
+    n_seeds: int
+    estimate: float | None
+    low: float | None
+    high: float | None
+    trained_models: Bounds  # test images resampled, runs held fixed
+
+
+@dataclass(frozen=True)
 class Lead:
-    """The best variant minus another, on their paired seeds, with Holm-adjusted p-value."""
+    """The best variant minus another on their paired seeds: for the recipe (the test, with
+    Holm's adjustment) and for these trained models."""
 
     variant: str
     seeds: list[int]
-    difference: float | None
-    low: float | None
-    high: float | None
-    p_value: float | None  # two-sided paired-bootstrap p-value
-    p_holm: float | None  # adjusted for the number of variants behind the best
+    recipe: RecipeDifference
+    trained_models: TrainedModels
+    p_holm: float | None  # the recipe p-value adjusted for the variants behind the best
     lead_is_real: bool  # p_holm < alpha
+
+    @property
+    def difference(self) -> float | None:
+        """Best minus this variant: the difference of their run means."""
+        return self.recipe.difference
+
+    @property
+    def low(self) -> float | None:
+        """Low end of the recipe-level interval."""
+        return self.recipe.low
+
+    @property
+    def high(self) -> float | None:
+        """High end of the recipe-level interval."""
+        return self.recipe.high
+
+    @property
+    def p_value(self) -> float | None:
+        """The recipe-level two-sided p-value, unadjusted."""
+        return self.recipe.p_value
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,14 @@ more:
 * per variant: percentile-bootstrap intervals of test accuracy, balanced accuracy and AUROC
   (macro one-vs-rest for more than two classes), resampling test images, per seed, for the
   mean over seeds and for the seed-ensembled probabilities; the ensemble's metrics;
+  every statistic that resamples the test images takes the study's one set of resamples
+  per metric group (:mod:`biomedclf.stats.study_draws`), so any two variants pair;
 * per variant: calibration (expected calibration error, reliability-diagram data);
-* per comparison (:mod:`biomedclf.stats.comparisons`): paired differences with intervals,
-  McNemar's exact test, a verdict in words and warnings when the evidence is thin;
-* the ranking by the primary metric (:mod:`biomedclf.stats.ranking`).
+* per comparison (:mod:`biomedclf.stats.comparisons`): differences for the recipe (training
+  runs and test images: the verdict's) and for these trained models (test images), per seed
+  and of the ensembles, McNemar's exact test, a verdict in words, notes and warnings;
+* the ranking by the primary metric (:mod:`biomedclf.stats.ranking`), on recipe-level
+  intervals.
 
 The result is a :class:`biomedclf.stats.records.StudyStats`, the typed records that
 :func:`biomedclf.stats.records.read_stats` reads back; :func:`write_study_statistics` writes it
@@ -45,9 +49,11 @@ from biomedclf.layout import RunFiles
 from biomedclf.stats.bootstrap import BOOTSTRAP_METRICS
 from biomedclf.stats.comparisons import comparison_statistics
 from biomedclf.stats.ranking import ranking_statistics
+from biomedclf.stats.recipe import MIN_RECIPE_SEEDS, POWER
 from biomedclf.stats.records import STATS_FORMAT, Settings, StudyStats
 from biomedclf.stats.settings import StatisticsSettings
 from biomedclf.stats.significance import MIN_SEEDS
+from biomedclf.stats.study_draws import study_draws
 from biomedclf.stats.typed_json import to_json
 from biomedclf.stats.variant_records import VariantStats
 from biomedclf.stats.variants import variant_statistics
@@ -55,6 +61,14 @@ from biomedclf.stats.variants import variant_statistics
 __all__ = ["study_statistics", "write_study_statistics"]
 
 log = logging.getLogger(__name__)
+
+#: How the intervals are made (``settings.interval``).
+INTERVALS = (
+    "recipe (verdicts, ranking): two-way bootstrap over training runs and test images, "
+    "rescaled to the crossed random-effects standard error with a t on Welch-Satterthwaite "
+    "degrees of freedom; trained models, per seed, per variant: percentile bootstrap over "
+    "test images"
+)
 
 #: What ``auroc`` means in stats.json (``settings.auroc``), by number of classes.
 AUROC_MEANING = {
@@ -70,9 +84,11 @@ def _settings(settings: StatisticsSettings, n_classes: int) -> Settings:
         confidence=float(settings.confidence),
         seed=int(settings.seed),
         calibration_bins=int(settings.calibration_bins),
-        interval="percentile bootstrap over test images",
+        interval=INTERVALS,
         threshold=0.5,
         min_seeds=MIN_SEEDS,
+        min_recipe_seeds=MIN_RECIPE_SEEDS,
+        power=POWER,
         metrics=list(BOOTSTRAP_METRICS),
         auroc=AUROC_MEANING[2] if n_classes == 2 else AUROC_MEANING["k"],
     )
@@ -149,9 +165,12 @@ def study_statistics(
         k,
         settings.n_bootstrap,
     )
-    variants = {name: variant_statistics(d, settings, ordinal) for name, d in data.items()}
+    draws = study_draws(data, n_bootstrap=settings.n_bootstrap, seed=settings.seed)
+    variants = {
+        name: variant_statistics(d, draws[name], settings, ordinal) for name, d in data.items()
+    }
     comps = {
-        name: comparison_statistics(name, comp, data, variants, settings, evaluated_on)
+        name: comparison_statistics(name, comp, data, draws, variants, settings, evaluated_on)
         for name, comp in comparisons.items()
     }
     return StudyStats(
@@ -165,7 +184,7 @@ def study_statistics(
         warnings=_seed_warnings(variants),
         variants=variants,
         comparisons=comps,
-        ranking=ranking_statistics(data, variants, settings),
+        ranking=ranking_statistics(draws, settings),
     )
 
 

@@ -4,9 +4,10 @@ From the runs' files (:mod:`biomedclf.evaluate.run_results`): every test metric 
 over seeds (the two-class threshold blocks, the multi-class block, each class's one-vs-rest
 metrics), final-epoch accuracies and the overfitting gap, training time; and from the paired
 test predictions: the metrics of the seed ensemble (probabilities averaged over seeds),
-bootstrap intervals of accuracy, balanced accuracy and AUROC (:mod:`biomedclf.stats.bootstrap`)
-and calibration (:mod:`biomedclf.evaluate.calibration`: the probability of class 1 for two
-classes, the top-label confidence for more). The result is a
+bootstrap intervals of accuracy, balanced accuracy and AUROC over the test images (the
+study's shared resamples, :mod:`biomedclf.stats.study_draws`) and calibration
+(:mod:`biomedclf.evaluate.calibration`: the probability of class 1 for two classes, the
+top-label confidence for more). The result is a
 :class:`biomedclf.stats.variant_records.VariantStats`; assembled by
 :func:`biomedclf.stats.study.study_statistics`.
 """
@@ -27,9 +28,10 @@ from biomedclf.evaluate.multiclass import (
 )
 from biomedclf.evaluate.run_results import VariantData, load_history, load_metrics, load_train_info
 from biomedclf.layout import RunFiles
-from biomedclf.stats.bootstrap import RESAMPLE_GROUPS, bootstrap_intervals, derive_seed
+from biomedclf.stats.bootstrap import BOOTSTRAP_METRICS
 from biomedclf.stats.descriptive import describe
 from biomedclf.stats.settings import StatisticsSettings
+from biomedclf.stats.study_draws import VariantDraws, metric_intervals
 from biomedclf.stats.variant_records import (
     BinaryMetrics,
     Bootstrap,
@@ -168,37 +170,23 @@ def _train_info(runs: list[RunFiles]) -> dict[str, Any]:
     return out
 
 
-def _intervals(
-    data: VariantData, probs: np.ndarray, scope: Any, settings: StatisticsSettings
-) -> dict[str, Interval]:
-    """Bootstrap interval of each bootstrapped metric for ``probs`` (the fields of
-    :class:`MetricIntervals`); the metrics of one
-    :data:`biomedclf.stats.bootstrap.RESAMPLE_GROUPS` entry share their resamples."""
-    out = {}
-    for group, metrics in RESAMPLE_GROUPS.items():
-        rng_seed = derive_seed(settings.seed, data.name, scope, group)
-        cis = bootstrap_intervals(
-            data.labels,
-            probs,
-            metrics,
-            n_bootstrap=settings.n_bootstrap,
-            confidence=settings.confidence,
-            seed=rng_seed,
-        )
-        for m in metrics:
-            out[m] = Interval(**{k: cis[m][k] for k in ("estimate", "low", "high", "n_valid")})
-    return out
+def variant_bootstrap(draws: VariantDraws, confidence: float) -> Bootstrap:
+    """Intervals per seed, of the mean over seeds and of the seed-ensembled probabilities, from
+    the study's shared image resamples (:func:`biomedclf.stats.study_draws.study_draws`)."""
+    per_metric = {m: metric_intervals(draws.runs[m], confidence) for m in BOOTSTRAP_METRICS}
+    ensemble = {m: metric_intervals(draws.ensemble[m], confidence)[0] for m in BOOTSTRAP_METRICS}
 
+    def intervals(rows: dict[str, dict[str, Any]]) -> dict[str, Interval]:
+        """The fields of :class:`MetricIntervals`."""
+        return {m: Interval(**rows[m]) for m in BOOTSTRAP_METRICS}
 
-def _variant_bootstrap(data: VariantData, settings: StatisticsSettings) -> Bootstrap:
-    """Intervals per seed, of the mean over seeds and of the seed-ensembled probabilities."""
     return Bootstrap(
         per_seed=[
-            SeedIntervals(seed=s, **_intervals(data, probs, s, settings))
-            for s, probs in zip(data.seeds, data.probs)
+            SeedIntervals(seed=s, **intervals({m: per_metric[m][i] for m in per_metric}))
+            for i, s in enumerate(draws.seeds)
         ],
-        seed_mean=MetricIntervals(**_intervals(data, data.probs, "seed_mean", settings)),
-        ensemble=MetricIntervals(**_intervals(data, data.probs.mean(axis=0), "ensemble", settings)),
+        seed_mean=MetricIntervals(**intervals({m: per_metric[m][-1] for m in per_metric})),
+        ensemble=MetricIntervals(**intervals(ensemble)),
     )
 
 
@@ -237,10 +225,11 @@ def multiclass_record(block: dict[str, Any]) -> MulticlassMetrics:
 
 
 def variant_statistics(
-    data: VariantData, settings: StatisticsSettings, ordinal: bool
+    data: VariantData, draws: VariantDraws, settings: StatisticsSettings, ordinal: bool
 ) -> VariantStats:
-    """The ``variants.{v}`` entry of stats.json; ``ordinal``: the classes are ordered (the
-    ensemble's kappa is quadratic-weighted)."""
+    """The ``variants.{v}`` entry of stats.json; ``draws`` are the variant's metrics under the
+    study's image resamples; ``ordinal``: the classes are ordered (the ensemble's kappa is
+    quadratic-weighted)."""
     metrics = run_metrics(data.runs)
     ensemble = data.probs.mean(axis=0)
     binary = (
@@ -260,6 +249,6 @@ def variant_statistics(
         ensemble_multiclass=multiclass_record(
             multiclass_metrics(data.labels, ensemble, data.class_names, ordinal)
         ),
-        bootstrap=_variant_bootstrap(data, settings),
+        bootstrap=variant_bootstrap(draws, settings.confidence),
         calibration=calibration(data, settings.calibration_bins),
     )

@@ -71,7 +71,7 @@ def _draw_model(sketch: Sketch, top: float, err: ErrorImages, role: str, centre:
         true, called = names[int(err.labels[k])], names[int(err.predicted[k])]
         panel(
             sketch,
-            image_rgb(err.images[k]),
+            image_rgb(err.images[k], PANEL),
             column_x(LEFT, k % COLUMNS),
             top + (k // COLUMNS) * (PANEL + TITLE),
             f"{short(true)}\n→ {short(called)} {err.confidence[k]:.2f}",

@@ -8,11 +8,11 @@ chose. Row labels carry the method and the sanity check (mean rank correlation w
 randomised model's maps; ⚠ when the maps survive randomisation). A ``linear`` model's
 first-layer weights follow as images (at most :data:`COLUMNS` units).
 
-Panels wrap at :data:`COLUMNS` per band of rows (wider, up to :data:`MAX_COLUMNS`, beyond
-``2 * COLUMNS`` images, so 64 images take 4 bands, not 8); panel titles are cut to the width of
-a panel column, so 2 to 12 classes and long class names read alike. The figure is a
-:class:`biomedclf.report.figures.mosaic.Mosaic` (one image under the texts, a tenth of the
-time of one matplotlib axes per panel) sized to everything it holds
+Panels wrap at :data:`COLUMNS` images per band of rows, more when that keeps the figure's
+longer side shorter (64 images of 5 models: 3 bands of 22, not 8 of 8; :func:`band_shape`);
+panel titles are cut to the width of a panel column, so 2 to 12 classes and long class names
+read alike. The figure is a :class:`biomedclf.report.figures.mosaic.Mosaic` (one image under
+the texts, a tenth of the time of one matplotlib axes per panel) sized to everything it holds
 (:class:`biomedclf.report.figures.mosaic.Sketch`). The error galleries
 (:mod:`biomedclf.report.figures.errors`) share the layout constants here. Only numpy and
 matplotlib: reads ``maps.npz``, never the data cache.
@@ -28,11 +28,18 @@ import numpy as np
 from biomedclf.evaluate.multiclass import predict_classes
 from biomedclf.explain.files import METHODS, SaliencyMaps, read_maps
 from biomedclf.explain.sanity import describe, survives
-from biomedclf.report.figures.mosaic import Mosaic, Sketch, coloured, fitted, image_rgb, wrapped
-from biomedclf.report.figures.style import grid_shape
+from biomedclf.report.figures.mosaic import (
+    Mosaic,
+    Sketch,
+    coloured,
+    fitted,
+    image_rgb,
+    nearest,
+    wrapped,
+)
 
-#: Images per band of panel rows, and the most per band for more than ``2 * COLUMNS`` images.
-COLUMNS, MAX_COLUMNS = 8, 16
+#: Images per band of panel rows (at least, unless fewer images are shown).
+COLUMNS = 8
 
 #: Colour map of the overlaid maps, and the overlay's opacity.
 CMAP, ALPHA = "turbo", 0.5
@@ -42,6 +49,9 @@ PANEL, GAP, TITLE = 0.95, 0.08, 0.3
 
 #: Font size of panel titles and row labels.
 SMALL = 6.5
+
+#: Left edge (inches) of the first panel column; the row labels stand left of it.
+LEFT = 1.35
 
 RIGHT, WRONG = "#1a9850", "#d73027"
 
@@ -56,13 +66,21 @@ def column_x(left: float, column: int) -> float:
     return left + column * (PANEL + GAP)
 
 
-def band_shape(n: int) -> tuple[int, int]:
-    """Bands and images per band for ``n`` images: :data:`COLUMNS` a band up to twice that,
-    beyond that as few bands of at most :data:`MAX_COLUMNS` as hold them, filled evenly."""
-    if n <= 2 * COLUMNS:
-        return grid_shape(n, COLUMNS)
-    bands = math.ceil(n / MAX_COLUMNS)
-    return bands, math.ceil(n / bands)
+def band_shape(n: int, rows: int, below: float, least: int) -> tuple[int, int]:
+    """Bands and images per band for ``n`` images shown in ``rows`` panel rows a band, with
+    ``below`` inches of further panel rows and at least ``least`` panel columns: at least
+    :data:`COLUMNS` images a band (all of them when fewer), as many bands as make the
+    figure's longer side shortest (fewer when equal)."""
+    best: tuple[float, int, int] | None = None
+    for bands in range(1, math.ceil(n / COLUMNS) + 1):
+        columns = min(n, max(COLUMNS, math.ceil(n / bands)))
+        used = math.ceil(n / columns)
+        width = column_x(LEFT, max(columns, least)) + 0.9
+        height = 0.7 + used * (rows * (PANEL + TITLE) + 0.15) + below
+        if best is None or max(width, height) < best[0]:
+            best = (max(width, height), used, columns)
+    assert best is not None
+    return best[1], best[2]
 
 
 def panel(
@@ -83,11 +101,13 @@ def panel(
 
 
 def overlay_rgb(image: np.ndarray, saliency: np.ndarray) -> tuple[np.ndarray, bool]:
-    """The image with ``saliency`` (scaled to its maximum) blended on top, and whether the
-    map is not empty (all zero)."""
+    """The image with ``saliency`` (scaled to its maximum) blended on top, at a panel's
+    pixels (:func:`biomedclf.report.figures.mosaic.nearest`), and whether the map is not
+    empty (all zero)."""
     peak = float(saliency.max()) if saliency.size else 0.0
-    scaled = saliency / peak if peak > 0 else np.zeros_like(saliency)
-    return (1 - ALPHA) * image_rgb(image) + ALPHA * coloured(scaled, CMAP, 0, 1), peak > 0
+    shown = nearest(saliency, PANEL)
+    scaled = shown / peak if peak > 0 else np.zeros_like(shown)
+    return (1 - ALPHA) * image_rgb(image, PANEL) + ALPHA * coloured(scaled, CMAP, 0, 1), peak > 0
 
 
 def _map_title(m: SaliencyMaps, row: int) -> str:
@@ -146,7 +166,7 @@ def _draw_band(
         x = column_x(left, j)
         panel(
             sketch,
-            image_rgb(base.images[r]),
+            image_rgb(base.images[r], PANEL),
             x,
             top,
             short(str(base.class_names[int(base.labels[r])])),
@@ -173,7 +193,8 @@ def _draw_weights(sketch: Sketch, top: float, left: float, v: str, weights: np.n
     for j in range(weight_columns(weights)):
         w = weights[j].mean(axis=0)
         limit = float(np.abs(w).max()) or 1.0
-        panel(sketch, coloured(w, "RdBu_r", -limit, limit), column_x(left, j), top, f"unit {j + 1}")
+        rgb = coloured(nearest(w, PANEL), "RdBu_r", -limit, limit)
+        panel(sketch, rgb, column_x(left, j), top, f"unit {j + 1}")
     _row_text(sketch, top, f"{v}\nfirst-layer\nweights\n(red +, blue −)", left)
 
 
@@ -199,10 +220,11 @@ def saliency_mosaic(comp_name: str, members: list[str], maps: dict[str, Saliency
     baseline = members[0]
     rows = _rows_of(comp_name, maps, baseline)
     n = len(rows[baseline])
-    bands, columns = band_shape(n)
     linear = [v for v in members if maps[v].first_layer_weights.shape[0]]
-    widest = max([columns] + [weight_columns(maps[v].first_layer_weights) for v in linear])
-    left, step = 1.35, PANEL + TITLE
+    weights = max([0] + [weight_columns(maps[v].first_layer_weights) for v in linear])
+    left, step = LEFT, PANEL + TITLE
+    bands, columns = band_shape(n, 1 + len(members), len(linear) * step, weights)
+    widest = max(columns, weights)
     sketch = Sketch()
     bottom = _heading(
         sketch, comp_name, baseline, maps[baseline].seed, n, column_x(left, widest) + 0.9

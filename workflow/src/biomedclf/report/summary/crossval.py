@@ -58,10 +58,11 @@ def crossval_section(
 
 
 def fold_test_lines(
-    cv: dict[str, Any] | None, comp_name: str, variant: str, verdict: str, n_images: int
+    cv: dict[str, Any] | None, comp_name: str, variant: str, verdict: str, evidence: str
 ) -> list[str]:
-    """The comparison's test across folds, and which evidence the ``verdict`` (the paired
-    bootstrap's, over ``n_images`` out-of-fold images) rests on; nothing without folds."""
+    """The comparison's test across folds, and which evidence the ``verdict`` rests on
+    (``evidence``: the recipe-level interval's training runs and out-of-fold images, e.g.
+    ``3 training runs of each and 600 out-of-fold images``); nothing without folds."""
     if not cv or variant not in (cv["comparisons"].get(comp_name) or {}):
         return []
     t = cv["comparisons"][comp_name][variant]
@@ -72,6 +73,7 @@ def fold_test_lines(
         f"Nadeau-Bengio corrected resampled t-test): {100 * t['mean_difference']:+.1f} pp "
         f"({level_text(t['confidence'])} CI {100 * t['ci_low']:+.1f} to {100 * t['ci_high']:+.1f}"
         f"), t = {t['t']:.2f}, df = {t['df']}, {p_text(t['p_value'])}: {t['verdict']}",
-        f"- The verdict ({verdict}) rests on the paired bootstrap over the {n_images} "
-        f"out-of-fold images; the test across folds {same}.",
+        f"- The verdict ({verdict}) rests on the recipe-level interval over {evidence} (a "
+        "training run: one seed's out-of-fold predictions); the test across folds "
+        f"{same}.",
     ]

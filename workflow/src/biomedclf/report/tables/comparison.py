@@ -1,11 +1,9 @@
-"""The tables of one comparison: baseline against each variant, and its statistics.
+"""The ``comparison`` table of one comparison: baseline against each variant.
 
 Rows and Markdown of a comparison's ``comparison`` table (final train and validation
-accuracy, overfitting gap, test accuracy and training time, mean and sd over seeds) and of
-its ``stats`` table (paired differences of accuracy, balanced accuracy and
-AUROC, macro for more than two classes, with intervals per seed, pooled and for the seed
-ensemble, McNemar's test and the verdicts), from
-:class:`biomedclf.stats.records.StudyStats`. Written by
+accuracy, overfitting gap, test accuracy and training time, mean and sd over seeds), from
+:class:`biomedclf.stats.records.StudyStats`, and the helpers its ``stats`` table
+(:mod:`biomedclf.report.tables.stats_table`) shares. Written by
 :func:`biomedclf.report.tables.write.write_comparison_tables`.
 """
 
@@ -14,16 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from biomedclf.report.labels import capitalised, metric_name
-from biomedclf.report.rendering import fmt_mean_sd, fmt_p, level_text, markdown_table
-from biomedclf.stats.records import (
-    ComparisonResult,
-    Difference,
-    McNemar,
-    StudyStats,
-    Summary,
-    VariantStats,
-)
-from biomedclf.stats.significance import format_difference
+from biomedclf.report.rendering import fmt_mean_sd, markdown_table
+from biomedclf.stats.records import ComparisonResult, StudyStats, Summary, VariantStats
 
 #: Columns of the comparison table: quantity and Markdown heading.
 COMPARISON_COLUMNS = (
@@ -33,23 +23,6 @@ COMPARISON_COLUMNS = (
     ("test_accuracy", "Test accuracy (%)"),
     ("train_seconds", "Training time (s)"),
 )
-
-#: Columns of ``stats_{comp}.csv``.
-STATS_HEADER = [
-    "comparison",
-    "baseline",
-    "variant",
-    "metric",
-    "scope",
-    "seed",
-    "difference",
-    "ci_low",
-    "ci_high",
-    "mcnemar_baseline_only",
-    "mcnemar_variant_only",
-    "mcnemar_p",
-    "verdict",
-]
 
 #: Metrics of the statistics tables.
 COMPARED_METRICS = ("accuracy", "balanced_accuracy", "auroc")
@@ -126,110 +99,9 @@ def comparison_markdown(comp_name: str, comparison: dict, stats: StudyStats) -> 
     return markdown_table(header, rows, ["l", "l", "r"] + ["r"] * len(COMPARISON_COLUMNS))
 
 
-def _results(
+def comparison_results(
     comp_name: str, comparison: dict, stats: StudyStats
 ) -> list[tuple[str, ComparisonResult]]:
     """``(variant, result)`` for each variant of the comparison, in config order."""
     members = comparison_members(comp_name, comparison, stats)[1:]
     return [(v, stats.result(comp_name, v)) for _, v in members]
-
-
-def _mcnemar_cells(mc: McNemar | None) -> list[Any]:
-    """Baseline-only and variant-only counts and p-value; empty cells without a test."""
-    return [mc.baseline_only, mc.variant_only, mc.p_value] if mc else [None, None, None]
-
-
-def _diff_cells(d: Difference) -> list[Any]:
-    """Difference, interval low and high."""
-    return [d.difference, d.low, d.high]
-
-
-def _stats_csv_rows(lead: list[Any], res: ComparisonResult, metric: str) -> list[list[Any]]:
-    """Seed, pooled and ensemble rows of one metric; ``lead`` is comparison, baseline, variant."""
-    block = res.metric(metric)
-    is_acc = metric == "accuracy"
-    mc_seed = {e.seed: e for e in res.mcnemar.per_seed} if is_acc else {}
-    rows = [
-        [*lead, metric, "seed", e.seed, *_diff_cells(e), *_mcnemar_cells(mc_seed.get(e.seed)), None]
-        for e in block.per_seed
-    ]
-    rows.append(
-        [*lead, metric, "pooled", None, *_diff_cells(block.pooled), None, None, None, block.verdict]
-    )
-    mc_ens = res.mcnemar.ensemble if is_acc else None
-    rows.append(
-        [
-            *lead,
-            metric,
-            "ensemble",
-            None,
-            *_diff_cells(block.ensemble),
-            *_mcnemar_cells(mc_ens),
-            None,
-        ]
-    )
-    return rows
-
-
-def stats_rows(
-    comp_name: str, comparison: dict, stats: StudyStats
-) -> tuple[list[str], list[list[Any]]]:
-    """Header and rows of ``stats_{comp}.csv``: one row per variant, metric and scope.
-
-    Scopes: ``seed`` (seed ``s`` of the variant paired with seed ``s`` of the baseline),
-    ``pooled`` (the difference averaged over seeds inside each resample; the verdict's
-    basis) and ``ensemble`` (probabilities averaged over seeds first). McNemar's test belongs
-    to accuracy rows of the ``seed`` and ``ensemble`` scopes.
-    """
-    baseline = stats.comparison(comp_name).baseline
-    rows = []
-    for v, res in _results(comp_name, comparison, stats):
-        for metric, _ in compared_metrics(stats):
-            rows += _stats_csv_rows([comp_name, baseline, v], res, metric)
-    return list(STATS_HEADER), rows
-
-
-def _stats_md_rows(
-    name: str, res: ComparisonResult, metric: str, label: str, confidence: float
-) -> list[list[Any]]:
-    """Markdown rows of one metric: per seed, pooled (with the verdict) and ensemble."""
-    block = res.metric(metric)
-    is_acc = metric == "accuracy"
-    mc_seed = {e.seed: e.p_value for e in res.mcnemar.per_seed}
-
-    def diff(d: Difference) -> str:
-        """A difference with its interval."""
-        return format_difference(d.difference, d.low, d.high, metric, confidence)
-
-    rows = [
-        [name, label, f"seed {e.seed}", diff(e), fmt_p(mc_seed.get(e.seed)) if is_acc else "", ""]
-        for e in block.per_seed
-    ]
-    rows.append([name, label, "pooled over seeds", diff(block.pooled), "", f"**{block.verdict}**"])
-    p_ens = fmt_p(res.mcnemar.ensemble.p_value) if is_acc else ""
-    rows.append([name, label, "seed ensemble", diff(block.ensemble), p_ens, ""])
-    return rows
-
-
-def stats_markdown(comp_name: str, comparison: dict, stats: StudyStats) -> str:
-    """Markdown: differences (variant − baseline) with intervals, McNemar p and verdicts."""
-    conf = stats.settings.confidence
-    baseline = stats.comparison(comp_name).baseline
-    header = [
-        "Variant − baseline",
-        "Metric",
-        "Scope",
-        f"Difference ({level_text(conf)} CI)",
-        "McNemar p",
-        "Verdict",
-    ]
-    rows: list[list[Any]] = []
-    notes: list[str] = []
-    for v, res in _results(comp_name, comparison, stats):
-        for metric, label in compared_metrics(stats):
-            rows += _stats_md_rows(f"{v} − {baseline}", res, metric, label, conf)
-        notes += [f"- {v}: {w}" for w in res.warnings]
-    text = markdown_table(header, rows, ["l", "l", "l", "r", "r", "l"])
-    if notes:
-        text += "\nWarnings:\n\n" + "\n".join(notes) + "\n"
-    return text

@@ -12,9 +12,11 @@ rule names:
   (:mod:`biomedclf.report.tables.per_class`);
 * ``ranking``: which variant is best (:mod:`biomedclf.report.tables.ranking`);
 * ``comparison`` (of one comparison): baseline against each variant: final train and
-  validation accuracy, overfitting gap, test accuracy, training time;
-* ``stats`` (of one comparison): paired differences with intervals, McNemar p, verdict
-  (both built by :mod:`biomedclf.report.tables.comparison`).
+  validation accuracy, overfitting gap, test accuracy, training time
+  (:mod:`biomedclf.report.tables.comparison`);
+* ``stats`` (of one comparison): differences for the recipe (the verdict's) and for these
+  trained models, per seed and of the ensembles, with intervals, p-values, McNemar p, seeds
+  needed, verdicts and notes (:mod:`biomedclf.report.tables.stats_table`).
 
 The architecture table, which needs no statistics, is :mod:`biomedclf.report.tables.architecture`.
 Numbers are rendered by :mod:`biomedclf.report.rendering`; every file is written atomically.
@@ -29,14 +31,15 @@ from typing import Any
 
 from biomedclf.layout import RunFiles
 from biomedclf.report.rendering import level_text, write_csv, write_text
-from biomedclf.report.tables.comparison import (
-    comparison_markdown,
-    comparison_rows,
-    stats_markdown,
-    stats_rows,
-)
+from biomedclf.report.tables.comparison import comparison_markdown, comparison_rows
 from biomedclf.report.tables.per_class import per_class_markdown, per_class_rows
-from biomedclf.report.tables.ranking import ranking_markdown, ranking_rows, ranking_sentence
+from biomedclf.report.tables.ranking import (
+    ranking_markdown,
+    ranking_note,
+    ranking_rows,
+    ranking_sentence,
+)
+from biomedclf.report.tables.stats_table import stats_markdown, stats_rows
 from biomedclf.report.tables.study import (
     metrics_table_markdown,
     metrics_table_rows,
@@ -66,7 +69,8 @@ def test_metrics_note(stats: StudyStats) -> str:
     conf, n_boot = level_text(stats.settings.confidence), stats.settings.n_bootstrap
     ci = (
         f"The {conf} CI is a percentile bootstrap ({n_boot} resamples of the {stats.scope} "
-        "images) of the mean over seeds."
+        "images) of the mean over seeds: for these trained models (the ranking gives the "
+        "interval over training runs and test images)."
     )
     if not stats.multiclass:
         return (
@@ -79,6 +83,30 @@ def test_metrics_note(stats: StudyStats) -> str:
         "mean of the one-vs-rest AUROCs; Brier: mean over images of the squared error summed "
         "over classes; ECE: top-label expected calibration error, seeds pooled; kappa: "
         f"Cohen's, {'quadratic-weighted (ordered classes)' if stats.ordinal else 'unweighted'}."
+    )
+
+
+def stats_note(stats: StudyStats) -> str:
+    """The paragraph that explains a comparison's statistics table: the two questions."""
+    conf, n_boot, scope = (
+        level_text(stats.settings.confidence),
+        stats.settings.n_bootstrap,
+        stats.scope,
+    )
+    return (
+        f"Each variant minus the baseline on the same {scope} images ({conf} intervals, "
+        f"{n_boot} resamples; accuracy in percentage points). The verdict answers a question "
+        "about the training recipe: would the variant be ahead again if both were trained "
+        "again and tested on new images? Its interval (scope *recipe*) accounts for both "
+        f"sources of noise, the training runs (seeds) and the {scope} images: a two-way "
+        "bootstrap of both, rescaled to the standard error of the crossed random-effects "
+        "model with a t on Welch-Satterthwaite degrees of freedom. *These trained models*: the "
+        f"same difference with the runs held fixed and only the {scope} images resampled; it "
+        f"says whether these trained models would keep their lead on new {scope} images. "
+        "*Seeds needed*: training runs per variant with which the recipe test would detect "
+        f"the observed difference with {stats.settings.power:.0%} power. Per seed and seed "
+        f"ensemble: percentile bootstrap over the {scope} images. McNemar's exact test on "
+        "the paired correct/incorrect outcomes."
     )
 
 
@@ -111,6 +139,8 @@ def study_tables(runs: Sequence[RunFiles], stats: StudyStats) -> dict[str, Table
             "# Which variant is best\n\n"
             + ranking_sentence(stats)
             + "\n\n"
+            + ranking_note(stats)
+            + "\n\n"
             + ranking_markdown(stats),
         ),
     }
@@ -130,10 +160,7 @@ def comparison_tables(name: str, comparison: dict, stats: StudyStats) -> dict[st
         "stats": (
             *stats_rows(name, comparison, stats),
             f"# Statistics of comparison {name}: each variant minus {baseline}\n\n"
-            f"Paired differences on the same {stats.scope} images with "
-            f"{level_text(stats.settings.confidence)} percentile-bootstrap intervals (accuracy "
-            "in percentage points); McNemar's exact test on the paired correct/incorrect "
-            "outcomes. The verdict comes from the pooled interval."
+            + stats_note(stats)
             + MULTICLASS_STATS_NOTE * stats.multiclass
             + "\n\n"
             + stats_markdown(name, comparison, stats),
