@@ -565,7 +565,7 @@ def check_mosaic(mosaic: Mosaic) -> None:
     assert mosaic_overlaps(fig, mosaic) == []
 
 
-@settings(max_examples=8, deadline=None, database=None, phases=PHASES)
+@settings(max_examples=6, deadline=None, database=None, phases=PHASES)
 @given(case=shapes)
 @example(  # the reported crash: linear 32 units, 256 px, fewer images than weight panels
     case=Case("issue", (LIN32, CONV), (), image_size=256, n_images=2)
@@ -581,7 +581,7 @@ def test_any_saliency_mosaic_fits_its_canvas(case: Case) -> None:
     check_mosaic(saliency_mosaic("c" * (30 if case.long_names else 4), names, maps))
 
 
-@settings(max_examples=8, deadline=None, database=None, phases=PHASES)
+@settings(max_examples=6, deadline=None, database=None, phases=PHASES)
 @given(case=shapes, shown=st.lists(st.integers(0, GALLERY_MAX), min_size=1, max_size=5))
 @example(case=Case("none", (CONV,), (), image_size=28), shown=[0])
 def test_any_error_gallery_fits_its_canvas(case: Case, shown: list[int]) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from biomedclf.explain.files import ErrorImages, read_errors
-from biomedclf.report.figures.mosaic import Mosaic, Sketch, image_rgb
+from biomedclf.report.figures.mosaic import MARGIN, Box, Mosaic, Sketch, image_rgb
 from biomedclf.report.figures.saliency import (
     COLUMNS,
     PANEL,
@@ -28,6 +28,7 @@ from biomedclf.report.figures.saliency import (
     panel,
     plot_explanations,
     short,
+    title_line,
 )
 from biomedclf.report.figures.style import grid_shape
 from biomedclf.report.rendering import plural
@@ -74,7 +75,7 @@ def _draw_model(sketch: Sketch, top: float, err: ErrorImages, role: str, centre:
             image_rgb(err.images[k], PANEL),
             column_x(LEFT, k % COLUMNS),
             top + (k // COLUMNS) * (PANEL + TITLE),
-            f"{short(true)}\n→ {short(called)} {err.confidence[k]:.2f}",
+            f"{title_line(true)}\n{title_line(called, '→ ', f' {err.confidence[k]:.2f}')}",
             WRONG,
         )
     if not err.paths.shape[0]:
@@ -86,7 +87,9 @@ def errors_mosaic(comp_name: str, errors: list[ErrorImages]) -> Mosaic:
     """The error gallery of one comparison as a mosaic sized to what it shows; ``errors[0]``
     is the baseline's."""
     sketch = Sketch()
-    centre = (column_x(LEFT, COLUMNS) + 0.2) / 2
+    width = column_x(LEFT, COLUMNS) + 0.2
+    sketch.reserve(Box(MARGIN, 0.0, width - MARGIN, 0.0))  # as wide as COLUMNS thumbnails
+    centre = width / 2
     title = sketch.text(
         centre,
         0.12,

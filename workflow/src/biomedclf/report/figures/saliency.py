@@ -35,6 +35,7 @@ from biomedclf.report.figures.mosaic import (
     fitted,
     image_rgb,
     nearest,
+    text_box,
     wrapped,
 )
 
@@ -53,12 +54,22 @@ SMALL = 6.5
 #: Left edge (inches) of the first panel column; the row labels stand left of it.
 LEFT = 1.35
 
+#: Widest line of a panel's title (inches): a panel column less a small gap.
+TITLE_WIDTH = PANEL + GAP - 0.06
+
 RIGHT, WRONG = "#1a9850", "#d73027"
 
 
 def short(name: str, width: int = 13) -> str:
     """A class name cut to ``width`` characters (with an ellipsis)."""
     return name if len(name) <= width else name[: width - 1] + "…"
+
+
+def title_line(name: str, before: str = "", after: str = "") -> str:
+    """``before``, class ``name`` (:func:`short`, then cut further where needed) and
+    ``after``, at most :data:`TITLE_WIDTH` wide: the name gives way, never the numbers."""
+    room = TITLE_WIDTH - text_box(0, 0, before + after, fontsize=SMALL).right
+    return before + fitted(short(name), room, SMALL) + after
 
 
 def column_x(left: float, column: int) -> float:
@@ -71,16 +82,17 @@ def band_shape(n: int, rows: int, below: float, least: int) -> tuple[int, int]:
     ``below`` inches of further panel rows and at least ``least`` panel columns: at least
     :data:`COLUMNS` images a band (all of them when fewer), as many bands as make the
     figure's longer side shortest (fewer when equal)."""
-    best: tuple[float, int, int] | None = None
+    if n <= COLUMNS:
+        return 1, max(1, n)
+    shapes = []
     for bands in range(1, math.ceil(n / COLUMNS) + 1):
-        columns = min(n, max(COLUMNS, math.ceil(n / bands)))
+        columns = max(COLUMNS, math.ceil(n / bands))
         used = math.ceil(n / columns)
         width = column_x(LEFT, max(columns, least)) + 0.9
         height = 0.7 + used * (rows * (PANEL + TITLE) + 0.15) + below
-        if best is None or max(width, height) < best[0]:
-            best = (max(width, height), used, columns)
-    assert best is not None
-    return best[1], best[2]
+        shapes.append((max(width, height), used, columns))
+    _, used, columns = min(shapes)
+    return used, columns
 
 
 def panel(
@@ -89,7 +101,7 @@ def panel(
     """A panel whose title band starts at ``top``: the title (each line cut to the width of a
     panel column), then the image below it."""
     sketch.paste(rgb, x, top + TITLE, PANEL, frame)
-    lines = [fitted(line, PANEL + GAP - 0.06, SMALL) for line in title.split("\n")]
+    lines = [fitted(line, TITLE_WIDTH, SMALL) for line in title.split("\n")]
     sketch.text(
         x + PANEL / 2,
         top + TITLE - 0.04,
@@ -117,7 +129,7 @@ def _map_title(m: SaliencyMaps, row: int) -> str:
     called = int(predict_classes(probs[None])[0])
     text = f"p {probs[label]:.2f}"
     if called != label:
-        text += f"\n→ {short(str(m.class_names[called]))}"
+        text += "\n" + title_line(str(m.class_names[called]), "→ ")
     return text
 
 
@@ -169,7 +181,7 @@ def _draw_band(
             image_rgb(base.images[r], PANEL),
             x,
             top,
-            short(str(base.class_names[int(base.labels[r])])),
+            title_line(str(base.class_names[int(base.labels[r])])),
             RIGHT if outcomes.get(r) == "correct" else WRONG,
         )
         for i, (v, m) in enumerate(maps.items(), start=1):
