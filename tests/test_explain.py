@@ -193,8 +193,9 @@ def test_linear_models_use_integrated_gradients_and_keep_their_first_layer(patch
     assert maps.shape == (5, SIZE, SIZE) and maps.min() >= 0
     weights = explain.first_layer_weights(model, (1, SIZE, SIZE))
     first = model.net[1].weight.detach().numpy()
-    assert weights.shape == (32, 1, SIZE, SIZE)
-    assert np.array_equal(weights.reshape(32, -1), first)
+    assert first.shape[0] == 32 > explain.WEIGHT_UNITS  # only the units the figure shows
+    assert weights.shape == (explain.WEIGHT_UNITS, 1, SIZE, SIZE)
+    assert np.array_equal(weights.reshape(explain.WEIGHT_UNITS, -1), first[: explain.WEIGHT_UNITS])
     conv = build_model("conv", {}, 1, SIZE, n_classes=2)
     assert explain.first_layer_weights(conv, (1, SIZE, SIZE)).shape == (0, 1, SIZE, SIZE)
 

@@ -198,5 +198,6 @@ def ranking_note(stats: StudyStats) -> str:
         "random-effects standard error, t on Welch-Satterthwaite degrees of freedom). *These "
         f"trained models*: the runs held fixed, only the {scope} images resampled. *Seeds "
         "needed*: training runs per variant with which the recipe test would detect the "
-        f"observed lead with {stats.settings.power:.0%} power."
+        f"observed lead with {stats.settings.power:.0%} power (*none would*: the {scope} "
+        "images' own noise hides it, or more than a thousand runs would be needed)."
     )

@@ -59,8 +59,10 @@ def evidence_text(recipe: RecipeDifference, scope: str) -> str:
 
 
 def seeds_needed_cell(recipe: RecipeDifference) -> str:
-    """The seeds per variant that would tell, for a table cell: ``12``, or ``n/a``."""
-    return "n/a" if recipe.seeds_needed is None else str(recipe.seeds_needed)
+    """The seeds per variant that would tell, for a table cell: ``12``, or ``none would``
+    (no difference, more than a thousand, or the test images' own noise hides it: the
+    record's ``seeds_needed_note`` says which)."""
+    return "none would" if recipe.seeds_needed is None else str(recipe.seeds_needed)
 
 
 def _mcnemar_cells(mc: McNemar | None) -> list[Any]:

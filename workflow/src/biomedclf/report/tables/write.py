@@ -104,7 +104,9 @@ def stats_note(stats: StudyStats) -> str:
         f"same difference with the runs held fixed and only the {scope} images resampled; it "
         f"says whether these trained models would keep their lead on new {scope} images. "
         "*Seeds needed*: training runs per variant with which the recipe test would detect "
-        f"the observed difference with {stats.settings.power:.0%} power. Per seed and seed "
+        f"the observed difference with {stats.settings.power:.0%} power (*none would*: the "
+        f"{scope} images' own noise hides it, or more than a thousand runs would be needed). "
+        "Per seed and seed "
         f"ensemble: percentile bootstrap over the {scope} images. McNemar's exact test on "
         "the paired correct/incorrect outcomes."
     )
