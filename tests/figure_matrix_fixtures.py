@@ -3,8 +3,9 @@
 A :class:`Case` names one shape a config allows: image size (a non-square source padded to a
 square with black borders, as the data cache holds it), channels, classes, the models of the
 study and their kinds (``linear`` with its first-layer units, ``conv``, ``conv_gap``,
-``resnet18``), folds, seeds, ``explain.n_images``, 30-character class, variant and comparison
-names. :func:`build_runs` writes the run files of workflow/CONTRACTS.md without training
+``resnet18``), folds, seeds, ``explain.n_images``, long class, variant and comparison names
+(30 characters, or ``name_length``; class names of words with ``spaced``).
+:func:`build_runs` writes the run files of workflow/CONTRACTS.md without training
 (:func:`aggregate_fixtures.make_study`; with folds, every fold's ``scores.csv``,
 ``train.json`` and ``history.csv`` combined by the crossval job's own
 :func:`biomedclf.crossval.combine.run_crossval`), and :func:`write_explain` the explain job's
@@ -61,6 +62,10 @@ class Model:
     units: int = 0
 
 
+LIN32, LIN512 = Model("linear", 32), Model("linear", 512)
+CONV, GAP, RESNET = Model("conv"), Model("conv_gap"), Model("resnet18")
+
+
 @dataclass(frozen=True)
 class Case:
     """One shape of study; ``comparisons`` list each comparison's members by their index in
@@ -77,28 +82,35 @@ class Case:
     seeds: int = 1
     n_images: int = 16
     long_names: bool = False
+    name_length: int = LONG  # of the long names
+    spaced: bool = False  # long class names of words (a folder name may hold spaces)
     n_test: int = 60
     architecture: bool = False  # write the architecture table (builds the models with torch)
 
 
-def long_name(prefix: str, i: int) -> str:
-    """A name of exactly :data:`LONG` characters that starts with ``prefix`` and ends with
+def long_name(prefix: str, i: int, length: int = LONG) -> str:
+    """A name of exactly ``length`` characters that starts with ``prefix`` and ends with
     ``i``."""
     tail = f"_{i:02d}"
-    return (prefix + "_with_a_long_descriptive_name")[: LONG - len(tail)] + tail
+    filler = "_with_a_long_descriptive_name" * (length // 20 + 1)
+    return (prefix + filler)[: length - len(tail)] + tail
 
 
 def variant_names(case: Case) -> list[str]:
     """The case's variant names, in model order."""
     if case.long_names:
-        return [long_name(m.kind, i) for i, m in enumerate(case.models)]
+        return [long_name(m.kind, i, case.name_length) for i, m in enumerate(case.models)]
     return [f"{m.kind}{m.units or ''}_{i}" for i, m in enumerate(case.models)]
 
 
 def class_names(case: Case) -> list[str]:
     """The case's class names."""
     if case.long_names:
-        return [long_name("Class-" + "ABCDEFGHIJK"[k % 11], k) for k in range(case.n_classes)]
+        names = [
+            long_name("Class-" + "ABCDEFGHIJK"[k % 11], k, case.name_length)
+            for k in range(case.n_classes)
+        ]
+        return [n.replace("_", " ") for n in names] if case.spaced else names
     return [f"class {k}" for k in range(case.n_classes)]
 
 
@@ -107,7 +119,7 @@ def comparisons(case: Case) -> dict[str, dict[str, Any]]:
     names = variant_names(case)
     out = {}
     for c, members in enumerate(case.comparisons):
-        key = long_name("comparison", c) if case.long_names else f"comp{c}"
+        key = long_name("comparison", c, case.name_length) if case.long_names else f"comp{c}"
         out[key] = {"baseline": names[members[0]], "variants": [names[i] for i in members[1:]]}
     return out
 

@@ -185,3 +185,83 @@ def test_k_class_figures(k, tmp_path):
     assert again.read_bytes() == confusion.read_bytes()
     again = curves.plot_roc("abc", comps["abc"], runs, st, tmp_path / "roc_again.png")
     assert again.read_bytes() == roc.read_bytes()
+
+
+# --------------------------------------------------------------------------------------------
+# Names of any length: shortened, broken into lines, titles fitted to their axes
+# --------------------------------------------------------------------------------------------
+
+LONG_NAME = "conv_with_a_long_descriptive_name" * 4 + "_07"
+
+
+def test_a_long_name_keeps_its_start_and_end_within_the_width():
+    short = style.shortened(LONG_NAME, 9)
+    assert "…" in short and short.startswith("conv_with") and short.endswith("name_07")
+    assert style.text_width(short, 9) <= style.NAME_WIDTH
+    assert style.text_width(style.shortened(LONG_NAME, 9) + "x", 9) > 0.9 * style.NAME_WIDTH
+    other = style.shortened(LONG_NAME[:-1] + "8", 9)
+    assert other != short  # names that differ at the end stay apart
+    assert style.shortened("cnn_dropout", 9) == "cnn_dropout"
+
+
+def test_text_breaks_between_words_then_inside_names_never_wider_than_asked():
+    text = f"{LONG_NAME} ({style.together('3 seeds pooled')}), accuracy 61.7%"
+    lines = style.wrapped_text(text, 1.5, 10).split("\n")
+    assert all(style.text_width(line, 10) <= 1.5 for line in lines), lines
+    assert "".join(lines).replace(" ", "") == text.replace(style.KEEP, "").replace(" ", "")
+    assert "(3 seeds pooled)," in lines  # kept together
+    assert "61.7%" in lines[-1]  # a number is not broken at its point
+    assert all(line.endswith("_") for line in lines[:3])  # a name breaks after its '_'
+    assert style.wrapped_text("cnn (3 seeds pooled)", 3.0, 10) == "cnn (3 seeds pooled)"
+    assert style.wrapped_text("a" * 80, 1.0, 10).count("\n") >= 3  # no break point: anywhere
+
+
+def _titled(path, titles, fitted):
+    with style.figure_file(path, 7.5, 3.0, (1, 3)) as (fig, axes):
+        for ax in axes.flat:
+            ax.plot([0, 1], [0, 1])
+            ax.set_aspect("equal")
+        if fitted:
+            style.fit_titles(fig, list(zip(axes.flat, titles)))
+        else:
+            for ax, title in zip(axes.flat, titles):
+                ax.set_title(title)
+    return fig, path
+
+
+def test_titles_that_fit_are_drawn_as_before(tmp_path):
+    titles = ["ann (3 seeds pooled)", "cnn (3 seeds pooled)", "cnn_dropout (3 seeds)"]
+    _, fitted = _titled(tmp_path / "fitted.png", titles, fitted=True)
+    _, plain = _titled(tmp_path / "plain.png", titles, fitted=False)
+    assert fitted.read_bytes() == plain.read_bytes()
+
+
+def test_long_titles_stay_over_their_panel_and_inside_the_figure(tmp_path):
+    from figure_checks import axes_overlaps, texts_outside
+
+    titles = [f"{style.shortened(LONG_NAME, 10)} (variant), {k} seeds" for k in range(3)]
+    fig, path = _titled(tmp_path / "long.png", titles, fitted=True)
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        assert "\n" in ax.get_title()
+        title = ax.title.get_window_extent(renderer)
+        assert title.width <= ax.get_window_extent().width + 1
+    assert axes_overlaps(fig) == [] and texts_outside(fig) == []
+    assert _png_size(path) == (900, 360)
+
+
+def test_a_figure_grows_to_hold_what_its_layout_pushed_out(tmp_path):
+    """Square panels under two-line titles: constrained layout leaves the axis labels below
+    the figure; the figure is saved again, taller."""
+    from figure_checks import texts_outside
+
+    with style.figure_file(tmp_path / "grown.png", 9.9, 3.7, (1, 3)) as (fig, axes):
+        for ax in axes.flat:
+            ax.plot([0, 1], [0, 1])
+            ax.set_aspect("equal")
+            ax.set_title("a title\nof two lines")
+            ax.set_xlabel("an axis label")
+        fig.suptitle("A figure")
+    assert texts_outside(fig) == []
+    assert fig.get_figheight() > 3.7
+    assert _png_size(tmp_path / "grown.png")[1] == round(fig.get_figheight() * style.DPI)

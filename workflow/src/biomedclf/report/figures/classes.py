@@ -8,7 +8,9 @@
   interval in the legend below.
 
 Sizes follow the number of classes (tested up to 12): cell labels shrink, tick labels turn
-45°, panels wrap. Numbers come from the study's statistics, ROC points from the run files.
+45° (also for fewer classes when a name is wider than its cell), panels wrap; names of any
+length fit (:mod:`biomedclf.report.figures.style`: shortened, titles broken into lines). Numbers
+come from the study's statistics, ROC points from the run files.
 """
 
 from __future__ import annotations
@@ -22,7 +24,23 @@ import numpy as np
 from biomedclf.evaluate.run_results import comparison_members as comparison_variants
 from biomedclf.evaluate.run_results import ensembled
 from biomedclf.layout import RunFiles
-from biomedclf.report.figures.style import colours_for, figure_file, grid_shape, hide_unused
+from biomedclf.report.figures.style import (
+    LINE_HEIGHT,
+    STYLE,
+    added_lines,
+    colours_for,
+    figure_file,
+    fit_suptitle,
+    fit_titles,
+    grid_added_lines,
+    grid_shape,
+    hide_unused,
+    shortened,
+    suptitle_lines,
+    text_width,
+    title_name,
+    together,
+)
 from biomedclf.report.rendering import is_finite, level_text, plural
 from biomedclf.stats.records import StudyStats, VariantStats
 from biomedclf.train.threshold import roc_curve
@@ -45,8 +63,11 @@ def row_normalised(cm: Sequence[Sequence[int]]) -> np.ndarray:
     return np.divide(m, totals, out=np.full_like(m, np.nan), where=totals > 0)
 
 
-def _confusion_panel(ax: Any, vs: VariantStats, names: list[str], first: bool) -> Any:
-    """Draw one variant's row-normalised ensemble confusion matrix; returns the image."""
+def _confusion_panel(
+    ax: Any, vs: VariantStats, names: list[str], first: bool, slanted: bool
+) -> Any:
+    """Draw one variant's row-normalised ensemble confusion matrix (class names on the x axis
+    ``slanted`` 45°); returns the image."""
     k = len(names)
     m = row_normalised(vs.ensemble_multiclass.confusion_matrix)
     image = ax.imshow(m, cmap="Blues", vmin=0.0, vmax=1.0)
@@ -66,8 +87,8 @@ def _confusion_panel(ax: Any, vs: VariantStats, names: list[str], first: bool) -
     ax.set_xticks(
         range(k),
         names,
-        rotation=45 if k > 3 else 0,
-        ha="right" if k > 3 else "center",
+        rotation=45 if slanted else 0,
+        ha="right" if slanted else "center",
         rotation_mode="anchor",
         fontsize=_tick_font(k),
     )
@@ -84,31 +105,50 @@ def plot_confusion(
 ) -> Path:
     """Row-normalised confusion matrices of each variant's seed ensemble, side by side."""
     members = comparison_variants(comp_name, comparison, runs)
-    names = list(stats.class_names)
-    k = len(names)
+    k = len(stats.class_names)
+    names = [shortened(n, _tick_font(k)) for n in stats.class_names]
     side = max(2.6, 0.36 * k + 1.2)
-    label_room = 0.06 * max(len(n) for n in names) * (k > 3)
-    size = (side * len(members) + 1.2 + label_room, side + 1.0 + label_room)
-    with figure_file(path, *size, (1, len(members))) as (fig, axes):
+    # more than three classes, or a name wider than its cell: names slanted
+    widest = max(text_width(n, _tick_font(k)) for n in names)
+    slanted = k > 3 or widest > 0.9 * (side - 0.5) / k
+    label_room = 0.06 * max(len(n) for n in names) * slanted
+    # slanted names reach left of their panel: past about an inch, room between the panels
+    overhang = max(0.0, 0.71 * widest - 1.0) * slanted * (len(members) - 1)
+    titles = [_confusion_title(stats.variant(v), v, j) for j, v in enumerate(members)]
+    width = side * len(members) + 1.2 + label_room + overhang
+    suptitle = (
+        f"Comparison {title_name(comp_name, width)}: confusion matrices of the seed "
+        "ensemble\n(rows: true class, normalised to 100%; cells: % of the row)"
+    )
+    # square panels: the figure grows by the lines the titles gain when broken
+    lines = suptitle_lines(suptitle, width) + max(
+        added_lines(t, side - 0.3, STYLE["axes.titlesize"]) for t in titles
+    )
+    height = side + 1.0 + label_room + LINE_HEIGHT * lines
+    with figure_file(path, width, height, (1, len(members))) as (fig, axes):
         for j, v in enumerate(members):
-            vs = stats.variant(v)
-            image = _confusion_panel(axes[0, j], vs, names, j == 0)
-            acc = vs.ensemble_multiclass.accuracy
-            role = "baseline" if j == 0 else "variant"
-            acc_text = f"accuracy {100 * acc:.1f}%" if is_finite(acc) else "accuracy n/a"
-            axes[0, j].set_title(f"{v} ({role})\n{plural(len(vs.seeds), 'seed')}, {acc_text}")
+            image = _confusion_panel(axes[0, j], stats.variant(v), names, j == 0, slanted)
         fig.colorbar(image, ax=list(axes[0]), shrink=0.8, label="Fraction of the true class")
-        fig.suptitle(
-            f"Comparison {comp_name}: confusion matrices of the seed ensemble\n"
-            "(rows: true class, normalised to 100%; cells: % of the row)"
-        )
+        fit_suptitle(fig, suptitle)
+        fit_titles(fig, list(zip(axes[0], titles)))
     return path
+
+
+def _confusion_title(vs: VariantStats, v: str, j: int) -> str:
+    """The title of variant ``v``'s matrix (``j``: its place in the comparison, baseline
+    first): its name and role, its seeds and the ensemble's accuracy."""
+    acc = vs.ensemble_multiclass.accuracy
+    role = "baseline" if j == 0 else "variant"
+    acc_text = f"accuracy {100 * acc:.1f}%" if is_finite(acc) else "accuracy n/a"
+    name = shortened(v, STYLE["axes.titlesize"])
+    seeds = together(plural(len(vs.seeds), "seed"))
+    return f"{name} {together(f'({role})')}\n{seeds}, {together(acc_text)}"
 
 
 def _macro_label(stats: StudyStats, v: str, n_seeds: int) -> str:
     """``v (3 seeds): macro AUROC 0.912 [0.900, 0.925]`` from the ensemble's interval."""
     auc = stats.variant(v).bootstrap.ensemble.auroc
-    label = f"{v} ({plural(n_seeds, 'seed')})"
+    label = f"{shortened(v, STYLE['legend.fontsize'])} ({plural(n_seeds, 'seed')})"
     if is_finite(auc.estimate):
         label += f": macro AUROC {auc.estimate:.3f}"
         if is_finite(auc.low) and is_finite(auc.high):
@@ -117,7 +157,7 @@ def _macro_label(stats: StudyStats, v: str, n_seeds: int) -> str:
 
 
 def _roc_panel(
-    ax: Any, c: int, name: str, curves: dict[str, tuple], stats: StudyStats, colours: dict[str, Any]
+    ax: Any, c: int, curves: dict[str, tuple], stats: StudyStats, colours: dict[str, Any]
 ) -> None:
     """One class's one-vs-rest ROC curves of every variant, AUROC in the legend."""
     ax.plot([0, 1], [0, 1], ":", color="grey", lw=0.8)
@@ -128,7 +168,6 @@ def _roc_panel(
         fpr, tpr, _ = roc_curve(positive, probs[:, c])
         auc = stats.variant(v).ensemble_multiclass.per_class[c].auroc
         ax.plot(fpr, tpr, color=colours[v], lw=1.3, label=f"{auc:.3f}" if is_finite(auc) else "n/a")
-    ax.set_title(name, fontsize=9)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)
     ax.set_aspect("equal")
@@ -151,13 +190,21 @@ def plot_class_roc(
     members = comparison_variants(comp_name, comparison, runs)
     colours = colours or colours_for(members, stats)
     curves = {v: ensembled(runs, v) for v in members}
-    names = list(stats.class_names)
+    names = [shortened(n, 9) for n in stats.class_names]
     nrows, ncols = grid_shape(len(names), 4)
-    size = (2.5 * ncols + 0.3, 2.5 * nrows + 1.2 + 0.25 * len(members))
+    width = 2.5 * ncols + 0.3
+    level = level_text(stats.settings.confidence)
+    suptitle = (
+        f"Comparison {title_name(comp_name, width)}: one-vs-rest ROC per class, "
+        f"seed-ensembled probabilities\n(legend below: macro AUROC [{level} bootstrap CI])"
+    )
+    # square panels: a row grows by the lines its tallest title gains when broken
+    lines = suptitle_lines(suptitle, width) + grid_added_lines(names, ncols, 2.05, 9)
+    size = (width, 2.5 * nrows + 1.2 + 0.25 * len(members) + LINE_HEIGHT * lines)
     with figure_file(path, *size, (nrows, ncols), sharex=True, sharey=True) as (fig, axes):
-        for c, name in enumerate(names):
+        for c in range(len(names)):
             ax = axes[c // ncols, c % ncols]
-            _roc_panel(ax, c, name, curves, stats, colours)
+            _roc_panel(ax, c, curves, stats, colours)
             if c % ncols == 0:
                 ax.set_ylabel("True positive rate", fontsize=8)
             if c + ncols >= len(names):  # the lowest panel of its column
@@ -172,8 +219,6 @@ def plot_class_roc(
             ncols=1,
             fontsize=8,
         )
-        fig.suptitle(
-            f"Comparison {comp_name}: one-vs-rest ROC per class, seed-ensembled probabilities\n"
-            f"(legend below: macro AUROC [{level_text(stats.settings.confidence)} bootstrap CI])"
-        )
+        fit_suptitle(fig, suptitle)
+        fit_titles(fig, list(zip(axes.flat, names)), fontsize=9)
     return path

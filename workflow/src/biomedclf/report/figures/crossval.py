@@ -14,7 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from biomedclf.report.figures.style import colours_for, figure_file, grid_shape, hide_unused
+from biomedclf.report.figures.style import (
+    STYLE,
+    colours_for,
+    figure_file,
+    fit_titles,
+    grid_shape,
+    hide_unused,
+    shortened,
+)
 from biomedclf.report.labels import capitalised
 from biomedclf.report.rendering import level_text
 from biomedclf.report.tables.crossval import fold_metric
@@ -50,7 +58,7 @@ def plot_folds(cv: dict[str, Any], confidence: float, path: Path) -> Path:
     variants = list(cv["variants"])
     colours = colours_for(variants)
     words = fold_metric(cv)
-    with figure_file(path, max(6.0, 1.1 * len(variants) + 2.5), 4.2) as (_, axes):
+    with figure_file(path, max(6.0, 1.1 * len(variants) + 2.5), 4.2) as (fig, axes):
         ax = axes[0, 0]
         for i, v in enumerate(variants):
             _variant_points(ax, i, cv["variants"][v], colours[v])
@@ -67,12 +75,14 @@ def plot_folds(cv: dict[str, Any], confidence: float, path: Path) -> Path:
             label=f"mean over folds, corrected {level_text(confidence)} CI",
         )
         ax.set_xlim(-0.6, len(variants) - 0.1)
-        ax.set_xticks(range(len(variants)), variants, rotation=20, ha="right")
+        names = [shortened(v, STYLE["font.size"]) for v in variants]
+        ax.set_xticks(range(len(variants)), names, rotation=20, ha="right")
         ax.set_ylabel(f"Held-out {words} (%)")
-        ax.set_title(
+        title = (
             f"{capitalised(words)} on each held-out fold ({cv['k']} folds; a point "
             "per fold and seed)"
         )
+        fit_titles(fig, [(ax, title)])
         ax.legend(loc="best", ncol=2)
     return path
 
@@ -88,17 +98,18 @@ def plot_fold_curves(histories: dict[tuple[str, int], Path | str], path: Path) -
     nrows, ncols = grid_shape(len(folds), 3)
     cmap = colormaps["viridis"]
     with figure_file(path, 3.6 * ncols, 2.9 * nrows, (nrows, ncols)) as (fig, axes):
-        for ax, (v, files) in zip(axes.flat, folds.items(), strict=False):
+        for ax, files in zip(axes.flat, folds.values(), strict=False):
             files.sort()
             for i, (f, file) in enumerate(files):
                 h = read_history(file)
                 colour = cmap(i / max(1, len(files) - 1))
                 ax.plot(h["epoch"], h["val_loss"], "-", color=colour, label=f"fold {f}")
                 ax.plot(h["epoch"], h["train_loss"], "--", color=colour, alpha=0.6)
-            ax.set_title(v)
             ax.set_xlabel("Epoch")
             ax.set_ylabel("Loss")
         hide_unused(axes, len(folds))
         axes.flat[0].legend(loc="best", title="validation (solid)\ntraining (dashed)")
         fig.suptitle("Learning curves per fold (first seed)")
+        names = [shortened(v, STYLE["axes.titlesize"]) for v in folds]
+        fit_titles(fig, list(zip(axes.flat, names)))
     return path

@@ -5,7 +5,8 @@
   min–max band; the loss axis is named after the loss the runs trained with (their
   ``train.json``);
 * ROC: the curves of the seed-ensembled probabilities, AUROC with its bootstrap interval in
-  the legend (for more than two classes: :func:`biomedclf.report.figures.classes.plot_class_roc`).
+  the legend, below the axes when its labels are too wide to sit inside (for more than two
+  classes: :func:`biomedclf.report.figures.classes.plot_class_roc`).
 
 Drawn by :func:`biomedclf.report.figures.plots.plot_comparison`; numbers come from the study's
 statistics, curves and ROC points from the run files (:mod:`biomedclf.evaluate.run_results`).
@@ -29,13 +30,33 @@ from biomedclf.evaluate.run_results import (
 )
 from biomedclf.layout import RunFiles
 from biomedclf.report.figures.classes import plot_class_roc
-from biomedclf.report.figures.style import colours_for, figure_file
+from biomedclf.report.figures.style import (
+    LINE_HEIGHT,
+    STYLE,
+    added_lines,
+    colours_for,
+    figure_file,
+    fit_suptitle,
+    fit_titles,
+    shortened,
+    text_width,
+    title_name,
+    together,
+)
 from biomedclf.report.labels import loss_label
 from biomedclf.report.rendering import is_finite, level_text, plural
 from biomedclf.stats.records import StudyStats
 from biomedclf.train.threshold import roc_curve
 
 log = logging.getLogger(__name__)
+
+#: Font size of the legends.
+LEGEND = STYLE["legend.fontsize"]
+
+#: The widest legend label (inches) of a two-class ROC figure drawn inside its axes (about
+#: 3.7 inches wide; the legend's frame and line add half an inch); a wider one puts the
+#: legend below the axes.
+ROC_LEGEND_INSIDE = 2.9
 
 
 def _curve_band(
@@ -97,6 +118,7 @@ def plot_curves(
     labels = (("accuracy", "Accuracy (%)"), ("loss", loss_label(trained_losses(shown))))
     histories = {v: [load_history(r.history) for r in runs_of(runs, v)] for v in members}
     width = 3.6 * len(members) + 0.4
+    titles = []
     with figure_file(path, width, 5.6, (2, len(members)), sharey="row") as (fig, axes):
         for j, v in enumerate(members):
             role = "baseline" if j == 0 else "variant"
@@ -106,14 +128,18 @@ def plot_curves(
                 ax.set_xlabel("Epoch")
                 if j == 0:
                     ax.set_ylabel(label)
-                if i == 0:
-                    ax.set_title(f"{v} ({role}), {plural(len(histories[v]), 'seed')}")
                 ax.legend(loc="best")
                 ax.xaxis.get_major_locator().set_params(integer=True)
+            seeds = plural(len(histories[v]), "seed")
+            name = shortened(v, STYLE["axes.titlesize"])
+            titles.append((axes[0, j], f"{name} {together(f'({role}), {seeds}')}"))
         band = "band: min–max over seeds; " if any(len(h) > 1 for h in histories.values()) else ""
-        fig.suptitle(
-            f"Comparison {comp_name}: training curves ({band}train dashed, validation solid)"
+        fit_suptitle(
+            fig,
+            f"Comparison {title_name(comp_name, width)}: training curves ({band}train dashed, "
+            "validation solid)",
         )
+        fit_titles(fig, titles)
     return path
 
 
@@ -144,25 +170,38 @@ def plot_roc(
         return plot_class_roc(comp_name, comparison, runs, stats, path, colours)
     members = comparison_members(comp_name, comparison, runs)
     colours = colours or colours_for(members)
-    with figure_file(path, 5.0, 4.6) as (_, axes):
+    curves = {v: ensembled(runs, v) for v in members}
+    labels = {
+        v: f"{shortened(v, LEGEND)} ({plural(n_seeds, 'seed')})" + _auroc_label(stats, v)
+        for v, (_, _, n_seeds) in curves.items()
+    }
+    widest = max(text_width(label, LEGEND) for label in labels.values())
+    below = widest > ROC_LEGEND_INSIDE  # the legend would cover the axis labels
+    width = max(5.0, widest + 1.0) if below else 5.0
+    title = (
+        f"Comparison {title_name(comp_name, width)}: ROC, seed-ensembled probabilities\n"
+        f"(legend: AUROC [{level_text(stats.settings.confidence)} bootstrap CI])"
+    )
+    # a square panel: the figure grows by the lines the title gains when broken
+    lines = added_lines(title, width - 0.6, STYLE["axes.titlesize"])
+    height = 4.6 + (0.19 * (len(members) + 1) + 0.1 if below else 0.0) + LINE_HEIGHT * lines
+    with figure_file(path, width, height) as (fig, axes):
         ax = axes[0, 0]
         ax.plot([0, 1], [0, 1], ":", color="grey", lw=1, label="chance")
-        for v in members:
-            labels, probs, n_seeds = ensembled(runs, v)
-            label = f"{v} ({plural(n_seeds, 'seed')})" + _auroc_label(stats, v)
-            if len(np.unique(labels)) < 2:
+        for v, (truth, probs, _) in curves.items():
+            if len(np.unique(truth)) < 2:
                 log.warning("%s: one class in the test set; no ROC curve", v)
                 continue
-            fpr, tpr, _ = roc_curve(labels, probs[:, 1])
-            ax.plot(fpr, tpr, color=colours[v], lw=1.6, label=label)
+            fpr, tpr, _ = roc_curve(truth, probs[:, 1])
+            ax.plot(fpr, tpr, color=colours[v], lw=1.6, label=labels[v])
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.01)
         ax.set_aspect("equal")
         ax.set_xlabel("False positive rate (1 − specificity)")
         ax.set_ylabel("True positive rate (sensitivity)")
-        ax.set_title(
-            f"Comparison {comp_name}: ROC, seed-ensembled probabilities\n"
-            f"(legend: AUROC [{level_text(stats.settings.confidence)} bootstrap CI])"
-        )
-        ax.legend(loc="lower right")
+        fit_titles(fig, [(ax, title)])
+        if below:
+            fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center")
+        else:
+            ax.legend(loc="lower right")
     return path

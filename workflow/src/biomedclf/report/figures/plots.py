@@ -27,7 +27,20 @@ import numpy as np
 from biomedclf.layout import RunFiles
 from biomedclf.report.figures.classes import plot_confusion
 from biomedclf.report.figures.curves import plot_curves, plot_roc
-from biomedclf.report.figures.style import colours_for, figure_file, grid_shape, hide_unused
+from biomedclf.report.figures.style import (
+    LINE_HEIGHT,
+    STYLE,
+    colours_for,
+    figure_file,
+    fit_suptitle,
+    fit_titles,
+    grid_added_lines,
+    grid_shape,
+    hide_unused,
+    shortened,
+    suptitle_lines,
+    together,
+)
 from biomedclf.report.rendering import is_finite, level_text, plural
 from biomedclf.stats.records import StudyStats, read_stats
 
@@ -78,7 +91,7 @@ def plot_test_accuracy(runs: Sequence[RunFiles], stats: StudyStats, path: Path) 
     variants = stats.variant_order(runs)
     colours = colours_for(variants, stats)
     conf = level_text(stats.settings.confidence)
-    with figure_file(path, max(6.0, 1.0 * len(variants) + 2.5), 4.2) as (_, axes):
+    with figure_file(path, max(6.0, 1.0 * len(variants) + 2.5), 4.2) as (fig, axes):
         ax = axes[0, 0]
         for i, v in enumerate(variants):
             _accuracy_points(ax, i, stats, v, colours[v])
@@ -94,13 +107,15 @@ def plot_test_accuracy(runs: Sequence[RunFiles], stats: StudyStats, path: Path) 
         )
         ax.plot([], [], "o", color="0.35", alpha=0.55, ms=4, label="single seed")
         ax.set_xlim(-0.6, len(variants) - 0.2)
-        ax.set_xticks(range(len(variants)), variants, rotation=20, ha="right")
+        names = [shortened(v, STYLE["font.size"]) for v in variants]
+        ax.set_xticks(range(len(variants)), names, rotation=20, ha="right")
         ax.set_ylabel(f"{stats.scope.capitalize()} accuracy (%)")
         ax.set_xlabel("Variant")
-        ax.set_title(
+        title = (
             f"{stats.scope.capitalize()} accuracy per variant\n"
             f"(mean over seeds, {conf} bootstrap CI over {stats.scope} images)"
         )
+        fit_titles(fig, [(ax, title)])
         ax.legend(loc="best")
     return path
 
@@ -110,7 +125,7 @@ def plot_accuracy_vs_time(runs: Sequence[RunFiles], stats: StudyStats, path: Pat
     variants = stats.variant_order(runs)
     colours = colours_for(variants, stats)
     conf = level_text(stats.settings.confidence)
-    with figure_file(path, 5.6, 4.4) as (_, axes):
+    with figure_file(path, 5.6, 4.4) as (fig, axes):
         ax = axes[0, 0]
         for v in variants:
             mean, lo, hi, _ = _accuracy_summary(stats, v)
@@ -127,10 +142,10 @@ def plot_accuracy_vs_time(runs: Sequence[RunFiles], stats: StudyStats, path: Pat
                 color=colours[v],
                 capsize=4,
                 ms=6,
-                label=v,
+                label=shortened(v, STYLE["legend.fontsize"]),
             )
             ax.annotate(
-                v,
+                shortened(v, 8),
                 (t.mean, 100 * mean),
                 textcoords="offset points",
                 xytext=(6, 6),
@@ -139,7 +154,8 @@ def plot_accuracy_vs_time(runs: Sequence[RunFiles], stats: StudyStats, path: Pat
             )
         ax.set_xlabel("Training time (s, mean ± sd over seeds)")
         ax.set_ylabel(f"{stats.scope.capitalize()} accuracy (%, mean, {conf} CI)")
-        ax.set_title(f"{stats.scope.capitalize()} accuracy against training time")
+        title = f"{stats.scope.capitalize()} accuracy against training time"
+        fit_titles(fig, [(ax, title)])
         ax.legend(loc="best")
     return path
 
@@ -165,26 +181,38 @@ def plot_reliability(runs: Sequence[RunFiles], stats: StudyStats, path: Path) ->
     colours = colours_for(variants, stats)
     top_label = stats.multiclass
     nrows, ncols = grid_shape(len(variants), 3)
-    size = (3.3 * ncols, 3.3 * nrows + 0.4)
+    titles = [_reliability_title(stats, v) for v in variants]
+    what = "top-label confidence of the predicted class; " if top_label else ""
+    suptitle = f"Reliability diagrams ({what}marker area ∝ images in the bin)"
+    # square panels: a row grows by the lines its tallest title gains when broken
+    lines = suptitle_lines(suptitle, 3.3 * ncols)
+    lines += grid_added_lines(titles, ncols, 2.85, STYLE["axes.titlesize"])
+    size = (3.3 * ncols, 3.3 * nrows + 0.4 + LINE_HEIGHT * lines)
     with figure_file(path, *size, (nrows, ncols), sharex=True, sharey=True) as (fig, axes):
         for k, v in enumerate(variants):
             ax = axes[k // ncols, k % ncols]
             _reliability_curve(ax, stats, v, colours[v])
-            ax.set_title(f"{v} ({plural(len(stats.variant(v).seeds), 'seed')} pooled)")
             ax.set_xlim(0, 1)
             ax.set_ylim(0, 1)
             ax.set_aspect("equal")
             ax.legend(loc="best" if top_label else "upper left")
             if k % ncols == 0:
                 ax.set_ylabel("Observed accuracy" if top_label else "Observed fraction positive")
-            if k // ncols == nrows - 1:
+            if k + ncols >= len(variants):  # the lowest panel of its column
+                ax.xaxis.set_tick_params(labelbottom=True)
                 ax.set_xlabel(
                     "Mean top-label confidence" if top_label else "Mean predicted probability"
                 )
         hide_unused(axes, len(variants))
-        what = "top-label confidence of the predicted class; " if top_label else ""
-        fig.suptitle(f"Reliability diagrams ({what}marker area ∝ images in the bin)")
+        fit_suptitle(fig, suptitle)
+        fit_titles(fig, list(zip(axes.flat, titles)))
     return path
+
+
+def _reliability_title(stats: StudyStats, v: str) -> str:
+    """The title of variant ``v``'s reliability diagram: its name and pooled seeds."""
+    seeds = plural(len(stats.variant(v).seeds), "seed")
+    return f"{shortened(v, STYLE['axes.titlesize'])} {together(f'({seeds} pooled)')}"
 
 
 def _figure_paths(outputs: Mapping[str, Path | str], names: Sequence[str]) -> list[Path]:
