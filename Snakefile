@@ -25,10 +25,11 @@ include: "workflow/rules/common.smk"
 
 # Wildcards match only the study's own names, so paths never match the wrong rule.
 wildcard_constraints:
-    variant="|".join(VARIANTS) or "$^",
+    variant=variant_pattern(VARIANTS),
     seed=r"\d+",
     fold=r"\d+",
     comparison="|".join(COMPARISONS) or "$^",
+    sweep=one_of(SWEEPS),
 
 
 # One rule file per stage, in the order of the DAG (each mirrors a subpackage of biomedclf).
@@ -36,6 +37,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/crossval.smk"
+include: "workflow/rules/sweeps.smk"
 include: "workflow/rules/explain.smk"
 include: "workflow/rules/stats.smk"
 include: "workflow/rules/report.smk"

@@ -284,6 +284,7 @@ def test_summary_adapter(study, folds):
             links=summary_links(
                 root, spec["comparisons"], [(v, s) for v, s in explained], bool(folds)
             ),
+            sweeps=[],  # the sweeps' names (tests/test_sweeps_report.py draws a section)
         ),
         input=Named(
             **layout.run_inputs(runs),
@@ -291,6 +292,7 @@ def test_summary_adapter(study, folds):
             data_summary=data,
             sanity=[layout.explain_files(root, v, s)["sanity"] for v, s in explained],
             crossval=[crossval] if folds else [],
+            sweeps=[],
         ),
         output=Named(summary=out),
     )
@@ -322,6 +324,7 @@ def test_evaluate_adapter_passes_ordinal(tmp_path):
             ),
             output=Named(metrics=out / "metrics.json", predictions=out / "predictions.csv"),
             params=Named(ordinal=ordinal),
+            wildcards=SimpleNamespace(variant="a", seed="0"),
         )
         metrics = json.loads((out / "metrics.json").read_text())
         assert metrics["ordinal"] is ordinal

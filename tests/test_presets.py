@@ -95,6 +95,7 @@ PRESETS: dict[str, Callable[[Path], dict]] = {
     "cv.yaml": fewer_synthetic(30),
     "medmnist.yaml": medmnist_file,
     "multiclass.yaml": fewer_synthetic(20),
+    "regularisation.yaml": fewer_synthetic(30),
     "smoke.yaml": fewer_synthetic(40),
     "template.yaml": class_folders,
 }

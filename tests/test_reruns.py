@@ -39,12 +39,16 @@ RULES = Path("workflow") / "rules"
 MAY_RUN_IN: dict[str, set[str]] = {
     "config": set(),  # the Snakefile's own: jobs compare their parameters instead
     "predict": set(),  # `biomedclf predict`, run by users
-    "data": {"data", "train", "explain"},
-    "train": {"train", "evaluate", "crossval", "explain", "stats", "report"},
-    "evaluate": {"evaluate", "crossval", "explain", "stats", "report"},
+    "data": {"data", "train", "explain", "sweeps"},
+    # MLflow and TensorBoard: the training job's callbacks, what the later jobs add
+    "tracking": {"train", "evaluate", "crossval", "stats", "sweeps", "report"},
+    "train": {"train", "evaluate", "crossval", "explain", "stats", "sweeps", "report"},
+    "evaluate": {"evaluate", "crossval", "explain", "stats", "sweeps", "report"},
     "crossval": {"crossval", "report"},
     "explain": {"explain", "report"},
     "stats": {"stats", "report"},
+    # a sweep's choice and its chosen point's runs (the chosen point may train)
+    "sweeps": {"sweeps", "report"},
     "report": {"report"},
 }
 

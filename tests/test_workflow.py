@@ -288,6 +288,7 @@ def test_a_user_config_adds_a_variant_to_the_default_study(tmp_path):
     trained = {w for rule, w in jobs if rule == "train"}
     defaults = yaml.safe_load((repo / "config.yaml").read_text())
     variants = {*defaults["variants"], "cnn_wide"}
-    assert trained == {f"variant={v}, seed={s}" for v in variants for s in (0, 1, 2)}
+    seeds = defaults["training"]["seeds"]
+    assert trained == {f"variant={v}, seed={s}" for v in variants for s in seeds}
     figures = {w for rule, w in jobs if rule == "comparison_figures"}
     assert figures == {f"comparison={c}" for c in (*defaults["comparisons"], "width")}

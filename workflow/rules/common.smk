@@ -1,8 +1,11 @@
 # Helpers of every .smk file. The validated config, the study's paths (all from
 # biomedclf.layout), the specs each job gets and code digests. No rules here.
 import os
+import re
 
 from biomedclf import layout
+from biomedclf.config.schema import load_schema
+from biomedclf.config.sweeps import expand_sweeps, point_definitions
 from biomedclf.config.specs import (
     ConfigError,
     canonical,
@@ -15,6 +18,8 @@ from biomedclf.data.classes import source_classes
 from biomedclf.data.decode_settings import decode_settings
 from biomedclf.data.folds import check_planned_folds
 from biomedclf.provenance import script_digest
+from biomedclf.tracking.jobs import start_study
+from biomedclf.tracking.settings import ENV_VAR, check_installed, study_settings
 
 # Validate (filling the schema's defaults), check references and make the config canonical,
 # so that a config rewritten with the same meaning reruns nothing. Errors name each key.
@@ -29,6 +34,9 @@ try:
     CLASS_NAMES = source_classes(config["data"])
     # More folds than a class can fill stops here when the file counts show it already.
     check_planned_folds(config["data"], CLASS_NAMES)
+    # Each sweep's points, named and checked against the variant settings (README, "Sweeps").
+    SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+    SWEEPS = expand_sweeps(config, load_schema(SCHEMA))
 except (ConfigError, ValueError) as err:
     raise ConfigError(f"config: {err}") from None
 
@@ -41,7 +49,10 @@ os.environ.update(
 NAME = config["name"]
 STUDY = Path(config["results_dir"]) / NAME
 LOGS = Path("logs") / NAME
-VARIANTS = list(config["variants"])
+# The study's variants: the config's, then each sweep's chosen point ({sweep}.selected). A
+# sweep's points are trained and evaluated (TRAINED), never compared or ranked (sweeps.smk).
+VARIANTS = list(config["variants"]) + [s.selected for s in SWEEPS.values()]
+TRAINED = {**config["variants"], **point_definitions(config, SWEEPS)}
 SEEDS = list(config["training"]["seeds"])
 COMPARISONS = list(config["comparisons"])
 ENV = "../../envs/biomedclf.yaml"
@@ -51,6 +62,33 @@ SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 FOLDS = config["data"]["split"]["folds"]
 # the fold wildcard of the training jobs' paths, with folds
 FOLD = "{fold}" if FOLDS else None
+
+# Tracking (tracking:, biomedclf.tracking): the settings reach the jobs in an environment
+# variable, never in their params, so turning tracking on or off reruns nothing.
+TRACKING = study_settings(config, layout.mlflow_store(STUDY))
+try:
+    check_installed(TRACKING)
+except ImportError as err:
+    raise ConfigError(f"config: {err}") from None
+os.environ[ENV_VAR] = TRACKING.to_json()
+
+
+onstart:
+    # with MLflow: the experiment and the study's parent run, before parallel jobs look
+    start_study(TRACKING)
+
+
+def one_of(names):
+    """A wildcard constraint matching exactly ``names`` (none: nothing)."""
+    return "|".join(map(re.escape, names)) or "$^"
+
+
+def variant_pattern(names):
+    """A wildcard constraint matching ``names`` and every sweep's points: the sweep's name
+    and bracketed values, one short pattern per sweep (one listing 200 points takes 17 ms to
+    compile, in each of the dozens of outputs that hold a variant)."""
+    points = [re.escape(sweep) + r"\[[^/]+\]" for sweep in SWEEPS]
+    return "|".join([*map(re.escape, names), *points]) or "$^"
 
 
 def code(script):
@@ -118,12 +156,13 @@ def fold_run_files(wildcards):
 
 
 def variant_spec(wildcards):
-    return resolve_variant(config, wildcards.variant)
+    return resolve_variant(config, wildcards.variant, TRAINED)
 
 
 def model_specs():
-    """Each variant's model and model settings: all the architecture table depends on."""
-    specs = {v: resolve_variant(config, v) for v in VARIANTS}
+    """Each defined variant's model and model settings: all the architecture table depends
+    on (a sweep's chosen point is known once its selection job has run)."""
+    specs = {v: resolve_variant(config, v) for v in config["variants"]}
     return {v: {k: s[k] for k in ("model", "model_args")} for v, s in specs.items()}
 
 
@@ -137,8 +176,21 @@ def train_checkpoint(wildcards):
     return str(layout.checkpoint_file(STUDY, wildcards.variant, wildcards.seed, fold))
 
 
+def train_tensorboard(wildcards):
+    """The training job's TensorBoard folder (written only with tracking.tensorboard)."""
+    fold = wildcards.fold if FOLDS else None
+    return str(layout.tensorboard_dir(STUDY, wildcards.variant, wildcards.seed, fold))
+
+
+def selected_tensorboard(wildcards):
+    """The TensorBoard folder of a sweep_selected job that trains (a copy writes none)."""
+    fold = wildcards.fold if FOLDS else None
+    variant = SWEEPS[wildcards.sweep].selected
+    return str(layout.tensorboard_dir(STUDY, variant, wildcards.seed, fold))
+
+
 def train_resources_gpu(wildcards):
-    device = resolve_variant(config, wildcards.variant)["training"]["device"]
+    device = resolve_variant(config, wildcards.variant, TRAINED)["training"]["device"]
     return 1 if device == "cuda" else 0
 
 
@@ -260,6 +312,110 @@ def fold_histories():
     return [run_train_files(v, SEEDS[0], f)["history"] for v, f in fold_history_keys()]
 
 
+# Sweeps (sweeps.smk; the table and figure in report.smk)
+
+
+def sweep_path(role, sweep="{sweep}"):
+    """A sweep's selection file (``selection``) or table (``table``)."""
+    return str(layout.sweep_file(STUDY, sweep, role))
+
+
+def sweep_runs(sweep):
+    """[point, seed, fold] of every training run of the sweep's points (fold None without
+    folds), point-major."""
+    folds = range(FOLDS) if FOLDS else [None]
+    return [[p, s, f] for p in sweep.points for s in sweep.seeds for f in folds]
+
+
+def sweep_validation_inputs(wildcards):
+    """What a selection job reads, by role: scores.csv (its validation rows; with folds each
+    fold's inner validation part), history.csv and train.json of every run in
+    :func:`sweep_runs` order. Nothing else: no metrics.json, no predictions, no test cache.
+    """
+    runs = sweep_runs(SWEEPS[wildcards.sweep])
+    files = [run_train_files(p, s, f) for p, s, f in runs]
+    return {role: [f[role] for f in files] for role in ("scores", "history", "info")}
+
+
+def sweep_specs(wildcards):
+    """Each point's resolved spec (the chosen one is trained for seeds the points lack)."""
+    return {
+        p: resolve_variant(config, p, TRAINED) for p in SWEEPS[wildcards.sweep].points
+    }
+
+
+def selected_copies(wildcards):
+    """The points whose runs of this seed a sweep_selected job chooses from: every point, for
+    a seed the points trained with; none for another (the job trains the chosen point).
+    """
+    sweep = SWEEPS[wildcards.sweep]
+    return list(sweep.points) if int(wildcards.seed) in sweep.seeds else []
+
+
+def selected_inputs(wildcards):
+    """The selection file, and every point's training files of the seed (and fold) by role,
+    or the data cache when the job trains."""
+    inputs = {"selection": sweep_path("selection", wildcards.sweep)}
+    points = selected_copies(wildcards)
+    if not points:
+        return {**inputs, **cache_inputs()}
+    fold = wildcards.fold if FOLDS else None
+    files = [run_train_files(p, wildcards.seed, fold) for p in points]
+    roles = ("model", "history", "scores", "info")
+    return {**inputs, **{role: [f[role] for f in files] for role in roles}}
+
+
+def selected_checkpoint(wildcards):
+    fold = wildcards.fold if FOLDS else None
+    variant = SWEEPS[wildcards.sweep].selected
+    return str(layout.checkpoint_file(STUDY, variant, wildcards.seed, fold))
+
+
+def selected_gpu(wildcards):
+    """A GPU for a job that trains on one (the base variant's device); none for a copy."""
+    if selected_copies(wildcards):
+        return 0
+    device = resolve_variant(config, SWEEPS[wildcards.sweep].base)["training"]["device"]
+    return 1 if device == "cuda" else 0
+
+
+def sweep_scores(wildcards):
+    """scores.csv of every run (of every fold) of the sweep's points, in :func:`sweep_runs`
+    order: the sweep's table reads their test rows after the choice (the points need no
+    evaluation jobs)."""
+    runs = sweep_runs(SWEEPS[wildcards.sweep])
+    return [run_train_files(p, s, f)["scores"] for p, s, f in runs]
+
+
+def sweep_outputs():
+    """Every sweep's selection file, table and figure."""
+    return [
+        f
+        for s in SWEEPS
+        for f in (
+            sweep_path("selection", s),
+            sweep_path("table", s),
+            figure_output(layout.SWEEP_FIGURE, s),
+        )
+    ]
+
+
+def sweep_selections():
+    """Every sweep's selection file, in config order."""
+    return [sweep_path("selection", s) for s in SWEEPS]
+
+
+def sweep_links():
+    """Each sweep's table and figure, for summary.md's links."""
+    return {
+        s: {
+            "table": sweep_path("table", s),
+            "figure": figure_output(layout.SWEEP_FIGURE, s),
+        }
+        for s in SWEEPS
+    }
+
+
 # The study's tables, figures and summary (stats.smk, report.smk)
 
 
@@ -297,6 +453,7 @@ def summary_links():
             v: {s: explain_files(v, s)["maps"] for s in explain_seeds()}
             for v in VARIANTS
         },
+        "sweeps": sweep_links(),  # sweeps.smk
     }
     if FOLDS:
         links["tables"].update({t: table_output(t) for t in layout.CROSSVAL_TABLES})
@@ -329,6 +486,7 @@ def final_outputs():
         + figures
         + explain_outputs()
         + crossval_outputs()
+        + sweep_outputs()  # sweeps.smk
     )
 
 
@@ -397,4 +555,16 @@ REPORT_LABELS = {
     "folds": "metric per fold",
     "fold_curves": "learning curves per fold",
     "summary": "summary",
+    "sweep": "sweep",
+    "sweep_table": "sweep table",
 }
+
+
+def sweep_entry(files, kind, name):
+    """A report entry of a sweep (category Sweeps, labelled with the sweep's name)."""
+    return report(
+        files,
+        caption=f"../report/{name}.rst",
+        category="Sweeps",
+        labels={"kind": kind, "name": f"{REPORT_LABELS[name]} {{sweep}}"},
+    )

@@ -170,6 +170,33 @@ if FOLDS:
             "../scripts/crossval_report.py"
 
 
+if SWEEPS:
+
+    localrules:
+        sweep_report,
+
+    # A sweep's table and figure: the validation numbers of its selection file and, read
+    # after the choice, each point's test metric (the curve's shape, never an estimate).
+    rule sweep_report:
+        input:
+            selection=sweep_path("selection"),
+            scores=sweep_scores,
+        output:
+            table=sweep_entry(sweep_path("table"), "table", "sweep_table"),
+            figure=sweep_entry(
+                figure_output(layout.SWEEP_FIGURE, "{sweep}"), "figure", "sweep"
+            ),
+        log:
+            LOGS / "figures" / "sweep_{sweep}.log",
+        conda:
+            ENV
+        params:
+            runs=lambda w: sweep_runs(SWEEPS[w.sweep]),
+            code=code("sweep_report.py"),
+        script:
+            "../scripts/sweep_report.py"
+
+
 rule summary:
     input:
         **run_inputs(),
@@ -177,6 +204,8 @@ rule summary:
         data_summary=data_outputs()["summary"],
         sanity=explain_sanity_files(),
         crossval=crossval_outputs()[:1],
+        # each sweep's choice (its chosen point's settings and validation numbers)
+        sweeps=sweep_selections(),
     output:
         summary=study_report(str(layout.summary_file(STUDY)), "document", "summary"),
     log:
@@ -187,7 +216,9 @@ rule summary:
         name=NAME,
         runs=run_keys(),
         explained=explained_runs(),
-        specs={v: resolve_variant(config, v) for v in VARIANTS},
+        # a sweep's chosen point: its spec is in the sweep's selection file
+        specs={v: resolve_variant(config, v) for v in config["variants"]},
+        sweeps=list(SWEEPS),
         comparisons=config["comparisons"],
         folds=FOLDS,
         links=summary_links(),

@@ -14,6 +14,10 @@ rule train:
         / "train"
         / "{variant}"
         / ("fold{fold}_seed{seed}.log" if FOLDS else "seed{seed}.log"),
+    # every defined variant and sweep point; a sweep's chosen point ({sweep}.selected) is
+    # copied or trained by sweep_selected (sweeps.smk)
+    wildcard_constraints:
+        variant=variant_pattern(config["variants"]),
     conda:
         ENV
     threads: RES["train_threads"]
@@ -29,5 +33,8 @@ rule train:
         code=code("train.py"),
         # Resumable per-epoch checkpoint file, outside the declared outputs (kept on failure).
         checkpoint=train_checkpoint,
+        # TensorBoard's folder; whether it is written (tracking:) reaches the job in the
+        # environment, not here, so turning tracking on or off reruns nothing
+        tensorboard=train_tensorboard,
     script:
         "../scripts/train.py"

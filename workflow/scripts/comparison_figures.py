@@ -3,6 +3,7 @@
 from biomedclf.layout import RunFiles
 from biomedclf.logs import log_to
 from biomedclf.report.figures.plots import plot_comparison
+from biomedclf.tracking.jobs import attach_to_study
 
 with log_to(snakemake.log[0]):
     p, i = snakemake.params, snakemake.input
@@ -13,3 +14,4 @@ with log_to(snakemake.log[0]):
         i.stats,
         dict(snakemake.output.items()),
     )
+    attach_to_study(list(snakemake.output), "figures")

@@ -2,6 +2,7 @@
 
 from biomedclf.crossval.across_folds import write_study_crossval
 from biomedclf.logs import log_to
+from biomedclf.tracking.jobs import attach_to_study
 
 with log_to(snakemake.log[0]):
     p = snakemake.params
@@ -12,3 +13,4 @@ with log_to(snakemake.log[0]):
         primary=p.primary,
         confidence=float(p.confidence),
     )
+    attach_to_study([snakemake.output.stats], "stats")

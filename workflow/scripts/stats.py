@@ -3,6 +3,7 @@
 from biomedclf.layout import RunFiles
 from biomedclf.logs import log_to
 from biomedclf.stats.study import write_study_statistics
+from biomedclf.tracking.jobs import attach_to_study
 
 with log_to(snakemake.log[0]):
     p, i = snakemake.params, snakemake.input
@@ -13,3 +14,4 @@ with log_to(snakemake.log[0]):
         p.statistics,
         evaluated_on=p.evaluated_on,
     )
+    attach_to_study([snakemake.output.stats], "stats")

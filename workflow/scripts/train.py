@@ -1,19 +1,24 @@
-"""Adapter: train one variant with one seed (on one fold, with cross-validation)."""
+"""Adapter: train one variant with one seed (on one fold, with cross-validation), reporting
+to MLflow and TensorBoard when the workflow's tracking settings say so."""
 
 from pathlib import Path
 
 from biomedclf.logs import log_to
+from biomedclf.tracking.training import TrainingJob, training_callbacks
 from biomedclf.train.loop import run_training
 
 with log_to(snakemake.log[0]):
-    p = snakemake.params
-    run_training(
-        p.spec,
-        seed=int(snakemake.wildcards.seed),
-        data=dict(snakemake.input.items()),
-        outputs=dict(snakemake.output.items()),
-        checkpoint=Path(p.checkpoint),
-        threads=snakemake.threads,
-        decoding=p.decoding,
-        fold=p.fold,
-    )
+    p, out = snakemake.params, snakemake.output
+    job = TrainingJob(snakemake.wildcards.variant, int(snakemake.wildcards.seed), p.fold, p.code)
+    with training_callbacks(job, p.tensorboard, [out.model, out.history]) as callbacks:
+        run_training(
+            p.spec,
+            seed=int(snakemake.wildcards.seed),
+            data=dict(snakemake.input.items()),
+            outputs=dict(out.items()),
+            checkpoint=Path(p.checkpoint),
+            threads=snakemake.threads,
+            decoding=p.decoding,
+            fold=p.fold,
+            callbacks=callbacks,
+        )

@@ -11,10 +11,14 @@ and hand the paths to the library, which never derives a path itself::
     {results}/{name}/eval/{variant}/seed{seed}/      metrics.json, predictions.csv
     {results}/{name}/explain/{variant}/seed{seed}/   maps.npz, sanity.json, errors.npz
     {results}/{name}/stats/stats.json, crossval.json
+    {results}/{name}/sweeps/{sweep}.json, {sweep}.csv  (a sweep's choice on validation, its table)
     {results}/{name}/tables/{table}.csv, .md         (per comparison: {table}_{comparison})
-    {results}/{name}/figures/{figure}.png            (per comparison: {figure}_{comparison})
+    {results}/{name}/figures/{figure}.png            (per comparison: {figure}_{comparison};
+                                                      per sweep: sweep_{sweep})
     {results}/{name}/summary.md
     {results}/{name}/.checkpoints/{variant}/seed{seed}/checkpoint.pt   (resumable, not an output)
+    {results}/{name}/tensorboard/{variant}/seed{seed}[/fold{f}]/  TensorBoard event files
+    {results}/{name}/mlflow.db, mlartifacts/         MLflow's local store (tracking.mlflow: true)
 
 A *run* is one training of one variant with one seed and its evaluation. With
 cross-validation (``data.split.folds``) each fold trains in ``train/{variant}/fold{f}/
@@ -39,7 +43,12 @@ EXPLAIN_DIR = "explain"
 STATS_DIR = "stats"
 TABLES_DIR = "tables"
 FIGURES_DIR = "figures"
+SWEEPS_DIR = "sweeps"
 CHECKPOINTS = ".checkpoints"
+#: Tracking (config ``tracking:``): not outputs of any rule; written beside them when enabled.
+TENSORBOARD_DIR = "tensorboard"
+MLFLOW_STORE = "mlflow.db"
+MLFLOW_ARTIFACTS = "mlartifacts"
 
 #: Files of the data step, by role.
 DATA_FILES = {
@@ -75,6 +84,13 @@ CHECKPOINT_FILE = "checkpoint.pt"
 
 #: The study-wide statistics files, by role.
 STATS_FILES = {"stats": "stats.json", "crossval": "crossval.json"}
+
+#: A sweep's files in SWEEPS_DIR, by role: the choice made on validation (JSON) and the
+#: table of every point (CSV); each named ``{sweep}`` plus this suffix.
+SWEEP_FILES = {"selection": ".json", "table": ".csv"}
+
+#: The figure of a sweep (``figures/sweep_{sweep}.png``).
+SWEEP_FIGURE = "sweep"
 
 #: The study's summary.
 SUMMARY = "summary.md"
@@ -151,9 +167,32 @@ def checkpoint_file(
     return run_dir(study_dir, CHECKPOINTS, variant, seed, fold) / CHECKPOINT_FILE
 
 
+def tensorboard_dir(
+    study_dir: Path | str, variant: str, seed: int | str, fold: int | str | None = None
+) -> Path:
+    """``{study_dir}/tensorboard/{variant}/seed{seed}[/fold{fold}]``: one training job's
+    TensorBoard event files (``tracking.tensorboard``)."""
+    folder = Path(study_dir) / TENSORBOARD_DIR / str(variant) / f"seed{seed}"
+    return folder if fold is None else folder / f"fold{fold}"
+
+
+def mlflow_store(study_dir: Path | str) -> dict[str, Path]:
+    """MLflow's local store of a study (``tracking.mlflow`` without a ``uri``), by role:
+    ``store`` the SQLite database, ``artifacts`` the folder of the runs' artifacts."""
+    return {
+        "store": Path(study_dir) / MLFLOW_STORE,
+        "artifacts": Path(study_dir) / MLFLOW_ARTIFACTS,
+    }
+
+
 def stats_file(study_dir: Path | str, role: str = "stats") -> Path:
     """``{study_dir}/stats/{stats.json|crossval.json}``."""
     return Path(study_dir) / STATS_DIR / STATS_FILES[role]
+
+
+def sweep_file(study_dir: Path | str, sweep: str, role: str) -> Path:
+    """``{study_dir}/sweeps/{sweep}.json`` (``selection``) or ``.csv`` (``table``)."""
+    return Path(study_dir) / SWEEPS_DIR / f"{sweep}{SWEEP_FILES[role]}"
 
 
 def summary_file(study_dir: Path | str) -> Path:

@@ -32,11 +32,12 @@ MAX_PROBLEMS = 5
 
 
 def load_schema(path: Path | str) -> dict[str, Any]:
-    """Read the JSON Schema (YAML) at ``path``."""
+    """Read the JSON Schema (YAML) at ``path`` (with libyaml's loader when PyYAML has it:
+    the workflow reads the schema each time it plans the jobs)."""
     import yaml
 
     with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def _wants_number(subschema: dict[str, Any]) -> bool:
@@ -47,7 +48,8 @@ def _wants_number(subschema: dict[str, Any]) -> bool:
 
 def _with_defaults(validator_class: type) -> type:
     """A validator class that fills ``default`` values (deep copies) and reads number-like
-    strings as numbers where the schema wants a number, before checking ``properties``."""
+    strings as numbers where the schema wants a number (a property or an array's items),
+    before checking them."""
     from jsonschema import validators
 
     check_properties = validator_class.VALIDATORS["properties"]
@@ -62,7 +64,14 @@ def _with_defaults(validator_class: type) -> type:
                     instance[key] = float(value)
         yield from check_properties(validator, props, instance, schema)
 
-    return validators.extend(validator_class, {"properties": properties})
+    check_items = validator_class.VALIDATORS["items"]
+
+    def items(validator, items_schema, instance, schema) -> Iterator[Any]:  # noqa: ANN001
+        if isinstance(instance, list) and isinstance(items_schema, dict):
+            instance[:] = [as_number(v, items_schema) for v in instance]
+        yield from check_items(validator, items_schema, instance, schema)
+
+    return validators.extend(validator_class, {"properties": properties, "items": items})
 
 
 def _path(error: Any) -> str:
@@ -124,6 +133,24 @@ def _describe(error: Any) -> list[str]:
         missing = [k for k in error.validator_value if k not in error.instance]
         return [f"{_join(path, key)}: missing; this key is required" for key in missing]
     return [f"{where}: {error.message}"]
+
+
+def as_number(value: Any, subschema: dict[str, Any]) -> Any:
+    """``value``, or the number a YAML 1.1 string such as ``1e-3`` spells where ``subschema``
+    wants a number (PyYAML leaves it a string)."""
+    if isinstance(value, str) and _wants_number(subschema) and _NUMBER.match(value):
+        return float(value)
+    return value
+
+
+def problems(instance: Any, schema: dict[str, Any]) -> list[str]:
+    """One line per violation of ``schema`` by ``instance`` (no default is filled in)."""
+    from jsonschema import Draft202012Validator
+
+    lines: list[str] = []
+    for error in Draft202012Validator(schema).iter_errors(instance):
+        lines += [line for line in _describe(error) if line not in lines]
+    return lines
 
 
 def validate_config(config: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from biomedclf.config.sweeps import selected_name
 from biomedclf.errors import ConfigError
 from biomedclf.train.settings import TrainingSettings
 
@@ -39,7 +40,7 @@ TRAINING_KEYS = TrainingSettings.keys()
 
 #: Top-level sets whose entries a user's config file adds to the defaults (an entry of the same
 #: name replaces the default entry whole); ``replace_defaults: [variants]`` replaces a set.
-SETS = ("variants", "comparisons")
+SETS = ("variants", "comparisons", "sweeps")
 
 #: What an inherited claim says of itself when the study is not the default one.
 INHERITED_CLAIM = "(from the default study in config.yaml, not written for this study) "
@@ -90,15 +91,21 @@ def prepare_config(
     return config
 
 
-def resolve_variant(config: dict[str, Any], name: str) -> dict[str, Any]:
+def resolve_variant(
+    config: dict[str, Any], name: str, defined: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Return the resolved spec of variant ``name`` of a validated config.
+
+    ``defined`` holds the variant definitions to look ``name`` up in (default: the config's
+    ``variants``; the workflow adds the sweeps' points,
+    :func:`biomedclf.config.sweeps.point_definitions`).
 
     The result has four parts: ``name``, ``model`` (registry name), ``model_args`` (the
     variant's model settings, e.g. ``dropout``) and ``training`` (every setting of
     ``training:`` but the study's seeds, with the variant's overrides applied). Seeds are not
     part of it: each job gets its seed apart.
     """
-    variants = config["variants"]
+    variants = config["variants"] if defined is None else defined
     if name not in variants:
         raise ConfigError(
             f"variants.{name}: no such variant; the config defines {sorted(variants)}"
@@ -149,8 +156,9 @@ def merge_sets(
 
 
 def check_references(config: dict[str, Any]) -> None:
-    """Raise :class:`ConfigError` when a comparison names a variant that does not exist."""
-    variants = set(config["variants"])
+    """Raise :class:`ConfigError` when a comparison names a variant that does not exist (a
+    sweep's chosen point, ``{sweep}.selected``, is a variant)."""
+    variants = set(config["variants"]) | {selected_name(s) for s in config["sweeps"]}
     for comp, spec in config["comparisons"].items():
         names = [("baseline", spec["baseline"])] + [
             (f"variants[{i}]", v) for i, v in enumerate(spec["variants"])

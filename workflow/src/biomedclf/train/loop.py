@@ -21,6 +21,8 @@ Entry point: :func:`run_training` (called by the workflow's train adapter). It
   ``workflow/CONTRACTS.md``);
 - is deterministic on CPU: the same spec, seed, data and thread count give the same history
   (but its seconds) and model;
+- tells its ``callbacks`` (:mod:`biomedclf.train.callbacks`) when fitting starts, after each
+  epoch and at the end; the loop itself tracks nothing;
 - saves a :class:`~biomedclf.train.state.TrainState` checkpoint after every epoch into
   ``checkpoint``. A job started again with the same spec, seed and data resumes after its
   last finished epoch and ends with the same model as a run that was never interrupted; the
@@ -35,7 +37,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,7 @@ from torch import nn
 
 from biomedclf.data.decode_settings import decode_settings
 from biomedclf.train.augment import to_model_input
+from biomedclf.train.callbacks import TrainingCallback, fit_params
 from biomedclf.train.devices import select_device
 from biomedclf.train.inference import autocast, flat_logits, predict_logits, wants_channels_last
 from biomedclf.train.inputs import TrainingData, load_training_data
@@ -176,8 +179,10 @@ def fit(
     objective: Objective,
     checkpoint: Path,
     key: str,
+    callbacks: Sequence[TrainingCallback] = (),
 ) -> None:
-    """Train epoch after epoch until ``epochs`` or early stopping, checkpointing each epoch."""
+    """Train epoch after epoch until ``epochs`` or early stopping, checkpointing each epoch
+    and then calling each callback's ``on_epoch_end``."""
     s, p = run.settings, state.progress
     n_used = used_images(int(data.x_train.shape[0]), s.batch_size)
     loop_seconds, loop_epochs = 0.0, 0
@@ -202,6 +207,8 @@ def fit(
         p.history.append(row)
         state.save(checkpoint, key, run.device)
         row["seconds"] = seconds = time.perf_counter() - t0
+        for callback in callbacks:
+            callback.on_epoch_end({**row, "images_per_second": n_used / max(t_train, 1e-9)})
         loop_seconds, loop_epochs = loop_seconds + seconds, loop_epochs + 1
         eta = loop_seconds / loop_epochs * (s.epochs - p.epoch)
         log.info(
@@ -249,6 +256,7 @@ def _train(
     outputs: dict[str, Path],
     checkpoint: Path,
     fold: int | None,
+    callbacks: Sequence[TrainingCallback],
 ) -> dict[str, Any]:
     data = load_training_data(data_files, run.device, fold)
     key = resume_key(run.spec, run.seed, data_fingerprint(data.train, data.val), run.device.type)
@@ -279,12 +287,17 @@ def _train(
     objective = make_objective(
         data.n_classes, data.train.labels, s.class_weights, s.label_smoothing, run.device
     )
-    fit(state, data, run, objective, checkpoint, key)
+    params = fit_params(run.spec, run.seed, fold, run.device.type, run.threads)
+    for callback in callbacks:
+        callback.on_fit_start(params, [dict(row) for row in state.progress.history])
+    fit(state, data, run, objective, checkpoint, key, callbacks)
     state.keep_last_if_none_best()
     info = run_record(run, state, data, objective)
     if fold is not None:
         info.update(fold=fold, n_heldout=len(data.heldout or ()))
     write_outputs(outputs, run, state, data, info)
+    for callback in callbacks:
+        callback.on_fit_end(dict(info))
     checkpoint.unlink(missing_ok=True)
     with contextlib.suppress(OSError):
         checkpoint.parent.rmdir()  # the run's checkpoint folder, only when empty
@@ -324,6 +337,7 @@ def run_training(
     *,
     decoding: dict[str, Any],
     fold: int | None = None,
+    callbacks: Sequence[TrainingCallback] = (),
 ) -> dict[str, Any]:
     """Train ``spec`` (a resolved variant, biomedclf.config.specs.resolve_variant) with ``seed``
     (on fold ``fold``'s training part of the cross-validation pool when ``fold`` is an int).
@@ -335,7 +349,9 @@ def run_training(
     per-epoch state; it is resumed when its spec, seed, data and device type match and deleted
     after success. ``decoding`` (the data step's decoding settings,
     :func:`biomedclf.data.decode_settings.decode_settings`) is stored in the model file for
-    ``biomedclf predict``.
+    ``biomedclf predict``. ``callbacks`` (:mod:`biomedclf.train.callbacks`) hear of the start,
+    every epoch and the end; they must not change the training (the tracking backends of
+    :mod:`biomedclf.tracking` are such callbacks).
 
     In train.json, ``train_seconds`` is the sum of the epochs' wall time (training, validation
     and checkpoint; no start-up), ``images_per_second`` counts training images over the
@@ -360,6 +376,6 @@ def run_training(
         torch.use_deterministic_algorithms(True, warn_only=True)
     log.info("start-up %.1fs", time.perf_counter() - startup)
     try:
-        return _train(run, data, out_files, Path(checkpoint), fold)
+        return _train(run, data, out_files, Path(checkpoint), fold, callbacks)
     finally:
         torch.use_deterministic_algorithms(was[0], warn_only=was[1])

@@ -30,10 +30,12 @@ from biomedclf.report.summary.crossval import crossval_section
 from biomedclf.report.summary.links import Links
 from biomedclf.report.summary.saliency import Record, sanity_records, sanity_section
 from biomedclf.report.summary.setup import setup_section
+from biomedclf.report.summary.sweeps import sweeps_section
 from biomedclf.report.tables.per_class import per_class_markdown
 from biomedclf.report.tables.ranking import ranking_markdown, ranking_note, ranking_sentence
 from biomedclf.report.tables.study import metrics_table_markdown, training_time_markdown
 from biomedclf.stats.records import StudyStats, read_stats
+from biomedclf.sweeps.record import Selection, read_selection
 
 log = logging.getLogger(__name__)
 
@@ -174,8 +176,10 @@ def render_summary(
     sanity: list[Record],
     cv: dict[str, Any] | None,
     links: Links,
+    sweeps: Sequence[Selection] = (),
 ) -> str:
-    """The Markdown text of ``summary.md`` (:func:`write_summary` reads its inputs)."""
+    """The Markdown text of ``summary.md`` (:func:`write_summary` reads its inputs);
+    ``sweeps``: each sweep's selection (its chosen point is a variant of ``study``)."""
     variants = stats.variant_order(runs)
     seeds = list(dict.fromkeys(r.seed for r in runs))
     out = _introduction(study["name"], variants, seeds, stats)
@@ -184,6 +188,7 @@ def render_summary(
         out += crossval_section(cv, data, stats.settings.confidence, links)
     out += setup_section(data, study["variants"], runs, variants, links)
     out += _study_tables_section(runs, stats, links)
+    out += sweeps_section(sweeps, stats, links)
     out += claims_section(study["comparisons"], stats, links, cv)
     out += sanity_section(sanity, links)
     if stats.warnings:
@@ -201,6 +206,7 @@ def write_summary(
     crossval: Path | str | None,
     links: Mapping[str, Any],
     out: Path | str,
+    sweeps: Mapping[str, Path | str] | None = None,
 ) -> Path:
     """Write ``summary.md`` to ``out``, atomically.
 
@@ -209,7 +215,9 @@ def write_summary(
     ``data_summary`` the data step's summary.json, ``sanity`` maps (variant, seed) to the
     sanity.json of every explained run, ``crossval`` is stats/crossval.json (with folds;
     None without), ``links`` every linked file (:mod:`biomedclf.report.summary.links`),
-    each linked relative to the folder of ``out``.
+    each linked relative to the folder of ``out``. ``sweeps`` maps each sweep to its
+    selection file (``sweeps/{sweep}.json``), which also holds the spec of its chosen point,
+    the variant ``{sweep}.selected``.
     """
     if bool(study["folds"]) != (crossval is not None):
         raise ValueError(
@@ -218,14 +226,17 @@ def write_summary(
             "hands stats/crossval.json, a fixed split none"
         )
     out = Path(out)
+    selections = [read_selection(f) for f in (sweeps or {}).values()]
+    specs = {**study["variants"], **{s.variant: s.spec for s in selections}}
     text = render_summary(
-        study,
+        {**study, "variants": specs},
         runs,
         read_stats(stats),
         read_json(Path(data_summary)),
         sanity_records(sanity),
         None if crossval is None else read_json(Path(crossval)),
         Links(links, out.parent),
+        selections,
     )
     write_text(out, text)
     log.info("wrote %s", out)

@@ -3,8 +3,9 @@
 The summary rule hands every path it links (``summary_links()`` of
 ``workflow/rules/common.smk``): ``tables`` (name -> [CSV, Markdown]), ``figures`` (name ->
 PNG), ``comparisons`` (comparison -> {``comparison``, ``stats`` (Markdown tables), ``curves``,
-``roc``, ``confusion``, ``saliency``, ``errors`` (figures)}) and ``maps`` (variant -> {seed ->
-``maps.npz``} of every explained run). No file name is written in the summary's code.
+``roc``, ``confusion``, ``saliency``, ``errors`` (figures)}), ``maps`` (variant -> {seed ->
+``maps.npz``} of every explained run) and ``sweeps`` (sweep -> {``table``, ``figure``}). No
+file name is written in the summary's code.
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ class Links:
     def comparison(self, comp_name: str, name: str) -> str:
         """A link to a table or figure of comparison ``comp_name``."""
         return self.to(self._path("comparisons", comp_name, name))
+
+    def sweep(self, sweep: str, name: str) -> str:
+        """A link to a sweep's ``table`` (CSV) or ``figure``."""
+        return self.to(self._path("sweeps", sweep, name))
 
     def maps(self, variant: str, seed: int) -> str:
         """A link to the ``maps.npz`` of an explained run."""
