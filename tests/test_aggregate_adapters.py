@@ -156,7 +156,8 @@ def test_architecture_adapter(tmp_path):
         output=Named(architecture=files),
     )
     rows = files[0].read_text().splitlines()
-    assert rows[0] == "variant,layer,output_shape,parameters" and rows[-1].startswith("ann,Total")
+    assert rows[0] == "variant,layer,output_shape,parameters,flops"
+    assert rows[-1] == f"ann,Total,,{64 * 8 + 8 + 8 + 1},{2 * (64 * 8 + 8)}"
     assert files[1].read_text().startswith("# Architecture of each variant")
 
 

@@ -73,11 +73,12 @@ def minimal(**extra) -> dict:
         ),
         (
             {"name": "x", "variants": {"a": {"model": "transformer"}}},
-            "variants.a.model: 'transformer' is not allowed; use one of linear, conv,",
+            "variants.a.model: 'transformer' is not allowed; use linear or conv or conv_gap or "
+            "resnet18 or torchvision/<name> or timm/<name>",
         ),
         (
             {"name": "x", "variants": {"a": {"model": "con"}}},
-            "variants.a.model: 'con' is not allowed; did you mean 'conv'? use one of",
+            "variants.a.model: 'con' is not allowed; did you mean 'conv'? use linear or",
         ),
         (
             {"name": "x", "variants": {"a": {"model": "conv", "dropuot": 0.5}}},
@@ -190,13 +191,14 @@ def test_schema_lists_every_problem_up_to_a_limit():
     with pytest.raises(ConfigError) as err:
         validated(config)
     lines = str(err.value).splitlines()
+    allowed = (
+        "amp, augment, backbone_lr_factor, batch_size, class_weights, device, early_stopping, "
+        "epochs, freeze_epochs, label_smoothing, lr, momentum, optimizer, scheduler, seeds, "
+        "step_gamma, step_size, warmup_epochs, weight_decay"
+    )
     assert lines[:2] == [
-        "training.x0: unknown key; allowed under training: amp, augment, batch_size, "
-        "class_weights, device, early_stopping, epochs, label_smoothing, lr, momentum, "
-        "optimizer, seeds, weight_decay",
-        "training.x1: unknown key; allowed under training: amp, augment, batch_size, "
-        "class_weights, device, early_stopping, epochs, label_smoothing, lr, momentum, "
-        "optimizer, seeds, weight_decay",
+        f"training.x0: unknown key; allowed under training: {allowed}",
+        f"training.x1: unknown key; allowed under training: {allowed}",
     ]
     assert lines[-1] == "... and 3 more" and len(lines) == 6
 
@@ -370,6 +372,7 @@ def test_prepare_config_names_the_key_and_keeps_variant_sets(tmp_path):
 def test_training_keys_agree_across_schema_settings_and_models():
     """Each training fact is written once: the schema holds the defaults and allowed values,
     TrainingSettings the keys (no defaults), the registry the models and their settings."""
+    from biomedclf.train.backbones import DEFAULTS, FAMILIES
     from biomedclf.train.devices import DEVICE_CHOICES
     from biomedclf.train.models import REGISTRY
     from biomedclf.train.settings import TrainingSettings
@@ -382,8 +385,10 @@ def test_training_keys_agree_across_schema_settings_and_models():
     assert all(f.default is MISSING for f in fields(TrainingSettings))
     assert training["device"]["enum"] == list(DEVICE_CHOICES)  # also `biomedclf predict --device`
     variant = schema["variants"]["additionalProperties"]["properties"]
-    assert variant["model"]["enum"] == list(REGISTRY)
-    model_args = {k for entry in REGISTRY.values() for k in entry.defaults}
+    registry, backbone = variant["model"]["anyOf"]
+    assert registry["enum"] == list(REGISTRY)
+    assert backbone["pattern"].startswith(f"^({'|'.join(FAMILIES)})/")
+    model_args = {k for entry in REGISTRY.values() for k in entry.defaults} | set(DEFAULTS)
     assert set(variant) == {"model"} | model_args | set(keys)
     for key in keys:  # a variant override allows what the default allows
         assert {k: v for k, v in variant[key].items()} == {

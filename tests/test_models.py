@@ -61,6 +61,7 @@ def test_resnet18_table() -> None:
         "layer": "Conv2d-1",
         "output_shape": "[-1, 64, 32, 32]",
         "parameters": 64 * 7 * 7,  # 1-channel stem, no bias
+        "flops": 2 * 64 * 7 * 7 * 32 * 32,  # a multiply-add per weight and output pixel
     }
     assert rows[-2]["layer"].startswith("AdaptiveAvgPool2d")
     assert rows[-1]["parameters"] == 512 + 1  # fc -> one logit

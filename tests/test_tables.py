@@ -300,28 +300,44 @@ def test_tables_go_where_the_rule_names_them(study, tmp_path):
 def test_architecture_rows(tmp_path):
     rows = {
         "ann": [
-            {"layer": "Flatten-1", "output_shape": [-1, 65536], "parameters": 0},
-            {"layer": "Linear-2", "output_shape": [-1, 32], "parameters": 2097184},
-            {"layer": "Linear-3", "output_shape": (-1, 1), "parameters": 33},
+            {"layer": "Flatten-1", "output_shape": [-1, 65536], "parameters": 0, "flops": 0},
+            {"layer": "Linear-2", "output_shape": [-1, 32], "parameters": 2097184, "flops": 2**22},
+            {"layer": "Linear-3", "output_shape": (-1, 1), "parameters": 33, "flops": 64},
         ],
-        "cnn": [{"layer": "Conv2d-1", "output_shape": "[-1, 32, 16, 16]", "parameters": 320}],
+        "cnn": [
+            {
+                "layer": "Conv2d-1",
+                "output_shape": "[-1, 32, 16, 16]",
+                "parameters": 320,
+                "flops": 1179648,
+            }
+        ],
     }
     files = [tmp_path / "arch.csv", tmp_path / "arch.md"]
     assert architecture.write_architecture_rows(rows, files) == files
     csv_rows = _read_csv(files[0])
+    assert list(csv_rows[0]) == ["variant", "layer", "output_shape", "parameters", "flops"]
     assert [r["layer"] for r in csv_rows if r["variant"] == "ann"][-1] == "Total"
     total = next(r for r in csv_rows if r["variant"] == "ann" and r["layer"] == "Total")
-    assert int(total["parameters"]) == 2097217
+    assert int(total["parameters"]) == 2097217 and int(total["flops"]) == 4194368
     assert csv_rows[1]["output_shape"] == "[-1, 32]"
     md = files[1].read_text()
     assert assert_markdown_tables_well_formed(md) == 2
     assert "## ann" in md and "2,097,217" in md and "homework" not in md.lower()
+    assert "| Layer | Output shape | Parameters | FLOPs |" in md
+    assert "**4,194,368**" in md and "4.19 M FLOPs per image" in md
+    assert "multiply-add counts as 2 FLOPs" in md
     with pytest.raises(ValueError, match="parameters"):
         architecture.write_architecture_rows({"x": [{"layer": "a", "output_shape": 1}]}, files)
+    with pytest.raises(ValueError, match=r"missing keys \['flops'\]"):
+        architecture.write_architecture_rows(
+            {"x": [{"layer": "a", "output_shape": 1, "parameters": 1}]}, files
+        )
 
 
 def test_architecture_table_of_the_specs(tmp_path):
-    """The models built from the specs at the input size: one block of layers per variant."""
+    """The models built from the specs at the input size: one block of layers per variant,
+    with the FLOPs of one image."""
     specs = {
         "ann": {"model": "linear", "model_args": {"hidden": [8]}},
         "cnn": {"model": "conv", "model_args": {"width": 4, "depth": 1, "fc": 4}},
@@ -332,6 +348,8 @@ def test_architecture_table_of_the_specs(tmp_path):
     ann = [r for r in rows if r["variant"] == "ann"]
     # 8 x 8 inputs to 8 hidden units to 3 classes: 64 * 8 + 8, then 8 * 3 + 3 parameters
     assert [r["layer"] for r in ann][-1] == "Total" and int(ann[-1]["parameters"]) == 547
+    # two FLOPs per weight of each matrix product (biases are not counted)
+    assert int(ann[-1]["flops"]) == 2 * (64 * 8 + 8 * 3)
     assert ann[-2]["output_shape"] == "[-1, 3]"
     assert {r["variant"] for r in rows} == {"ann", "cnn"}
 

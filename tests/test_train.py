@@ -182,7 +182,9 @@ def test_outputs_follow_the_contract(data: Path, tmp_path: Path) -> None:
         "n_classes",
         "threshold",
         "data",
+        "backbone",
     }
+    assert ckpt["backbone"] is None  # a registry model: no torchvision/timm record
     assert ckpt["data"] == decoding(image_size=16, channels=1)
     assert info["loss"] == "binary cross-entropy"
     assert 0 < ckpt["threshold"] < 1
@@ -325,10 +327,20 @@ def _checkpoint_epoch(path: Path) -> int:
         return 0
 
 
+@pytest.mark.parametrize(
+    "fine_tuning",
+    [
+        {},
+        # the scheduler's state and the head-only epochs survive the kill too
+        # (tests/test_finetuning.py stops runs at chosen epochs)
+        {"scheduler": "cosine", "warmup_epochs": 2, "freeze_epochs": 3},
+    ],
+    ids=["constant", "cosine_warmup_freeze"],
+)
 def test_sigkill_and_resume_equals_uninterrupted_run(
-    data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, fine_tuning: dict
 ) -> None:
-    spec = make_spec("conv", {"width": 8, "dropout": 0.3}, epochs=6, augment=True)
+    spec = make_spec("conv", {"width": 8, "dropout": 0.3}, epochs=6, augment=True, **fine_tuning)
     out, ckpt = tmp_path / "killed" / "out", tmp_path / "killed" / "ckpt" / "checkpoint.pt"
     job = {
         "spec": spec,

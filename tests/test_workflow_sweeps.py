@@ -1,12 +1,14 @@
 """Sweeps end to end on a tiny synthetic study: the selection job's inputs hold no test file
 (fixed split and folds, from dry runs), the chosen point becomes the variant l2.selected
 (copied for a seed the points trained with, trained for another), reordering a grid's values
-reruns nothing and adding a value trains exactly the new point."""
+reruns nothing, adding a value trains exactly the new point, and an edit to a sweep script
+reruns its rule and what reads it, never training."""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from pathlib import Path
 
@@ -117,3 +119,25 @@ def test_adding_a_value_trains_only_the_new_point(sweep_repo: Path) -> None:
         jobs = planned_jobs(sweep_repo, CONFIG)
     trained = {w for rule, w in jobs if rule == "train"}
     assert trained == {"variant=l2[weight_decay=0.001], seed=0"}
+
+
+#: Each sweep script, the rules that must rerun when it changes and those that must not.
+SWEEP_SCRIPTS = {
+    "sweep_select.py": ({"sweep_select", "sweep_selected", "sweep_report", "summary"}, set()),
+    "sweep_selected.py": ({"sweep_selected", "evaluate", "stats", "summary"}, {"sweep_select"}),
+    "sweep_report.py": ({"sweep_report"}, {"sweep_select", "sweep_selected", "summary"}),
+}
+
+
+@pytest.mark.parametrize("script", sorted(SWEEP_SCRIPTS))
+def test_a_sweep_script_edit_reruns_its_rule_and_what_reads_it(
+    sweep_repo: Path, script: str
+) -> None:
+    path = sweep_repo / "workflow" / "scripts" / script
+    stat = path.stat()
+    with edited(path, path.read_text() + "\n# edited\n"):
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        planned = {rule for rule, _ in planned_jobs(sweep_repo, CONFIG)}
+    rerun, kept = SWEEP_SCRIPTS[script]
+    assert rerun <= planned, f"missing: {rerun - planned}"
+    assert not planned & (kept | {"train", "prepare", "synthesize"}), planned

@@ -71,6 +71,47 @@ try:
 except ImportError as err:
     raise ConfigError(f"config: {err}") from None
 os.environ[ENV_VAR] = TRACKING.to_json()
+# The pretrained weights cache (weights_cache:): in the environment too, so moving it reruns
+# nothing; the jobs only read it (biomedclf.train.backbones).
+os.environ[layout.WEIGHTS_CACHE_ENV] = str(Path(config["weights_cache"]).absolute())
+
+
+def pretrained_sources():
+    """Each trained variant (sweep points too) whose torchvision or timm model has pretrained
+    weights, and where they come from (biomedclf.train.weights.weights_source)."""
+    sources = {}
+    for name in TRAINED:
+        spec = resolve_variant(config, name, TRAINED)
+        pretrained = spec["model_args"].get("pretrained")
+        if pretrained and spec["model"].startswith(("torchvision/", "timm/")):
+            from biomedclf.train.weights import weights_source
+
+            try:
+                sources[name] = weights_source(spec["model"], pretrained)
+            except ValueError as err:
+                raise ConfigError(f"config: variants.{name}.{err}") from None
+    return sources
+
+
+# Pretrained weights (the weights rule, train.smk): the variants' sources. Before the jobs are
+# planned (also in a dry run), a record whose weights file now holds other contents is
+# rewritten, so exactly the jobs that use those weights rerun (README, "Pretrained backbones").
+PRETRAINED = pretrained_sources()
+if PRETRAINED and workflow.is_main_process:
+    from biomedclf.train.weights import refresh_record
+
+    for name, source in PRETRAINED.items():
+        state = refresh_record(
+            layout.pretrained_record(STUDY, name),
+            source,
+            Path(config["weights_cache"]),
+        )
+        if state == "missing weights":
+            logger.warning(
+                f"variant {name}: its weights are no longer in the weights cache; training "
+                f"jobs that run will stop naming the file (delete "
+                f"{layout.pretrained_record(STUDY, name)} to fetch them again)"
+            )
 
 
 onstart:
@@ -153,6 +194,19 @@ def fold_run_files(wildcards):
         run_train_files(wildcards.variant, wildcards.seed, f) for f in range(FOLDS)
     ]
     return {role: [f[role] for f in folds] for role in ("scores", "info", "history")}
+
+
+def pretrained_record(variant="{variant}"):
+    return str(layout.pretrained_record(STUDY, variant))
+
+
+def pretrained_input(wildcards):
+    """A training job's record of its pretrained weights (none without)."""
+    return (
+        [pretrained_record(wildcards.variant)]
+        if wildcards.variant in PRETRAINED
+        else []
+    )
 
 
 def variant_spec(wildcards):
@@ -358,7 +412,10 @@ def selected_inputs(wildcards):
     inputs = {"selection": sweep_path("selection", wildcards.sweep)}
     points = selected_copies(wildcards)
     if not points:
-        return {**inputs, **cache_inputs()}
+        # it trains: the data, and the weights of the sweep's pretrained points
+        sweep = SWEEPS[wildcards.sweep]
+        records = [pretrained_record(p) for p in sweep.points if p in PRETRAINED]
+        return {**inputs, **cache_inputs(), "pretrained": records}
     fold = wildcards.fold if FOLDS else None
     files = [run_train_files(p, wildcards.seed, fold) for p in points]
     roles = ("model", "history", "scores", "info")

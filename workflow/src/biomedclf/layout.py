@@ -5,6 +5,7 @@ The rules (``workflow/rules/*.smk``) build every input and output path with thes
 and hand the paths to the library, which never derives a path itself::
 
     {results}/{name}/synthetic/                      the generated images (data.source: synthetic)
+    {results}/{name}/pretrained/{variant}.json       the record of a variant's pretrained weights
     {results}/{name}/data/train.pt, val.pt, test.pt, manifest.csv, rejected.csv, summary.json
                           cv.pt, folds.json          (cross-validation: the pool and its folds)
     {results}/{name}/train/{variant}/seed{seed}/     model.pt, history.csv, train.json, scores.csv
@@ -36,8 +37,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+#: The pretrained weights cache (config ``weights_cache``, shared by studies): torch hub files
+#: (torchvision's, timm's published by URL) where ``TORCH_HOME=<cache>`` puts them, timm's
+#: Hugging Face files where ``HF_HOME=<cache>/huggingface`` puts them. The workflow hands
+#: jobs its folder in this environment variable, so moving it reruns nothing.
+WEIGHTS_CACHE_ENV = "BIOMEDCLF_WEIGHTS_CACHE"
+TORCH_CHECKPOINTS = Path("hub") / "checkpoints"
+HF_HUB_CACHE = Path("huggingface") / "hub"
+
 #: Folders of a study, inside ``{results}/{name}``.
 SYNTHETIC_DIR = "synthetic"
+#: ``{variant}.json``: the record of the pretrained weights a variant trains from (the
+#: ``weights`` rule's output, an input of the variant's training jobs).
+PRETRAINED_DIR = "pretrained"
 DATA_DIR = "data"
 EXPLAIN_DIR = "explain"
 STATS_DIR = "stats"
@@ -112,6 +124,12 @@ CROSSVAL_FIGURES = ("folds", "fold_curves")
 def data_file(study_dir: Path | str, role: str) -> Path:
     """``{study_dir}/data/{file}`` of a role of :data:`DATA_FILES`."""
     return Path(study_dir) / DATA_DIR / DATA_FILES[role]
+
+
+def pretrained_record(study_dir: Path | str, variant: str) -> Path:
+    """``{study_dir}/pretrained/{variant}.json``: which pretrained weights (file, SHA-256) the
+    variant's training jobs start from."""
+    return Path(study_dir) / PRETRAINED_DIR / f"{variant}.json"
 
 
 def run_dir(

@@ -97,6 +97,8 @@ def _option(sub: dict[str, Any]) -> str:
     """A few words for one alternative of an ``anyOf``."""
     if "enum" in sub:
         return " or ".join(str(v) for v in sub["enum"])
+    if "pattern" in sub and "description" in sub:
+        return str(sub["description"])
     if sub.get("type") == "array":
         n = sub.get("minItems")
         what = sub.get("items", {}).get("type", "value")
@@ -128,7 +130,9 @@ def _describe(error: Any) -> list[str]:
         ]
     if error.validator == "anyOf":
         options = " or ".join(_option(sub) for sub in error.validator_value)
-        return [f"{where}: {error.instance!r} is not allowed; use {options}"]
+        names = [str(v) for sub in error.validator_value for v in sub.get("enum", [])]
+        suggestion = _suggest(error.instance, names) if isinstance(error.instance, str) else ""
+        return [f"{where}: {error.instance!r} is not allowed; {suggestion}use {options}"]
     if error.validator == "required":
         missing = [k for k in error.validator_value if k not in error.instance]
         return [f"{_join(path, key)}: missing; this key is required" for key in missing]

@@ -21,11 +21,12 @@ from typing import Any
 
 from biomedclf.config.sweeps import selected_name
 from biomedclf.errors import ConfigError
-from biomedclf.train.settings import TrainingSettings
+from biomedclf.train.settings import TrainingSettings, combination_problem
 
 __all__ = [
     "ConfigError",
     "canonical",
+    "check_models",
     "check_references",
     "comparison_variants",
     "data_spec",
@@ -80,6 +81,9 @@ def prepare_config(
         merge_sets(config, load_yaml_files([default_file])[0], load_yaml_files(user_files))
     validate_config(config, load_schema(schema_path))
     check_references(config)
+    check_models(config)
+    for name in config["variants"]:  # settings that do not go together stop the workflow here
+        resolve_variant(config, name)
     result = canonical(config)
     for key in (("training", "seeds"), ("replace_defaults",)):  # sets written as lists
         holder = result
@@ -113,11 +117,30 @@ def resolve_variant(
     variant = copy.deepcopy(variants[name])
     model = variant.pop("model")
     training = {k: copy.deepcopy(config["training"][k]) for k in TRAINING_KEYS}
-    for key in TRAINING_KEYS:
-        if key in variant:
-            training[key] = variant.pop(key)
+    overridden = [key for key in TRAINING_KEYS if key in variant]
+    for key in overridden:
+        training[key] = variant.pop(key)
+    problem = combination_problem(training)
+    if problem:
+        key, message = problem
+        where = f"variants.{name}.{key}" if key in overridden else f"training.{key}"
+        raise ConfigError(f"{where} (variant {name}): {message}")
     spec = {"name": name, "model": model, "model_args": variant, "training": training}
     return canonical(spec)
+
+
+def check_models(config: dict[str, Any]) -> None:
+    """Raise :class:`ConfigError` naming ``variants.<v>.model`` and the closest names when a
+    ``torchvision/<name>`` or ``timm/<name>`` is not a model of that library (torch is
+    imported only when a variant names one)."""
+    for name, variant in config["variants"].items():
+        if "/" in variant["model"]:  # the schema allows "/" in backbone names only
+            from biomedclf.train.backbones import check_name
+
+            try:
+                check_name(variant["model"], f"variants.{name}.model")
+            except (ValueError, ImportError) as err:
+                raise ConfigError(str(err)) from None
 
 
 def comparison_variants(config: dict[str, Any], name: str) -> list[str]:

@@ -10,8 +10,10 @@ Entry point: :func:`run_training` (called by the workflow's train adapter). It
 - minimises ``BCEWithLogitsLoss`` (two classes, one logit) or ``CrossEntropyLoss`` (K > 2
   classes, K logits), optionally with balanced class weights and label smoothing
   (:mod:`biomedclf.train.losses`; train.json records which as ``loss``), with Adam
-  (``weight_decay`` is L2 regularisation), AdamW or SGD with momentum; optional early
-  stopping on validation loss with a patience;
+  (``weight_decay`` is L2 regularisation), AdamW or SGD with momentum, with a learning rate
+  per epoch (warm-up, constant, cosine or step), epochs that train the head only and a
+  learning-rate factor for the other layers (:mod:`biomedclf.train.schedule`); optional
+  early stopping on validation loss with a patience;
 - on CPU uses ``threads`` threads and channels_last for convolutional models; on CUDA keeps
   cache and augmentation on the GPU and uses bf16 autocast when ``training.amp``;
 - keeps the epoch with the lowest validation loss and saves it as the model file, with the
@@ -34,6 +36,7 @@ Host syncs: losses and correct counts are summed on the device and read once per
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import time
@@ -46,14 +49,16 @@ import torch
 from torch import nn
 
 from biomedclf.data.decode_settings import decode_settings
-from biomedclf.train.augment import to_model_input
+from biomedclf.train.augment import normalisation_tensors, to_model_input
+from biomedclf.train.backbones import backbone_record
 from biomedclf.train.callbacks import TrainingCallback, fit_params
 from biomedclf.train.devices import select_device
 from biomedclf.train.inference import autocast, flat_logits, predict_logits, wants_channels_last
 from biomedclf.train.inputs import TrainingData, load_training_data
 from biomedclf.train.losses import Objective, make_objective
-from biomedclf.train.models import build_model, count_parameters
+from biomedclf.train.models import build_model, count_parameters, output_units
 from biomedclf.train.outputs import check_outputs, run_record, write_outputs
+from biomedclf.train.schedule import fine_tuning
 from biomedclf.train.settings import TrainingSettings
 from biomedclf.train.speedups import keep_freed_memory
 from biomedclf.train.state import (
@@ -77,6 +82,7 @@ class Run:
     device: torch.device
     threads: int
     decoding: dict[str, Any]  # how files become the cache's pixels (kept in the model file)
+    backbone: dict[str, Any] | None = None  # a torchvision/timm model's record (model.pt)
 
     @property
     def name(self) -> str:
@@ -89,15 +95,6 @@ class Run:
     @property
     def amp(self) -> bool:
         return self.settings.amp and self.device.type == "cuda"
-
-
-def _optimizer(model: nn.Module, s: TrainingSettings) -> torch.optim.Optimizer:
-    params = model.parameters()
-    if s.optimizer == "adam":
-        return torch.optim.Adam(params, lr=s.lr, weight_decay=s.weight_decay)
-    if s.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)
-    return torch.optim.SGD(params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
 
 
 def fresh_state(run: Run, channels: int, image_size: int, n_classes: int) -> TrainState:
@@ -118,7 +115,10 @@ def fresh_state(run: Run, channels: int, image_size: int, n_classes: int) -> Tra
     aug_gen = None
     if run.settings.augment:
         aug_gen = torch.Generator(device=run.device).manual_seed(run.seed + 1_000_003)
-    return TrainState(model, _optimizer(model, run.settings), perm_gen, aug_gen)
+    optimizer, tuning = fine_tuning(
+        model, run.spec, run.settings, channels, output_units(n_classes)
+    )
+    return TrainState(model, optimizer, perm_gen, aug_gen, tuning)
 
 
 def used_images(n_train: int, batch_size: int) -> int:
@@ -134,6 +134,7 @@ def train_one_epoch(
     """One pass over the training images in a seeded order; returns (mean loss, accuracy)."""
     model, device = state.model, run.device
     model.train()
+    state.tuning.start_epoch(model, state.progress.epoch)  # head only, or every layer
     n_used = used_images(int(data.x_train.shape[0]), run.settings.batch_size)
     perm = torch.randperm(int(data.x_train.shape[0]), generator=state.perm_gen).to(device)
     loss_sum = torch.zeros((), device=device)
@@ -205,6 +206,7 @@ def fit(
             "seconds": time.perf_counter() - t0,
         }
         p.history.append(row)
+        state.tuning.end_epoch()  # the next epoch's learning rates (row["lr"]: this one's)
         state.save(checkpoint, key, run.device)
         row["seconds"] = seconds = time.perf_counter() - t0
         for callback in callbacks:
@@ -259,6 +261,12 @@ def _train(
     callbacks: Sequence[TrainingCallback],
 ) -> dict[str, Any]:
     data = load_training_data(data_files, run.device, fold)
+    run = dataclasses.replace(
+        run, backbone=backbone_record(run.spec["model"], run.spec["model_args"], data.shape[0])
+    )
+    if run.backbone and run.backbone["mean"]:  # pretrained: the weights' own normalisation
+        mean, std = run.backbone["mean"], run.backbone["std"]
+        data.mean, data.std = normalisation_tensors(mean, std, run.device)
     key = resume_key(run.spec, run.seed, data_fingerprint(data.train, data.val), run.device.type)
     state = _start(run, data, checkpoint, key)
     s = run.settings

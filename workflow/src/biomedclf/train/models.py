@@ -17,6 +17,8 @@ kept for a ReLU backward: about 13% faster training of ``conv`` at 256 px on a C
 - ``conv_gap``: convolution blocks, global average pooling, dropout, linear head (section 3).
 - ``resnet18``: torchvision's ResNet-18 from scratch, stem taking ``in_channels``; optional
   local weights file (never a download).
+- ``torchvision/<name>``, ``timm/<name>``: any classification model of those libraries, from
+  scratch or from pretrained weights in a local cache (:mod:`biomedclf.train.backbones`).
 
 :func:`biomedclf.report.tables.architecture.architecture_table` lists layers, output shapes and
 parameter counts; :func:`load_model` rebuilds a trained model from its ``model.pt`` alone.
@@ -44,6 +46,7 @@ __all__ = [
     "count_parameters",
     "load_model",
     "output_units",
+    "registry_entry",
     "uses_convolutions",
 ]
 
@@ -249,10 +252,20 @@ REGISTRY: dict[str, ModelEntry] = {
 }
 
 
+def registry_entry(name: str) -> ModelEntry:
+    """The entry of model ``name``: a :data:`REGISTRY` key, or a torchvision or timm model
+    named ``<family>/<name>`` (:mod:`biomedclf.train.backbones`); KeyError otherwise."""
+    from biomedclf.train import backbones
+
+    if backbones.is_backbone(name):
+        return ModelEntry(backbones.build_backbone, dict(backbones.DEFAULTS), True)
+    return REGISTRY[name]
+
+
 def _check_args(name: str, args: dict[str, Any], prefix: str) -> dict[str, Any]:
     """Merge ``args`` over the defaults of model ``name``; ValueError on a setting the model
     does not have (the schema checks the values of the settings it has)."""
-    entry = REGISTRY[name]
+    entry = registry_entry(name)
     unknown = sorted(set(args) - set(entry.defaults))
     if unknown:
         raise ValueError(
@@ -283,11 +296,17 @@ def build_model(
 
     Unknown models or settings raise ValueError naming the config key
     (``variants.<variant>.<key>``) and what is allowed. ``load_weights=False`` skips a
-    ``resnet18`` weights file (used when a trained state dict is loaded over it anyway).
+    ``resnet18`` weights file or a backbone's pretrained weights (used when a trained state
+    dict is loaded over it anyway).
     """
     prefix = f"variants.{variant or '<variant>'}"
-    if name not in REGISTRY:
-        raise ValueError(f"{prefix}.model: unknown model '{name}'; allowed: {sorted(REGISTRY)}")
+    try:
+        entry = registry_entry(name)
+    except KeyError:
+        raise ValueError(
+            f"{prefix}.model: unknown model '{name}'; allowed: {sorted(REGISTRY)}, "
+            "torchvision/<name> or timm/<name>"
+        ) from None
     if in_channels < 1 or image_size < 1:
         raise ValueError(
             f"data.channels/data.image_size: must be positive, got {in_channels}, {image_size}"
@@ -295,11 +314,15 @@ def build_model(
     args = _check_args(name, dict(model_args or {}), prefix)
     outputs = output_units(n_classes)
     try:
+        if name not in REGISTRY:  # a torchvision or timm backbone
+            return entry.builder(
+                name, in_channels, image_size, load_weights=load_weights, outputs=outputs, **args
+            )
         if name == "resnet18":
             return _resnet18(
                 in_channels, image_size, load_weights=load_weights, outputs=outputs, **args
             )
-        return REGISTRY[name].builder(in_channels, image_size, outputs=outputs, **args)
+        return entry.builder(in_channels, image_size, outputs=outputs, **args)
     except ValueError as exc:
         msg = str(exc)
         raise ValueError(msg if msg.startswith(prefix) else f"{prefix}.{msg}") from None
@@ -307,7 +330,7 @@ def build_model(
 
 def uses_convolutions(name: str) -> bool:
     """True for models that profit from channels_last memory format."""
-    return REGISTRY[name].convolutional
+    return registry_entry(name).convolutional
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:

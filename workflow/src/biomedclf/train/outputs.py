@@ -134,19 +134,22 @@ def write_outputs(
     epoch's model, the history, its scores, then train.json."""
     channels, image_size = data.shape
     scores = _scores(state, data, run)
+    pretrained = run.backbone if run.backbone and run.backbone["mean"] else None
     model_file = {
         "spec": run.spec,
         "seed": run.seed,
         "state_dict": state.best_state,
         "class_names": list(data.train.class_names),
-        "mean": list(data.train.mean),
-        "std": list(data.train.std),
+        # the normalisation the model was trained with (pretrained: the weights' own)
+        "mean": list(pretrained["mean"] if pretrained else data.train.mean),
+        "std": list(pretrained["std"] if pretrained else data.train.std),
         "image_size": image_size,
         "channels": channels,
         "best_epoch": state.progress.best_epoch,
         "n_classes": data.n_classes,
         "threshold": _threshold(scores),
         "data": run.decoding,
+        "backbone": run.backbone,
     }
     with atomic_path(files["model"]) as tmp:
         torch.save(model_file, tmp)

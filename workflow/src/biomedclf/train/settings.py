@@ -29,6 +29,12 @@ class TrainingSettings:
     amp: bool
     class_weights: str | None  # None or balanced
     label_smoothing: float
+    scheduler: str  # constant, cosine or step (biomedclf.train.schedule)
+    warmup_epochs: int  # linear warm-up epochs, fewer than epochs
+    step_size: int  # scheduler step: epochs between two steps
+    step_gamma: float  # scheduler step: factor per step
+    freeze_epochs: int  # epochs that train the head only
+    backbone_lr_factor: float | None  # lr factor of the layers outside the head, or None
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:
@@ -53,4 +59,20 @@ class TrainingSettings:
                 "variant from a config validated by the schema, which fills every default "
                 "(biomedclf.config.specs.resolve_variant)"
             )
+        problem = combination_problem(raw)
+        if problem:
+            key, message = problem
+            raise ValueError(f"variants.{name}.{key} (or training.{key}): {message}")
         return cls(**raw)
+
+
+def combination_problem(training: dict[str, Any]) -> tuple[str, str] | None:
+    """(key, what is wrong) when values the schema allows one by one do not go together
+    (``training`` holds every setting), else None."""
+    warmup, epochs = training["warmup_epochs"], training["epochs"]
+    if warmup >= epochs:
+        return "warmup_epochs", (
+            f"{warmup} warm-up epochs leave none of the {epochs} epochs at the full learning "
+            "rate; use warmup_epochs smaller than epochs"
+        )
+    return None

@@ -1,6 +1,7 @@
 """The state of a training run that changes from epoch to epoch, and its checkpoint.
 
-:class:`TrainState` holds the model, the optimiser, the random generators (batch order and
+:class:`TrainState` holds the model, the optimiser, the learning-rate scheduler (with the
+freezing plan, :mod:`biomedclf.train.schedule`), the random generators (batch order and
 augmentation) and the progress (epoch, history, best epoch so far, early-stopping counter).
 It saves itself after every epoch and restores itself into a freshly built run, so a job that
 is killed and started again ends with the same model as one that never stopped. A checkpoint
@@ -22,6 +23,7 @@ from torch import nn
 
 from biomedclf.data.cache import CachedSplit
 from biomedclf.io import atomic_path
+from biomedclf.train.schedule import FineTuning
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +44,13 @@ class Progress:
 
 @dataclass
 class TrainState:
-    """Model, optimiser, generators and progress of one run."""
+    """Model, optimiser, learning-rate schedule, generators and progress of one run."""
 
     model: nn.Module
     optimizer: torch.optim.Optimizer
     perm_gen: torch.Generator
     aug_gen: torch.Generator | None
+    tuning: FineTuning  # learning-rate scheduler and freezing plan
     progress: Progress = field(default_factory=Progress)
     best_state: dict[str, torch.Tensor] | None = None
 
@@ -76,6 +79,7 @@ class TrainState:
             "key": key,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.tuning.scheduler.state_dict(),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
             "perm_rng": self.perm_gen.get_state(),
@@ -113,6 +117,7 @@ class TrainState:
     def _load(self, saved: dict[str, Any], device: torch.device) -> None:
         self.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
+        self.tuning.scheduler.load_state_dict(saved["scheduler"])
         self.progress = Progress(**saved["progress"])
         torch.set_rng_state(saved["torch_rng"])
         if device.type == "cuda" and saved.get("cuda_rng") is not None:

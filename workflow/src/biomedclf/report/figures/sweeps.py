@@ -119,36 +119,15 @@ def _setting_row(axes: Sequence[Any], selection: Selection, rows: list[SweepRow]
     at = {r.point: float(x) for r, x in zip(rows, xs, strict=True)}
     val = {r.point: r.val_mean for r in rows}
     metric_ax, gap_ax = axes
-    _series(
-        metric_ax,
-        xs,
-        [r.val_mean for r in rows],
-        [r.val_sd for r in rows],
-        "validation",
-        line,
-        marker="o",
-        label="validation (makes the choice)",
+    series = (  # (axis, means, SDs, colour key, marker, label)
+        (metric_ax, "val_mean", "val_sd", "validation", "o", "validation (makes the choice)"),
+        (metric_ax, "test_mean", "test_sd", "test", "s", "test (the shape only)"),
+        (gap_ax, "gap_mean", "gap_sd", "gap", "^", "training − validation accuracy"),
     )
-    _series(
-        metric_ax,
-        xs,
-        [r.test_mean for r in rows],
-        [r.test_sd for r in rows],
-        "test",
-        line,
-        marker="s",
-        label="test (the shape only)",
-    )
-    _series(
-        gap_ax,
-        xs,
-        [r.gap_mean for r in rows],
-        [r.gap_sd for r in rows],
-        "gap",
-        line,
-        marker="^",
-        label="training − validation accuracy",
-    )
+    for ax, mean, sd, kind, marker, label in series:
+        means = [getattr(r, mean) for r in rows]
+        sds = [getattr(r, sd) for r in rows]
+        _series(ax, xs, means, sds, kind, line, marker=marker, label=label)
     _mark(axes, selection, at, val)
     gap_ax.axhline(0, color="0.6", lw=0.8)
     for ax in axes:
