@@ -263,6 +263,16 @@ def test_user_variants_and_comparisons_are_added_to_the_defaults(tmp_path):
     assert inherited.endswith(defaults["comparisons"]["dropout"]["claim"])
 
 
+def test_a_file_that_only_says_how_the_study_runs_keeps_the_claims(tmp_path):
+    """Tracking on (or other resources) in a file of its own is still the default study: its
+    claims are not marked inherited, so stats and summary keep their parameters."""
+    user = tmp_path / "tracking.yaml"
+    user.write_text("tracking: {mlflow: true, tensorboard: true}\nresources: {train_threads: 1}\n")
+    defaults = load("config.yaml")
+    config = merge_sets(copy_of(defaults), defaults, load_yaml_files([user]))
+    assert config["comparisons"] == defaults["comparisons"]
+
+
 def test_replace_defaults_replaces_a_set(tmp_path):
     user = tmp_path / "my.yaml"
     user.write_text(

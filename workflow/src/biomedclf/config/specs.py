@@ -46,6 +46,10 @@ SETS = ("variants", "comparisons", "sweeps")
 #: What an inherited claim says of itself when the study is not the default one.
 INHERITED_CLAIM = "(from the default study in config.yaml, not written for this study) "
 
+#: Keys that say how and where a study runs, not what it is: a user file setting only these
+#: (say, tracking on) runs the default study itself, whose claims stay as written.
+HOW_IT_RUNS = frozenset({"tracking", "resources", "results_dir", "weights_cache"})
+
 
 def canonical(value: Any) -> Any:
     """``value`` in one spelling per meaning: mappings with their keys sorted, tuples as lists,
@@ -158,7 +162,8 @@ def merge_sets(
     variant would keep keys of the default one. Here a user file's entries are added to the
     default set and an entry of the same name replaces the default entry whole; a file that
     lists a set under ``replace_defaults`` replaces the whole set. Claims of default
-    comparisons that no user file restates are marked as inherited (:data:`INHERITED_CLAIM`).
+    comparisons that no user file restates are marked as inherited (:data:`INHERITED_CLAIM`)
+    when a user file changes the study (sets a key outside :data:`HOW_IT_RUNS`).
     """
     merged = {key: copy.deepcopy(defaults.get(key) or {}) for key in SETS}
     own = set()
@@ -171,8 +176,9 @@ def merge_sets(
                 merged[key] = {}
             merged[key].update(copy.deepcopy(user.get(key) or {}))
         own |= set(user.get("comparisons") or {})
+    other_study = any(isinstance(u, dict) and set(u) - HOW_IT_RUNS for u in user_configs)
     for name, comp in merged["comparisons"].items():
-        if name not in own and isinstance(comp, dict) and comp.get("claim"):
+        if other_study and name not in own and isinstance(comp, dict) and comp.get("claim"):
             comp["claim"] = INHERITED_CLAIM + comp["claim"]
     config.update(merged)
     return config
