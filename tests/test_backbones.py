@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import os
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,19 +41,6 @@ def _environment() -> Iterator[None]:
     yield
     os.environ.clear()
     os.environ.update(saved)
-
-
-@pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> list:
-    """Every socket connect fails at once and is recorded: the code under test must not try."""
-    attempts: list = []
-
-    def refuse(self: socket.socket, *args: object) -> None:
-        attempts.append(args)
-        raise OSError("this test allows no network connection")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    return attempts
 
 
 @pytest.fixture

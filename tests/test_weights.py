@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import time
 from importlib.metadata import version
 from pathlib import Path
@@ -26,24 +25,6 @@ from biomedclf.train.weights import (
 
 TV = "torchvision/mobilenet_v3_small"
 TIMM = "timm/test_resnet"
-
-
-@pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> list:
-    """Every name lookup and socket connect fails at once and is recorded."""
-    attempts: list = []
-
-    def refuse(self: socket.socket, *args: object) -> None:
-        attempts.append(args)
-        raise OSError("this test allows no network connection")
-
-    def unknown(*args: object, **kwargs: object) -> None:
-        attempts.append(args)
-        raise socket.gaierror("this test allows no name lookup")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", unknown)
-    return attempts
 
 
 def sha256(path: Path) -> str:
