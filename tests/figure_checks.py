@@ -164,6 +164,24 @@ def legend_overlaps(fig: Any) -> list[str]:
     return found + [f"legend {i} × legend {j}" for i, j in overlapping(frames, frames) if i < j]
 
 
+def inner_text_overlaps(fig: Any) -> list[str]:
+    """Texts placed inside one axes (labels of points, numbers of cells) that overlap each
+    other or a legend."""
+    renderer = fig.canvas.get_renderer()
+    frames = [_rectangle(legend.get_window_extent(renderer)) for legend in _legends(fig)]
+    found = []
+    for ax in fig.axes:
+        texts = [t for t in ax.texts if _shown(t)] if ax.get_visible() else []
+        shapes = [corners(t, renderer) for t in texts]
+        found += [
+            f"{texts[i].get_text()!r} × {texts[j].get_text()!r}"
+            for i, j in overlapping(shapes, shapes)
+            if i < j
+        ]
+        found += [f"legend {i} × {texts[j].get_text()!r}" for i, j in overlapping(frames, shapes)]
+    return found
+
+
 def texts_outside(fig: Any) -> list[str]:
     """Texts that reach beyond the figure."""
     renderer = fig.canvas.get_renderer()

@@ -11,9 +11,11 @@ names, class names with spaces; a comparison of 4 variants), and the risky combi
 (256 px, ``linear`` with 32 units, 64 images, long names, 11 classes) explicitly. Every PNG
 stays within :data:`figure_checks.MAX_SIDE` pixels a side; no text of a figure leaves it; the
 titles, axis labels and tick labels of different axes do not overlap, nor the tick labels of
-one axis (boxes turned with slanted text), nor a legend any of them or another legend; a
-mosaic's texts overlap neither its panels nor each other (tests/figure_checks.py). Figures
-that fail a check for a known reason are listed in :data:`KNOWN` (strict expected failures).
+one axis (boxes turned with slanted text), nor a legend any of them or another legend, nor
+the texts inside one axes each other or a legend; each point of ``accuracy_vs_time`` has its
+own legend entry (colour and marker); a mosaic's texts overlap neither its panels nor each
+other (tests/figure_checks.py). Figures that fail a check for a known reason are listed in
+:data:`KNOWN` (strict expected failures).
 Mosaics of further shapes are drawn in memory by tests/test_mosaic_shapes.py. Run with ``-s``
 to see each figure's size.
 """
@@ -29,6 +31,7 @@ from aggregate_fixtures import table_outputs
 from figure_checks import (
     MAX_SIDE,
     axes_overlaps,
+    inner_text_overlaps,
     legend_overlaps,
     mosaic_overlaps,
     png_size,
@@ -196,6 +199,25 @@ def test_legends_cover_no_label_nor_each_other(studies: Studies, case: Case, ste
     assert legend_overlaps(drawn.figures[path]) == []
 
 
+@pytest.mark.parametrize(("case", "stem"), figure_params("inner", AXES_FIGURES))
+def test_texts_inside_an_axes_overlap_neither_each_other_nor_a_legend(
+    studies: Studies, case: Case, stem: str
+) -> None:
+    drawn, path = _figure(studies, case, stem)
+    assert inner_text_overlaps(drawn.figures[path]) == []
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_each_point_of_accuracy_vs_time_is_told_apart_in_the_legend(
+    studies: Studies, case: Case
+) -> None:
+    drawn, path = _figure(studies, case, "accuracy_vs_time")
+    ax = drawn.figures[path].axes[0]
+    handles, labels = ax.get_legend_handles_labels()
+    looks = {(h[0].get_marker(), str(h[0].get_color())) for h in handles}
+    assert len(labels) == len(drawn.study["variants"]) == len(looks)
+
+
 @pytest.mark.parametrize(("case", "stem"), figure_params("mosaic", MOSAICS))
 def test_mosaic_texts_clear_panels_and_each_other(studies: Studies, case: Case, stem: str) -> None:
     drawn, path = _figure(studies, case, stem)
@@ -224,3 +246,8 @@ def test_the_checks_see_overlaps_and_slanted_neighbours_apart() -> None:
     left.legend(loc="upper right")  # reaches left over the axis' tick labels
     fig.draw_without_rendering()
     assert any("legend 0 ×" in found for found in legend_overlaps(fig))
+    assert inner_text_overlaps(fig) == []
+    for name in ("point_a", "point_b"):  # two labels of points that lie close together
+        right.annotate(name, (0.5, 0.5), xytext=(6, 6), textcoords="offset points")
+    fig.draw_without_rendering()
+    assert inner_text_overlaps(fig) == ["'point_a' × 'point_b'"]
