@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 from aggregate_fixtures import figure_outputs, study_stats, summary_links, table_outputs
-from figure_matrix_fixtures import Case, build_runs, write_explain
+from figure_matrix_explain import write_explain
+from figure_matrix_fixtures import Case, build_runs
 
 from biomedclf import layout
 from biomedclf.crossval.across_folds import write_study_crossval

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from figure_checks import MAX_SIDE, mosaic_overlaps, texts_outside
+from figure_matrix_explain import memory_errors, memory_maps
 from figure_matrix_fixtures import (
     CONV,
     GAP,
@@ -24,8 +25,6 @@ from figure_matrix_fixtures import (
     LIN512,
     RESNET,
     Case,
-    memory_errors,
-    memory_maps,
     variant_names,
 )
 from hypothesis import Phase, example, given, settings
