@@ -5,6 +5,11 @@ class weights), the sigmoid as the probability of class 1, and a call of class 1
 logit is above 0. K > 2 classes use K logits: ``CrossEntropyLoss`` (class weights, label
 smoothing), the softmax and the arg-max. Label smoothing of ``eps`` for two classes moves the
 targets to ``eps / 2`` and ``1 - eps / 2``, as cross-entropy smoothing does with two classes.
+
+Multi-label studies (several findings per image) use one logit per label:
+:class:`MaskedBCEWithLogits`, the binary cross-entropy averaged over the entries the label mask
+keeps (uncertain or unknown labels set to ``ignore`` add nothing), with a ``pos_weight`` per
+label for balanced class weights (:func:`multilabel_pos_weight`).
 """
 
 from __future__ import annotations
@@ -99,3 +104,63 @@ def probabilities(logits: torch.Tensor) -> torch.Tensor:
         p = torch.sigmoid(logits)
         return torch.stack([1 - p, p], dim=1)
     return torch.softmax(logits, dim=1)
+
+
+def multilabel_pos_weight(targets: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Per label, negatives / positives among the kept entries (``class_weights: balanced``
+    for a multi-label study), float32 CPU; ``targets`` and ``mask`` are N x L (the train split).
+    Raises ValueError naming the labels without a kept positive or negative."""
+    y = targets.detach().to(torch.float64).cpu()
+    kept = torch.ones_like(y, dtype=torch.bool) if mask is None else mask.detach().cpu().bool()
+    pos = ((y == 1) & kept).sum(dim=0).double()
+    neg = ((y == 0) & kept).sum(dim=0).double()
+    bad = [j for j in range(y.shape[1]) if pos[j] == 0 or neg[j] == 0]
+    if bad:
+        raise ValueError(
+            "training.class_weights: balanced needs a positive and a negative of every label in "
+            f"the training split (kept entries); label column(s) {bad} have "
+            f"{[int(pos[j]) for j in bad]} positive(s) and {[int(neg[j]) for j in bad]} "
+            "negative(s). Drop class_weights, or the label from data.classes"
+        )
+    return (neg / pos).float()
+
+
+class MaskedBCEWithLogits(nn.Module):
+    """Binary cross-entropy of one logit per label (``N x L`` logits, 0/1 targets), averaged over
+    the kept entries only (``mask`` True); ignored entries add nothing to the loss or its
+    gradient, whatever their target holds. ``pos_weight`` (L) weighs each label's positives, as
+    ``BCEWithLogitsLoss``'s does. A batch without a kept entry has loss 0."""
+
+    def __init__(self, pos_weight: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.register_buffer("pos_weight", None if pos_weight is None else pos_weight.float())
+
+    def forward(
+        self, logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        if logits.shape != targets.shape:
+            raise ValueError(
+                f"logits of shape {tuple(logits.shape)} for targets {tuple(targets.shape)}; a "
+                "multi-label model has one logit per label"
+            )
+        kept = torch.ones_like(logits, dtype=torch.bool) if mask is None else mask.bool()
+        y = torch.where(kept, targets.to(logits.dtype), torch.zeros_like(logits))
+        per_entry = nn.functional.binary_cross_entropy_with_logits(
+            logits, y, pos_weight=self.pos_weight, reduction="none"
+        )
+        per_entry = torch.where(kept, per_entry, torch.zeros_like(per_entry))
+        return per_entry.sum() / kept.sum().clamp(min=1)
+
+
+def make_multilabel_loss(
+    train_targets: torch.Tensor,
+    train_mask: torch.Tensor | None,
+    class_weights: str | None,
+    device: torch.device,
+) -> MaskedBCEWithLogits:
+    """The masked loss for the training settings; ``balanced`` weights come from the train
+    split's kept entries (:func:`multilabel_pos_weight`)."""
+    weight = (
+        multilabel_pos_weight(train_targets, train_mask) if class_weights == "balanced" else None
+    )
+    return MaskedBCEWithLogits(weight).to(device)
