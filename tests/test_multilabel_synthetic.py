@@ -17,25 +17,29 @@ from biomedclf.data.synthetic_multilabel import (
 from biomedclf.evaluate.multilabel import choose_thresholds, multilabel_metrics
 from biomedclf.train.losses import make_multilabel_loss
 
+#: The generator's settings the tests share (n_findings given per test).
+SETTINGS = {"image_size": 32, "prevalence": 0.3, "difficulty": 0.3, "seed": 0}
+SMALL = {"image_size": 16, "n_findings": 4, "prevalence": 0.4, "difficulty": 0.3}
+
 
 def test_shapes_names_and_determinism() -> None:
-    s = make_multilabel_images(50, image_size=16, n_findings=4, prevalence=0.4, seed=3)
+    s = make_multilabel_images(50, **{**SMALL, "seed": 3})
     assert s.images.shape == (50, 16, 16) and s.images.dtype == np.uint8
     assert s.labels.shape == (50, 5) and s.labels.dtype == np.int8
     assert set(np.unique(s.labels).tolist()) == {0, 1}
     assert s.names == (*FINDINGS[:4], NOISE_LABEL)
     assert s.patients.shape == (50,) and all(p.startswith("patient") for p in s.patients)
     assert 1 < len(set(s.patients)) < 50  # several images per patient
-    again = make_multilabel_images(50, image_size=16, n_findings=4, prevalence=0.4, seed=3)
+    again = make_multilabel_images(50, **{**SMALL, "seed": 3})
     assert np.array_equal(s.images, again.images) and np.array_equal(s.labels, again.labels)
-    other = make_multilabel_images(50, image_size=16, n_findings=4, prevalence=0.4, seed=4)
+    other = make_multilabel_images(50, **{**SMALL, "seed": 4})
     assert not np.array_equal(s.images, other.images)
 
 
 def test_each_finding_brightens_its_own_place() -> None:
     """Mean image of the images with a finding minus those without: its largest difference
     lies where the finding is drawn, a different place for each finding."""
-    s = make_multilabel_images(600, image_size=32, n_findings=5, prevalence=0.3, seed=0)
+    s = make_multilabel_images(600, **SETTINGS, n_findings=5)
     x = s.images.astype(np.float64)
     peaks = []
     for j in range(5):
@@ -58,7 +62,7 @@ def test_each_finding_brightens_its_own_place() -> None:
     ],
 )
 def test_bad_settings(kwargs: dict, match: str) -> None:
-    args = {"n_images": 10, **kwargs}
+    args = {"n_images": 10, **SETTINGS, "n_findings": 3, **kwargs}
     with pytest.raises(ValueError, match=match):
         make_multilabel_images(**args)
 
@@ -69,7 +73,7 @@ def test_known_answer_visible_findings_near_one_noise_near_half() -> None:
     loss, thresholds chosen on validation, metrics on test. (Seeds 0-3 of the generator gave
     findings 0.977-1.0 and noise 0.458-0.558.)"""
     torch.manual_seed(0)
-    s = make_multilabel_images(600, image_size=32, n_findings=3, prevalence=0.3, seed=0)
+    s = make_multilabel_images(600, **SETTINGS, n_findings=3)
     mask = np.random.default_rng(1).random(s.labels.shape) > 0.1
     split = assign_multilabel_splits(s.labels, mask, s.patients, 0.15, 0.2, 0, s.names)
     images = torch.tensor(s.images, dtype=torch.float32)[:, None] / 255

@@ -55,6 +55,16 @@ MAY_RUN_IN: dict[str, set[str]] = {
 #: Top-level modules no job runs: the command line, and what only the Snakefile uses.
 NO_JOB = {"cli.py", "errors.py", "provenance.py"}
 
+#: Modules built and unit-tested ahead of the rules that will run them (multi-label studies:
+#: labels, splits, metrics and the generator, not yet read by prepare, train or evaluate). The
+#: test fails once a job runs one of them, so that its entry goes when it is wired in.
+NOT_YET_RUN = {
+    "data/multilabel.py",
+    "data/multilabel_split.py",
+    "data/synthetic_multilabel.py",
+    "evaluate/multilabel.py",
+}
+
 #: Rules that read a rule's outputs.
 READERS = {
     "synthesize": {"prepare"},
@@ -188,7 +198,8 @@ def test_module_runs_only_in_its_stage_and_later(module: str) -> None:
         # with or without folds, some job runs every module of a stage that jobs run
         path = ROOT / PACKAGE / module
         anywhere = [r for r, (_, script) in rule_scripts().items() if path in closure(script)]
-        assert bool(anywhere) == bool(MAY_RUN_IN[stage]), f"{module}: run by {anywhere}"
+        runs = bool(MAY_RUN_IN[stage]) and module not in NOT_YET_RUN
+        assert bool(anywhere) == runs, f"{module}: run by {anywhere}"
 
 
 @pytest.mark.parametrize("module", package_modules())

@@ -108,11 +108,12 @@ def _check(n_images: int, image_size: int, n_findings: int, prevalence: float) -
 
 def make_multilabel_images(
     n_images: int,
-    image_size: int = 32,
-    n_findings: int = 3,
-    prevalence: float = 0.3,
-    difficulty: float = 0.3,
-    seed: int = 0,
+    *,
+    image_size: int,
+    n_findings: int,
+    prevalence: float,
+    difficulty: float,
+    seed: int,
 ) -> MultilabelSet:
     """Generate a multi-label set in memory, the same for the same arguments.
 
