@@ -71,19 +71,22 @@ def seeded_imagenet_state(name: str) -> dict[str, torch.Tensor]:
 def write_weights(name: str, cache: Path) -> dict[str, torch.Tensor]:
     """Write the seeded state of ``name`` where torchvision (``$TORCH_HOME/hub/checkpoints/``
     + the file name of its weights URL) or timm (the Hugging Face cache of its default tag
-    under ``huggingface/hub``) look for it; returns the state."""
+    under ``huggingface/hub``) look for it; returns the state. Several models may share a
+    cache."""
     state = seeded_imagenet_state(name)
     family, arch = name.split("/")
     if family == "torchvision":
         from torchvision.models import get_model_weights
 
         url = get_model_weights(arch).DEFAULT.url
-        (cache / "hub" / "checkpoints").mkdir(parents=True)
+        (cache / "hub" / "checkpoints").mkdir(parents=True, exist_ok=True)
         torch.save(state, cache / "hub" / "checkpoints" / url.rsplit("/", 1)[-1])
     else:
         from safetensors.torch import save_file
+        from timm.models import get_pretrained_cfg
 
-        entry = cache / "huggingface" / "hub" / f"models--{TIMM_REPO.replace('/', '--')}"
+        repo = get_pretrained_cfg(arch).hf_hub_id
+        entry = cache / "huggingface" / "hub" / f"models--{repo.replace('/', '--')}"
         commit = "0123456789abcdef0123456789abcdef01234567"
         (entry / "snapshots" / commit).mkdir(parents=True)
         (entry / "refs").mkdir()
@@ -243,11 +246,32 @@ def write_folder(root: Path, classes: tuple[str, ...], n: int = 16) -> Path:
     return root
 
 
-@pytest.mark.parametrize("classes", [("normal", "tumour"), ("a", "b", "c")], ids=["2", "3"])
+def weights_normalisation(name: str) -> tuple[list[float], list[float]]:
+    """The mean and std of the default ImageNet weights of ``name``, from its library."""
+    family, arch = name.split("/")
+    if family == "timm":
+        from timm.models import get_pretrained_cfg
+
+        cfg = get_pretrained_cfg(arch)
+        return list(cfg.mean), list(cfg.std)
+    from torchvision.models import get_model_weights
+
+    transform = get_model_weights(arch).DEFAULT.transforms()
+    return list(transform.mean), list(transform.std)
+
+
+@pytest.mark.parametrize(
+    "name, classes",
+    [
+        ("torchvision/mobilenet_v3_small", ("normal", "tumour")),
+        ("torchvision/mobilenet_v3_small", ("a", "b", "c")),
+        ("timm/test_resnet", ("normal", "tumour")),
+    ],
+    ids=["torchvision-2", "torchvision-3", "timm-2"],
+)
 def test_a_pretrained_backbone_trains_and_predict_reproduces_its_scores(
-    tmp_path: Path, cache: Path, no_network: list, monkeypatch: pytest.MonkeyPatch, classes
+    tmp_path: Path, cache: Path, no_network: list, monkeypatch: pytest.MonkeyPatch, name, classes
 ):
-    name = "torchvision/mobilenet_v3_small"
     write_weights(name, cache)
     root = write_folder(tmp_path / "images", classes)
     cfg = data_config(
@@ -268,12 +292,11 @@ def test_a_pretrained_backbone_trains_and_predict_reproduces_its_scores(
         spec, 0, cache_roles, train_files(run), tmp_path / "ck", decoding=decode_settings(cfg)
     )
     saved = torch.load(run / "model.pt", weights_only=True)
-    # the weights' own normalisation (torchvision's transforms), averaged for one channel
-    from torchvision.models import get_model_weights
-
-    transform = get_model_weights("mobilenet_v3_small").DEFAULT.transforms()
-    assert saved["mean"] == pytest.approx([float(np.mean(transform.mean))])
-    assert saved["std"] == pytest.approx([float(np.mean(transform.std))])
+    # the weights' own normalisation (torchvision's transforms, timm's pretrained_cfg),
+    # averaged for one channel
+    mean, std = weights_normalisation(name)
+    assert saved["mean"] == pytest.approx([float(np.mean(mean))])
+    assert saved["std"] == pytest.approx([float(np.mean(std))])
     assert saved["backbone"]["input_layer"] == "RGB filters summed into one channel"
     # predict needs the model file alone, not the weights cache
     monkeypatch.delenv(layout.WEIGHTS_CACHE_ENV)
@@ -290,3 +313,68 @@ def test_a_pretrained_backbone_trains_and_predict_reproduces_its_scores(
             row[f"prob_{k}"] for k in range(len(classes))
         ]
     assert no_network == []
+
+
+@pytest.mark.parametrize(
+    "model, size, fix",
+    [
+        ("torchvision/vit_b_16", 64, "data.image_size: 224"),  # fixed: ViT's position table
+        ("torchvision/maxvit_t", 128, "data.image_size: 224"),  # fixed: its attention windows
+        ("torchvision/inception_v3", 64, "data.image_size: 75"),  # a minimum size
+        ("timm/vit_tiny_patch16_224.augreg_in21k", 128, "data.image_size: 224"),
+        ("timm/test_vit3", 32, "data.image_size: 160"),
+    ],
+)
+def test_a_model_that_cannot_take_the_image_size_fails_validation_with_the_fix(model, size, fix):
+    config = {"name": "x", "data": {"image_size": size}, "variants": {"vt": {"model": model}}}
+    with pytest.raises(ConfigError) as err:
+        prepare_config(config, [], SCHEMA)
+    message = str(err.value)
+    assert message.startswith(f"variants.vt.model: {model} does not run on {size} x {size}")
+    assert fix in message and "data.image_size" in message
+
+
+@pytest.mark.parametrize(
+    "model, size",
+    [
+        ("torchvision/swin_t", 64),  # metadata min_size 224, but it runs at any size
+        ("timm/test_vit", 32),  # fixed_input_size in its cfg, but dynamic_img_size
+        ("torchvision/vit_b_16", 224),
+        ("torchvision/densenet121", 32),
+    ],
+)
+def test_models_that_take_the_size_pass_validation(model, size):
+    config = {"name": "x", "data": {"image_size": size}, "variants": {"v": {"model": model}}}
+    prepare_config(config, [], SCHEMA)
+
+
+@pytest.mark.parametrize(
+    "model, too_small, fits", [("timm/test_vit3", 32, 160), ("torchvision/squeezenet1_1", 16, 17)]
+)
+def test_the_size_check_agrees_with_the_real_model(model, too_small, fits):
+    """The real model (small ones) fails where the check refuses and runs at its fix."""
+    from biomedclf.train.input_sizes import input_size_problem
+
+    assert f"data.image_size: {fits} " in (input_size_problem(model, too_small, 1) or "")
+    assert input_size_problem(model, fits, 1) is None
+    model_at = build_model(model, {}, 1, fits, n_classes=2).eval()
+    with torch.no_grad():
+        assert model_at(torch.zeros(1, 1, fits, fits)).shape == (1, 1)
+        with pytest.raises((RuntimeError, AssertionError)):
+            model_at(torch.zeros(1, 1, too_small, too_small))
+    with pytest.raises(ValueError, match=f"^variants.s.model: {model} does not run on"):
+        build_model(model, {}, 1, too_small, n_classes=2, variant="s")
+
+
+def test_models_nothing_restricts_are_not_built_to_check_the_size(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    from biomedclf.train import backbones
+    from biomedclf.train.input_sizes import input_size_problem
+
+    def built(*args: object) -> None:
+        raise AssertionError(f"built {args} to check the size")
+
+    monkeypatch.setattr(backbones, "architecture", built)
+    for model in ("torchvision/resnet18", "torchvision/densenet121", "timm/resnet50"):
+        assert input_size_problem(model, 48, 1) is None

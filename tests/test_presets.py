@@ -3,9 +3,10 @@
 A preset that cannot finish must not ship. Each preset runs as written (its source kind, image
 size, channels, resize mode, split layout, variants and comparisons) with a second config file
 that points it at generated data and shrinks what only costs time: a few dozen images, two
-epochs, two seeds (one with cross-validation), 200 bootstrap resamples. The study must end with
-its summary and report. Marker ``presets``: CI runs them apart from the README's test command
-(``pytest -m presets``); about ten minutes on two cores.
+epochs, two seeds (one with cross-validation; the pretrained backbones of transfer.yaml at
+32 px, one epoch, one seed, from a weights cache the test fills), 200 bootstrap resamples.
+The study must end with its summary and report. Marker ``presets``: CI runs them apart from
+the README's test command (``pytest -m presets``); about ten minutes on two cores.
 """
 
 from __future__ import annotations
@@ -59,6 +60,22 @@ def chest_xray_folders(root: Path) -> dict:
     return {"data": {"path": str(root)}}
 
 
+def transfer_study(root: Path) -> dict:
+    """The chest X-ray layout, ImageNet weights in a weights cache of its own (seeded stand-ins
+    where torchvision looks for them, test_backbones.write_weights: nothing is downloaded),
+    and what only costs time shrunk further: 32 px (DenseNet-121's smallest is 29), one
+    epoch, one seed."""
+    from test_backbones import write_weights
+
+    override = chest_xray_folders(root / "chest_xray")
+    config = yaml.safe_load((ROOT / "configs" / "transfer.yaml").read_text())
+    models = {v["model"] for v in config["variants"].values() if v.get("pretrained")}
+    for model in sorted(models):
+        write_weights(model, root / "weights")
+    override["data"]["image_size"] = 32
+    return {**override, "weights_cache": str(root / "weights"), "training": {"epochs": 1}}
+
+
 def medmnist_file(root: Path) -> dict:
     """A PneumoniaMNIST-format ``.npz`` at 64 px (its own train, val and test splits)."""
     rng = np.random.default_rng(1)
@@ -98,10 +115,11 @@ PRESETS: dict[str, Callable[[Path], dict]] = {
     "regularisation.yaml": fewer_synthetic(30),
     "smoke.yaml": fewer_synthetic(40),
     "template.yaml": class_folders,
+    "transfer.yaml": transfer_study,
 }
 
 #: Seeds of a preset run, where two would cost too much (k folds x variants x seeds jobs).
-SEEDS = {"cv.yaml": [0]}
+SEEDS = {"cv.yaml": [0], "transfer.yaml": [0]}
 
 
 def test_every_preset_has_generated_data() -> None:

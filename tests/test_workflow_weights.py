@@ -1,23 +1,26 @@
-"""Pretrained weights end to end on a tiny study (a pretrained torchvision backbone from the
-weights cache, one from a local file, a linear baseline): a finished study plans nothing,
+"""Pretrained weights end to end on a tiny study (a pretrained torchvision backbone and a
+pretrained timm backbone from the weights cache, one from a local file, a linear baseline),
+run with every connection refused: a finished study plans nothing,
 touching the weights reruns nothing, other weights under the same file name rerun exactly the
 jobs of the variant that uses them, an edited local file those of its variant; with an empty
 cache and no network the weights job stops at once naming the file and its URL."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
 from repo_copy import copy_repo
-from test_backbones import seeded_imagenet_state, write_weights
+from test_backbones import seeded_imagenet_state, weights_normalisation, write_weights
 from workflow_helpers import SNAKEMAKE, planned_jobs, snakemake
 
 from biomedclf import layout
@@ -26,6 +29,7 @@ pytestmark = pytest.mark.workflow
 
 CONFIG = "pretrained_study.yaml"
 MODEL = "torchvision/mobilenet_v3_small"
+TIMM_MODEL = "timm/test_resnet"
 STUDY = {
     "name": "pretrained_study",
     "replace_defaults": ["variants", "comparisons"],
@@ -41,8 +45,9 @@ STUDY = {
         "lin": {"model": "linear"},
         "tl": {"model": MODEL, "pretrained": "imagenet"},
         "own": {"model": MODEL, "pretrained": "mine.pth"},
+        "tm": {"model": TIMM_MODEL, "pretrained": "imagenet"},
     },
-    "comparisons": {"pre": {"baseline": "lin", "variants": ["tl", "own"]}},
+    "comparisons": {"pre": {"baseline": "lin", "variants": ["tl", "own", "tm"]}},
     "statistics": {"n_bootstrap": 100},
     "resources": {"prepare_threads": 1},
 }
@@ -83,13 +88,31 @@ def variants_of(jobs) -> dict[str, set[str]]:
 @pytest.fixture(scope="module")
 def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the repository in which the tiny pretrained study has run from a filled
-    cache (the seeded stand-in of the ImageNet weights) and a local weights file."""
+    cache (the seeded stand-ins of the torchvision and timm ImageNet weights) and a local
+    weights file, offline: every connection goes to a proxy that refuses it (this machine
+    has no network anyway), huggingface_hub's requests included."""
     repo = copy_repo(tmp_path_factory.mktemp("pretrained") / "repo")
     (repo / CONFIG).write_text(yaml.safe_dump(STUDY, sort_keys=False))
     write_weights(MODEL, repo / "weights")
+    write_weights(TIMM_MODEL, repo / "weights")
     torch.save(seeded_imagenet_state(MODEL), repo / "mine.pth")
-    snakemake(repo, "--cores", "2", "--configfile", CONFIG)
+    with offline():
+        snakemake(repo, "--cores", "2", "--configfile", CONFIG)
     return repo
+
+
+@contextlib.contextmanager
+def offline() -> Iterator[None]:
+    """Every HTTP(S) connection of the processes started meanwhile to a port that refuses
+    it."""
+    saved = dict(os.environ)
+    refused = "http://127.0.0.1:9"
+    os.environ.update(https_proxy=refused, http_proxy=refused, HTTPS_PROXY=refused, no_proxy="")
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def test_a_finished_study_plans_nothing_and_records_its_weights(study: Path) -> None:
@@ -100,7 +123,25 @@ def test_a_finished_study_plans_nothing_and_records_its_weights(study: Path) -> 
     assert tl["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     own = json.loads(record(study, "own").read_text())
     assert own["sha256"] == hashlib.sha256((study / "mine.pth").read_bytes()).hexdigest()
+    tm = json.loads(record(study, "tm").read_text())
+    path = next((study / "weights" / "huggingface" / "hub").glob("models--*/snapshots/*/*"))
+    assert tm["file"] == path.relative_to(study / "weights").as_posix()
+    assert tm["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert tm["library"] == "timm"
     assert not record(study, "lin").exists()  # no pretrained weights, no record
+
+
+def test_both_libraries_models_record_their_weights_and_normalisation(study: Path) -> None:
+    """model.pt of the torchvision and the timm variant: the backbone, its adapted input
+    layer and the weights' own mean and std (averaged for the one-channel images)."""
+    for variant, name in (("tl", MODEL), ("tm", TIMM_MODEL)):
+        path = study / "results" / STUDY["name"] / "train" / variant / "seed0" / "model.pt"
+        saved = torch.load(path, weights_only=True)
+        assert saved["backbone"]["model"] == name
+        assert saved["backbone"]["input_layer"] == "RGB filters summed into one channel"
+        mean, std = weights_normalisation(name)
+        assert saved["mean"] == pytest.approx([sum(mean) / 3])
+        assert saved["std"] == pytest.approx([sum(std) / 3])
 
 
 def test_touching_the_weights_reruns_nothing(study: Path) -> None:

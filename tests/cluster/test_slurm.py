@@ -3,10 +3,13 @@
 Needs a running SLURM (tests/cluster/start_slurm.sh starts a one-node cluster on localhost)
 and snakemake-executor-plugin-slurm; skipped with the reason otherwise.
 
-- The smoke study runs with `--profile workflow/profiles/slurm` (plus a small overlay that
-  names the local partition, as a user edits it, and the status command this cluster
-  supports); every job must have gone through `sbatch` (SLURM's own job records) and the
-  results must equal those of a local run of the same config.
+- The smoke study, with a pretrained torchvision and a pretrained timm variant added (their
+  ImageNet weights are seeded stand-ins the test writes into a weights cache: nothing is
+  downloaded), runs with `--profile workflow/profiles/slurm` (plus a small overlay that names
+  the local partition, as a user edits it, and the status command this cluster supports);
+  every job must have gone through `sbatch` (SLURM's own job records) but the local rules',
+  the weights rule among them (it runs on the submitting host), and the results must equal
+  those of a local run of the same config.
 - Preemption: a training job cancelled mid-run (`scancel`) is retried by `--retries 1` and
   resumes from its checkpoint; a job that SLURM requeues (`scontrol requeue`, what preemption
   with requeue does) restarts under the same job id and resumes too. Both end with the same
@@ -31,10 +34,21 @@ import pytest
 import yaml
 from repo_copy import ROOT, copy_repo
 
+from biomedclf import layout
+
 pytestmark = pytest.mark.cluster
 
 SMOKE = "configs/smoke.yaml"
-RUN_TIMEOUT = 1200  # seconds for one snakemake run (the smoke study takes a few minutes)
+#: Added to the smoke study: pretrained variants whose weights come from the weights cache.
+PRETRAINED_FILE = "slurm_pretrained.yaml"
+PRETRAINED = {
+    "weights_cache": "weights",
+    "variants": {
+        "tv_imagenet": {"model": "torchvision/mobilenet_v3_small", "pretrained": "imagenet"},
+        "timm_imagenet": {"model": "timm/test_resnet", "pretrained": "imagenet"},
+    },
+}
+RUN_TIMEOUT = 1800  # seconds for one snakemake run (the smoke study takes a few minutes)
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: (\S+)\)")
 
 
@@ -125,6 +139,22 @@ def write_overlay_profile(work: Path, cluster: Cluster) -> Path:
     return folder
 
 
+def merged_study() -> dict:
+    """The smoke study with the pretrained variants added (as Snakemake merges the files)."""
+    smoke = yaml.safe_load((ROOT / SMOKE).read_text())
+    return {**smoke, "variants": {**smoke["variants"], **PRETRAINED["variants"]}}
+
+
+def add_pretrained(work: Path) -> None:
+    """The config file with the pretrained variants, and their weights in the cache it
+    names (seeded stand-ins where torchvision and timm look for them)."""
+    from test_backbones import write_weights
+
+    (work / PRETRAINED_FILE).write_text(yaml.safe_dump(PRETRAINED, sort_keys=False))
+    for variant in PRETRAINED["variants"].values():
+        write_weights(variant["model"], work / PRETRAINED["weights_cache"])
+
+
 def snakemake_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "snakemake", *args]
 
@@ -185,11 +215,13 @@ def smoke_runs(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> di
     base = tmp_path_factory.mktemp("slurm")
     on_slurm = copy_repo(base / "on_slurm")
     local = copy_repo(base / "local")
+    for work in (on_slurm, local):
+        add_pretrained(work)
     overlay = write_overlay_profile(on_slurm, cluster)
 
     # The local reference runs meanwhile (the SLURM run mostly waits between status checks),
     # and only for the per-run outputs compared below (targets before --configfile).
-    smoke = yaml.safe_load((ROOT / SMOKE).read_text())
+    smoke = merged_study()
     targets = [
         f"results/{smoke['name']}/eval/{v}/seed{s}/metrics.json"
         for v in smoke["variants"]
@@ -199,7 +231,7 @@ def smoke_runs(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> di
     with ThreadPoolExecutor(max_workers=1) as pool:
         local_run = pool.submit(
             run,
-            snakemake_cmd(*targets, "--cores", "1", "--configfile", SMOKE),
+            snakemake_cmd(*targets, "--cores", "1", "--configfile", SMOKE, PRETRAINED_FILE),
             cwd=local,
             log=base / "local.log",
         )
@@ -211,6 +243,7 @@ def smoke_runs(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> di
                 str(overlay),
                 "--configfile",
                 SMOKE,
+                PRETRAINED_FILE,
             ),
             cwd=on_slurm,
             log=base / "slurm.log",
@@ -231,11 +264,14 @@ def test_jobs_went_through_sbatch(smoke_runs: dict, cluster: Cluster) -> None:
     assert {"prepare", "train"} <= rules, f"rules submitted: {sorted(rules)}"
     # evaluation (a sub-second job on the training job's scores) runs where Snakemake runs
     assert "evaluate" not in rules, f"rules submitted: {sorted(rules)}"
-    smoke = yaml.safe_load((ROOT / SMOKE).read_text())
+    smoke = merged_study()
     n_runs = len(smoke["variants"]) * len(smoke["training"]["seeds"])
     assert list(jobs.values()).count("train") == n_runs
     local = re.findall(r"^localrule (\w+):", smoke_runs["output"], re.M)
     assert local.count("evaluate") == n_runs
+    # the weights rule: once per pretrained variant, on the submitting host (login node)
+    assert "weights" not in rules, f"rules submitted: {sorted(rules)}"
+    assert local.count("weights") == len(PRETRAINED["variants"])
     # Every job Snakemake planned went to SLURM, but those of local rules (the aggregates).
     planned = job_stats(smoke_runs["output"])
     for rule in set(re.findall(r"^localrule (\w+):", smoke_runs["output"], re.M)):
@@ -267,8 +303,26 @@ def read_history(path: Path) -> list[dict[str, str]]:
     return [{k: v for k, v in zip(header, line.split(",")) if k != "seconds"} for line in lines[1:]]
 
 
+def test_pretrained_variants_trained_on_the_cluster_from_the_cache(smoke_runs: dict) -> None:
+    """Each pretrained variant's SLURM training jobs loaded the cached file its weights
+    record names (never a download: HF_HUB_OFFLINE, TORCH_HOME the cache), and the record's
+    SHA-256 is the file's."""
+    import hashlib
+
+    work = smoke_runs["on_slurm"]
+    name = merged_study()["name"]
+    cache = work / PRETRAINED["weights_cache"]
+    for variant in PRETRAINED["variants"]:
+        record = json.loads(layout.pretrained_record(work / "results" / name, variant).read_text())
+        path = cache / record["file"]
+        assert record["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+        for seed in merged_study()["training"]["seeds"]:
+            log = (work / "logs" / name / "train" / variant / f"seed{seed}.log").read_text()
+            assert f"loaded weights from {path.absolute()} " in log, log[-2000:]
+
+
 def test_results_match_local_run(smoke_runs: dict) -> None:
-    smoke = yaml.safe_load((ROOT / SMOKE).read_text())
+    smoke = merged_study()
     study = Path("results") / smoke["name"]
     slurm_study, local_study = smoke_runs["on_slurm"] / study, smoke_runs["local"] / study
     for variant in smoke["variants"]:

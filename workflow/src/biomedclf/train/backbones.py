@@ -38,11 +38,13 @@ import torch
 from torch import nn
 
 from biomedclf.layout import HF_HUB_CACHE, TORCH_CHECKPOINTS, WEIGHTS_CACHE_ENV
+from biomedclf.train.input_sizes import check_input_size
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULTS",
+    "architecture",
     "FAMILIES",
     "backbone_record",
     "build_backbone",
@@ -282,7 +284,7 @@ def _replace_input(model: nn.Module, name: str, channels: int) -> str:
     return qualified
 
 
-def _architecture(name: str, channels: int, outputs: int) -> tuple[nn.Module, str]:
+def architecture(name: str, channels: int, outputs: int) -> tuple[nn.Module, str]:
     """(the untrained model with ``outputs`` logits and ``channels`` inputs, the qualified
     name of its first convolution)."""
     family, arch = _split(name)
@@ -348,9 +350,10 @@ def build_backbone(
     if pretrained and load_weights:
         _offline()
     check_name(name, "model")
+    check_input_size(name, image_size, in_channels, "model")
     if pretrained and in_channels not in (1, 3):
         raise ValueError(f"pretrained: RGB weights fit 1 or 3 channels, not {in_channels}")
-    model, first = _architecture(name, in_channels, outputs)
+    model, first = architecture(name, in_channels, outputs)
     if pretrained and load_weights:
         path = _source(name, pretrained)
         _load(model, _read_state(path), first, path)
@@ -405,6 +408,6 @@ def head_parameter_names(model: nn.Module, name: str, channels: int, outputs: in
         ids = {id(p) for module in modules for p in module.parameters()}
         return [n for n, p in model.named_parameters() if id(p) in ids]
     with torch.device("meta"):
-        other, _ = _architecture(name, channels, outputs + 1)
+        other, _ = architecture(name, channels, outputs + 1)
     shapes = {n: p.shape for n, p in other.named_parameters()}
     return [n for n, p in model.named_parameters() if shapes.get(n, p.shape) != p.shape]
