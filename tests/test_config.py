@@ -192,9 +192,9 @@ def test_schema_lists_every_problem_up_to_a_limit():
         validated(config)
     lines = str(err.value).splitlines()
     allowed = (
-        "amp, augment, backbone_lr_factor, batch_size, class_weights, device, early_stopping, "
-        "epochs, freeze_epochs, label_smoothing, lr, momentum, optimizer, scheduler, seeds, "
-        "step_gamma, step_size, warmup_epochs, weight_decay"
+        "amp, augment, backbone_lr_factor, batch_size, class_weights, compile, device, "
+        "device_cache, early_stopping, epochs, freeze_epochs, label_smoothing, lr, momentum, "
+        "optimizer, scheduler, seeds, step_gamma, step_size, warmup_epochs, weight_decay"
     )
     assert lines[:2] == [
         f"training.x0: unknown key; allowed under training: {allowed}",
@@ -267,7 +267,10 @@ def test_a_file_that_only_says_how_the_study_runs_keeps_the_claims(tmp_path):
     """Tracking on (or other resources) in a file of its own is still the default study: its
     claims are not marked inherited, so stats and summary keep their parameters."""
     user = tmp_path / "tracking.yaml"
-    user.write_text("tracking: {mlflow: true, tensorboard: true}\nresources: {train_threads: 1}\n")
+    user.write_text(
+        "tracking: {mlflow: true, tensorboard: true}\nresources: {train_threads: 1}\n"
+        "training: {device_cache: 8GB}\ndata: {shards: 4}\n"
+    )
     defaults = load("config.yaml")
     config = merge_sets(copy_of(defaults), defaults, load_yaml_files([user]))
     assert config["comparisons"] == defaults["comparisons"]
@@ -385,12 +388,13 @@ def test_training_keys_agree_across_schema_settings_and_models():
     from biomedclf.train.backbones import DEFAULTS, FAMILIES
     from biomedclf.train.devices import DEVICE_CHOICES
     from biomedclf.train.models import REGISTRY
-    from biomedclf.train.settings import TrainingSettings
+    from biomedclf.train.settings import DEVICE_CACHE_SIZE, TrainingSettings
 
     schema = load_schema(SCHEMA)["properties"]
     training = schema["training"]["properties"]
     keys = TrainingSettings.keys()
-    assert set(training) == {"seeds", *keys}
+    assert set(training) == {"seeds", "device_cache", *keys}  # the two a variant cannot set
+    assert training["device_cache"]["anyOf"][1]["pattern"] == DEVICE_CACHE_SIZE
     assert all("default" in training[k] for k in keys)  # a resolved variant has every one
     assert all(f.default is MISSING for f in fields(TrainingSettings))
     assert training["device"]["enum"] == list(DEVICE_CHOICES)  # also `biomedclf predict --device`

@@ -57,6 +57,7 @@ def _write_fold(
         "n_val": 5,
         "class_names": ["neg", "pos"],
         "n_classes": 2,
+        "phases": {"load_s": 0.25 * (fold + 1), "start_up_s": None if fold == 1 else 0.5},
     }
     (folder / "train.json").write_text(json.dumps(info))
     with (folder / "history.csv").open("w", newline="") as f:
@@ -157,6 +158,8 @@ def test_the_runs_history_and_record_combine_the_folds(combined) -> None:
     record = json.loads(files["info"].read_text())
     assert record["folds"] == K and record["train_seconds"] == pytest.approx(1.5 * K + 6)
     assert record["peak_memory_mb"] == 103.0 and "fold" not in record
+    # each fold job's seconds per phase summed; a phase one fold did not time stays null
+    assert record["phases"] == {"load_s": 0.25 * K * (K + 1) / 2, "start_up_s": None}
     history = _read(files["history"])
     assert [int(r["epoch"]) for r in history] == [1, 2, 3]
     # epoch 3: fold 0 stopped after 2 epochs, so the mean is over folds 1-3

@@ -12,6 +12,7 @@ import torch
 from biomedclf.data import cache
 from biomedclf.data.cache import (
     CachedSplit,
+    ImageRows,
     load_split,
     owns_storage,
     pixel_histograms,
@@ -83,3 +84,36 @@ def test_split_file_holds_only_the_split(tmp_path: Path) -> None:
         assert torch.equal(back, torch.from_numpy(buffer[10:20].copy()))
         assert back.untyped_storage().nbytes() == 10 * 32 * 32
     assert not owns_storage(torch.zeros(4, 4).t())  # not contiguous
+
+
+def test_image_rows_copy_only_the_rows_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images = torch.from_numpy(_stack(30, 2, 4, seed=4))
+    order = torch.tensor([29, 3, 3, 0, 17, 8])
+    rows = ImageRows(images, order)
+    assert rows.shape == (6, 2, 4, 4) and len(rows) == 6 and rows.dim() == 4
+    assert rows.dtype == torch.uint8 and rows.device == images.device
+    assert torch.equal(rows[:], images[order]) and torch.equal(rows[1], images[3])
+    assert torch.equal(rows[torch.tensor([4, 0])], images[torch.tensor([17, 29])])
+    assert rows.to("cpu") is rows  # its own device: itself, as a tensor's to()
+    out = torch.empty(2, 2, 4, 4, dtype=torch.uint8)
+    assert rows.index_select(torch.tensor([5, 1]), out=out).data_ptr() == out.data_ptr()
+    assert torch.equal(out, images[torch.tensor([8, 3])])
+    nested = ImageRows(rows, torch.tensor([0, 4]))  # rows of rows index the base directly
+    assert nested.base is images and nested.index.tolist() == [29, 17]
+    monkeypatch.setattr(cache, "_STATS_CHUNK", 40)  # one image per chunk
+    assert np.array_equal(pixel_histograms(rows), pixel_histograms(images[order]))
+    assert pixel_statistics(rows) == pixel_statistics(images[order].numpy())
+    save_split(tmp_path / "rows.pt", _split(rows))  # written as its rows, compact
+    assert torch.equal(load_split(tmp_path / "rows.pt").images, images[order])
+
+
+def test_mapped_split_equals_the_read_one(tmp_path: Path) -> None:
+    save_split(tmp_path / "train.pt", _split(torch.from_numpy(_stack(5, 1, 8, seed=5))))
+    read, mapped = load_split(tmp_path / "train.pt"), load_split(tmp_path / "train.pt", True)
+    assert torch.equal(read.images, mapped.images) and read.paths == mapped.paths
+    old = tmp_path / "old.pt"  # torch.save's legacy format cannot be mapped
+    torch.save({"images": read.images}, old, _use_new_zipfile_serialization=False)
+    with pytest.raises(ValueError, match="not a readable split cache.*rerun prepare"):
+        load_split(old, mmap=True)

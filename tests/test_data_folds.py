@@ -167,7 +167,8 @@ def test_fold_parts_partition_the_pool_with_the_training_statistics(
         assert train.mean == mean == held.mean and mean != pool.mean
         index = {p: i for i, p in enumerate(pool.paths)}
         rows = torch.tensor([index[p] for p in held.paths])
-        assert torch.equal(held.images, pool.images[rows])
+        assert torch.equal(held.images[:], pool.images[rows])
+        assert held.images.base is pool.images  # rows of the pool, not a copy
         seen += held.paths
     assert sorted(seen) == sorted(pool.paths)  # every pool image held out exactly once
 

@@ -21,6 +21,7 @@ from config_helpers import cache_files, decoding, train_files, variant_spec
 
 from biomedclf.train.history import HISTORY_COLUMNS
 from biomedclf.train.loop import run_training
+from biomedclf.train.phases import PHASES
 from biomedclf.train.settings import TrainingSettings
 
 TRAIN_JSON_KEYS = [
@@ -48,6 +49,7 @@ TRAIN_JSON_KEYS = [
     "class_names",
     "n_classes",
     "loss",
+    "phases",
 ]
 
 
@@ -494,6 +496,70 @@ def test_every_output_goes_to_the_path_given(data: Path, tmp_path: Path) -> None
     assert {p for p in tmp_path.rglob("*") if p.is_file()} == set(outputs.values())
     assert json.loads(outputs["info"].read_text()) == info
     assert len(read_history(outputs["history"])) == 1
+
+
+def test_train_json_times_each_phase_of_the_call(data: Path, tmp_path: Path) -> None:
+    modes = []
+
+    class Mode:  # a callback that notes the deterministic mode the model is fitted in
+        def on_fit_start(self, params: dict, history: list) -> None:
+            modes.append(torch.get_deterministic_debug_mode())
+
+        def on_epoch_end(self, row: dict) -> None:
+            pass
+
+        def on_fit_end(self, info: dict) -> None:
+            pass
+
+    before = torch.get_deterministic_debug_mode()
+    spec = make_spec("linear", {"hidden": [4]}, epochs=2)
+    t0 = time.perf_counter()
+    info = run_training(
+        spec,
+        0,
+        cache_files(data),
+        train_files(tmp_path),
+        tmp_path / "ckpt",
+        decoding=cache_decoding(data),
+        callbacks=[Mode()],
+    )
+    wall = time.perf_counter() - t0
+    phases = info["phases"]
+    assert list(phases) == list(PHASES)
+    # called alone: what came before the call (start-up, imports) is not known
+    assert phases["start_up_s"] is None and phases["imports_s"] is None
+    timed = [phases[p] for p in PHASES[2:]]
+    assert all(v >= 0 for v in timed)
+    assert sum(timed) <= wall + 1e-3  # consecutive phases, rounded to 0.1 ms each
+    assert phases["loop_s"] >= info["train_seconds"] - 1e-3  # the epochs and what follows them
+    # CPU: deterministic algorithms (warn only) while fitting, the previous mode after
+    assert modes == [1] and torch.get_deterministic_debug_mode() == before
+
+
+def test_start_up_and_imports_are_timed_from_the_process_start() -> None:
+    """The adapter's clock: start-up from the process's start, imports up to the entry; the
+    garbage collector is paused until the set-up ends, then leaves the modules out."""
+    code = textwrap.dedent(
+        """
+        from biomedclf.train.phases import PhaseClock
+        clock = PhaseClock.at_script()
+        import gc, json
+        paused = not gc.isenabled()
+        clock.enter()
+        clock.mark("set_up_s")
+        frozen = gc.isenabled() and gc.get_freeze_count() > 0
+        print(json.dumps({**clock.record(), "paused": paused, "frozen": frozen}))
+        """
+    )
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - t0
+    got = json.loads(proc.stdout.splitlines()[-1])
+    assert got["paused"] and got["frozen"]
+    if sys.platform.startswith("linux"):  # /proc/self/stat: the process's start time
+        assert got["start_up_s"] > 0
+        assert got["start_up_s"] + got["imports_s"] + got["set_up_s"] <= wall + 0.02
+    assert got["imports_s"] >= 0 and got["load_s"] is None
 
 
 def test_a_fold_trains_on_its_part_of_the_pool_and_scores_the_held_out_fold(

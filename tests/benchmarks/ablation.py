@@ -2,14 +2,20 @@
 
 The step is the workflow loop's (biomedclf.train.loop): a batch gathered from an in-memory uint8
 tensor by a random permutation, scaled and normalised, optionally channels_last, forward,
-BCEWithLogits, ``zero_grad(set_to_none=True)``, backward, Adam, loss summed on the device. Each
-configuration runs in its own process (allocator settings only take effect at start-up), does
-two untimed warm-up steps, then times a few steps. Configurations run round-robin for a few
+BCEWithLogits, ``zero_grad(set_to_none=True)``, backward, Adam, loss summed on the device, with
+deterministic algorithms requested (and, in the "now" rows, torch's NaN fill of new tensors off:
+biomedclf.train.speedups.skip_uninitialized_fill). Each configuration runs in its own process
+(allocator settings only take effect at start-up), does two untimed warm-up steps (which also
+compile, with torch.compile), then times a few steps. Configurations run round-robin for a few
 rounds, so a burst of other users' load hits all of them alike; the table gives the median
-images/s, images per CPU-second (what one core does, much less sensitive to other users' load
-than wall time), and the median per-round ratio to the loop before these changes ("before").
+images/s, images per CPU-second (what one core does, much less sensitive to other users' load than
+wall time), and the median per-round ratio to the loop before these changes ("before").
 
-Run alone: ``python tests/benchmarks/run.py --parts ablation`` (about 10 minutes).
+Then, by default, the fraction of the float32 matmul peak that ``conv`` (256 px) and ResNet-18
+(224 px) training reach with each option (tests/benchmarks/peak_fraction.py).
+
+Run alone: ``python tests/benchmarks/run.py --parts ablation`` (about 30 minutes with
+ResNet-18 and torch.compile on 2 cores).
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+#: The loop as it is: the changes below that it keeps.
+NOW: dict[str, Any] = {"reuse_memory": True, "pool_first": True, "fill": False}
+
 #: label -> settings; the "before" row is the reference.
 CONFIGS: dict[str, dict[str, Any]] = {
     "NCHW, in-memory cache (the notebook's memory format, no decoding)": {"channels_last": False},
@@ -36,21 +45,23 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "reuse_memory": True
     },
     "before + MaxPool before ReLU (identical outputs and gradients)": {"pool_first": True},
-    "now: reuse memory + MaxPool before ReLU (biomedclf.train.loop as it is)": {
+    "before + no NaN fill of new tensors (torch.utils.deterministic.fill_uninitialized_memory)": {
+        "fill": False
+    },
+    "reuse memory + MaxPool before ReLU (the loop until the NaN fill was skipped)": {
         "reuse_memory": True,
         "pool_first": True,
     },
+    "now: reuse memory + MaxPool before ReLU + no NaN fill (biomedclf.train.loop as it is)": NOW,
+    "now + torch.compile (training.compile: true; compilation not timed)": {**NOW, "compile": True},
+    "now + Adam(foreach=True) (bit-identical)": {**NOW, "foreach": True},
     "before + THP_MEM_ALLOC_ENABLE=1 + MaxPool before ReLU (huge pages instead of reuse)": {
         "thp": True,
         "pool_first": True,
     },
-    "now, 1 thread": {
-        "reuse_memory": True,
-        "pool_first": True,
-        "threads": 1,
-    },
-    "now, batch 32": {"reuse_memory": True, "pool_first": True, "batch_size": 32},
-    "now, batch 128": {"reuse_memory": True, "pool_first": True, "batch_size": 128},
+    "now, 1 thread": {**NOW, "threads": 1},
+    "now, batch 32": {**NOW, "batch_size": 32},
+    "now, batch 128": {**NOW, "batch_size": 128},
 }
 REFERENCE = "before: channels_last, ReLU then MaxPool (the loop before the changes below)"
 DEFAULTS: dict[str, Any] = {
@@ -65,6 +76,9 @@ DEFAULTS: dict[str, Any] = {
     "reuse_memory": False,
     "thp": False,
     "pool_first": False,
+    "fill": True,  # torch's NaN fill of new tensors under deterministic algorithms
+    "compile": False,
+    "foreach": False,
     "steps": 3,
 }
 
@@ -96,10 +110,13 @@ def one(cfg: dict[str, Any]) -> dict[str, Any]:
     from torch import nn
 
     from biomedclf.train.models import build_model
+    from biomedclf.train.speedups import compile_model, skip_uninitialized_fill
 
     torch.set_num_threads(cfg["threads"])
     if cfg["deterministic"]:
         torch.use_deterministic_algorithms(True, warn_only=True)
+    if not cfg["fill"]:
+        skip_uninitialized_fill()
     torch.manual_seed(0)
     size, bs = cfg["image_size"], cfg["batch_size"]
     model = build_model(cfg["model"], {}, 1, size, n_classes=2)
@@ -110,7 +127,10 @@ def one(cfg: dict[str, Any]) -> dict[str, Any]:
         model.features = nn.Sequential(*f)
     if cfg["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, **({"fused": True} if cfg["fused"] else {}))
+    if cfg["compile"]:
+        compile_model(model)
+    kwargs = {"fused": True} if cfg["fused"] else {"foreach": True} if cfg["foreach"] else {}
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, **kwargs)
     crit = nn.BCEWithLogitsLoss()
     n = bs * 4
     gen = torch.Generator().manual_seed(0)
@@ -155,8 +175,12 @@ def one(cfg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run(rounds: int = 2, configs: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Round-robin every configuration ``rounds`` times in fresh processes; summarise."""
+def run(
+    rounds: int = 2, configs: dict[str, dict[str, Any]] | None = None, peak: bool = True
+) -> dict[str, Any]:
+    """Round-robin every configuration ``rounds`` times in fresh processes; summarise. With
+    ``peak``, then the fraction of the matmul peak of ``conv`` and ResNet-18 with each option
+    (peak_fraction.run, ``rounds`` rounds)."""
     configs = configs or CONFIGS
     runs: dict[str, list[dict[str, Any]]] = {k: [] for k in configs}
     for r in range(rounds):
@@ -205,7 +229,12 @@ def run(rounds: int = 2, configs: dict[str, dict[str, Any]] | None = None) -> di
             "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
             "runs": rs,
         }
-    return {"rounds": rounds, "reference": REFERENCE, "rows": rows}
+    result: dict[str, Any] = {"rounds": rounds, "reference": REFERENCE, "rows": rows}
+    if peak:
+        import peak_fraction
+
+        result["peak_fraction"] = peak_fraction.run(rounds=rounds)
+    return result
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -221,7 +250,13 @@ def markdown(result: dict[str, Any]) -> str:
             f" {r['ratio_to_before']:.2f}x | {r['cpu_ratio_to_before']:.2f}x |"
             f" {r['page_faults_per_step']:,} | {r['peak_rss_mb']:,} |"
         )
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if result.get("peak_fraction"):
+        import peak_fraction
+
+        text += "\nTraining against the float32 matmul peak:\n\n"
+        text += peak_fraction.markdown(result["peak_fraction"])
+    return text
 
 
 if __name__ == "__main__":  # child process: one configuration

@@ -20,7 +20,10 @@ Measures, side by side in one run (issue 7):
 7. with ``--parts dicom``, DICOM preparation: prepare_dataset with ``--threads`` threads
    against a single-threaded plain pydicom loop (dcmread + pixel_array + rescale + resize) over
    the same 400 uncompressed 512 px CT-like slices (dicom_preparation.py, also runnable alone,
-   with RLE or JPEG 2000 files too).
+   with RLE or JPEG 2000 files too);
+8. with ``--parts prepare_shards``, sharded preparation (data.shards): images/s for 1, 2 and 4
+   shards through snakemake and in-process, on 3,000 generated JPEGs/PNGs (prepare_shards.py,
+   also runnable alone).
 
 Prints a Markdown table with PASS/FAIL per target and writes ``benchmarks.json`` and
 ``benchmarks.md`` into ``--out``. Not part of the pytest run (pyproject's norecursedirs).
@@ -48,7 +51,16 @@ import report  # noqa: E402
 
 log = logging.getLogger("benchmarks")
 PARTS = ("training", "preparation", "workflow")
-OPTIONAL_PARTS = ("ablation", "prepare_memory", "stats", "dicom")  # only when named in --parts
+# only when named in --parts
+OPTIONAL_PARTS = (
+    "ablation",
+    "prepare_memory",
+    "stats",
+    "dicom",
+    "prepare_shards",
+    "train_memory",  # two training jobs on one mapped cache (train_memory.py)
+    "backbones",  # ResNet-18, DenseNet-121 at 224 px against a reference loop (backbones_speed.py)
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -70,7 +82,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"comma-separated parts: {', '.join(PARTS)} (the default) and "
         f"{', '.join(OPTIONAL_PARTS)} (what each change to the training step buys; "
         "prepare's peak memory for 1,000 to 20,000 JPEGs; the stats job for 2 "
-        "and 9 classes; DICOM preparation against a plain pydicom loop)",
+        "and 9 classes; DICOM preparation against a plain pydicom loop; preparation "
+        "with 1, 2 and 4 shards)",
     )
     p.add_argument(
         "--ablation-rounds",
@@ -218,6 +231,14 @@ def main(argv: list[str] | None = None) -> int:
                 threads=args.threads,
             )
             results["load"]["parts"]["prepare_memory"]["after"] = machine.load_average()
+        if "train_memory" in parts:
+            import train_memory
+
+            settle("train_memory")
+            results["train_memory"] = train_memory.run(
+                work / "train_memory", (5000,) if args.quick else train_memory.SIZES
+            )
+            results["load"]["parts"]["train_memory"]["after"] = machine.load_average()
         if "ablation" in parts:
             import ablation
 
@@ -243,6 +264,23 @@ def main(argv: list[str] | None = None) -> int:
                 repeats=1 if args.quick else 3,
             )
             results["load"]["parts"]["dicom"]["after"] = machine.load_average()
+        if "prepare_shards" in parts:
+            import prepare_shards
+
+            settle("prepare_shards")
+            results["prepare_shards"] = prepare_shards.run(
+                work / "prepare_shards",
+                600 if args.quick else 3000,
+                threads=args.threads,
+                repeats=1 if args.quick else 2,
+            )
+            results["load"]["parts"]["prepare_shards"]["after"] = machine.load_average()
+        if "backbones" in parts:
+            import backbones_speed
+
+            settle("backbones")
+            results["backbones"] = backbones_speed.run(work / "backbones", args.quick, args.threads)
+            results["load"]["parts"]["backbones"]["after"] = machine.load_average()
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -257,6 +295,12 @@ def main(argv: list[str] | None = None) -> int:
         table += "\n### Stats job\n\n" + stats_benchmark.markdown(results["stats"])
     if "dicom" in results:
         table += "\n### DICOM preparation\n\n" + results["dicom"]["markdown"]
+    if "train_memory" in results:
+        table += "\n### Two training jobs on one cache\n\n" + results["train_memory"]["markdown"]
+    if "prepare_shards" in results:
+        table += "\n### Sharded preparation\n\n" + results["prepare_shards"]["markdown"]
+    if "backbones" in results:
+        table += "\n### Backbones\n\n" + results["backbones"]["markdown"]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "benchmarks.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (args.out / "benchmarks.md").write_text(table)

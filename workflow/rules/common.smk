@@ -1,5 +1,6 @@
 # Helpers of every .smk file. The validated config, the study's paths (all from
 # biomedclf.layout), the specs each job gets and code digests. No rules here.
+import functools
 import os
 import re
 
@@ -17,9 +18,11 @@ from biomedclf.config.specs import (
 from biomedclf.data.classes import source_classes
 from biomedclf.data.decode_settings import decode_settings
 from biomedclf.data.folds import check_planned_folds
+from biomedclf.data.shards import shard_settings
 from biomedclf.provenance import script_digest
 from biomedclf.tracking.jobs import start_study
 from biomedclf.tracking.settings import ENV_VAR, check_installed, study_settings
+from biomedclf.train.settings import DEVICE_CACHE_ENV
 
 # Validate (filling the schema's defaults), check references and make the config canonical,
 # so that a config rewritten with the same meaning reruns nothing. Errors name each key.
@@ -62,6 +65,8 @@ SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 FOLDS = config["data"]["split"]["folds"]
 # the fold wildcard of the training jobs' paths, with folds
 FOLD = "{fold}" if FOLDS else None
+# decoding jobs (data.shards): more than one adds a prepare_shard job per shard (data.smk)
+SHARDS = config["data"]["shards"]
 
 # Tracking (tracking:, biomedclf.tracking): the settings reach the jobs in an environment
 # variable, never in their params, so turning tracking on or off reruns nothing.
@@ -74,6 +79,9 @@ os.environ[ENV_VAR] = TRACKING.to_json()
 # The pretrained weights cache (weights_cache:): in the environment too, so moving it reruns
 # nothing; the jobs only read it (biomedclf.train.backbones).
 os.environ[layout.WEIGHTS_CACHE_ENV] = str(Path(config["weights_cache"]).absolute())
+# How much GPU memory training's images may take (training.device_cache): in the environment
+# too, since where the images sit changes no number (biomedclf.train.batches).
+os.environ[DEVICE_CACHE_ENV] = config["training"]["device_cache"]
 
 
 def pretrained_sources():
@@ -173,6 +181,30 @@ def prepare_input(wildcards):
     return []
 
 
+def prepare_data():
+    """The ``data:`` section the prepare job runs with (the shard jobs' part of it too)."""
+    return data_spec(config, synthetic_root=synthetic_dir())
+
+
+def shard_spec():
+    """What a shard job depends on (biomedclf.data.shards.shard_settings), canonical."""
+    return canonical(shard_settings(prepare_data()))
+
+
+def shard_outputs():
+    """A shard job's part files by role; temporary: gone once the prepare job has read them
+    (it reruns the shard jobs only when it reruns itself)."""
+    return {r: temp(str(p)) for r, p in layout.shard_files(STUDY, "{shard}").items()}
+
+
+def shard_parts(role):
+    """Every shard's part file of ``role`` (pixels or records), in shard order; none with
+    one shard (the prepare job decodes)."""
+    if SHARDS == 1:
+        return []
+    return [str(layout.shard_files(STUDY, i)[role]) for i in range(SHARDS)]
+
+
 # Runs (train.smk, evaluate.smk, crossval.smk)
 
 
@@ -209,8 +241,15 @@ def pretrained_input(wildcards):
     )
 
 
+@functools.cache
+def trained_spec(variant):
+    """A trained variant's resolved spec, once per variant: the DAG of a large study asks for
+    it in every training job's params and resources (treat it as read-only)."""
+    return resolve_variant(config, variant, TRAINED)
+
+
 def variant_spec(wildcards):
-    return resolve_variant(config, wildcards.variant, TRAINED)
+    return trained_spec(wildcards.variant)
 
 
 def model_specs():
@@ -244,7 +283,7 @@ def selected_tensorboard(wildcards):
 
 
 def train_resources_gpu(wildcards):
-    device = resolve_variant(config, wildcards.variant, TRAINED)["training"]["device"]
+    device = trained_spec(wildcards.variant)["training"]["device"]
     return 1 if device == "cuda" else 0
 
 
@@ -255,7 +294,15 @@ def run_keys(variants=None):
 
 def run_inputs(variants=None):
     """The files of those runs the aggregates read, by role, in :func:`run_keys` order."""
-    keys = run_keys(variants)
+    files = _run_inputs(tuple(variants or VARIANTS))
+    return {role: list(paths) for role, paths in files.items()}
+
+
+@functools.cache
+def _run_inputs(variants):
+    """:func:`run_inputs`, computed once per set of variants (several aggregate rules and
+    every comparison ask for the same thousands of paths)."""
+    keys = run_keys(list(variants))
     return layout.run_inputs([layout.RunFiles.of(STUDY, v, s) for v, s in keys])
 
 
@@ -315,6 +362,7 @@ def explain_baselines(wildcards):
     return sorted(found) or [wildcards.variant]
 
 
+@functools.cache
 def test_predictions(variant, seed):
     """A run's test predictions: with folds, the fold ensemble's."""
     return str(

@@ -1,11 +1,16 @@
 """Adapter: train one variant with one seed (on one fold, with cross-validation), reporting
-to MLflow and TensorBoard when the workflow's tracking settings say so."""
+to MLflow and TensorBoard when the workflow's tracking settings say so. The job's phases
+(train.json) are timed from here: start-up ends on the first line, then come the imports."""
 
-from pathlib import Path
+from biomedclf.train.phases import PhaseClock
 
-from biomedclf.logs import log_to
-from biomedclf.tracking.training import TrainingJob, training_callbacks
-from biomedclf.train.loop import run_training
+clock = PhaseClock.at_script()
+
+from pathlib import Path  # noqa: E402
+
+from biomedclf.logs import log_to  # noqa: E402
+from biomedclf.tracking.training import TrainingJob, training_callbacks  # noqa: E402
+from biomedclf.train.loop import run_training  # noqa: E402
 
 with log_to(snakemake.log[0]):
     p, out = snakemake.params, snakemake.output
@@ -21,4 +26,5 @@ with log_to(snakemake.log[0]):
             decoding=p.decoding,
             fold=p.fold,
             callbacks=callbacks,
+            clock=clock,
         )

@@ -8,6 +8,7 @@ and hand the paths to the library, which never derives a path itself::
     {results}/{name}/pretrained/{variant}.json       the record of a variant's pretrained weights
     {results}/{name}/data/train.pt, val.pt, test.pt, manifest.csv, rejected.csv, summary.json
                           cv.pt, folds.json          (cross-validation: the pool and its folds)
+    {results}/{name}/data/shards/part{i}.npy, .json  (data.shards > 1: a shard's decoded part)
     {results}/{name}/train/{variant}/seed{seed}/     model.pt, history.csv, train.json, scores.csv
     {results}/{name}/eval/{variant}/seed{seed}/      metrics.json, predictions.csv
     {results}/{name}/explain/{variant}/seed{seed}/   maps.npz, sanity.json, errors.npz
@@ -74,6 +75,12 @@ DATA_FILES = {
     "summary": "summary.json",
 }
 
+#: With ``data.shards`` > 1: each shard job's part file, by role, in ``data/shards/``: the
+#: decoded pixels of its share of the images (``.npy``) and its records (JSON); the prepare
+#: job gathers them (biomedclf.data.shards).
+SHARDS_DIR = "shards"
+SHARD_FILES = {"pixels": "part{shard}.npy", "records": "part{shard}.json"}
+
 #: Files a training job writes into its run folder, by role.
 TRAIN_FILES = {
     "model": "model.pt",
@@ -124,6 +131,13 @@ CROSSVAL_FIGURES = ("folds", "fold_curves")
 def data_file(study_dir: Path | str, role: str) -> Path:
     """``{study_dir}/data/{file}`` of a role of :data:`DATA_FILES`."""
     return Path(study_dir) / DATA_DIR / DATA_FILES[role]
+
+
+def shard_files(study_dir: Path | str, shard: int | str) -> dict[str, Path]:
+    """``{study_dir}/data/shards/part{shard}.npy`` and ``.json`` of shard ``shard`` (a number
+    or the wildcard ``"{shard}"``), by role of :data:`SHARD_FILES`."""
+    folder = Path(study_dir) / DATA_DIR / SHARDS_DIR
+    return {role: folder / name.format(shard=shard) for role, name in SHARD_FILES.items()}
 
 
 def pretrained_record(study_dir: Path | str, variant: str) -> Path:

@@ -49,6 +49,19 @@ INHERITED_CLAIM = "(from the default study in config.yaml, not written for this 
 #: Keys that say how and where a study runs, not what it is: a user file setting only these
 #: (say, tracking on) runs the default study itself, whose claims stay as written.
 HOW_IT_RUNS = frozenset({"tracking", "resources", "results_dir", "weights_cache"})
+#: The same inside sections: where the images sit on the device (``training.device_cache``)
+#: and how many jobs decode them (``data.shards``); neither changes a number of the study.
+HOW_IT_RUNS_IN = {"training": frozenset({"device_cache"}), "data": frozenset({"shards"})}
+
+
+def changes_the_study(user: dict[str, Any]) -> bool:
+    """Whether a user config file sets a key outside :data:`HOW_IT_RUNS` (and
+    :data:`HOW_IT_RUNS_IN` inside its sections)."""
+    keys = set(user) - HOW_IT_RUNS
+    for section, how in HOW_IT_RUNS_IN.items():
+        if isinstance(user.get(section), dict) and set(user[section]) <= how:
+            keys.discard(section)
+    return bool(keys)
 
 
 def canonical(value: Any) -> Any:
@@ -135,14 +148,19 @@ def resolve_variant(
 
 def check_models(config: dict[str, Any]) -> None:
     """Raise :class:`ConfigError` naming ``variants.<v>.model`` and the closest names when a
-    ``torchvision/<name>`` or ``timm/<name>`` is not a model of that library (torch is
-    imported only when a variant names one)."""
+    ``torchvision/<name>`` or ``timm/<name>`` is not a model of that library, or the model
+    and its fix when it does not run on ``data.image_size`` (torch is imported only when a
+    variant names one)."""
+    data = config["data"]
     for name, variant in config["variants"].items():
         if "/" in variant["model"]:  # the schema allows "/" in backbone names only
             from biomedclf.train.backbones import check_name
+            from biomedclf.train.input_sizes import check_input_size
 
+            key = f"variants.{name}.model"
             try:
-                check_name(variant["model"], f"variants.{name}.model")
+                check_name(variant["model"], key)
+                check_input_size(variant["model"], data["image_size"], data["channels"], key)
             except (ValueError, ImportError) as err:
                 raise ConfigError(str(err)) from None
 
@@ -176,7 +194,7 @@ def merge_sets(
                 merged[key] = {}
             merged[key].update(copy.deepcopy(user.get(key) or {}))
         own |= set(user.get("comparisons") or {})
-    other_study = any(isinstance(u, dict) and set(u) - HOW_IT_RUNS for u in user_configs)
+    other_study = any(isinstance(u, dict) and changes_the_study(u) for u in user_configs)
     for name, comp in merged["comparisons"].items():
         if other_study and name not in own and isinstance(comp, dict) and comp.get("claim"):
             comp["claim"] = INHERITED_CLAIM + comp["claim"]
@@ -209,10 +227,12 @@ def data_spec(config: dict[str, Any], synthetic_root: str | None = None) -> dict
     """The ``data:`` section a prepare job runs with (of a validated config).
 
     A synthetic source is generated into ``synthetic_root`` first and then read like any
-    class-folder dataset, so the real ingestion path runs every time.
+    class-folder dataset, so the real ingestion path runs every time. ``data.shards`` is left
+    out: how many jobs decode does not change what is prepared (biomedclf.data.shards).
     """
     data = copy.deepcopy(config["data"])
     data.pop("synthetic", None)
+    data.pop("shards", None)
     if data["source"] == "synthetic":
         from biomedclf.data.synthetic import GROUP_PATTERN
 

@@ -109,8 +109,14 @@ def combined_history(histories: list[dict[str, np.ndarray]]) -> list[dict[str, A
 
 
 def combined_record(infos: list[dict[str, Any]], n_oof: int) -> dict[str, Any]:
-    """The run's train.json: fold 0's record with the folds' totals and extremes."""
+    """The run's train.json: fold 0's record with the folds' totals and extremes (each fold
+    job's seconds per phase summed, a phase a fold did not time left null)."""
     record = {k: v for k, v in infos[0].items() if k not in ("fold", "n_heldout")}
+    if "phases" in record:
+        record["phases"] = {
+            name: _fold_sum([i.get("phases", {}).get(name) for i in infos])
+            for name in record["phases"]
+        }
     speeds = [i["images_per_second"] for i in infos if i.get("images_per_second")]
     record.update(
         folds=len(infos),
@@ -127,6 +133,11 @@ def combined_record(infos: list[dict[str, Any]], n_oof: int) -> dict[str, Any]:
         n_heldout=n_oof,
     )
     return record
+
+
+def _fold_sum(values: list[Any]) -> float | None:
+    """The sum of the folds' values, None when a fold has none."""
+    return None if any(v is None for v in values) else float(sum(values))
 
 
 def _read_fold(

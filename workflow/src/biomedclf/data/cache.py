@@ -10,6 +10,13 @@ Each file is a ``torch.save`` of a plain dict (workflow/CONTRACTS.md)::
 Labels are 0..K-1 and ``class_names[k]`` names label k (two classes: ``[negative, positive]``).
 Only tensors, lists, strings and floats are stored, so it loads with ``weights_only=True``; the
 same split gives the same file, byte for byte.
+
+The file is ``torch.save``'s zip archive, whose tensor data sit uncompressed and aligned in it,
+so ``load_split(path, mmap=True)`` maps the images instead of reading them: training jobs do
+(:mod:`biomedclf.train.inputs`), and every job on a machine then reads the same pages of the
+page cache (a private mapping that is only read shares its pages), while indexing a batch
+copies that batch alone. :class:`ImageRows` picks rows of such a tensor without copying them
+(a cross-validation fold's parts of the pool, :mod:`biomedclf.data.fold_cache`).
 """
 
 from __future__ import annotations
@@ -32,12 +39,73 @@ CACHE_ROLES = ("train", "val", "test", "pool")
 _KEYS = ("images", "labels", "paths", "class_names", "mean", "std")
 
 
+class ImageRows:
+    """The rows ``index`` of a uint8 N x C x H x W tensor ``images``, not copied: a lazy
+    ``images[index]``.
+
+    It answers what training asks of an image tensor: ``shape``, ``dtype``, ``device``,
+    ``dim()``, ``len()``; indexing it (a slice, an int or an int64 CPU tensor of positions)
+    copies only the rows asked for; ``to(device)`` returns itself on its own device and a full
+    copy on another one (like a tensor's ``to``); :meth:`index_select` gathers rows into a
+    given buffer.
+    """
+
+    def __init__(self, images: torch.Tensor | ImageRows, index: torch.Tensor) -> None:
+        index = torch.as_tensor(index, dtype=torch.int64, device="cpu")
+        if isinstance(images, ImageRows):  # rows of rows: one index into the base tensor
+            images, index = images.base, images.index[index]
+        self.base = images
+        self.index = index
+
+    @property
+    def shape(self) -> torch.Size:
+        return torch.Size((int(self.index.shape[0]), *self.base.shape[1:]))
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.base.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.base.device
+
+    def dim(self) -> int:
+        return self.base.dim()
+
+    def __len__(self) -> int:
+        return int(self.index.shape[0])
+
+    def __getitem__(self, key: int | slice | torch.Tensor) -> torch.Tensor:
+        return self.base[self.index[key]]
+
+    def index_select(
+        self, positions: torch.Tensor, out: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Rows ``positions`` (int64 CPU tensor) copied into ``out`` (or a new tensor)."""
+        rows = self.index[positions]
+        if out is None:
+            return torch.index_select(self.base, 0, rows)
+        return torch.index_select(self.base, 0, rows, out=out)
+
+    def to(self, device: torch.device | str) -> ImageRows | torch.Tensor:
+        """Itself on its own device; else every row copied to ``device`` a block at a time
+        (no full copy on this side first)."""
+        device = torch.device(device)
+        if device == self.base.device:
+            return self
+        out = torch.empty(tuple(self.shape), dtype=self.dtype, device=device)
+        step = max(1, _STATS_CHUNK // max(1, self.base[0].numel()))
+        for start in range(0, len(self), step):
+            out[start : start + step] = self[start : start + step].to(device)
+        return out
+
+
 @dataclass
 class CachedSplit:
     """One split of the cache. Label k is ``class_names[k]``; with two classes label 1 is the
     positive class."""
 
-    images: torch.Tensor  # uint8, N x C x H x W
+    images: torch.Tensor | ImageRows  # uint8, N x C x H x W (rows of the pool: ImageRows)
     labels: torch.Tensor  # int64, N, 0..K-1
     paths: list[str]  # posix, relative to the data root
     class_names: list[str]  # label order; two classes: [negative, positive]
@@ -52,25 +120,36 @@ class CachedSplit:
 _STATS_CHUNK = 1 << 20
 
 
-def pixel_histograms(images: np.ndarray | torch.Tensor) -> np.ndarray:
+def pixel_histograms(images: np.ndarray | torch.Tensor | ImageRows) -> np.ndarray:
     """Exact per-channel histograms (C x 256, int64) of an N x C x H x W uint8 stack.
 
-    Counted a few rows at a time, so memory stays at one small chunk whatever N is.
+    Counted a few rows at a time, so memory stays at one small chunk whatever N is (an
+    :class:`ImageRows` is gathered a chunk at a time too).
     """
-    arr = images.numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
-    if arr.dtype != np.uint8 or arr.ndim != 4:
-        raise ValueError(f"pixel statistics need uint8 N x C x H x W, got {arr.dtype} {arr.shape}")
+    if isinstance(images, ImageRows):
+        arr: Any = images
+        ok = images.dtype == torch.uint8 and images.dim() == 4
+    else:
+        arr = images.numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+        ok = arr.dtype == np.uint8 and arr.ndim == 4
+    if not ok:
+        raise ValueError(
+            f"pixel statistics need uint8 N x C x H x W, got {arr.dtype} {tuple(arr.shape)}"
+        )
     n, c, h, w = arr.shape
     hist = np.zeros((c, 256), dtype=np.int64)
     rows = max(1, _STATS_CHUNK // max(1, h * w))
     for start in range(0, n, rows):
         chunk = arr[start : start + rows]
+        chunk = chunk.numpy() if isinstance(chunk, torch.Tensor) else chunk
         for k in range(c):
             hist[k] += np.bincount(chunk[:, k].reshape(-1), minlength=256)
     return hist
 
 
-def pixel_statistics(images: np.ndarray | torch.Tensor) -> tuple[list[float], list[float]]:
+def pixel_statistics(
+    images: np.ndarray | torch.Tensor | ImageRows,
+) -> tuple[list[float], list[float]]:
     """Per-channel mean and (population) std of ``pixel / 255`` over an N x C x H x W uint8 stack.
 
     Computed from exact integer histograms (:func:`pixel_histograms`): no float copy of the
@@ -95,7 +174,9 @@ def pixel_statistics(images: np.ndarray | torch.Tensor) -> tuple[list[float], li
     return means, stds
 
 
-def training_statistics(images: np.ndarray | torch.Tensor) -> tuple[list[float], list[float]]:
+def training_statistics(
+    images: np.ndarray | torch.Tensor | ImageRows,
+) -> tuple[list[float], list[float]]:
     """The normalisation of a training set: :func:`pixel_statistics`, with an SD of 0 (a
     constant image) replaced by 1."""
     mean, std = pixel_statistics(images)
@@ -119,13 +200,15 @@ def save_split(path: Path, split: CachedSplit) -> None:
     """Write one split atomically as the contract's plain dict.
 
     ``split.images`` is written as it is when it spans its own storage (e.g. ``torch.from_numpy``
-    of a block of a larger numpy buffer), else a compact copy is written.
+    of a block of a larger numpy buffer), else a compact copy is written (of an
+    :class:`ImageRows`: its rows).
     """
-    images = (
-        split.images
-        if owns_storage(split.images)
-        else split.images.clone(memory_format=torch.contiguous_format)
-    )
+    if isinstance(split.images, ImageRows):
+        images = split.images[:]
+    elif owns_storage(split.images):
+        images = split.images
+    else:
+        images = split.images.clone(memory_format=torch.contiguous_format)
     if images.dtype != torch.uint8 or images.ndim != 4:
         raise ValueError(
             f"{path}: images must be uint8 N x C x H x W, got {images.dtype} {tuple(images.shape)}"
@@ -147,8 +230,10 @@ def save_split(path: Path, split: CachedSplit) -> None:
 def load_split(path: Path | str, mmap: bool = False) -> CachedSplit:
     """Load one split file of the cache (a ``.pt`` file written by :func:`save_split`).
 
-    ``mmap=True`` maps the file instead of reading it (pages load on first touch), which helps
-    when only part of a large cache is used; a plain read is already fast for whole-split use.
+    ``mmap=True`` maps the file instead of reading it: pages load on first touch, stay in the
+    page cache that every process mapping the file shares, and are never copied into this
+    process unless written to (a private, copy-on-write mapping). Training maps its splits;
+    a plain read suits a small split used whole and changed in place.
     """
     path = Path(path)
     if not path.exists():

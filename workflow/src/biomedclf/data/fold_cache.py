@@ -1,5 +1,10 @@
 """One fold's data for training: its parts of the cross-validation pool (the pool's cache file
-and its fold file, :mod:`biomedclf.data.folds`) as cache splits."""
+and its fold file, :mod:`biomedclf.data.folds`) as cache splits.
+
+The parts do not copy the pool's images: each holds the pool's (memory-mapped) image tensor
+and its rows (:class:`~biomedclf.data.cache.ImageRows`), so a batch or a chunk of statistics
+copies only its own rows. Labels and paths are copied (a few bytes per image).
+"""
 
 from __future__ import annotations
 
@@ -8,15 +13,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .cache import CachedSplit, training_statistics
+from .cache import CachedSplit, ImageRows, training_statistics
 from .folds import read_folds
 
 
 def subset(split: CachedSplit, rows: np.ndarray) -> CachedSplit:
-    """The ``rows`` of a cached split (a copy), with the same classes and statistics."""
+    """The ``rows`` of a cached split, with the same classes and statistics; the images are
+    the split's own, not copied (:class:`~biomedclf.data.cache.ImageRows`)."""
     index = torch.from_numpy(np.asarray(rows, dtype=np.int64))
     return CachedSplit(
-        images=split.images.index_select(0, index),
+        images=ImageRows(split.images, index),
         labels=split.labels.index_select(0, index),
         paths=[split.paths[i] for i in rows.tolist()],
         class_names=list(split.class_names),

@@ -23,7 +23,8 @@ The steps, one function each, each returning a small dataclass (or tuple):
 2. :func:`decode_step`: decode in parallel into one preallocated uint8 buffer, row i for
    candidate i (images with Pillow, DICOM with pydicom, NIfTI with nibabel: the settings of
    ``data.dicom`` and ``data.nifti``, :mod:`biomedclf.data.clinical`), keeping only the pixel
-   hashes per image;
+   hashes per image (with ``data.shards`` > 1 shard jobs decode and :mod:`biomedclf.data.shards`
+   gathers their parts into that buffer; :func:`decoded_images` ends both alike);
 3. :func:`~biomedclf.data.dedupe.find_duplicates`: identical pixels; conflicting labels rejected;
 4. :func:`~biomedclf.data.assign.given_splits`: the source's splits and what to carve;
 5. :func:`keep_step`: copies that cross given splits rejected;
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,7 @@ from .decode import (
     Decoded,
     DecodeError,
     DecodeSpec,
+    Row,
     decode_array,
     decode_file,
     decode_into,
@@ -167,7 +170,7 @@ def index_step(cfg: dict[str, Any], threads: int = 1) -> Indexed:
     return Indexed(index=index, plan=plan, labels=labels)
 
 
-def _decoder(index: SourceIndex) -> Any:
+def candidate_decoder(index: SourceIndex) -> Any:
     """How one candidate is decoded: its file, or its row of the ``.npz`` arrays."""
 
     def from_array(cand: Candidate, spec: DecodeSpec) -> Decoded:
@@ -189,8 +192,31 @@ def decode_step(index: SourceIndex, spec: DecodeSpec, on_error: str, threads: in
     n = len(index.candidates)
     pixels = np.empty((n, spec.channels, spec.image_size, spec.image_size), dtype=np.uint8)
     t0 = time.perf_counter()
-    results = decode_into(index.candidates, spec, pixels, threads, decode=_decoder(index))
+    results = decode_into(index.candidates, spec, pixels, threads, decode=candidate_decoder(index))
     seconds = time.perf_counter() - t0
+    log.info(
+        "decoded %d images in %.2f s with %d thread(s) (%.0f images/s)",
+        n,
+        seconds,
+        threads,
+        n / max(seconds, 1e-9),
+    )
+    return decoded_images(index, spec, pixels, results, on_error, seconds)
+
+
+def decoded_images(
+    index: SourceIndex,
+    spec: DecodeSpec,
+    pixels: np.ndarray,
+    results: Sequence[Row | DecodeError],
+    on_error: str,
+    seconds: float,
+) -> DecodedImages:
+    """Step 2's outcome from the decoded ``pixels`` (row i for candidate i) and each
+    candidate's result (:func:`~biomedclf.data.decode.decode_into`): the rejections of the
+    index, then the decode failures in candidate order; with ``on_error`` ``fail`` the first
+    failure raises instead. Decoding here or gathering shards (biomedclf.data.shards) ends
+    here alike."""
     rejected = list(index.rejected)
     sha256: list[str | None] = []
     for cand, res in zip(index.candidates, results):
@@ -206,14 +232,8 @@ def decode_step(index: SourceIndex, spec: DecodeSpec, on_error: str, threads: in
         rejected.append((cand.path, res.reason))
         sha256.append(None)
     usable = np.array([i for i, h in enumerate(sha256) if h is not None], dtype=np.int64)
-    log.info(
-        "decoded %d images in %.2f s with %d thread(s) (%.0f images/s); %d unreadable",
-        n,
-        seconds,
-        threads,
-        n / max(seconds, 1e-9),
-        n - len(usable),
-    )
+    if len(usable) < len(results):
+        log.info("%d unreadable image(s)", len(results) - len(usable))
     not_square = sum(1 for r in results if not isinstance(r, DecodeError) and not r.square)
     if not_square:
         log.info("%d image(s) were not square: data.resize %s", not_square, spec.resize)
@@ -310,8 +330,15 @@ def write_step(
     write_csv(paths["rejected"], REJECTED_HEADER, rejected)
 
 
+#: Step 2 as :func:`prepare_dataset` runs it: (index, spec, data.on_error, threads) -> images.
+DecodeStep = Callable[[SourceIndex, DecodeSpec, str, int], DecodedImages]
+
+
 def prepare_dataset(
-    data_cfg: dict[str, Any], files: dict[str, Path | str], threads: int = 1
+    data_cfg: dict[str, Any],
+    files: dict[str, Path | str],
+    threads: int = 1,
+    decode: DecodeStep = decode_step,
 ) -> dict[str, Any]:
     """Prepare the split cache for the validated ``data:`` section; return the summary dict.
 
@@ -321,7 +348,8 @@ def prepare_dataset(
     ``folder``, ``manifest`` or ``medmnist`` (the workflow turns ``synthetic`` into ``folder``
     with the generated path before calling, biomedclf.config.specs.data_spec). The classes
     (two or more) are those :func:`biomedclf.data.classes.source_classes` returns for the same
-    config, labelled 0..K-1 in that order. ``threads`` decode in parallel. Raises
+    config, labelled 0..K-1 in that order. ``threads`` decode in parallel; ``decode`` is
+    step 2 (:func:`decode_step`; biomedclf.data.shards gathers shard jobs' parts instead). Raises
     ``FileNotFoundError`` / ``ValueError`` naming the path or config key at fault, before
     writing anything, when the source cannot be used (a
     :class:`~biomedclf.data.split.SplitError` when a class has too few images for the splits).
@@ -332,7 +360,7 @@ def prepare_dataset(
     paths = check_files(files, cfg["split"]["folds"])
     indexed = index_step(cfg, threads)
     cands, labels = indexed.index.candidates, indexed.labels
-    decoded = decode_step(indexed.index, spec, cfg["on_error"], threads)
+    decoded = decode(indexed.index, spec, cfg["on_error"], threads)
     dups = find_duplicates(cands, decoded.usable, decoded.sha256, labels)
     live = [i for i in decoded.usable.tolist() if i not in dups.conflicting]
     given = given_splits(indexed.index.layout, cands, live, cfg["split"])

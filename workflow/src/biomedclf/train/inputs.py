@@ -1,13 +1,18 @@
-"""What a training job reads: the cache files the rule names, by role, checked together and
-put on the training device.
+"""What a training job reads: the cache files the rule names, by role, mapped (not read),
+checked together and placed for the training device (:mod:`biomedclf.train.batches`).
 
 Without folds the job reads the train, val and test splits; on a fold of the cross-validation
 pool (``data.split.folds``) it reads the pool, its fold file and the test split and trains on
-the fold's parts (:func:`biomedclf.data.fold_cache.fold_parts`).
+the fold's parts (:func:`biomedclf.data.fold_cache.fold_parts`, rows of the mapped pool, not
+copies).
+
+The files are memory-mapped (``load_split(..., mmap=True)``): jobs on one machine share one
+copy of the cache in the page cache, and only a batch's rows are copied when it is drawn.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,18 +21,22 @@ import torch
 
 from biomedclf.data.cache import CachedSplit, load_split
 from biomedclf.train.augment import normalisation_tensors
+from biomedclf.train.batches import DeviceImages, describe, device_budget, place
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class TrainingData:
-    """The cache's splits, and the training and validation tensors on the training device."""
+    """The cache's splits, the training and validation images placed for the training device
+    (resident there or streamed, :mod:`biomedclf.train.batches`) and their labels on it."""
 
     train: CachedSplit
     val: CachedSplit
     test: CachedSplit
-    x_train: torch.Tensor
+    x_train: DeviceImages
     y_train: torch.Tensor
-    x_val: torch.Tensor
+    x_val: DeviceImages
     y_val: torch.Tensor
     mean: torch.Tensor
     std: torch.Tensor
@@ -50,9 +59,9 @@ FOLD_ROLES = ("pool", "folds", "test")
 
 
 def load_cached_split(path: Path | str) -> CachedSplit:
-    """Load one split file of the data cache (biomedclf.data.cache) and check what training
+    """Map one split file of the data cache (biomedclf.data.cache) and check what training
     needs."""
-    data = load_split(path)
+    data = load_split(path, mmap=True)
     if data.images.dtype != torch.uint8 or data.images.dim() != 4:
         raise ValueError(
             f"{path}: images must be a uint8 N x C x H x W tensor, got {data.images.dtype} "
@@ -80,9 +89,11 @@ def data_paths(data: Mapping[str, Path | str], fold: int | None) -> dict[str, Pa
 def load_training_data(
     data: Mapping[str, Path | str], device: torch.device, fold: int | None = None
 ) -> TrainingData:
-    """Read the cache files of ``data`` (role -> path, :func:`data_paths`), check them, and put
-    train and val on ``device`` (uint8: 4x smaller than float). The test split is only
-    predicted once training has ended.
+    """Map the cache files of ``data`` (role -> path, :func:`data_paths`), check them, and
+    place train, then val, for ``device`` within ``training.device_cache``
+    (:func:`biomedclf.train.batches.device_budget`; uint8 there, 4x smaller than float):
+    resident on the device when they fit, else streamed. The test split is only predicted
+    once training has ended.
 
     ``fold`` (cross-validation): train and val are that fold's parts of the pool and the
     held-out fold is scored with the test split (:func:`biomedclf.data.fold_cache.fold_parts`).
@@ -99,13 +110,16 @@ def load_training_data(
         test = load_cached_split(paths["test"])
     check_splits(paths, train, val, [s for s in (val, test, heldout) if s is not None])
     mean, std = normalisation_tensors(train.mean, train.std, device)
+    x_train, budget = place(train.images, device, device_budget(device))
+    x_val, _ = place(val.images, device, budget)
+    log.info("%s; %s", describe("train", x_train), describe("val", x_val))
     return TrainingData(
         train=train,
         val=val,
         test=test,
-        x_train=train.images.to(device),
+        x_train=x_train,
         y_train=train.labels.to(device=device, dtype=torch.int64),
-        x_val=val.images.to(device),
+        x_val=x_val,
         y_val=val.labels.to(device=device, dtype=torch.int64),
         mean=mean,
         std=std,

@@ -2,11 +2,13 @@
 
 Entry point: :func:`run_training` (called by the workflow's train adapter). It
 
-- reads the uint8 cache (the train and val splits, or a fold's parts of the cross-validation
-  pool; :mod:`biomedclf.train.inputs`) once into memory, onto the GPU when training there,
-  and slices batches from it by a seeded permutation (no DataLoader workers, no image
-  decoding in the loop); batches are normalised with the cache's mean/std and optionally
-  augmented on the device (:mod:`biomedclf.train.augment`);
+- maps the uint8 cache (the train and val splits, or a fold's parts of the cross-validation
+  pool; :mod:`biomedclf.train.inputs`), shared with the other jobs in the page cache, puts
+  it on the GPU when it fits ``training.device_cache`` and else streams it there, and draws
+  batches from it by a seeded permutation (:mod:`biomedclf.train.batches`; no DataLoader
+  workers, no image decoding in the loop, the same batches either way); batches are
+  normalised with the cache's mean/std and optionally augmented on the device
+  (:mod:`biomedclf.train.augment`);
 - minimises ``BCEWithLogitsLoss`` (two classes, one logit) or ``CrossEntropyLoss`` (K > 2
   classes, K logits), optionally with balanced class weights and label smoothing
   (:mod:`biomedclf.train.losses`; train.json records which as ``loss``), with Adam
@@ -14,8 +16,8 @@ Entry point: :func:`run_training` (called by the workflow's train adapter). It
   per epoch (warm-up, constant, cosine or step), epochs that train the head only and a
   learning-rate factor for the other layers (:mod:`biomedclf.train.schedule`); optional
   early stopping on validation loss with a patience;
-- on CPU uses ``threads`` threads and channels_last for convolutional models; on CUDA keeps
-  cache and augmentation on the GPU and uses bf16 autocast when ``training.amp``;
+- on CPU uses ``threads`` threads and channels_last for convolutional models; on CUDA augments
+  on the GPU and uses bf16 autocast when ``training.amp``;
 - keeps the epoch with the lowest validation loss and saves it as the model file, with the
   history, train.json and the scores (that model's probabilities on the validation and test
   splits, computed once training has ended; the evaluation job turns them into metrics without
@@ -51,16 +53,18 @@ from torch import nn
 from biomedclf.data.decode_settings import decode_settings
 from biomedclf.train.augment import normalisation_tensors, to_model_input
 from biomedclf.train.backbones import backbone_record
+from biomedclf.train.batches import eval_logits, training_batches
 from biomedclf.train.callbacks import TrainingCallback, fit_params
 from biomedclf.train.devices import select_device
-from biomedclf.train.inference import autocast, flat_logits, predict_logits, wants_channels_last
+from biomedclf.train.inference import autocast, flat_logits, wants_channels_last
 from biomedclf.train.inputs import TrainingData, load_training_data
 from biomedclf.train.losses import Objective, make_objective
 from biomedclf.train.models import build_model, count_parameters, output_units
 from biomedclf.train.outputs import check_outputs, run_record, write_outputs
+from biomedclf.train.phases import PhaseClock
 from biomedclf.train.schedule import fine_tuning
 from biomedclf.train.settings import TrainingSettings
-from biomedclf.train.speedups import keep_freed_memory
+from biomedclf.train.speedups import compile_model, keep_freed_memory, skip_uninitialized_fill
 from biomedclf.train.state import (
     TrainState,
     data_fingerprint,
@@ -111,6 +115,8 @@ def fresh_state(run: Run, channels: int, image_size: int, n_classes: int) -> Tra
     model.to(run.device)
     if run.channels_last:
         model.to(memory_format=torch.channels_last)
+    if run.settings.compile:
+        compile_model(model)  # in place: the state dict keeps its keys
     perm_gen = torch.Generator().manual_seed(run.seed)
     aug_gen = None
     if run.settings.augment:
@@ -135,27 +141,26 @@ def train_one_epoch(
     model, device = state.model, run.device
     model.train()
     state.tuning.start_epoch(model, state.progress.epoch)  # head only, or every layer
-    n_used = used_images(int(data.x_train.shape[0]), run.settings.batch_size)
-    perm = torch.randperm(int(data.x_train.shape[0]), generator=state.perm_gen).to(device)
+    n_used = used_images(len(data.x_train), run.settings.batch_size)
+    perm = torch.randperm(len(data.x_train), generator=state.perm_gen)
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.int64)
-    for start in range(0, n_used, run.settings.batch_size):
-        idx = perm[start : min(start + run.settings.batch_size, n_used)]
+    batches = training_batches(data.x_train, data.y_train, perm, n_used, run.settings.batch_size)
+    for images, y in batches:  # resident on the device or streamed to it: the same batches
         x = to_model_input(
-            data.x_train[idx],
+            images,
             data.mean,
             data.std,
             generator=state.aug_gen,
             channels_last=run.channels_last,
         )
-        y = data.y_train[idx]
         with autocast(device, run.amp):
             logits = flat_logits(model(x))
         loss = objective.loss(logits, y)
         state.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         state.optimizer.step()
-        loss_sum += loss.detach() * idx.numel()
+        loss_sum += loss.detach() * y.shape[0]
         correct += objective.correct(logits.detach(), y)
     return loss_sum.item() / n_used, correct.item() / n_used
 
@@ -164,7 +169,7 @@ def validate(
     model: nn.Module, data: TrainingData, run: Run, objective: Objective
 ) -> tuple[float, float]:
     """Validation (loss, accuracy) of ``model`` in eval mode, with the training loss."""
-    logits = predict_logits(
+    logits = eval_logits(
         model, data.x_val, data.mean, data.std, channels_last=run.channels_last, amp=run.amp
     )
     with torch.no_grad():
@@ -185,7 +190,7 @@ def fit(
     """Train epoch after epoch until ``epochs`` or early stopping, checkpointing each epoch
     and then calling each callback's ``on_epoch_end``."""
     s, p = run.settings, state.progress
-    n_used = used_images(int(data.x_train.shape[0]), s.batch_size)
+    n_used = used_images(len(data.x_train), s.batch_size)
     loop_seconds, loop_epochs = 0.0, 0
     while p.epoch < s.epochs and not p.stopped_early:
         t0 = time.perf_counter()
@@ -259,8 +264,10 @@ def _train(
     checkpoint: Path,
     fold: int | None,
     callbacks: Sequence[TrainingCallback],
+    clock: PhaseClock,
 ) -> dict[str, Any]:
     data = load_training_data(data_files, run.device, fold)
+    clock.mark("load_s")
     run = dataclasses.replace(
         run, backbone=backbone_record(run.spec["model"], run.spec["model_args"], data.shape[0])
     )
@@ -298,12 +305,14 @@ def _train(
     params = fit_params(run.spec, run.seed, fold, run.device.type, run.threads)
     for callback in callbacks:
         callback.on_fit_start(params, [dict(row) for row in state.progress.history])
+    clock.mark("build_s")
     fit(state, data, run, objective, checkpoint, key, callbacks)
+    clock.mark("loop_s")
     state.keep_last_if_none_best()
     info = run_record(run, state, data, objective)
     if fold is not None:
         info.update(fold=fold, n_heldout=len(data.heldout or ()))
-    write_outputs(outputs, run, state, data, info)
+    write_outputs(outputs, run, state, data, info, clock)
     for callback in callbacks:
         callback.on_fit_end(dict(info))
     checkpoint.unlink(missing_ok=True)
@@ -323,12 +332,14 @@ def _train(
 
 
 def _set_up(settings: TrainingSettings, threads: int) -> torch.device:
-    """The thread count, the device and its speed-ups (reused freed memory on CPU, cuDNN's
-    autotuner on CUDA); returns the device."""
+    """The thread count, the device and its speed-ups (reused freed memory and no NaN fill of
+    new tensors on CPU, cuDNN's autotuner on CUDA); returns the device."""
     torch.set_num_threads(threads)
     device = select_device(settings.device)
     if device.type == "cpu" and keep_freed_memory():
         log.debug("glibc malloc keeps freed memory for reuse (biomedclf.train.speedups)")
+    if device.type == "cpu":
+        skip_uninitialized_fill()
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.cuda.reset_peak_memory_stats(device)
@@ -346,6 +357,7 @@ def run_training(
     decoding: dict[str, Any],
     fold: int | None = None,
     callbacks: Sequence[TrainingCallback] = (),
+    clock: PhaseClock | None = None,
 ) -> dict[str, Any]:
     """Train ``spec`` (a resolved variant, biomedclf.config.specs.resolve_variant) with ``seed``
     (on fold ``fold``'s training part of the cross-validation pool when ``fold`` is an int).
@@ -364,9 +376,12 @@ def run_training(
     In train.json, ``train_seconds`` is the sum of the epochs' wall time (training, validation
     and checkpoint; no start-up), ``images_per_second`` counts training images over the
     training phase of the epochs only, and ``peak_memory_mb`` is the peak allocated GPU memory
-    on CUDA, else the process's peak resident memory (getrusage).
+    on CUDA, else the process's peak resident memory (getrusage). ``phases``: the seconds of
+    each phase of the job (:mod:`biomedclf.train.phases`), from ``clock`` when the caller
+    started one (the train adapter, on its first line), else from this call's entry.
     """
-    startup = time.perf_counter()
+    clock = clock or PhaseClock.at_entry()
+    clock.enter()
     spec = json.loads(json.dumps(spec))  # plain JSON types: model.pt loads with weights_only
     settings = TrainingSettings.from_spec(spec)
     out_files = check_outputs(outputs)
@@ -382,8 +397,9 @@ def run_training(
     )
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
-    log.info("start-up %.1fs", time.perf_counter() - startup)
+    clock.mark("set_up_s")
+    log.info("start-up (s): %s", {k: v for k, v in clock.record().items() if v is not None})
     try:
-        return _train(run, data, out_files, Path(checkpoint), fold, callbacks)
+        return _train(run, data, out_files, Path(checkpoint), fold, callbacks, clock)
     finally:
         torch.use_deterministic_algorithms(was[0], warn_only=was[1])

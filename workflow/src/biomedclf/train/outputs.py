@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from biomedclf.io import atomic_path, write_json
+from biomedclf.train.batches import eval_logits, streamed
 from biomedclf.train.devices import device_name
 from biomedclf.train.history import write_history
-from biomedclf.train.inference import predict_logits
 from biomedclf.train.losses import probabilities
 from biomedclf.train.models import count_parameters
 from biomedclf.train.scores import write_scores
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from biomedclf.train.inputs import TrainingData
     from biomedclf.train.loop import Run
     from biomedclf.train.losses import Objective
+    from biomedclf.train.phases import PhaseClock
     from biomedclf.train.state import TrainState
 
 #: What a training job writes, by role, in the order it writes them (train.json last).
@@ -102,14 +103,14 @@ def run_record(
 
 def _scores(state: TrainState, data: TrainingData, run: Run) -> dict[str, tuple]:
     """The saved (best) model's probabilities on the validation, held-out (cross-validation)
-    and test splits."""
+    and test splits, each streamed to the device (biomedclf.train.batches)."""
     state.model.load_state_dict(state.best_state)
     out = {}
     splits = [("val", data.val), ("heldout", data.heldout), ("test", data.test)]
     for split, cached in ((s, c) for s, c in splits if c is not None):
-        logits = predict_logits(
+        logits = eval_logits(
             state.model,
-            cached.images.to(run.device),
+            streamed(cached.images, run.device),
             data.mean,
             data.std,
             channels_last=run.channels_last,
@@ -128,12 +129,19 @@ def _threshold(scores: dict[str, tuple]) -> float | None:
 
 
 def write_outputs(
-    files: dict[str, Path], run: Run, state: TrainState, data: TrainingData, info: dict[str, Any]
+    files: dict[str, Path],
+    run: Run,
+    state: TrainState,
+    data: TrainingData,
+    info: dict[str, Any],
+    clock: PhaseClock,
 ) -> None:
     """Write the run's files to ``files`` (role -> path, :func:`check_outputs`): the best
-    epoch's model, the history, its scores, then train.json."""
+    epoch's model, the history, its scores, then train.json, which adds (as ``phases``) the
+    seconds of each phase of the job, these writes included."""
     channels, image_size = data.shape
     scores = _scores(state, data, run)
+    clock.mark("score_s")
     pretrained = run.backbone if run.backbone and run.backbone["mean"] else None
     model_file = {
         "spec": run.spec,
@@ -155,4 +163,6 @@ def write_outputs(
         torch.save(model_file, tmp)
     write_history(files["history"], state.progress.history)
     write_scores(files["scores"], scores)
+    clock.mark("write_s")
+    info["phases"] = clock.record()
     write_json(files["info"], info)

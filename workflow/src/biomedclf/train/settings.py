@@ -9,8 +9,34 @@ torch, so the workflow can read it when it plans jobs.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from typing import Any
+
+#: The environment variable in which the workflow (``common.smk``) hands training jobs
+#: ``training.device_cache``. Not a field of :class:`TrainingSettings` and not in any job's
+#: params: where the split sits changes no number (:mod:`biomedclf.train.batches`), so changing
+#: it reruns nothing. A job started without it (the library used alone) works as ``auto``.
+DEVICE_CACHE_ENV = "BIOMEDCLF_DEVICE_CACHE"
+
+#: ``training.device_cache``: ``auto`` or a size in MB, GB (10^6, 10^9 bytes), MiB or GiB.
+DEVICE_CACHE_SIZE = r"^[0-9]+(\.[0-9]+)?\s*(MB|GB|MiB|GiB)$"
+_UNITS = {"MB": 10**6, "GB": 10**9, "MiB": 2**20, "GiB": 2**30}
+
+
+def device_cache_bytes(value: str) -> int | None:
+    """``training.device_cache`` in bytes (``"2GB"`` -> 2_000_000_000), or None for ``auto``;
+    ``ValueError`` naming the key and the spellings for anything else."""
+    text = str(value).strip()
+    if text == "auto":
+        return None
+    if not re.match(DEVICE_CACHE_SIZE, text):
+        raise ValueError(
+            f"training.device_cache: {value!r} is not auto or a size; write e.g. 2GB, 512MB, "
+            "1.5GiB or 0GB (0GB: always stream batches from host memory)"
+        )
+    number, unit = re.match(r"([0-9.]+)\s*(\w+)", text).groups()  # type: ignore[union-attr]
+    return int(float(number) * _UNITS[unit])
 
 
 @dataclass(frozen=True)
@@ -27,6 +53,7 @@ class TrainingSettings:
     augment: bool
     device: str  # auto, cpu, cuda or mps (biomedclf.train.devices)
     amp: bool
+    compile: bool  # torch.compile the model (biomedclf.train.speedups.compile_model)
     class_weights: str | None  # None or balanced
     label_smoothing: float
     scheduler: str  # constant, cosine or step (biomedclf.train.schedule)
