@@ -187,3 +187,18 @@ def test_on_cuda_streamed_batches_equal_resident_ones() -> None:
         assert torch.equal(
             eval_logits(model, resident, mean, std), eval_logits(model, streamed, mean, std)
         )
+
+
+def test_model_input_is_the_normalised_batch_without_touching_the_images() -> None:
+    """The batch normalised in place on its own float copy equals ((x / 255) - mean) / std
+    computed out of place, bit for bit, and leaves the uint8 images as they were."""
+    from biomedclf.train.augment import normalisation_tensors, to_model_input
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (8, 3, 16, 16), dtype=torch.uint8, generator=g)
+    before = images.clone()
+    mean, std = normalisation_tensors([0.3, 0.4, 0.5], [0.2, 0.25, 0.3], torch.device("cpu"))
+    x = to_model_input(images, mean, std, channels_last=True)
+    assert torch.equal(x, (images.float() / 255 - mean) / std)
+    assert x.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(images, before)
