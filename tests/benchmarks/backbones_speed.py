@@ -50,8 +50,9 @@ def prepare_images(work: Path, n_train: int, image_size: int, batch_size: int) -
     ``n_train`` training images, and a one-batch cache of the same images for the warm-up."""
     import torch
     from config_helpers import data_config, data_files
+    from training import split_rows
 
-    from biomedclf.data.cache import CachedSplit, load_split, save_split
+    from biomedclf.data.cache import load_split, save_split
     from biomedclf.data.decode_settings import decode_settings
     from biomedclf.data.prepare import prepare_dataset
     from biomedclf.data.synthetic import generate_synthetic
@@ -72,23 +73,13 @@ def prepare_images(work: Path, n_train: int, image_size: int, batch_size: int) -
     if len(train) < n_train:
         raise RuntimeError(f"only {len(train)} training images were prepared, wanted {n_train}")
 
-    def subset(split: CachedSplit, n: int) -> CachedSplit:
-        idx = torch.arange(min(n, len(split)))
-        return CachedSplit(
-            images=split.images[idx].contiguous(),
-            labels=split.labels[idx].contiguous(),
-            paths=[split.paths[i] for i in idx.tolist()],
-            class_names=split.class_names,
-            mean=split.mean,
-            std=split.std,
-        )
-
     caches = {"timed": work / "cache", "warm": work / "cache_warm"}
     for name, n in (("timed", n_train), ("warm", batch_size)):
         caches[name].mkdir(parents=True, exist_ok=True)
-        save_split(caches[name] / "train.pt", subset(train, n))
+        save_split(caches[name] / "train.pt", split_rows(train, torch.arange(min(n, len(train)))))
+        few_val = split_rows(val, torch.arange(min(batch_size, 8, len(val))))
         for role in ("val", "test"):  # validation and the final scoring are not timed
-            save_split(caches[name] / f"{role}.pt", subset(val, min(batch_size, 8)))
+            save_split(caches[name] / f"{role}.pt", few_val)
     return {"caches": caches, "decoding": decode_settings(data), "n_train": n_train}
 
 

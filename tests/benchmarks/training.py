@@ -39,6 +39,20 @@ log = logging.getLogger(__name__)
 LR = 1.0e-3
 
 
+def split_rows(split: Any, idx: torch.Tensor) -> Any:
+    """A copy of the rows ``idx`` of a cached split (its own contiguous tensors, to save)."""
+    from biomedclf.data.cache import CachedSplit
+
+    return CachedSplit(
+        images=split.images[idx].contiguous(),
+        labels=split.labels[idx].contiguous(),
+        paths=[split.paths[i] for i in idx.tolist()],
+        class_names=split.class_names,
+        mean=split.mean,
+        std=split.std,
+    )
+
+
 @dataclass(frozen=True)
 class TrainingData:
     """The images both loops train on: a prepared cache and the same files as an ImageFolder."""
@@ -59,7 +73,7 @@ def build_training_data(
     from config_helpers import data_config, data_files
     from config_helpers import decoding as decoding_of
 
-    from biomedclf.data.cache import CachedSplit, load_split, save_split
+    from biomedclf.data.cache import load_split, save_split
     from biomedclf.data.prepare import prepare_dataset
     from biomedclf.data.synthetic import generate_synthetic
 
@@ -85,27 +99,17 @@ def build_training_data(
     pick = torch.randperm(len(train), generator=gen)[:n_train].sort().values
     vpick = torch.arange(min(n_val, len(val)))
 
-    def subset(split: CachedSplit, idx: torch.Tensor) -> CachedSplit:
-        return CachedSplit(
-            images=split.images[idx].contiguous(),
-            labels=split.labels[idx].contiguous(),
-            paths=[split.paths[i] for i in idx.tolist()],
-            class_names=split.class_names,
-            mean=split.mean,
-            std=split.std,
-        )
-
     cache_dir, warm_dir = work / "cache", work / "cache_warm"
     for d in (cache_dir, warm_dir):
         d.mkdir(parents=True, exist_ok=True)
-    bench_train = subset(train, pick)
+    bench_train = split_rows(train, pick)
     save_split(cache_dir / "train.pt", bench_train)
-    save_split(cache_dir / "val.pt", subset(val, vpick))
-    save_split(warm_dir / "train.pt", subset(bench_train, torch.arange(batch_size)))
-    save_split(warm_dir / "val.pt", subset(val, vpick[:batch_size]))
+    save_split(cache_dir / "val.pt", split_rows(val, vpick))
+    save_split(warm_dir / "train.pt", split_rows(bench_train, torch.arange(batch_size)))
+    save_split(warm_dir / "val.pt", split_rows(val, vpick[:batch_size]))
     # the training job also scores the test split once training has ended (not timed)
     for d in (cache_dir, warm_dir):
-        save_split(d / "test.pt", subset(val, vpick[:batch_size]))
+        save_split(d / "test.pt", split_rows(val, vpick[:batch_size]))
 
     folder = work / "imagefolder"
     for rel in bench_train.paths:
