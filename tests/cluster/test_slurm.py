@@ -399,22 +399,26 @@ def preempt_work(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def release_requeued(jobid: str, timeout: float = 60) -> None:
-    """SLURM holds a requeued job back for about two minutes (BeginTime): start it now.
+    """SLURM holds a requeued job back for about two minutes (BeginTime): start it sooner.
 
     The requeue takes effect a moment after `scontrol requeue` returns, so wait for the job
     to be pending again before moving its start time (an earlier update is overwritten).
+    Not at once: slurmd revokes the killed run's credential and refuses a new one issued in
+    the same second ("Job credential revoked"; the job then fails instead of restarting), so
+    the start is moved once the clock has passed the requeue's second. (A start in the future
+    would wait for SLURM's periodic scheduling pass; `now` is scheduled at once.)
     """
-    requeued = False
+    requeued_at = None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = sh(
             "squeue", "--noheader", "--states=all", "-j", jobid, "-o", "%T|%r"
         ).stdout.strip()
         if state.startswith("PENDING"):
-            requeued = True
-            if "BeginTime" in state:
+            requeued_at = requeued_at or time.time()
+            if "BeginTime" in state and time.time() >= int(requeued_at) + 2:
                 sh("scontrol", "update", f"JobId={jobid}", "StartTime=now")
-        elif requeued or state.startswith(("COMPLETED", "FAILED", "CANCELLED")):
+        elif requeued_at or state.startswith(("COMPLETED", "FAILED", "CANCELLED")):
             return  # running again (or over)
         time.sleep(0.2)
 
