@@ -117,3 +117,26 @@ def test_mapped_split_equals_the_read_one(tmp_path: Path) -> None:
     torch.save({"images": read.images}, old, _use_new_zipfile_serialization=False)
     with pytest.raises(ValueError, match="not a readable split cache.*rerun prepare"):
         load_split(old, mmap=True)
+
+
+def test_multilabel_split_keeps_its_mask_through_file_and_fold_rows(tmp_path: Path) -> None:
+    from biomedclf.data.fold_cache import subset
+
+    rng = np.random.default_rng(6)
+    labels = torch.from_numpy(rng.integers(0, 2, (6, 3)).astype(np.int64))
+    mask = torch.from_numpy(rng.random((6, 3)) > 0.3)
+    split = _split(torch.from_numpy(_stack(6, 1, 4, seed=6)))
+    split.labels, split.mask, split.class_names = labels, mask, ["a", "b", "c"]
+    save_split(tmp_path / "ml.pt", split)
+    for mmap in (False, True):
+        back = load_split(tmp_path / "ml.pt", mmap=mmap)
+        assert back.multilabel and torch.equal(back.labels, labels)
+        assert back.mask is not None and torch.equal(back.mask, mask)
+    part = subset(back, np.array([5, 0, 2]))
+    assert part.mask is not None and torch.equal(part.mask, mask[[5, 0, 2]])
+    assert torch.equal(part.labels, labels[[5, 0, 2]])
+    single = load_split(tmp_path / "ml.pt")
+    single.mask = None  # a multi-label split without its mask is refused, not guessed
+    with pytest.raises(ValueError, match="needs a mask of the labels' shape"):
+        save_split(tmp_path / "bad.pt", single)
+    assert not _split(torch.from_numpy(_stack(2, 1, 4))).multilabel

@@ -8,6 +8,9 @@ Each file is a ``torch.save`` of a plain dict (workflow/CONTRACTS.md)::
      "mean": [float per channel], "std": [float per channel]}
 
 Labels are 0..K-1 and ``class_names[k]`` names label k (two classes: ``[negative, positive]``).
+A multi-label split (``data.task: multilabel``) holds ``labels`` int64 N x L (1 positive, 0
+negative, after the policies for uncertain and blank entries), ``class_names`` the L label
+names, and a ``mask`` bool N x L (False where an entry is ignored by the loss and the metrics).
 Only tensors, lists, strings and floats are stored, so it loads with ``weights_only=True``; the
 same split gives the same file, byte for byte.
 
@@ -111,9 +114,15 @@ class CachedSplit:
     class_names: list[str]  # label order; two classes: [negative, positive]
     mean: list[float]  # train-split mean of pixel/255, per channel
     std: list[float]  # train-split std of pixel/255, per channel
+    mask: torch.Tensor | None = None  # multi-label: bool N x L, False = ignored; else None
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
+
+    @property
+    def multilabel(self) -> bool:
+        """True for a multi-label split (labels N x L, one column per label)."""
+        return self.labels.dim() == 2
 
 
 #: Pixels per ``np.bincount`` call in :func:`pixel_statistics` (its int64 copy: 8 MB).
@@ -196,6 +205,17 @@ def owns_storage(tensor: torch.Tensor) -> bool:
     )
 
 
+def check_mask(path: Path, labels: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """The bool mask of multi-label ``labels`` (N x L), checked: one entry per label entry."""
+    if mask is None or tuple(mask.shape) != tuple(labels.shape):
+        shape = None if mask is None else tuple(mask.shape)
+        raise ValueError(
+            f"{path}: a multi-label split needs a mask of the labels' shape "
+            f"{tuple(labels.shape)}, got {shape}; delete the cache and rerun prepare"
+        )
+    return mask.to(torch.bool).contiguous()
+
+
 def save_split(path: Path, split: CachedSplit) -> None:
     """Write one split atomically as the contract's plain dict.
 
@@ -221,6 +241,8 @@ def save_split(path: Path, split: CachedSplit) -> None:
         "mean": [float(m) for m in split.mean],
         "std": [float(s) for s in split.std],
     }
+    if split.labels.dim() == 2:
+        payload["mask"] = check_mask(path, split.labels, split.mask)
     with atomic_path(path) as tmp, tmp.open("wb") as fh:
         # Saved through a file object, the archive's inner folder is "archive" rather than the
         # temporary file's random name, so the same split gives the same bytes every time.
@@ -252,13 +274,15 @@ def load_split(path: Path | str, mmap: bool = False) -> CachedSplit:
             f"{path}: split cache lacks {', '.join(lacking)}; it was written by another version, "
             "delete it and rerun prepare"
         )
+    labels = data["labels"]
     return CachedSplit(
         images=data["images"],
-        labels=data["labels"],
+        labels=labels,
         paths=list(data["paths"]),
         class_names=list(data["class_names"]),
         mean=list(data["mean"]),
         std=list(data["std"]),
+        mask=check_mask(path, labels, data.get("mask")) if labels.dim() == 2 else None,
     )
 
 

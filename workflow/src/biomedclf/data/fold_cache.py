@@ -28,6 +28,7 @@ def subset(split: CachedSplit, rows: np.ndarray) -> CachedSplit:
         class_names=list(split.class_names),
         mean=list(split.mean),
         std=list(split.std),
+        mask=None if split.mask is None else split.mask.index_select(0, index),
     )
 
 
