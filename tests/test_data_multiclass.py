@@ -255,7 +255,9 @@ def test_every_medmnist_set_has_safe_names() -> None:
         assert all(n.replace("_", "").isalnum() and n == n.lower() for n in names), names
 
 
-def test_medmnist_multilabel_and_unknown_labels_are_refused(tmp_path: Path) -> None:
+def test_medmnist_multilabel_without_the_task_and_unknown_labels_are_refused(
+    tmp_path: Path,
+) -> None:
     z = np.zeros((4, 8, 8), np.uint8)
     npz = tmp_path / "chestmnist.npz"
     np.savez(
@@ -267,7 +269,9 @@ def test_medmnist_multilabel_and_unknown_labels_are_refused(tmp_path: Path) -> N
         lambda: _prepare(_cfg(npz, "medmnist"), tmp_path / "o"),
         lambda: source_classes(_cfg(npz, "medmnist")),
     ):
-        with pytest.raises(ValueError, match=r"\(4, 14\): a multi-label task.*not supported"):
+        with pytest.raises(
+            ValueError, match=r"\(4, 14\): a multi-label set.*Set data.task: multilabel"
+        ):
             call()
     npz = _npz(tmp_path / "pneumoniamnist.npz", 3)
     with pytest.raises(ValueError, match=r"labels \[0, 1, 2\] found, but pneumoniamnist has 2"):

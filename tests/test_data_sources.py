@@ -10,7 +10,7 @@ from config_helpers import data_config, data_files
 from PIL import Image
 
 from biomedclf.data.prepare import prepare_dataset
-from biomedclf.data.sources import index_folder, index_manifest
+from biomedclf.data.sources import ManifestSpec, index_folder, index_manifest
 
 
 def _png(path: Path, value: int = 0, size: int = 12) -> Path:
@@ -225,7 +225,7 @@ def test_npz_multilabel(tmp_path: Path) -> None:
         **{f"{s}_labels": lab for s in ("train", "val", "test")},
     )
     _prepare_fails(
-        _cfg(npz, "medmnist"), tmp_path / "out", ValueError, "multi-label", "not supported"
+        _cfg(npz, "medmnist"), tmp_path / "out", ValueError, "multi-label", "data.task: multilabel"
     )
 
 
@@ -276,7 +276,7 @@ def test_manifest_relative_paths_resolve_against_csv(tmp_path: Path) -> None:
     _png(tmp_path / "elsewhere" / "b.png")
     csv = sub / "labels.csv"
     csv.write_text(f"path,label\nimgs/a.png,x\n{tmp_path / 'elsewhere' / 'b.png'},y\n")
-    idx = index_manifest(csv)
+    idx = index_manifest(csv, ManifestSpec.from_config(data_config()))
     assert idx.root == sub.resolve()
     assert idx.candidates[0].path == "imgs/a.png"
     assert idx.candidates[1].path.endswith("elsewhere/b.png")

@@ -22,6 +22,8 @@ from biomedclf.data.multilabel import (
     resolve_codes,
 )
 
+NF = "No Finding"  # NIH's name for an image without finding
+
 NIH = """Image Index,Finding Labels,Patient ID
 a.png,Effusion|Infiltration,1
 b.png,No Finding,1
@@ -41,7 +43,7 @@ def rows_of(text: str) -> list[dict[str, str]]:
 
 
 def test_joined_names_sorted_and_no_finding_is_all_zero() -> None:
-    table = parse_joined(rows_of(NIH), "data.path: nih.csv", column="Finding Labels")
+    table = parse_joined(rows_of(NIH), "data.path: nih.csv", column="Finding Labels", no_finding=NF)
     assert table.names == ("Atelectasis", "Effusion", "Infiltration")
     assert table.codes.dtype == np.int8
     assert table.codes.tolist() == [[0, 1, 1], [0, 0, 0], [1, 0, 0], [1, 1, 1]]
@@ -49,7 +51,9 @@ def test_joined_names_sorted_and_no_finding_is_all_zero() -> None:
 
 def test_joined_configured_order_is_kept_and_unused_names_allowed() -> None:
     names = ["Infiltration", "Effusion", "Atelectasis", "Pneumonia"]
-    table = parse_joined(rows_of(NIH), "nih.csv", column="Finding Labels", names=names)
+    table = parse_joined(
+        rows_of(NIH), "nih.csv", column="Finding Labels", names=names, no_finding=NF
+    )
     assert table.names == tuple(names)
     assert table.codes[:, 3].tolist() == [0, 0, 0, 0]
     assert table.codes[0].tolist() == [1, 1, 0, 0]
@@ -58,7 +62,9 @@ def test_joined_configured_order_is_kept_and_unused_names_allowed() -> None:
 def test_joined_unknown_name_names_file_column_line_and_fix() -> None:
     rows = rows_of(NIH.replace("c.png,Atelectasis", "c.png,Atelectasis|Efusion"))
     with pytest.raises(LabelError) as err:
-        parse_joined(rows, "data.path: nih.csv", "Finding Labels", ["Atelectasis", "Effusion"])
+        parse_joined(
+            rows, "data.path: nih.csv", "Finding Labels", ["Atelectasis", "Effusion"], no_finding=NF
+        )
     msg = str(err.value)
     assert "data.path: nih.csv" in msg and "'Finding Labels'" in msg
     assert "line 4" in msg and "'Efusion'" in msg and "data.classes" in msg
@@ -72,7 +78,7 @@ def test_joined_unknown_name_names_file_column_line_and_fix() -> None:
 def test_joined_empty_or_mixed_cell_is_refused(cell: str, expect: str) -> None:
     rows = rows_of(NIH.replace("b.png,No Finding", f"b.png,{cell}"))
     with pytest.raises(LabelError, match=expect):
-        parse_joined(rows, "nih.csv", column="Finding Labels")
+        parse_joined(rows, "nih.csv", column="Finding Labels", no_finding=NF)
 
 
 def test_joined_without_no_finding_name_and_other_separator() -> None:
@@ -80,17 +86,19 @@ def test_joined_without_no_finding_name_and_other_separator() -> None:
     table = parse_joined(rows, "m.csv", no_finding=None, sep=";")
     assert table.names == ("a", "b") and table.codes.tolist() == [[1, 1], [0, 1]]
     with pytest.raises(LabelError, match="no finding names"):
-        parse_joined([{"labels": "No Finding"}], "m.csv")
+        parse_joined([{"labels": "No Finding"}], "m.csv", no_finding=NF)
 
 
 def test_joined_no_finding_name_is_not_a_label() -> None:
     with pytest.raises(LabelError, match="leave it out of data.classes"):
-        parse_joined(rows_of(NIH), "nih.csv", "Finding Labels", ["Effusion", "No Finding"])
+        parse_joined(
+            rows_of(NIH), "nih.csv", "Finding Labels", ["Effusion", "No Finding"], no_finding=NF
+        )
 
 
 def test_joined_missing_column_lists_the_header() -> None:
     with pytest.raises(LabelError, match=r"no column 'labels' \(found: Image Index, Finding"):
-        parse_joined(rows_of(NIH), "nih.csv")
+        parse_joined(rows_of(NIH), "nih.csv", no_finding=NF)
 
 
 def test_columns_codes_with_uncertain_and_blank() -> None:
@@ -141,15 +149,15 @@ def test_policies(uncertain: str, blank: str, targets: list, mask: list) -> None
 
 
 def test_policy_typo_names_the_key() -> None:
-    with pytest.raises(LabelError, match="data.uncertain: 'one'; use one of zeros, ones, ignore"):
+    with pytest.raises(LabelError, match="data.multilabel.uncertain: 'one'; use one of zeros, ones, ignore"):
         resolve_codes(CODES, "one", "ignore")
-    with pytest.raises(LabelError, match="data.blank"):
+    with pytest.raises(LabelError, match="data.multilabel.blank"):
         resolve_codes(CODES, "zeros", "skip")
 
 
 def test_counts_per_split_and_markdown() -> None:
     table = parse_columns(rows_of(CHEXPERT), "t.csv", ["Edema", "Atelectasis", "Pleural Effusion"])
-    y, _ = table.resolve("ignore")
+    y, _ = table.resolve("ignore", "ignore")
     counts = label_counts(table.codes, table.names, np.array(["train", "test", "train"]))
     assert list(counts) == ["train", "val", "test", "all"]
     assert counts["train"]["Edema"] == {"positive": 1, "negative": 0, "uncertain": 0, "unknown": 1}

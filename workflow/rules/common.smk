@@ -12,6 +12,7 @@ from biomedclf.config.specs import (
     canonical,
     comparison_variants,
     data_spec,
+    synthetic_spec,
     prepare_config,
     resolve_variant,
 )

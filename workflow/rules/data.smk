@@ -15,7 +15,7 @@ rule synthesize:
     conda:
         ENV
     params:
-        spec={**config["data"]["synthetic"], "image_size": config["data"]["image_size"]},
+        spec=synthetic_spec(config),
         code=code("synthesize.py"),
     script:
         "../scripts/synthesize.py"

@@ -1,9 +1,10 @@
-"""Adapter: generate the embedded synthetic image set as a class-folder tree."""
+"""Adapter: generate the embedded synthetic image set (class folders, or a multi-label
+manifest with its images)."""
 
 from pathlib import Path
 
-from biomedclf.data.synthetic import generate_synthetic
+from biomedclf.data.synthetic_multilabel import synthesize
 from biomedclf.logs import log_to
 
 with log_to(snakemake.log[0]):
-    generate_synthetic(Path(snakemake.output.images), **snakemake.params.spec)
+    synthesize(Path(snakemake.output.images), **snakemake.params.spec)

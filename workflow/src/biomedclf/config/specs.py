@@ -101,6 +101,7 @@ def prepare_config(
     check_models(config)
     for name in config["variants"]:  # settings that do not go together stop the workflow here
         resolve_variant(config, name)
+    check_task(config)
     result = canonical(config)
     for key in (("training", "seeds"), ("replace_defaults",)):  # sets written as lists
         holder = result
@@ -165,6 +166,37 @@ def check_models(config: dict[str, Any]) -> None:
                 raise ConfigError(str(err)) from None
 
 
+def check_task(config: dict[str, Any]) -> None:
+    """Refuse settings a multi-label study (``data.task: multilabel``) cannot use."""
+    data = config["data"]
+    if data["task"] != "multilabel":
+        return
+    where = "data.task is multilabel"
+    if data["source"] == "folder":
+        raise ConfigError(
+            f"data.source: folder holds one class per image (its folder), but {where}; use a "
+            "manifest (a joined label column or one column per label) or a multi-label .npz"
+        )
+    for key, bad, fix in (
+        ("ordinal", data["ordinal"], "set data.ordinal: false"),
+        ("positive_class", data["positive_class"] is not None, "remove data.positive_class"),
+    ):
+        if bad:
+            raise ConfigError(f"data.{key}: single-label only, but {where}; {fix}")
+    if data["split"]["folds"]:
+        raise ConfigError(
+            f"data.split.folds: cross-validation of a multi-label study is not built yet "
+            f"({where}); remove data.split.folds to use one train/val/test split"
+        )
+    for name in config["variants"]:
+        smoothing = resolve_variant(config, name)["training"]["label_smoothing"]
+        if smoothing:
+            raise ConfigError(
+                f"training.label_smoothing (variant {name}): {smoothing}, but {where}; label "
+                "smoothing is defined for one class per image, set it to 0"
+            )
+
+
 def comparison_variants(config: dict[str, Any], name: str) -> list[str]:
     """Baseline first, then the compared variants, of comparison ``name``."""
     comp = config["comparisons"][name]
@@ -223,6 +255,16 @@ def check_references(config: dict[str, Any]) -> None:
             )
 
 
+def synthetic_spec(config: dict[str, Any]) -> dict[str, Any]:
+    """What the synthesize job generates: ``data.synthetic`` with the image size and the task
+    (``prevalence`` only for a multi-label set: it changes nothing else)."""
+    data = config["data"]
+    spec = {**data["synthetic"], "image_size": data["image_size"], "task": data["task"]}
+    if data["task"] != "multilabel":
+        spec.pop("prevalence")
+    return canonical(spec)
+
+
 def data_spec(config: dict[str, Any], synthetic_root: str | None = None) -> dict[str, Any]:
     """The ``data:`` section a prepare job runs with (of a validated config).
 
@@ -231,9 +273,16 @@ def data_spec(config: dict[str, Any], synthetic_root: str | None = None) -> dict
     out: how many jobs decode does not change what is prepared (biomedclf.data.shards).
     """
     data = copy.deepcopy(config["data"])
-    data.pop("synthetic", None)
+    synthetic = data.pop("synthetic", None)
     data.pop("shards", None)
-    if data["source"] == "synthetic":
+    if data["source"] == "synthetic" and data["task"] == "multilabel":
+        from biomedclf.data.synthetic_multilabel import MANIFEST, multilabel_names
+
+        data["source"] = "manifest"  # its images and a manifest with one column per label
+        data["path"] = f"{synthetic_root}/{MANIFEST}"
+        data["manifest"]["label_column"] = None
+        data["classes"] = data["classes"] or multilabel_names(synthetic["n_classes"])
+    elif data["source"] == "synthetic":
         from biomedclf.data.synthetic import GROUP_PATTERN
 
         data["source"] = "folder"

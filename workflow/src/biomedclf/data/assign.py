@@ -121,7 +121,7 @@ def _given_for_folds(
     return GivenSplits(True, False, carve_test, split, notes)
 
 
-def _group_notes(user_groups: list[str | None], pattern: str | None) -> list[str]:
+def group_notes(user_groups: list[str | None], pattern: str | None) -> list[str]:
     """Say when ``data.split.group_pattern`` matched nothing (and log partial matches)."""
     if not pattern:
         return []
@@ -157,7 +157,11 @@ def _carve_given(
         what = "test" if given.carve_test else "val"
         mask = carve(labels[pool], group_ids[pool], float(scfg[what]), seed, class_names, what)
         split[pool[mask]] = what
-    # Groups the source itself placed in two splits cannot be repaired; say so.
+    return straddling_notes(split, group_ids)
+
+
+def straddling_notes(split: np.ndarray, group_ids: np.ndarray) -> list[str]:
+    """Groups the source itself placed in two splits cannot be repaired; say so."""
     codes = np.array([SPLIT_PRIORITY[str(s)] for s in split], dtype=np.int64)
     pairs = np.unique(np.stack([group_ids, codes], axis=1), axis=0)
     _, per_group = np.unique(pairs[:, 0], return_counts=True)
@@ -188,7 +192,7 @@ def assign(
     user_groups = [groups[i] for i in rows.tolist()]
     group_ids = split_groups(user_groups, [hashes[i] for i in rows.tolist()])
     kept_labels = labels[rows]
-    notes = _group_notes(user_groups, scfg["group_pattern"])
+    notes = group_notes(user_groups, scfg["group_pattern"])
     folds = scfg["folds"]
     if given.given:
         split = given.split[rows]

@@ -13,7 +13,9 @@ the prepare step (:func:`plan_for_index`), so the two cannot disagree:
 * two classes: the positive class (``data.positive_class``, default the second in that
   order) gets label 1, so ``class_names`` is ``[negative, positive]``. More than two: labels
   follow the order and ``data.positive_class`` is an error;
-* ``data.ordinal`` marks ordered grades; it changes no label, only what is recorded.
+* ``data.ordinal`` marks ordered grades; it changes no label, only what is recorded;
+* multi-label (``data.task: multilabel``): the label names, as ``data.classes`` lists them
+  (else every finding found, sorted; the synthetic set's findings and its noise label).
 
 Label ``k`` is ``class_names[k]`` everywhere (cache, manifest, summary).
 """
@@ -60,6 +62,10 @@ def found_classes(data_cfg: dict[str, Any]) -> list[str]:
     ``data.source: synthetic`` (with ``data.synthetic.n_classes``) gives the generator's class
     names in the order prepare will find them in the generated folder.
     """
+    if data_cfg["source"] == "synthetic" and data_cfg["task"] == "multilabel":
+        from .synthetic_multilabel import multilabel_names
+
+        return multilabel_names(data_cfg["synthetic"]["n_classes"])
     if data_cfg["source"] == "synthetic":
         from .synthetic_lesions import synthetic_class_names
 
@@ -133,7 +139,10 @@ def source_classes(data_cfg: dict[str, Any]) -> list[str]:
     ``data.positive_class`` with more than two classes or not among them); a ``data.path`` that
     does not exist raises :class:`~biomedclf.data.sources.SourceNotFound`, a ``ValueError`` too.
     """
-    return plan_classes(found_classes(data_cfg), data_cfg).class_names
+    found = found_classes(data_cfg)
+    if data_cfg["task"] == "multilabel":  # the labels: data.classes, checked by the source
+        return _chosen(found, data_cfg, _where(data_cfg))
+    return plan_classes(found, data_cfg).class_names
 
 
 def plan_for_index(index: SourceIndex, data_cfg: dict[str, Any]) -> ClassPlan:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 POSITIVE, NEGATIVE, UNCERTAIN, UNKNOWN = 1, 0, -1, -2
-#: What an uncertain or blank entry becomes (``data.uncertain``, ``data.blank``).
+#: What an uncertain or blank entry becomes (``data.multilabel.uncertain``, ``.blank``).
 POLICIES = ("zeros", "ones", "ignore")
 #: The counts per label, in this order, and the code each counts.
 COUNT_KEYS = {"positive": POSITIVE, "negative": NEGATIVE, "uncertain": UNCERTAIN}
@@ -53,7 +53,7 @@ class LabelTable:
     names: tuple[str, ...]
     codes: np.ndarray
 
-    def resolve(self, uncertain: str, blank: str = "ignore") -> tuple[np.ndarray, np.ndarray]:
+    def resolve(self, uncertain: str, blank: str) -> tuple[np.ndarray, np.ndarray]:
         """Targets (N x L int8, 1 or 0) and mask (N x L bool, False = ignored) after mapping
         uncertain entries by ``uncertain`` and blank ones by ``blank`` (each one of
         :data:`POLICIES`); ignored entries hold target 0."""
@@ -68,7 +68,7 @@ def resolve_codes(codes: np.ndarray, uncertain: str, blank: str) -> tuple[np.nda
     for key, policy, code in (("uncertain", uncertain, UNCERTAIN), ("blank", blank, UNKNOWN)):
         if policy not in POLICIES:
             raise LabelError(
-                f"data.{key}: {policy!r}; use one of {', '.join(POLICIES)} (what an "
+                f"data.multilabel.{key}: {policy!r}; use one of {', '.join(POLICIES)} (what an "
                 f"{'uncertain (-1)' if code == UNCERTAIN else 'unknown (blank)'} label becomes)"
             )
         hit = codes == code
@@ -135,14 +135,17 @@ def parse_joined(
     source: str,
     column: str = "labels",
     names: Sequence[str] | None = None,
-    no_finding: str | None = "No Finding",
+    *,
+    no_finding: str | None,
     sep: str = "|",
     first_line: int = 2,
 ) -> LabelTable:
     """The table of a joined label column (NIH style), one row per image.
 
     ``names``: the labels, in output order (a name outside them is an error); None takes every
-    name found, sorted, the no-finding name aside. ``source`` (e.g. ``data.path: x.csv``) and
+    name found, sorted, the no-finding name aside. ``no_finding``
+    (``data.multilabel.no_finding``; NIH's ``No Finding``) stands alone for an image without
+    finding; None: none. ``source`` (e.g. ``data.path: x.csv``) and
     ``first_line`` (the first row's line in the file) make the messages point at the row.
     """
     where = f"{source} (column {column!r})"
@@ -151,7 +154,7 @@ def parse_joined(
     if configured is not None and no_finding in configured:
         raise LabelError(
             f"{where}: data.classes lists {no_finding!r}, the name that means no finding "
-            "(data.no_finding); leave it out of data.classes"
+            "(data.multilabel.no_finding); leave it out of data.classes"
         )
     cells = [_split_cell(r.get(column) or "", sep) for r in rows]
     if configured is None:
@@ -162,8 +165,8 @@ def parse_joined(
     if problems:
         raise LabelError(
             f"{where}: {_shown(problems)}. Known labels: {', '.join(configured) or 'none'}; "
-            f"no finding: {no_finding!r} (data.no_finding). Fix the rows, or list the missing "
-            "names in data.classes"
+            f"no finding: {no_finding!r} (data.multilabel.no_finding). Fix the rows, or list "
+            "the missing names in data.classes"
         )
     if not configured:
         raise LabelError(f"{where}: no finding names at all; every row says {no_finding!r}")

@@ -135,6 +135,27 @@ def assign_multilabel_splits(
     return out
 
 
+def carve_multilabel(
+    labels: np.ndarray,
+    mask: np.ndarray | None,
+    group_ids: np.ndarray,
+    fraction: float,
+    seed: int,
+    names: Sequence[str],
+    what: str,
+) -> np.ndarray:
+    """Which images go to ``what`` (``val`` or ``test``): ``fraction`` of the groups, stratified
+    on their label sets; the rest stays train. Both parts need a positive of every label."""
+    labels = np.asarray(labels)
+    per_group, inverse = group_label_sets(labels, mask, group_ids)
+    parts = ("train", what)
+    check_label_groups(per_group, names, parts, f"cannot carve {what} out of {len(labels)} images")
+    picked = stratify_groups(per_group, (1.0 - fraction, fraction), seed)[inverse] == 1
+    fix = f"add images with that label, change data.split.{what}, or leave it out of data.classes"
+    check_positives(np.where(picked, what, "train"), labels, mask, names, parts, fix)
+    return picked
+
+
 def assign_multilabel_folds(
     labels: np.ndarray,
     mask: np.ndarray | None,

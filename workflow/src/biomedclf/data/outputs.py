@@ -45,25 +45,28 @@ def write_splits(
     buffer: np.ndarray,
     layout: Layout,
     candidates: Sequence[Candidate],
-    labels: np.ndarray,
+    labels: tuple[np.ndarray, np.ndarray | None],
     class_names: list[str],
     stats: tuple[list[float], list[float]],
 ) -> None:
     """Write each split of ``files`` (split -> file path; cross-validation writes the train
-    block, its pool, to the pool's file) from the arranged ``buffer``; ``stats`` is (mean,
-    std)."""
+    block, its pool, to the pool's file) from the arranged ``buffer``; ``labels`` is (the
+    label per candidate, None) or, multi-label, (targets, mask) per candidate (N x L each);
+    ``stats`` is (mean, std)."""
     import torch
 
     from .cache import CachedSplit, save_split
 
     mean, std = stats
+    targets, mask = labels
     for s, path in files.items():
         rows = layout.rows[s]
         save_split(
             Path(path),
             CachedSplit(
                 images=torch.from_numpy(buffer[layout.blocks[s]]),  # a view, not a copy
-                labels=torch.from_numpy(labels[rows].astype(np.int64)),
+                labels=torch.from_numpy(targets[rows].astype(np.int64)),
+                mask=None if mask is None else torch.from_numpy(mask[rows]),
                 paths=[candidates[i].path for i in rows.tolist()],
                 class_names=class_names,
                 mean=mean,

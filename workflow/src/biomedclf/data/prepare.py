@@ -20,15 +20,17 @@ The steps, one function each, each returning a small dataclass (or tuple):
    headers read when ``data.split.group: patient_id`` or ``data.dicom.frames`` need them),
    order and select its classes (:mod:`biomedclf.data.classes`, the rules the workflow checks
    before it plans a run);
-2. :func:`decode_step`: decode in parallel into one preallocated uint8 buffer, row i for
+2. :func:`~biomedclf.data.decode_step.decode_step`: decode in parallel into one preallocated uint8 buffer, row i for
    candidate i (images with Pillow, DICOM with pydicom, NIfTI with nibabel: the settings of
    ``data.dicom`` and ``data.nifti``, :mod:`biomedclf.data.clinical`), keeping only the pixel
    hashes per image (with ``data.shards`` > 1 shard jobs decode and :mod:`biomedclf.data.shards`
-   gathers their parts into that buffer; :func:`decoded_images` ends both alike);
+   gathers their parts into that buffer; ``decoded_images`` ends both alike);
 3. :func:`~biomedclf.data.dedupe.find_duplicates`: identical pixels; conflicting labels rejected;
 4. :func:`~biomedclf.data.assign.given_splits`: the source's splits and what to carve;
 5. :func:`keep_step`: copies that cross given splits rejected;
-6. :func:`~biomedclf.data.assign.assign`: split groups and the seeded, stratified cut;
+6. :func:`~biomedclf.data.assign.assign`: split groups and the seeded, stratified cut
+   (multi-label: :func:`~biomedclf.data.assign_multilabel.assign_multilabel`, on the label
+   sets; :mod:`biomedclf.data.prepare_multilabel` reads the findings and reports them);
 7. :func:`~biomedclf.data.layout.arrange` (each split becomes a contiguous block of the buffer,
    in place), :func:`train_statistics` (integer histograms, no float copy), :func:`tables_step`
    and :func:`build_summary`;
@@ -41,7 +43,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,24 +51,19 @@ import numpy as np
 
 from ..io import write_json
 from .assign import Assignment, GivenSplits, assign, given_splits
+from .assign_multilabel import assign_multilabel
 from .classes import ClassPlan, plan_for_index, select_classes
-from .decode import (
-    Decoded,
-    DecodeError,
-    DecodeSpec,
-    Row,
-    decode_array,
-    decode_file,
-    decode_into,
-    decode_spec,
-)
+from .decode import DecodeSpec, decode_spec
 from .decode_settings import DECODE_KEYS
+from .decode_step import DecodedImages, DecodeStep, decode_step
 from .dedupe import Duplicates, Kept, drop_cross_split_copies, find_duplicates
 from .folds import POOL, Folds, fold_summary, pool_folds, write_folds
 from .layout import Layout, arrange
 from .outputs import MANIFEST_HEADER, REJECTED_HEADER, manifest_rows, write_csv, write_splits
+from .prepare_multilabel import LabelPlan, label_plan, label_summary, manifest_header
+from .prepare_multilabel import manifest_rows as multilabel_rows
 from .prepare_summary import build_summary, log_outcome
-from .sources import SPLITS, Candidate, SourceIndex, index_source
+from .sources import SPLITS, SourceIndex, index_source
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +74,9 @@ DATA_KEYS = (
     "classes",
     "ordinal",
     "positive_class",
+    "task",
+    "manifest",
+    "multilabel",
     "on_error",
     "split",
     *DECODE_KEYS,
@@ -97,6 +96,8 @@ class Indexed:
     index: SourceIndex
     plan: ClassPlan
     labels: np.ndarray  # int64 per candidate, 0..K-1; with two classes 1 is the positive one
+    # (multi-label: the number of the candidate's distinct row of codes, for duplicates)
+    findings: LabelPlan | None = None  # multi-label: targets and mask per candidate
 
     @property
     def class_names(self) -> list[str]:
@@ -107,18 +108,6 @@ class Indexed:
     def positive(self) -> str | None:
         """The positive class (two classes only)."""
         return self.plan.positive
-
-
-@dataclass
-class DecodedImages:
-    """Step 2: one buffer row per candidate, the pixel hashes, and what could not be decoded."""
-
-    pixels: np.ndarray  # uint8 candidates x C x H x W; row i is candidate i until arranged
-    sha256: list[str | None]  # per candidate; None where it could not be decoded
-    not_square: int  # decoded images that were not square (data.resize applied)
-    usable: np.ndarray  # int64 indices of the decoded candidates, ascending
-    rejected: list[tuple[str, str]]  # index rejections, then decode failures
-    seconds: float
 
 
 def check_config(cfg: dict[str, Any]) -> DecodeSpec:
@@ -147,6 +136,15 @@ def check_files(files: dict[str, Path | str], folds: int | None) -> dict[str, Pa
 def index_step(cfg: dict[str, Any], threads: int = 1) -> Indexed:
     """Index and validate the source; raises before anything is decoded or written."""
     index = index_source(cfg, used=cfg["classes"], threads=threads)
+    if index.multilabel:
+        findings = label_plan(index, cfg)
+        log.info(
+            "%s: %d candidate images, labels %s",
+            index.root,
+            len(index.candidates),
+            findings.plan.class_names,
+        )
+        return Indexed(index, findings.plan, findings.set_ids, findings)
     plan = plan_for_index(index, cfg)
     index = select_classes(index, plan)
     label_of = {name: k for k, name in enumerate(plan.class_names)}
@@ -168,76 +166,6 @@ def index_step(cfg: dict[str, Any], threads: int = 1) -> Indexed:
         kind,
     )
     return Indexed(index=index, plan=plan, labels=labels)
-
-
-def candidate_decoder(index: SourceIndex) -> Any:
-    """How one candidate is decoded: its file, or its row of the ``.npz`` arrays."""
-
-    def from_array(cand: Candidate, spec: DecodeSpec) -> Decoded:
-        assert cand.given_split is not None and cand.array_index is not None
-        return decode_array(index.arrays[cand.given_split][cand.array_index], spec)
-
-    def from_file(cand: Candidate, spec: DecodeSpec) -> Decoded:
-        assert cand.file is not None
-        return decode_file(cand.file, spec, frame=cand.frame)
-
-    return from_array if index.source == "medmnist" else from_file
-
-
-def decode_step(index: SourceIndex, spec: DecodeSpec, on_error: str, threads: int) -> DecodedImages:
-    """Decode every candidate in parallel into one preallocated buffer; bad files are rejected.
-
-    With ``on_error`` ``fail`` the first bad file (in candidate order) raises instead.
-    """
-    n = len(index.candidates)
-    pixels = np.empty((n, spec.channels, spec.image_size, spec.image_size), dtype=np.uint8)
-    t0 = time.perf_counter()
-    results = decode_into(index.candidates, spec, pixels, threads, decode=candidate_decoder(index))
-    seconds = time.perf_counter() - t0
-    log.info(
-        "decoded %d images in %.2f s with %d thread(s) (%.0f images/s)",
-        n,
-        seconds,
-        threads,
-        n / max(seconds, 1e-9),
-    )
-    return decoded_images(index, spec, pixels, results, on_error, seconds)
-
-
-def decoded_images(
-    index: SourceIndex,
-    spec: DecodeSpec,
-    pixels: np.ndarray,
-    results: Sequence[Row | DecodeError],
-    on_error: str,
-    seconds: float,
-) -> DecodedImages:
-    """Step 2's outcome from the decoded ``pixels`` (row i for candidate i) and each
-    candidate's result (:func:`~biomedclf.data.decode.decode_into`): the rejections of the
-    index, then the decode failures in candidate order; with ``on_error`` ``fail`` the first
-    failure raises instead. Decoding here or gathering shards (biomedclf.data.shards) ends
-    here alike."""
-    rejected = list(index.rejected)
-    sha256: list[str | None] = []
-    for cand, res in zip(index.candidates, results):
-        if not isinstance(res, DecodeError):
-            sha256.append(res.sha256)
-            continue
-        if on_error == "fail":
-            where = cand.file if cand.file is not None else f"{index.root}: {cand.path}"
-            raise ValueError(
-                f"{where}: {res.reason}. data.on_error is 'fail'; fix or remove the file, "
-                "or set data.on_error: skip to list such files in rejected.csv"
-            )
-        rejected.append((cand.path, res.reason))
-        sha256.append(None)
-    usable = np.array([i for i, h in enumerate(sha256) if h is not None], dtype=np.int64)
-    if len(usable) < len(results):
-        log.info("%d unreadable image(s)", len(results) - len(usable))
-    not_square = sum(1 for r in results if not isinstance(r, DecodeError) and not r.square)
-    if not_square:
-        log.info("%d image(s) were not square: data.resize %s", not_square, spec.resize)
-    return DecodedImages(pixels, sha256, not_square, usable, rejected, seconds)
 
 
 def keep_step(
@@ -265,8 +193,10 @@ def tables_step(
 ) -> tuple[list[list[Any]], list[tuple[str, str]]]:
     """The manifest rows (cache order) and the rejections (path order); every file in one."""
     index = indexed.index
-    rows = manifest_rows(
-        index.candidates, indexed.labels, decoded.sha256, indexed.class_names, layout
+    rows = (
+        manifest_rows(index.candidates, indexed.labels, decoded.sha256, indexed.class_names, layout)
+        if indexed.findings is None
+        else multilabel_rows(index.candidates, indexed.findings, decoded.sha256, layout)
     )
     rejected = sorted(kept.rejected, key=lambda r: r[0])
     n_offered = len(index.candidates) + len(index.rejected)
@@ -318,20 +248,18 @@ def write_step(
     """Write the cache (each split straight from its block of ``pixels``; with ``folds`` the
     train block as the pool, and the fold file), the manifest and the rejections, each
     atomically; the summary is written after them."""
-    cands, labels = indexed.index.candidates, indexed.labels
+    cands, found = indexed.index.candidates, indexed.findings
     blocks = (
         {"train": paths["pool"], "test": paths["test"]} if folds else {s: paths[s] for s in SPLITS}
     )
+    labels = (indexed.labels, None) if found is None else (found.targets, found.mask)
     write_splits(blocks, pixels, layout, cands, labels, indexed.class_names, stats)
     if folds:
         write_folds(paths["folds"], folds)
-    header = [*MANIFEST_HEADER, "fold"] if folds else MANIFEST_HEADER
+    header = MANIFEST_HEADER if found is None else manifest_header(indexed.class_names)
+    header = [*header, "fold"] if folds else header
     write_csv(paths["manifest"], header, rows)
     write_csv(paths["rejected"], REJECTED_HEADER, rejected)
-
-
-#: Step 2 as :func:`prepare_dataset` runs it: (index, spec, data.on_error, threads) -> images.
-DecodeStep = Callable[[SourceIndex, DecodeSpec, str, int], DecodedImages]
 
 
 def prepare_dataset(
@@ -366,14 +294,26 @@ def prepare_dataset(
     given = given_splits(indexed.index.layout, cands, live, cfg["split"])
     kept = keep_step(indexed, decoded, dups, given)
     groups = [c.group for c in cands]
-    assignment = assign(
-        kept.rows, groups, decoded.sha256, labels, given, cfg["split"], indexed.class_names
+    assignment = (
+        assign(kept.rows, groups, decoded.sha256, labels, given, cfg["split"], indexed.class_names)
+        if indexed.findings is None
+        else assign_multilabel(
+            kept.rows,
+            groups,
+            decoded.sha256,
+            (indexed.findings.targets, indexed.findings.mask),
+            given,
+            cfg["split"],
+            indexed.class_names,
+        )
     )
     layout = arrange(decoded.pixels, cands, kept.rows, assignment.split)
     stats = train_statistics(decoded.pixels, layout)
     rows, rejected = tables_step(indexed, decoded, kept, layout)
     steps = (decoded, dups, given, kept, assignment)
     summary = build_summary(cfg, spec, indexed, steps, stats, threads)
+    if indexed.findings is not None:
+        summary.update(label_summary(indexed.findings, layout, cfg))
     folds = folds_step(cfg, indexed, kept, assignment, layout, rows, summary)
 
     write_step(paths, indexed, decoded.pixels, layout, stats, folds, rows, rejected)

@@ -17,7 +17,8 @@ from .sources.formats import file_kind
 
 if TYPE_CHECKING:
     from .decode import DecodeSpec
-    from .prepare import DecodedImages, Indexed
+    from .decode_step import DecodedImages
+    from .prepare import Indexed
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,8 @@ import numpy as np
 from ..io import atomic_path, read_json, write_json
 from .decode import DecodeError, DecodeSpec, Row, decode_into, decode_spec
 from .decode_settings import DECODE_KEYS
-from .prepare import DecodedImages, candidate_decoder, decoded_images, index_step, prepare_dataset
+from .decode_step import DecodedImages, candidate_decoder, decoded_images
+from .prepare import index_step, prepare_dataset
 from .sources import SourceIndex
 
 log = logging.getLogger(__name__)
@@ -187,7 +188,7 @@ def gather_parts(
     settings: dict[str, Any],
 ) -> DecodedImages:
     """Step 2 from the shard jobs' ``parts`` (in shard order): their pixels copied into one
-    buffer, row i for candidate i, as :func:`~biomedclf.data.prepare.decode_step` fills it."""
+    buffer, row i for candidate i, as :func:`~biomedclf.data.decode_step.decode_step` fills it."""
     n, shards = len(index.candidates), len(parts)
     pixels = np.empty((n, spec.channels, spec.image_size, spec.image_size), dtype=np.uint8)
     results: list[Row | DecodeError] = []

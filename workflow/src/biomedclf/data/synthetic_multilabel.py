@@ -26,7 +26,13 @@ drawn into the image, so no model can predict it (its AUROC is 0.5 in expectatio
 
 from __future__ import annotations
 
+import csv
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -144,3 +150,83 @@ def make_multilabel_images(
     images = np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
     ids = np.array([f"patient{p + 1:04d}" for p in patients])
     return MultilabelSet(images, labels, names, ids)
+
+
+#: The files of a generated multi-label set: its images folder and its manifest.
+IMAGES_DIR, MANIFEST = "images", "labels.csv"
+
+
+def multilabel_names(n_findings: int) -> list[str]:
+    """The labels of a generated set with ``n_findings`` findings, in column order."""
+    _check(1, 8, n_findings, 0.5)
+    return [*FINDINGS[:n_findings], NOISE_LABEL]
+
+
+def _replaceable(out_dir: Path) -> bool:
+    """True when ``out_dir`` is absent or holds nothing but an earlier generated set."""
+    return not out_dir.exists() or (
+        out_dir.is_dir() and {p.name for p in out_dir.iterdir()} <= {IMAGES_DIR, MANIFEST}
+    )
+
+
+def write_multilabel_set(
+    out_dir: Path,
+    *,
+    n_per_class: int,
+    n_classes: int,
+    image_size: int,
+    prevalence: float,
+    difficulty: float,
+    seed: int,
+) -> None:
+    """Write ``out_dir/images/patientNNNN_imageK.png`` and ``out_dir/labels.csv`` (columns
+    ``path``, ``group`` (the patient), then one 0/1 column per label): ``n_classes`` findings
+    and the noise label, ``n_per_class * n_classes`` images, built beside ``out_dir`` and moved
+    into place (an existing ``out_dir`` is replaced only when it holds an earlier set)."""
+    from PIL import Image
+
+    out_dir = Path(out_dir)
+    if not _replaceable(out_dir):
+        raise ValueError(
+            f"{out_dir}: exists and is not an earlier synthetic data set; refusing to replace "
+            "it. Choose an empty or new folder for the synthetic images"
+        )
+    made = make_multilabel_images(
+        n_per_class * n_classes,
+        image_size=image_size,
+        n_findings=n_classes,
+        prevalence=prevalence,
+        difficulty=difficulty,
+        seed=seed,
+    )
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        (tmp / IMAGES_DIR).mkdir()
+        shot: dict[str, int] = {}
+        with (tmp / MANIFEST).open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["path", "group", *made.names])
+            for img, row, patient in zip(made.images, made.labels, made.patients):
+                k = shot[patient] = shot.get(patient, -1) + 1
+                rel = f"{IMAGES_DIR}/{patient}_image{k}.png"
+                Image.fromarray(img).save(tmp / rel)
+                writer.writerow([rel, patient, *row.tolist()])
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def synthesize(out_dir: Path, task: str, **spec: Any) -> None:
+    """Generate the synthetic set of ``data.task`` from ``data.synthetic``'s ``spec`` (and
+    ``image_size``): class folders (:func:`biomedclf.data.synthetic.generate_synthetic`) or a
+    multi-label manifest (:func:`write_multilabel_set`)."""
+    if task == "multilabel":
+        write_multilabel_set(out_dir, **spec)
+        return
+    from .synthetic import generate_synthetic
+
+    generate_synthetic(out_dir, **spec)

@@ -31,6 +31,7 @@ from .common import (
     SPLIT_ALIASES,
     SPLITS,
     Candidate,
+    ManifestSpec,
     SourceIndex,
     SourceNotFound,
     compile_group_pattern,
@@ -48,6 +49,7 @@ __all__ = [
     "SPLITS",
     "SPLIT_ALIASES",
     "Candidate",
+    "ManifestSpec",
     "SourceIndex",
     "SourceNotFound",
     "apply_dicom_headers",
@@ -84,8 +86,11 @@ def source_path(data_cfg: dict[str, Any]) -> tuple[str, Path]:
 def listed_classes(data_cfg: dict[str, Any]) -> list[str]:
     """The classes the source holds, in its own order, found cheaply (see the module doc)."""
     source, path = source_path(data_cfg)
-    lister = {"folder": folder_classes, "manifest": manifest_classes, "medmnist": medmnist_classes}
-    return lister[source](path)
+    if source == "manifest":
+        return manifest_classes(path, ManifestSpec.from_config(data_cfg))
+    if source == "medmnist":
+        return medmnist_classes(path, multilabel=data_cfg["task"] == "multilabel")
+    return folder_classes(path)
 
 
 def index_source(
@@ -102,7 +107,7 @@ def index_source(
     if source == "folder":
         index = index_folder(path, pattern, used)
     elif source == "manifest":
-        index = index_manifest(path, pattern)
+        index = index_manifest(path, ManifestSpec.from_config(data_cfg), pattern)
     else:
-        return index_medmnist(path)
+        return index_medmnist(path, multilabel=data_cfg["task"] == "multilabel")
     return apply_dicom_headers(index, data_cfg, threads)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import numpy as np
+
+from ..multilabel import LabelTable
 
 SPLITS = ("train", "val", "test")
 
@@ -50,6 +53,44 @@ class SourceIndex:
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)  # .npz images per split
     notes: list[str] = field(default_factory=list)
+    labels: LabelTable | None = None  # multi-label: a row of codes per candidate, in order
+
+    @property
+    def multilabel(self) -> bool:
+        """True when every candidate has a row of label codes (data.task: multilabel)."""
+        return self.labels is not None
+
+
+@dataclass(frozen=True)
+class ManifestSpec:
+    """How a CSV manifest is read: its columns (``data.manifest``), the task and labels."""
+
+    path_column: str
+    label_column: str | None  # multi-label None: one column per label (CheXpert style)
+    split_column: str
+    group_column: str
+    image_dir: str | None
+    split_files: dict[str, str | None]
+    multilabel: bool
+    classes: tuple[str, ...] | None  # data.classes
+    no_finding: str | None  # data.multilabel.no_finding
+
+    @classmethod
+    def from_config(cls, data_cfg: dict[str, Any]) -> ManifestSpec:
+        """The spec of a ``data:`` section validated by the schema (every key filled)."""
+        m = data_cfg["manifest"]
+        classes = data_cfg["classes"]
+        return cls(
+            path_column=m["path_column"],
+            label_column=m["label_column"],
+            split_column=m["split_column"],
+            group_column=m["group_column"],
+            image_dir=m["image_dir"],
+            split_files=dict(m["split_files"]),
+            multilabel=data_cfg["task"] == "multilabel",
+            classes=None if classes is None else tuple(str(c) for c in classes),
+            no_finding=data_cfg["multilabel"]["no_finding"],
+        )
 
 
 def rel_posix(path: Path, root: Path) -> str:

@@ -1,4 +1,11 @@
-"""The ``manifest`` source: a CSV with ``path,label`` and optional ``split`` and ``group``."""
+"""The ``manifest`` source: a CSV with ``path,label`` and optional ``split`` and ``group``.
+
+The column names are ``data.manifest``'s (NIH's ``Data_Entry_2017.csv``: ``Image Index``,
+``Finding Labels``, ``Patient ID``); paths resolve against the CSV's folder, or
+``data.manifest.image_dir`` under it. With ``data.task: multilabel`` each row's findings are
+read by :mod:`.manifest_labels` (a joined column or one column per label), which also reads
+``data.manifest.split_files``.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +13,11 @@ import csv
 import re
 from pathlib import Path
 
+from ..multilabel import POSITIVE, LabelTable
 from .common import (
     SPLIT_ALIASES,
     Candidate,
+    ManifestSpec,
     SourceIndex,
     SourceNotFound,
     check_classes,
@@ -17,6 +26,7 @@ from .common import (
     rel_posix,
 )
 from .formats import frame_path, split_frame_path
+from .manifest_labels import NOT_LISTED, label_table, listed_split, split_lists
 
 
 def _shown(items: list[str], limit: int = 5) -> str:
@@ -25,7 +35,7 @@ def _shown(items: list[str], limit: int = 5) -> str:
     return "; ".join(items[:limit]) + more
 
 
-def _read_rows(csv_path: Path) -> tuple[list[str], list[dict[str, str]]]:
+def _read_rows(csv_path: Path, spec: ManifestSpec) -> tuple[list[str], list[dict[str, str]]]:
     """The stripped column names and rows; raise when the file or its header is unusable."""
     if not csv_path.exists():
         raise SourceNotFound(
@@ -38,32 +48,38 @@ def _read_rows(csv_path: Path) -> tuple[list[str], list[dict[str, str]]]:
         reader = csv.DictReader(fh)
         columns = [c.strip() for c in (reader.fieldnames or [])]
         rows = [{(k or "").strip(): (v or "").strip() for k, v in r.items()} for r in reader]
-    missing_cols = [c for c in ("path", "label") if c not in columns]
+    wanted = [spec.path_column] + ([spec.label_column] if spec.label_column else [])
+    missing_cols = [c for c in wanted if c not in columns]
     if missing_cols:
         raise ValueError(
             f"data.path: {csv_path} lacks column(s) {', '.join(missing_cols)} (found: "
-            f"{', '.join(columns) or 'none'}); expected a header path,label[,split][,group]"
+            f"{', '.join(columns) or 'none'}); expected a header {','.join(wanted)}[,"
+            f"{spec.split_column}][,{spec.group_column}], or name its columns in data.manifest"
         )
     if not rows:
         raise ValueError(f"data.path: {csv_path} has a header but no rows; add one row per image")
     return columns, rows
 
 
-def _classes_of(csv_path: Path, rows: list[dict[str, str]]) -> list[str]:
-    """The sorted labels of the rows (empty labels aside); raise when fewer than two."""
-    classes = sorted({r["label"] for r in rows if r.get("label")})
-    check_classes(classes, f"data.path: {csv_path} (column label)")
+def _classes_of(csv_path: Path, rows: list[dict[str, str]], spec: ManifestSpec) -> list[str]:
+    """The sorted labels of the rows (empty labels aside); raise when fewer than two.
+    Multi-label: the label names, as data.classes lists them or every finding found, sorted."""
+    if spec.multilabel:
+        return list(label_table(rows, spec, csv_path).names)
+    column = str(spec.label_column)
+    classes = sorted({r[column] for r in rows if r.get(column)})
+    check_classes(classes, f"data.path: {csv_path} (column {column})")
     return classes
 
 
-def manifest_classes(csv_path: Path) -> list[str]:
-    """The sorted class names of a CSV manifest, read from its ``label`` column only.
+def manifest_classes(csv_path: Path, spec: ManifestSpec) -> list[str]:
+    """The sorted class names of a CSV manifest, read from its label column(s) only.
 
     Cheap (no image file is checked), so it can run whenever the workflow is planned;
     :func:`index_manifest` finds its classes the same way.
     """
     csv_path = Path(csv_path)
-    return _classes_of(csv_path, _read_rows(csv_path)[1])
+    return _classes_of(csv_path, _read_rows(csv_path, spec)[1], spec)
 
 
 def _row_file(text: str, root: Path) -> tuple[Path | None, int | None]:
@@ -85,40 +101,44 @@ def _row_candidates(
     root: Path,
     columns: list[str],
     pattern: re.Pattern[str] | None,
+    spec: ManifestSpec,
 ) -> tuple[list[Candidate], list[str], list[str]]:
-    """Candidates of the usable rows, the rows whose files are missing, and other row problems."""
-    has_split, has_group = "split" in columns, "group" in columns
+    """Candidates of the usable rows, the rows whose files are missing, and other row problems.
+    Multi-label rows get their class name from the label table later (:func:`index_manifest`)."""
+    has_split, has_group = spec.split_column in columns, spec.group_column in columns
     problems: list[str] = []
     missing: list[str] = []
     candidates: list[Candidate] = []
     for line, row in enumerate(rows, start=2):
-        if not row.get("path"):
-            problems.append(f"line {line}: empty path")
+        path = row.get(spec.path_column)
+        if not path:
+            problems.append(f"line {line}: empty {spec.path_column}")
             continue
-        if not row.get("label"):
-            problems.append(f"line {line} ({row['path']}): empty label")
+        label = "" if spec.multilabel else row.get(str(spec.label_column))
+        if label is None or (not label and not spec.multilabel):
+            problems.append(f"line {line} ({path}): empty {spec.label_column}")
             continue
-        f, frame = _row_file(row["path"], root)
+        f, frame = _row_file(path, root)
         if f is None:
-            missing.append(f"line {line}: {root / Path(row['path']).expanduser()}")
+            missing.append(f"line {line}: {root / Path(path).expanduser()}")
             continue
         split = None
         if has_split:
-            split = SPLIT_ALIASES.get(row.get("split", "").lower())
+            split = SPLIT_ALIASES.get(row.get(spec.split_column, "").lower())
             if split is None:
                 problems.append(
-                    f"line {line} ({row['path']}): split {row.get('split', '')!r} is not one of "
-                    "train, val, test"
+                    f"line {line} ({path}): {spec.split_column} "
+                    f"{row.get(spec.split_column, '')!r} is not one of train, val, test"
                 )
                 continue
-        group = row.get("group") or None if has_group else None
+        group = row.get(spec.group_column) or None if has_group else None
         if group is None:
             group = group_of(f.name, pattern)
         rel = rel_posix(f, root)
         candidates.append(
             Candidate(
                 path=rel if frame is None else frame_path(rel, frame),
-                class_name=row["label"],
+                class_name=label,
                 file=f,
                 given_split=split,
                 group=group,
@@ -151,27 +171,59 @@ def _check_rows(
         )
 
 
-def index_manifest(csv_path: Path, pattern: re.Pattern[str] | None = None) -> SourceIndex:
-    """Index a CSV with ``path,label`` and optional ``split`` and ``group`` columns.
+def _apply_split_files(
+    candidates: list[Candidate], spec: ManifestSpec, csv_path: Path
+) -> tuple[list[int], list[tuple[str, str]], list[str]]:
+    """Give each candidate the split ``data.manifest.split_files`` lists it in; returns the
+    kept candidates' positions, the rejections (listed in no file) and notes."""
+    split_of, notes = split_lists(spec, csv_path)
+    if split_of is None:
+        return list(range(len(candidates))), [], notes
+    both = all(spec.split_files.get(s) for s in ("train", "test"))
+    rest = None if both else ("train" if spec.split_files.get("test") else "test")
+    kept, rejected = [], []
+    for i, cand in enumerate(candidates):
+        split = listed_split(cand.path, split_of) or rest
+        if split is None:
+            rejected.append((cand.path, f"{NOT_LISTED}: listed in neither split file"))
+            continue
+        cand.given_split = split
+        kept.append(i)
+    return kept, rejected, notes
 
-    Relative paths resolve against the CSV's folder, which is the data root. Every row ends up
-    in ``manifest.csv`` or ``rejected.csv``; files not listed in the CSV are not part of the data.
+
+def index_manifest(
+    csv_path: Path, spec: ManifestSpec, pattern: re.Pattern[str] | None = None
+) -> SourceIndex:
+    """Index a CSV with ``path,label`` and optional ``split`` and ``group`` columns (named by
+    ``spec``, :class:`~.common.ManifestSpec`).
+
+    Relative paths resolve against the CSV's folder (or ``image_dir`` under it), which is the
+    data root. Every row ends up in ``manifest.csv`` or ``rejected.csv``; files not listed in
+    the CSV are not part of the data.
     """
     csv_path = Path(csv_path)
-    columns, rows = _read_rows(csv_path)
-    root = csv_path.parent.resolve()
-    candidates, missing, problems = _row_candidates(rows, root, columns, pattern)
+    columns, rows = _read_rows(csv_path, spec)
+    root = (csv_path.parent / (spec.image_dir or "")).resolve()
+    candidates, missing, problems = _row_candidates(rows, root, columns, pattern, spec)
     _check_rows(csv_path, root, candidates, missing, problems)
-    classes = _classes_of(csv_path, rows)  # every row is a candidate once the checks pass
-    has_split = "split" in columns
+    table = label_table(rows, spec, csv_path) if spec.multilabel else None
+    classes = _classes_of(csv_path, rows, spec) if table is None else list(table.names)
+    kept, rejected, notes = _apply_split_files(candidates, spec, csv_path)
+    candidates = [candidates[i] for i in kept]
+    if table is not None:  # every row is a candidate once the checks pass
+        table = LabelTable(table.names, table.codes[kept])
+        for cand, codes in zip(candidates, table.codes):
+            cand.class_name = "|".join(n for n, c in zip(table.names, codes) if c == POSITIVE)
+    has_split = any(c.given_split for c in candidates)
     if has_split and "train" not in {c.given_split for c in candidates}:
         raise ValueError(
-            f"data.path: {csv_path} has a split column but no train rows; mark rows as train"
+            f"data.path: {csv_path} gives splits but no train rows; mark rows as train"
         )
-    notes = []
-    if has_split:
+    if has_split and not notes:
         notes.append(
-            f"splits given by the manifest's split column: {given_splits_note(candidates)}"
+            f"splits given by the manifest's {spec.split_column} column: "
+            f"{given_splits_note(candidates)}"
         )
     return SourceIndex(
         source="manifest",
@@ -179,5 +231,7 @@ def index_manifest(csv_path: Path, pattern: re.Pattern[str] | None = None) -> So
         root=root,
         class_names=classes,
         candidates=candidates,
+        rejected=rejected,
         notes=notes,
+        labels=table,
     )

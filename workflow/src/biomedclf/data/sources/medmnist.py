@@ -2,8 +2,8 @@
 
 Labels are N x 1 (or N) whole numbers 0..K-1. The classes are the label values present, in
 label index order, named from the published MedMNIST tables (:mod:`.medmnist_info`) when the
-file stem names a known set, else ``"0"``..``"K-1"``. Multi-label files (chestmnist: N x 14)
-are refused.
+file stem names a known set, else ``"0"``..``"K-1"``. Multi-label files (chestmnist: N x 14 of
+0/1) are read with ``data.task: multilabel`` (:mod:`.medmnist_multilabel`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import numpy as np
 
 from .common import SPLITS, Candidate, SourceIndex, SourceNotFound, check_classes
 from .medmnist_info import MEDMNIST_CLASS_NAMES, MULTI_LABEL_SETS, set_of
+from .medmnist_multilabel import index_multilabel, label_names, multilabel_codes
 
 MEDMNIST_HELP = (
     "Download a MedMNIST .npz (single-label sets such as pneumoniamnist.npz, pathmnist.npz or "
@@ -60,9 +61,9 @@ def _flat_labels(npz_path: Path, split: str, labels: Any) -> np.ndarray:
     if labels.ndim > 2 or (labels.ndim == 2 and labels.shape[1] != 1):
         raise ValueError(
             f"data.path: {npz_path}: {split}_labels has shape {labels.shape}: a multi-label "
-            f"task (several labels per image, as in {', '.join(MULTI_LABEL_SETS)}), which is not "
-            "supported. Use a single-label MedMNIST set (labels N x 1, e.g. pneumoniamnist, "
-            "pathmnist, bloodmnist) or a folder or manifest source with one class per image"
+            f"set (several labels per image, as in {', '.join(MULTI_LABEL_SETS)}). Set "
+            "data.task: multilabel to read it, or use a single-label MedMNIST set (labels "
+            "N x 1, e.g. pneumoniamnist, pathmnist, bloodmnist)"
         )
     labels = labels.reshape(-1)
     if labels.size and (
@@ -93,14 +94,17 @@ def _class_table(npz_path: Path, values: list[int]) -> tuple[list[str], dict[int
     return found, names
 
 
-def medmnist_classes(npz_path: Path) -> list[str]:
-    """The classes of a MedMNIST ``.npz`` in label index order, from its label arrays only.
+def medmnist_classes(npz_path: Path, multilabel: bool) -> list[str]:
+    """The classes of a MedMNIST ``.npz`` in label index order, from its label arrays only
+    (``multilabel``: its label names, :func:`.medmnist_multilabel.label_names`).
 
     Cheap (the image arrays are not read), so it can run whenever the workflow is planned;
     :func:`index_medmnist` finds its classes the same way.
     """
     npz_path = Path(npz_path)
     data = _load_npz(npz_path, _LABEL_KEYS)
+    if multilabel:
+        return label_names(npz_path, multilabel_codes(npz_path, data))
     flat = [_flat_labels(npz_path, s, data[f"{s}_labels"]) for s in SPLITS]
     values = sorted({int(v) for labels in flat for v in np.unique(labels)})
     return _class_table(npz_path, values)[0]
@@ -120,10 +124,15 @@ def _check_images(npz_path: Path, split: str, images: np.ndarray, n_labels: int)
         )
 
 
-def index_medmnist(npz_path: Path) -> SourceIndex:
-    """Index a MedMNIST ``.npz`` (keys ``{train,val,test}_{images,labels}``, one label each)."""
+def index_medmnist(npz_path: Path, multilabel: bool) -> SourceIndex:
+    """Index a MedMNIST ``.npz`` (keys ``{train,val,test}_{images,labels}``, one label each;
+    ``multilabel``: a row of 0/1 labels each)."""
     npz_path = Path(npz_path)
     data = _load_npz(npz_path, _KEYS)
+    if multilabel:
+        for split in SPLITS:
+            _check_images(npz_path, split, data[f"{split}_images"], len(data[f"{split}_labels"]))
+        return index_multilabel(npz_path, data)
     arrays: dict[str, np.ndarray] = {}
     labels: dict[str, np.ndarray] = {}
     for split in SPLITS:

@@ -5,7 +5,8 @@ shortened where the text is a sentence: bloodmnist's "immature granulocytes(myel
 metamyelocytes and promyelocytes)" is ``immature_granulocytes``, breastmnist's "normal, benign"
 is ``normal_or_benign``, and retinamnist's grades "0".."4" are ``grade_0``..``grade_4``
 (ordered: set ``data.ordinal: true``). A file is matched by the start of its stem
-(``pathmnist_64.npz`` is pathmnist). chestmnist is multi-label and is refused by the source.
+(``pathmnist_64.npz`` is pathmnist). chestmnist is multi-label (:data:`MULTI_LABEL_NAMES`,
+read with ``data.task: multilabel``).
 """
 
 from __future__ import annotations
@@ -75,8 +76,27 @@ MEDMNIST_CLASS_NAMES: dict[str, list[str]] = {
     "organsmnist": _ORGANS,
 }
 
-#: Sets whose labels are several per image; the source refuses them.
-MULTI_LABEL_SETS = ("chestmnist",)
+#: The labels of the multi-label sets, in column order (MedMNIST v2's INFO).
+MULTI_LABEL_NAMES = {
+    "chestmnist": [
+        "atelectasis",
+        "cardiomegaly",
+        "effusion",
+        "infiltration",
+        "mass",
+        "nodule",
+        "pneumonia",
+        "pneumothorax",
+        "consolidation",
+        "edema",
+        "emphysema",
+        "fibrosis",
+        "pleural",
+        "hernia",
+    ],
+}
+#: Sets whose labels are several per image (read with data.task: multilabel).
+MULTI_LABEL_SETS = tuple(MULTI_LABEL_NAMES)
 
 
 def set_of(stem: str) -> str | None:
