@@ -149,7 +149,8 @@ def test_policies(uncertain: str, blank: str, targets: list, mask: list) -> None
 
 
 def test_policy_typo_names_the_key() -> None:
-    with pytest.raises(LabelError, match="data.multilabel.uncertain: 'one'; use one of zeros, ones, ignore"):
+    message = "data.multilabel.uncertain: 'one'; use one of zeros, ones, ignore"
+    with pytest.raises(LabelError, match=message):
         resolve_codes(CODES, "one", "ignore")
     with pytest.raises(LabelError, match="data.multilabel.blank"):
         resolve_codes(CODES, "zeros", "skip")

@@ -101,6 +101,38 @@ def class_folders(root: Path) -> dict:
     return {"data": {"path": str(root)}}
 
 
+def chest14_layout(root: Path) -> dict:
+    """The NIH ChestX-ray14 layout: ``images/``, ``Data_Entry_2017.csv`` (``Image Index``,
+    ``Finding Labels`` joined by ``|`` or ``No Finding``, ``Patient ID``) and the official
+    split lists; the ImageNet DenseNet-121 from a weights cache the test fills, at 32 px."""
+    from test_backbones import write_weights
+
+    rng = np.random.default_rng(3)
+    config = yaml.safe_load((ROOT / "configs" / "chest14.yaml").read_text())
+    folder = root / Path(config["data"]["path"]).parent
+    (folder / "images").mkdir(parents=True)
+    findings = ["Atelectasis", "Effusion", "Infiltration"]
+    rows, lists = ["Image Index,Finding Labels,Patient ID"], {"train": [], "test": []}
+    for patient in range(36):
+        for k in range(2):
+            name = f"{patient:08d}_{k:03d}.png"
+            found = [f for f in findings if rng.random() < 0.4]
+            Image.fromarray(_image(rng, int(bool(found)), 48, 48)).save(folder / "images" / name)
+            rows.append(f"{name},{'|'.join(found) or 'No Finding'},{patient}")
+            lists["test" if patient % 4 == 0 else "train"].append(name)
+    (folder / "Data_Entry_2017.csv").write_text("\n".join(rows) + "\n")
+    for split, file in config["data"]["manifest"]["split_files"].items():
+        (folder / file).write_text("\n".join(lists[split]) + "\n")
+    for variant in config["variants"].values():
+        if variant.get("pretrained"):
+            write_weights(variant["model"], root / "weights")
+    return {
+        "data": {"path": str(folder / "Data_Entry_2017.csv"), "image_size": 32, "shards": 2},
+        "weights_cache": str(root / "weights"),
+        "training": {"epochs": 1},
+    }
+
+
 def fewer_synthetic(n_per_class: int) -> Callable[[Path], dict]:
     """The embedded generator with fewer images per class."""
     return lambda root: {"data": {"synthetic": {"n_per_class": n_per_class}}}
@@ -108,10 +140,12 @@ def fewer_synthetic(n_per_class: int) -> Callable[[Path], dict]:
 
 #: Each preset's data, generated under a folder; returns what to override in the config.
 PRESETS: dict[str, Callable[[Path], dict]] = {
+    "chest14.yaml": chest14_layout,
     "chest_xray.yaml": chest_xray_folders,
     "cv.yaml": fewer_synthetic(30),
     "medmnist.yaml": medmnist_file,
     "multiclass.yaml": fewer_synthetic(20),
+    "multilabel.yaml": fewer_synthetic(40),
     "regularisation.yaml": fewer_synthetic(30),
     "smoke.yaml": fewer_synthetic(40),
     "template.yaml": class_folders,
@@ -119,7 +153,7 @@ PRESETS: dict[str, Callable[[Path], dict]] = {
 }
 
 #: Seeds of a preset run, where two would cost too much (k folds x variants x seeds jobs).
-SEEDS = {"cv.yaml": [0], "transfer.yaml": [0]}
+SEEDS = {"chest14.yaml": [0], "cv.yaml": [0], "transfer.yaml": [0]}
 
 
 def test_every_preset_has_generated_data() -> None:

@@ -68,6 +68,8 @@ FOLDS = config["data"]["split"]["folds"]
 FOLD = "{fold}" if FOLDS else None
 # decoding jobs (data.shards): more than one adds a prepare_shard job per shard (data.smk)
 SHARDS = config["data"]["shards"]
+# several findings per image (data.task: multilabel): its own statistics and report
+MULTILABEL = config["data"]["task"] == "multilabel"
 
 # Tracking (tracking:, biomedclf.tracking): the settings reach the jobs in an environment
 # variable, never in their params, so turning tracking on or off reruns nothing.
@@ -576,8 +578,35 @@ def crossval_outputs():
     return [stats_path("crossval"), *tables, *figures]
 
 
+def _table_paths(name, comparison=None):
+    """A table's files by format, as text (params compare by their text)."""
+    return {k: str(p) for k, p in layout.table_files(STUDY, name, comparison).items()}
+
+
+def multilabel_outputs():
+    """The statistics, tables and figures of a multi-label study, by role."""
+    return {
+        "stats": stats_path("multilabel"),
+        "tables": {t: _table_paths(t) for t in layout.MULTILABEL_TABLES},
+        "comparison_tables": {
+            c: _table_paths(t, c)
+            for c in COMPARISONS
+            for t in layout.MULTILABEL_COMPARISON_TABLES
+        },
+        "figures": {f: figure_output(f) for f in layout.MULTILABEL_FIGURES},
+    }
+
+
 def final_outputs():
     """Every file of a finished study."""
+    if MULTILABEL:
+        ml = multilabel_outputs()
+        tables = [*ml["tables"].values(), *ml["comparison_tables"].values()]
+        return (
+            [str(layout.summary_file(STUDY)), ml["stats"]]
+            + [str(p) for files in tables for p in files.values()]
+            + list(ml["figures"].values())
+        )
     tables = [layout.table_files(STUDY, t) for t in layout.STUDY_TABLES] + [
         layout.table_files(STUDY, t, c)
         for c in COMPARISONS
@@ -663,6 +692,15 @@ REPORT_LABELS = {
     "summary": "summary",
     "sweep": "sweep",
     "sweep_table": "sweep table",
+    "label_metrics": "mean AUROC",
+    "label_auroc": "AUROC per label",
+    "label_counts": "label counts",
+    "label_comparison": "baseline vs variant, per label",
+    "auroc_per_label": "AUROC per label",
+    "roc_labels": "ROC per label",
+    "label_prevalence": "prevalence",
+    "label_cooccurrence": "co-occurrence",
+    "loss_curves": "loss curves",
 }
 
 

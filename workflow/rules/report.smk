@@ -225,3 +225,50 @@ rule summary:
         code=code("summary.py"),
     script:
         "../scripts/summary.py"
+
+
+if MULTILABEL:
+
+    localrules:
+        multilabel_report,
+
+    ruleorder: multilabel_report > summary
+
+    # A multi-label study's tables, figures and summary.md in one job (biomedclf.report.multilabel).
+    rule multilabel_report:
+        input:
+            **run_inputs(),
+            stats=stats_path("multilabel"),
+            data_summary=data_outputs()["summary"],
+            manifest=data_outputs()["manifest"],
+        output:
+            summary=study_report(str(layout.summary_file(STUDY)), "document", "summary"),
+            tables=[
+                study_report(table_output(t), "table", t)
+                for t in layout.MULTILABEL_TABLES
+            ],
+            comparison_tables=[
+                report(
+                    table_output(t, c),
+                    caption=f"../report/{t}.rst",
+                    category=c,
+                    labels={"kind": "table", "name": REPORT_LABELS[t]},
+                )
+                for c in COMPARISONS
+                for t in layout.MULTILABEL_COMPARISON_TABLES
+            ],
+            figures=[
+                study_report(figure_output(f), "figure", f)
+                for f in layout.MULTILABEL_FIGURES
+            ],
+        log:
+            LOGS / "multilabel_report.log",
+        conda:
+            ENV
+        params:
+            name=NAME,
+            runs=run_keys(),
+            outputs={k: v for k, v in multilabel_outputs().items() if k != "stats"},
+            code=code("multilabel_report.py"),
+        script:
+            "../scripts/multilabel_report.py"

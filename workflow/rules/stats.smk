@@ -24,3 +24,28 @@ rule stats:
         code=code("stats.py"),
     script:
         "../scripts/stats.py"
+
+
+if MULTILABEL:
+
+    localrules:
+        multilabel_stats,
+
+    # The mean AUROC over labels per variant and the paired comparisons, per label with
+    # Holm's adjustment: stats/multilabel.json (biomedclf.stats.multilabel).
+    rule multilabel_stats:
+        input:
+            **run_inputs(),
+        output:
+            stats=stats_path("multilabel"),
+        log:
+            LOGS / "multilabel_stats.log",
+        conda:
+            ENV
+        params:
+            runs=run_keys(),
+            comparisons=config["comparisons"],
+            statistics=config["statistics"],
+            code=code("multilabel_stats.py"),
+        script:
+            "../scripts/multilabel_stats.py"

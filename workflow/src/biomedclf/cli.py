@@ -27,7 +27,8 @@ def _parser() -> argparse.ArgumentParser:
         "--threshold",
         choices=("validation", "0.5"),
         default="validation",
-        help="two classes: the validation-chosen (Youden) threshold stored in the model, or 0.5",
+        help="the validation-chosen (Youden) threshold stored in the model (two classes; "
+        "multi-label: one per label), or 0.5",
     )
     predict.add_argument("--device", choices=DEVICE_CHOICES, default="cpu")
     return parser

@@ -102,7 +102,7 @@ EXPLAIN_FILES = {"maps": "maps.npz", "sanity": "sanity.json", "errors": "errors.
 CHECKPOINT_FILE = "checkpoint.pt"
 
 #: The study-wide statistics files, by role.
-STATS_FILES = {"stats": "stats.json", "crossval": "crossval.json"}
+STATS_FILES = {"stats": "stats.json", "crossval": "crossval.json", "multilabel": "multilabel.json"}
 
 #: A sweep's files in SWEEPS_DIR, by role: the choice made on validation (JSON) and the
 #: table of every point (CSV); each named ``{sweep}`` plus this suffix.
@@ -126,6 +126,16 @@ CROSSVAL_TABLES = ("crossval", "crossval_tests")
 STUDY_FIGURES = ("test_accuracy", "accuracy_vs_time", "reliability")
 COMPARISON_FIGURES = ("curves", "roc", "confusion", "saliency", "errors")
 CROSSVAL_FIGURES = ("folds", "fold_curves")
+#: The tables and figures of a multi-label study (data.task: multilabel), instead of the above.
+MULTILABEL_TABLES = ("label_metrics", "label_auroc", "label_counts")
+MULTILABEL_COMPARISON_TABLES = ("label_comparison",)
+MULTILABEL_FIGURES = (
+    "auroc_per_label",
+    "roc_labels",
+    "label_prevalence",
+    "label_cooccurrence",
+    "loss_curves",
+)
 
 
 def data_file(study_dir: Path | str, role: str) -> Path:

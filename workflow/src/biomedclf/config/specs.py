@@ -188,6 +188,11 @@ def check_task(config: dict[str, Any]) -> None:
             f"data.split.folds: cross-validation of a multi-label study is not built yet "
             f"({where}); remove data.split.folds to use one train/val/test split"
         )
+    if config["sweeps"]:
+        raise ConfigError(
+            f"sweeps: choosing a sweep's point for a multi-label study is not built yet "
+            f"({where}); train the points as variants and compare them instead"
+        )
     for name in config["variants"]:
         smoothing = resolve_variant(config, name)["training"]["label_smoothing"]
         if smoothing:

@@ -20,11 +20,12 @@ The steps, one function each, each returning a small dataclass (or tuple):
    headers read when ``data.split.group: patient_id`` or ``data.dicom.frames`` need them),
    order and select its classes (:mod:`biomedclf.data.classes`, the rules the workflow checks
    before it plans a run);
-2. :func:`~biomedclf.data.decode_step.decode_step`: decode in parallel into one preallocated uint8 buffer, row i for
-   candidate i (images with Pillow, DICOM with pydicom, NIfTI with nibabel: the settings of
-   ``data.dicom`` and ``data.nifti``, :mod:`biomedclf.data.clinical`), keeping only the pixel
-   hashes per image (with ``data.shards`` > 1 shard jobs decode and :mod:`biomedclf.data.shards`
-   gathers their parts into that buffer; ``decoded_images`` ends both alike);
+2. :func:`~biomedclf.data.decode_step.decode_step`: decode in parallel into one preallocated
+   uint8 buffer, row i for candidate i (images with Pillow, DICOM with pydicom, NIfTI with
+   nibabel: the settings of ``data.dicom`` and ``data.nifti``, :mod:`biomedclf.data.clinical`),
+   keeping only the pixel hashes per image (with ``data.shards`` > 1 shard jobs decode and
+   :mod:`biomedclf.data.shards` gathers their parts into that buffer; ``decoded_images`` ends
+   both alike);
 3. :func:`~biomedclf.data.dedupe.find_duplicates`: identical pixels; conflicting labels rejected;
 4. :func:`~biomedclf.data.assign.given_splits`: the source's splits and what to carve;
 5. :func:`keep_step`: copies that cross given splits rejected;

@@ -42,8 +42,9 @@ log = logging.getLogger(__name__)
 
 #: The format of a part's records (``part{i}.json``).
 PART_FORMAT = "biomedclf-shard/1"
-#: Keys of ``data:`` (and of ``data.split``) that decide a shard's candidates and pixels.
-SHARD_KEYS = ("source", "path", "classes", *DECODE_KEYS)
+#: Keys of ``data:`` (and of ``data.split``) that decide a shard's candidates and pixels (a
+#: manifest's columns and the task decide which rows are images, and of which labels).
+SHARD_KEYS = ("source", "path", "classes", "task", "manifest", "multilabel", *DECODE_KEYS)
 SHARD_SPLIT_KEYS = ("group", "group_pattern")
 #: The roles of a part's two files (biomedclf.layout.SHARD_FILES).
 PART_ROLES = ("pixels", "records")

@@ -11,7 +11,9 @@ alone.
 Every study gets the multi-class metrics of :mod:`biomedclf.evaluate.multiclass` (for two classes
 too); a two-class study also gets the binary metrics of :mod:`biomedclf.evaluate.metrics` at
 threshold 0.5 and at the threshold that maximises Youden's J on the *validation* split (never on
-the test split). The formats are in workflow/CONTRACTS.md.
+the test split). A multi-label run (train.json ``task: multilabel``) gets the per-label and
+mean metrics of :mod:`biomedclf.evaluate.multilabel_evaluation` instead. The formats are in
+workflow/CONTRACTS.md.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 
 from biomedclf.evaluate.metrics import binary_metrics
 from biomedclf.evaluate.multiclass import multiclass_metrics, predict_classes
+from biomedclf.evaluate.multilabel_evaluation import evaluate_multilabel
 from biomedclf.io import atomic_path, write_json
 from biomedclf.train.scores import SplitScores, read_scores
 from biomedclf.train.threshold import youden_threshold
@@ -127,11 +130,15 @@ def run_evaluation(
     and its test predictions to ``predictions`` (predictions.csv).
 
     ``info`` is the run's ``train.json`` (variant, seed, class names and number of classes);
-    ``ordinal`` (``data.ordinal``) makes Cohen's kappa quadratic-weighted. Returns the
-    metrics.json dict (``workflow/CONTRACTS.md``).
+    ``ordinal`` (``data.ordinal``) makes Cohen's kappa quadratic-weighted (single-label runs
+    only). Returns the metrics.json dict (``workflow/CONTRACTS.md``).
     """
     info_path = Path(info)
     record = json.loads(info_path.read_text())
+    if record.get("task") == "multilabel":  # several findings per image
+        return evaluate_multilabel(
+            record, info_path, Path(scores), Path(metrics), Path(predictions)
+        )
     class_names = class_names_of(record, info_path)
     split_scores = read_scores(Path(scores), len(class_names))
     test = split_scores["test"]

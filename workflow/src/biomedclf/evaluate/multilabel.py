@@ -3,7 +3,8 @@
 Each label is a two-class problem on the entries its mask keeps (ignored entries, uncertain or
 unknown labels under ``ignore``, count nowhere). Per label: AUROC and average precision of its
 probability, and F1, sensitivity, specificity and precision of calling ``p >= threshold``
-positive, with a threshold per label chosen on validation by :func:`choose_thresholds`:
+positive, with a threshold per label chosen on validation by :func:`choose_thresholds` (of
+:mod:`biomedclf.train.threshold`: the training job chooses and stores them):
 Youden's J (sensitivity + specificity - 1) maximised on the label's kept validation entries,
 as :func:`biomedclf.train.threshold.youden_threshold` chooses a two-class model's (0.5 when the
 label's validation entries hold one class). The definitions are scikit-learn's (per label
@@ -29,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from biomedclf.evaluate.metrics import auroc, average_precision, binary_metrics
-from biomedclf.train.threshold import youden_threshold
+from biomedclf.train.threshold import check_multilabel
+from biomedclf.train.threshold import choose_thresholds as choose_thresholds  # re-exported
 
 log = logging.getLogger(__name__)
 
@@ -49,41 +51,6 @@ PER_LABEL_KEYS = (
 )
 #: Per-label metrics that have ``macro_*`` and ``micro_*`` means.
 MEAN_OF = ("auroc", "average_precision", "f1", "sensitivity", "specificity", "precision")
-
-
-def check_multilabel(
-    labels: Any, probabilities: Any, mask: Any = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``labels`` (n, L) int64 0/1 where kept, ``probabilities`` (n, L) float64 and the mask
-    (n, L) bool (all True when None); ValueError on other shapes or values."""
-    p = np.asarray(probabilities, dtype=np.float64)
-    y = np.asarray(labels)
-    kept = np.ones(p.shape, bool) if mask is None else np.asarray(mask, dtype=bool)
-    if p.ndim != 2 or y.shape != p.shape or kept.shape != p.shape:
-        raise ValueError(
-            f"labels {y.shape}, probabilities {p.shape} and mask {kept.shape} must all be "
-            "(images, labels)"
-        )
-    y = np.where(kept, y, 0).astype(np.int64)
-    if not np.isin(y, (0, 1)).all():
-        raise ValueError(f"labels must be 0/1 where kept, got {sorted(set(y.ravel().tolist()))}")
-    if not np.isfinite(p[kept]).all():
-        raise ValueError("probabilities contain NaN or infinity; the model diverged")
-    return y, p, kept
-
-
-def choose_thresholds(labels: Any, probabilities: Any, mask: Any = None) -> np.ndarray:
-    """One threshold per label (float64, L) from validation scores: Youden's J on the label's
-    kept entries (0.5, logged, when they hold one class or none)."""
-    y, p, kept = check_multilabel(labels, probabilities, mask)
-    out = np.full(p.shape[1], 0.5)
-    for j in range(p.shape[1]):
-        rows = kept[:, j]
-        if rows.any():
-            out[j] = youden_threshold(y[rows, j], p[rows, j])
-        else:
-            log.warning("thresholds: label column %d keeps no validation entry; using 0.5", j)
-    return out
 
 
 def _clean(value: float) -> float | None:

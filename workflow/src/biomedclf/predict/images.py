@@ -4,8 +4,10 @@ Files are read as the data step read the training images (the decoding settings 
 ``model.pt``: formats including DICOM and NIfTI, channels, size, resizing of non-square images,
 windowing), normalised with the model's mean and std, and classified: for two classes at the
 validation-chosen (Youden) threshold stored in the model, or at 0.5 when asked; for more
-classes by the most probable class. Every file given, or found under a folder given, gets a
-row; a file that cannot be read keeps its row with the reason and no probabilities.
+classes by the most probable class. A multi-label model (``task: multilabel`` in model.pt)
+gives each label its probability and a 0/1 call at the label's validation-chosen threshold
+(or 0.5). Every file given, or found under a folder given, gets a row; a file that cannot be
+read keeps its row with the reason and no probabilities.
 """
 
 from __future__ import annotations
@@ -111,6 +113,31 @@ def _write(
             writer.writerow([item.name, *(repr(float(q)) for q in row), classes[call], ""])
 
 
+def _write_multilabel(
+    out: Path,
+    items: list[Item],
+    reasons: list[str | None],
+    probs: np.ndarray,
+    labels: list[str],
+    thresholds: list[float],
+) -> None:
+    """``path,prob_<label>...,call_<label>...,reason`` per item (call 1 when the probability
+    is at least the label's threshold), in input order."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    calls = (probs >= np.asarray(thresholds)[None, :]).astype(np.int64)
+    rows = iter(zip(probs.tolist(), calls.tolist()))
+    header = ["path", *(f"prob_{c}" for c in labels), *(f"call_{c}" for c in labels), "reason"]
+    with out.open("w", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        for item, reason in zip(items, reasons):
+            if reason is not None:
+                writer.writerow([item.name, *([""] * (2 * len(labels))), reason])
+                continue
+            row, call = next(rows)
+            writer.writerow([item.name, *(repr(float(q)) for q in row), *call, ""])
+
+
 def predict_files(
     model_path: Path | str,
     inputs: Sequence[Path | str],
@@ -122,7 +149,8 @@ def predict_files(
     """Predict every image of ``inputs`` with the model in ``model_path``; write ``out`` (CSV).
 
     ``threshold`` is ``validation`` (two classes: the Youden threshold chosen on the
-    validation split, stored in model.pt) or ``0.5``. Returns counts and the threshold used.
+    validation split, stored in model.pt; multi-label: one per label) or ``0.5``. Returns
+    counts and the threshold used (multi-label: ``thresholds``, one per label).
     """
     import torch
 
@@ -141,11 +169,21 @@ def predict_files(
         raise ValueError(f"{', '.join(map(str, inputs))}: no files to predict")
     pixels, reasons = _decode(items, spec)
     probs = predict_probabilities(model_path, torch.from_numpy(pixels), device).double().numpy()
+    skipped = sum(r is not None for r in reasons)
+    if saved.get("task") == "multilabel":
+        per_label = saved["thresholds"] if threshold == "validation" else [0.5] * len(classes)
+        _write_multilabel(Path(out), items, reasons, probs, classes, list(per_label))
+        log.info("%d image(s) predicted, %d unreadable", len(items) - skipped, skipped)
+        return {
+            "predicted": len(items) - skipped,
+            "unreadable": skipped,
+            "threshold": None,
+            "thresholds": list(per_label),
+        }
     chosen = saved["threshold"] if threshold == "validation" else 0.5
     if len(classes) == 2 and chosen is None:
         chosen = 0.5
     _write(Path(out), items, reasons, probs, classes, _calls(probs, chosen))
-    skipped = sum(r is not None for r in reasons)
     log.info(
         "%d image(s) predicted, %d unreadable (reason in %s)", len(items) - skipped, skipped, out
     )

@@ -16,6 +16,7 @@ from torch import nn
 from biomedclf.train.augment import normalisation_tensors, to_model_input
 from biomedclf.train.losses import probabilities
 from biomedclf.train.models import load_model, uses_convolutions
+from biomedclf.train.multilabel import TASK, label_probabilities
 
 #: Batch size of prediction passes (no gradients, so larger than training batches is fine).
 EVAL_BATCH_SIZE = 256
@@ -71,7 +72,8 @@ def predict_probabilities(
     device: str | torch.device = "cpu",
 ) -> torch.Tensor:
     """Class probabilities (``N x K``, float32, CPU; for two classes column 1 is the sigmoid
-    of the one logit) of the model in ``model_path`` for a uint8 ``N x C x H x W`` tensor,
+    of the one logit; a multi-label model: ``N x L``, the sigmoid of each label's logit) of
+    the model in ``model_path`` for a uint8 ``N x C x H x W`` tensor,
     normalised with the mean/std stored in the model file: the numbers ``scores.csv`` holds,
     from the model file alone."""
     device = torch.device(device) if isinstance(device, str) else device
@@ -87,4 +89,6 @@ def predict_probabilities(
         model.to(memory_format=torch.channels_last)
     mean, std = normalisation_tensors(saved["mean"], saved["std"], device)
     logits = predict_logits(model, images.to(device), mean, std, channels_last=channels_last)
+    if saved.get("task") == TASK:  # one sigmoid per label
+        return label_probabilities(logits, len(saved["class_names"])).cpu()
     return probabilities(logits).cpu()

@@ -22,6 +22,7 @@ import torch
 from biomedclf.data.cache import CachedSplit, load_split
 from biomedclf.train.augment import normalisation_tensors
 from biomedclf.train.batches import DeviceImages, describe, device_budget, place
+from biomedclf.train.multilabel import check_multilabel_splits, device_targets
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class TrainingData:
     """The cache's splits, the training and validation images placed for the training device
-    (resident there or streamed, :mod:`biomedclf.train.batches`) and their labels on it."""
+    (resident there or streamed, :mod:`biomedclf.train.batches`) and their labels on it
+    (multi-label: with the mask, :func:`biomedclf.train.multilabel.device_targets`)."""
 
     train: CachedSplit
     val: CachedSplit
@@ -49,7 +51,12 @@ class TrainingData:
 
     @property
     def n_classes(self) -> int:
+        """Classes, or labels of a multi-label cache."""
         return len(self.train.class_names)
+
+    @property
+    def multilabel(self) -> bool:
+        return self.train.multilabel
 
 
 #: The cache files a training job reads, by role: the three splits, or on a fold of the
@@ -118,9 +125,9 @@ def load_training_data(
         val=val,
         test=test,
         x_train=x_train,
-        y_train=train.labels.to(device=device, dtype=torch.int64),
+        y_train=device_targets(train, device),
         x_val=x_val,
-        y_val=val.labels.to(device=device, dtype=torch.int64),
+        y_val=device_targets(val, device),
         mean=mean,
         std=std,
         heldout=heldout,
@@ -143,6 +150,9 @@ def check_splits(
         )
     if any(tuple(s.images.shape[1:]) != (channels, height, width) for s in others):
         raise ValueError(f"{where}: train, val and test images differ in shape; rerun prepare")
+    if train.multilabel or any(s.multilabel for s in others):
+        check_multilabel_splits(where, train, others)
+        return
     n_classes = len(train.class_names)
     for split in (train, *others):
         if split.class_names != train.class_names or (

@@ -11,7 +11,8 @@ Entry point: :func:`run_training` (called by the workflow's train adapter). It
   (:mod:`biomedclf.train.augment`);
 - minimises ``BCEWithLogitsLoss`` (two classes, one logit) or ``CrossEntropyLoss`` (K > 2
   classes, K logits), optionally with balanced class weights and label smoothing
-  (:mod:`biomedclf.train.losses`; train.json records which as ``loss``), with Adam
+  (:mod:`biomedclf.train.losses`; train.json records which as ``loss``), or for a multi-label
+  cache a masked BCE with one logit per label (:mod:`biomedclf.train.multilabel`), with Adam
   (``weight_decay`` is L2 regularisation), AdamW or SGD with momentum, with a learning rate
   per epoch (warm-up, constant, cosine or step), epochs that train the head only and a
   learning-rate factor for the other layers (:mod:`biomedclf.train.schedule`); optional
@@ -58,8 +59,9 @@ from biomedclf.train.callbacks import TrainingCallback, fit_params
 from biomedclf.train.devices import select_device
 from biomedclf.train.inference import autocast, flat_logits, wants_channels_last
 from biomedclf.train.inputs import TrainingData, load_training_data
-from biomedclf.train.losses import Objective, make_objective
+from biomedclf.train.losses import Objective
 from biomedclf.train.models import build_model, count_parameters, output_units
+from biomedclf.train.multilabel import training_objective
 from biomedclf.train.outputs import check_outputs, run_record, write_outputs
 from biomedclf.train.phases import PhaseClock
 from biomedclf.train.schedule import fine_tuning
@@ -87,6 +89,7 @@ class Run:
     threads: int
     decoding: dict[str, Any]  # how files become the cache's pixels (kept in the model file)
     backbone: dict[str, Any] | None = None  # a torchvision/timm model's record (model.pt)
+    multilabel: bool = False  # one logit per label (biomedclf.train.multilabel)
 
     @property
     def name(self) -> str:
@@ -111,6 +114,7 @@ def fresh_state(run: Run, channels: int, image_size: int, n_classes: int) -> Tra
         image_size,
         variant=run.name,
         n_classes=n_classes,
+        multilabel=run.multilabel,
     )
     model.to(run.device)
     if run.channels_last:
@@ -122,7 +126,7 @@ def fresh_state(run: Run, channels: int, image_size: int, n_classes: int) -> Tra
     if run.settings.augment:
         aug_gen = torch.Generator(device=run.device).manual_seed(run.seed + 1_000_003)
     optimizer, tuning = fine_tuning(
-        model, run.spec, run.settings, channels, output_units(n_classes)
+        model, run.spec, run.settings, channels, output_units(n_classes, run.multilabel)
     )
     return TrainState(model, optimizer, perm_gen, aug_gen, tuning)
 
@@ -145,6 +149,7 @@ def train_one_epoch(
     perm = torch.randperm(len(data.x_train), generator=state.perm_gen)
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.int64)
+    counted = torch.zeros((), device=device, dtype=torch.int64)  # calls: images or entries
     batches = training_batches(data.x_train, data.y_train, perm, n_used, run.settings.batch_size)
     for images, y in batches:  # resident on the device or streamed to it: the same batches
         x = to_model_input(
@@ -162,7 +167,8 @@ def train_one_epoch(
         state.optimizer.step()
         loss_sum += loss.detach() * y.shape[0]
         correct += objective.correct(logits.detach(), y)
-    return loss_sum.item() / n_used, correct.item() / n_used
+        counted += objective.entries(y)
+    return loss_sum.item() / n_used, correct.item() / max(1, counted.item())
 
 
 def validate(
@@ -174,7 +180,8 @@ def validate(
     )
     with torch.no_grad():
         loss = objective.loss(logits, data.y_val).item()
-    accuracy = objective.correct(logits, data.y_val).item() / int(data.y_val.shape[0])
+    calls = max(1, int(objective.entries(data.y_val)))  # images, or kept label entries
+    accuracy = objective.correct(logits, data.y_val).item() / calls
     return loss, accuracy
 
 
@@ -268,9 +275,8 @@ def _train(
 ) -> dict[str, Any]:
     data = load_training_data(data_files, run.device, fold)
     clock.mark("load_s")
-    run = dataclasses.replace(
-        run, backbone=backbone_record(run.spec["model"], run.spec["model_args"], data.shape[0])
-    )
+    backbone = backbone_record(run.spec["model"], run.spec["model_args"], data.shape[0])
+    run = dataclasses.replace(run, backbone=backbone, multilabel=data.multilabel)
     if run.backbone and run.backbone["mean"]:  # pretrained: the weights' own normalisation
         mean, std = run.backbone["mean"], run.backbone["std"]
         data.mean, data.std = normalisation_tensors(mean, std, run.device)
@@ -278,13 +284,14 @@ def _train(
     state = _start(run, data, checkpoint, key)
     s = run.settings
     log.info(
-        "training %s seed %d: model %s (%d parameters), %d classes, %d train / %d val images "
+        "training %s seed %d: model %s (%d parameters), %d %s, %d train / %d val images "
         "%dx%dx%d, device %s, threads %d, batch %d, %s lr %g wd %g%s%s",
         run.name,
         run.seed,
         run.spec["model"],
         count_parameters(state.model),
         data.n_classes,
+        "labels (multi-label)" if data.multilabel else "classes",
         len(data.train),
         len(data.val),
         data.shape[0],
@@ -299,9 +306,7 @@ def _train(
         ", augment" if s.augment else "",
         ", bf16 autocast" if run.amp else "",
     )
-    objective = make_objective(
-        data.n_classes, data.train.labels, s.class_weights, s.label_smoothing, run.device
-    )
+    objective = training_objective(data, s, run.device)
     params = fit_params(run.spec, run.seed, fold, run.device.type, run.threads)
     for callback in callbacks:
         callback.on_fit_start(params, [dict(row) for row in state.progress.history])

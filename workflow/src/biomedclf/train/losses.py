@@ -9,7 +9,8 @@ targets to ``eps / 2`` and ``1 - eps / 2``, as cross-entropy smoothing does with
 Multi-label studies (several findings per image) use one logit per label:
 :class:`MaskedBCEWithLogits`, the binary cross-entropy averaged over the entries the label mask
 keeps (uncertain or unknown labels set to ``ignore`` add nothing), with a ``pos_weight`` per
-label for balanced class weights (:func:`multilabel_pos_weight`).
+label for balanced class weights (:func:`multilabel_pos_weight`); a multi-label run's objective
+is :class:`biomedclf.train.multilabel.MultilabelObjective`.
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ class Objective:
     def correct(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """How many of the batch's calls are right (a 0-d int64 tensor on its device)."""
         return (predicted(logits) == labels).sum()
+
+    def entries(self, labels: torch.Tensor) -> int | torch.Tensor:
+        """How many calls :meth:`correct` counts in a batch: one per image."""
+        return int(labels.shape[0])
 
 
 def make_objective(

@@ -275,8 +275,13 @@ def _check_args(name: str, args: dict[str, Any], prefix: str) -> dict[str, Any]:
     return {**entry.defaults, **args}
 
 
-def output_units(n_classes: int) -> int:
-    """Logits per image: one for two classes (sigmoid, BCE), else one per class (softmax)."""
+def output_units(n_classes: int, multilabel: bool = False) -> int:
+    """Logits per image: one for two classes (sigmoid, BCE), else one per class (softmax);
+    ``multilabel``: one per label (``n_classes`` labels, each its own sigmoid)."""
+    if multilabel:
+        if n_classes < 1:
+            raise ValueError(f"a multi-label classifier needs at least one label, got {n_classes}")
+        return n_classes
     if n_classes < 2:
         raise ValueError(f"a classifier needs at least two classes, got {n_classes}")
     return 1 if n_classes == 2 else n_classes
@@ -291,8 +296,10 @@ def build_model(
     n_classes: int,
     variant: str | None = None,
     load_weights: bool = True,
+    multilabel: bool = False,
 ) -> nn.Module:
-    """Build model ``name`` with ``model_args`` for ``in_channels`` x ``image_size``^2 input.
+    """Build model ``name`` with ``model_args`` for ``in_channels`` x ``image_size``^2 input,
+    with :func:`output_units` logits (``multilabel``: one per label of ``n_classes``).
 
     Unknown models or settings raise ValueError naming the config key
     (``variants.<variant>.<key>``) and what is allowed. ``load_weights=False`` skips a
@@ -312,7 +319,7 @@ def build_model(
             f"data.channels/data.image_size: must be positive, got {in_channels}, {image_size}"
         )
     args = _check_args(name, dict(model_args or {}), prefix)
-    outputs = output_units(n_classes)
+    outputs = output_units(n_classes, multilabel)
     try:
         if name not in REGISTRY:  # a torchvision or timm backbone
             return entry.builder(
@@ -364,6 +371,7 @@ def load_model(
         variant=spec["name"],
         load_weights=False,
         n_classes=len(checkpoint["class_names"]),
+        multilabel=checkpoint.get("task") == "multilabel",
     )
     model.load_state_dict(checkpoint["state_dict"])
     model.to(map_location).eval()

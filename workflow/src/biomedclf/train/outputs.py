@@ -1,7 +1,9 @@
 """What a finished training job leaves behind, at the paths the rule names by role: the model
 (``model``), the history (``history``), the scores (``scores``) and train.json (``info``)
 (formats in ``workflow/CONTRACTS.md``), each written atomically, train.json last so that its
-presence means the run is complete.
+presence means the run is complete. A multi-label run's model.pt and train.json add
+``task: multilabel`` and ``thresholds`` (one per label, chosen on validation), and its scores
+have a target and a probability column per label (:mod:`biomedclf.train.scores`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from biomedclf.train.devices import device_name
 from biomedclf.train.history import write_history
 from biomedclf.train.losses import probabilities
 from biomedclf.train.models import count_parameters
-from biomedclf.train.scores import write_scores
+from biomedclf.train.multilabel import TASK, label_probabilities, split_thresholds
+from biomedclf.train.scores import write_multilabel_scores, write_scores
 from biomedclf.train.threshold import youden_threshold
 
 if TYPE_CHECKING:
@@ -98,7 +101,14 @@ def run_record(
         "class_names": list(data.train.class_names),
         "n_classes": data.n_classes,
         "loss": objective.name,
+        **_task(data),
     }
+
+
+def _task(data: TrainingData) -> dict[str, Any]:
+    """``task`` of a multi-label run (its ``thresholds`` are added once scored); nothing for a
+    single-label one (its files keep their keys)."""
+    return {"task": TASK} if data.multilabel else {}
 
 
 def _scores(state: TrainState, data: TrainingData, run: Run) -> dict[str, tuple]:
@@ -115,15 +125,20 @@ def _scores(state: TrainState, data: TrainingData, run: Run) -> dict[str, tuple]
             data.std,
             channels_last=run.channels_last,
         )
-        out[split] = (cached.paths, cached.labels.tolist(), probabilities(logits).tolist())
+        if cached.multilabel:
+            probs = label_probabilities(logits, data.n_classes).tolist()
+            out[split] = (cached.paths, cached.labels.tolist(), probs, cached.mask.tolist())
+        else:
+            out[split] = (cached.paths, cached.labels.tolist(), probabilities(logits).tolist())
     return out
 
 
 def _threshold(scores: dict[str, tuple]) -> float | None:
     """Two classes: the threshold on the probability of class 1 that maximises Youden's J on
-    the validation split (the evaluation's ``threshold_youden``); None for more classes."""
-    paths, labels, probs = scores["val"]
-    if len(probs[0]) != 2:
+    the validation split (the evaluation's ``threshold_youden``); None for more classes and
+    for a multi-label run (its thresholds: one per label)."""
+    paths, labels, probs = scores["val"][:3]
+    if len(probs[0]) != 2 or len(scores["val"]) == 4:
         return None
     return youden_threshold(labels, [row[1] for row in probs])
 
@@ -142,6 +157,11 @@ def write_outputs(
     channels, image_size = data.shape
     scores = _scores(state, data, run)
     clock.mark("score_s")
+    task = _task(data)
+    if task:  # multi-label: a threshold per label, from the validation scores
+        paths, labels, probs, mask = scores["val"]
+        task["thresholds"] = split_thresholds(labels, probs, mask)
+        info.update(task)
     pretrained = run.backbone if run.backbone and run.backbone["mean"] else None
     model_file = {
         "spec": run.spec,
@@ -158,11 +178,12 @@ def write_outputs(
         "threshold": _threshold(scores),
         "data": run.decoding,
         "backbone": run.backbone,
+        **task,
     }
     with atomic_path(files["model"]) as tmp:
         torch.save(model_file, tmp)
     write_history(files["history"], state.progress.history)
-    write_scores(files["scores"], scores)
+    (write_multilabel_scores if task else write_scores)(files["scores"], scores)
     clock.mark("write_s")
     info["phases"] = clock.record()
     write_json(files["info"], info)

@@ -134,12 +134,15 @@ def cpu_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def data_fingerprint(*splits: CachedSplit) -> str:
-    """Cheap identity of the data a run trains on (shapes, labels, paths, normalisation)."""
+    """Cheap identity of the data a run trains on (shapes, labels, paths, normalisation; the
+    mask of a multi-label split)."""
     h = hashlib.sha256()
     for s in splits:
         h.update(repr((tuple(s.images.shape), s.mean, s.std, s.class_names)).encode())
         h.update(s.labels.to(torch.int64).numpy().tobytes())
         h.update("\n".join(s.paths).encode())
+        if s.mask is not None:
+            h.update(b"mask" + s.mask.to(torch.bool).numpy().tobytes())
     return h.hexdigest()
 
 

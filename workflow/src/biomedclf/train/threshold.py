@@ -1,8 +1,10 @@
-"""The decision threshold of a two-class model, chosen on its validation scores.
+"""The decision thresholds of a model, chosen on its validation scores.
 
 A trained two-class model keeps, in ``model.pt``, the threshold on the probability of class 1
 that maximises Youden's J on the validation split (:func:`youden_threshold`); the evaluation
-reports the test metrics at it, and ``biomedclf predict`` applies it. The ROC curve it is read
+reports the test metrics at it, and ``biomedclf predict`` applies it. A multi-label model keeps
+one such threshold per label (:func:`choose_thresholds`), each chosen on the label's kept
+validation entries. The ROC curve it is read
 from is scikit-learn's (``sklearn.metrics.roc_curve(..., drop_intermediate=False)``, checked in
 the tests), computed with numpy: importing ``sklearn.metrics`` would cost seconds of start-up.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -80,3 +83,38 @@ def youden_threshold(
     if best + 1 < thresholds.size:
         return float((thresholds[best] + thresholds[best + 1]) / 2)
     return float(thresholds[best])
+
+
+def check_multilabel(
+    labels: Any, probabilities: Any, mask: Any = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``labels`` (n, L) int64 0/1 where kept, ``probabilities`` (n, L) float64 and the mask
+    (n, L) bool (all True when None); ValueError on other shapes or values."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    y = np.asarray(labels)
+    kept = np.ones(p.shape, bool) if mask is None else np.asarray(mask, dtype=bool)
+    if p.ndim != 2 or y.shape != p.shape or kept.shape != p.shape:
+        raise ValueError(
+            f"labels {y.shape}, probabilities {p.shape} and mask {kept.shape} must all be "
+            "(images, labels)"
+        )
+    y = np.where(kept, y, 0).astype(np.int64)
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError(f"labels must be 0/1 where kept, got {sorted(set(y.ravel().tolist()))}")
+    if not np.isfinite(p[kept]).all():
+        raise ValueError("probabilities contain NaN or infinity; the model diverged")
+    return y, p, kept
+
+
+def choose_thresholds(labels: Any, probabilities: Any, mask: Any = None) -> np.ndarray:
+    """One threshold per label (float64, L) from validation scores: Youden's J on the label's
+    kept entries (0.5, logged, when they hold one class or none)."""
+    y, p, kept = check_multilabel(labels, probabilities, mask)
+    out = np.full(p.shape[1], 0.5)
+    for j in range(p.shape[1]):
+        rows = kept[:, j]
+        if rows.any():
+            out[j] = youden_threshold(y[rows, j], p[rows, j])
+        else:
+            log.warning("thresholds: label column %d keeps no validation entry; using 0.5", j)
+    return out

@@ -1,0 +1,16 @@
+"""Adapter: a multi-label study's tables, figures and summary.md."""
+
+from biomedclf.layout import RunFiles
+from biomedclf.logs import log_to
+from biomedclf.report.multilabel import write_multilabel_report
+
+with log_to(snakemake.log[0]):
+    p, i = snakemake.params, snakemake.input
+    write_multilabel_report(
+        {**p.outputs, "summary": snakemake.output.summary},
+        i.stats,
+        i.data_summary,
+        i.manifest,
+        RunFiles.zip(p.runs, i.history, i.train_json, i.metrics, i.predictions),
+        p.name,
+    )
