@@ -45,7 +45,7 @@ def plot_label_auroc(stats: Mapping[str, Any], path: Path) -> Path:
     colours = colours_for(variants)
     level = f"{stats['settings']['confidence'] * 100:g}%"
     height = max(3.5, 0.45 * len(labels) + 1.8)
-    with figure_file(path, 7.5, height) as (fig, axes):
+    with figure_file(path, 9.0, height) as (fig, axes):
         ax = axes[0, 0]
         offsets = np.linspace(-0.25, 0.25, len(variants)) if len(variants) > 1 else [0.0]
         for off, v in zip(offsets, variants):
@@ -69,7 +69,9 @@ def plot_label_auroc(stats: Mapping[str, Any], path: Path) -> Path:
         ax.set_yticks(range(len(labels)), [shortened(n, STYLE["font.size"]) for n in labels])
         ax.invert_yaxis()
         ax.set_xlabel("Test AUROC (seed ensemble)")
-        ax.legend(loc="best", fontsize="small")
+        handles, names = ax.get_legend_handles_labels()
+        names = [shortened(n, "small") for n in names]
+        fig.legend(handles, names, loc="outside right upper", fontsize="small")
         fit_titles(fig, [(ax, f"AUROC per label ({level} bootstrap CI; dashed: chance)")])
     return path
 
@@ -136,6 +138,7 @@ def plot_cooccurrence(
     with figure_file(path, side + 1.0, side) as (fig, axes):
         ax = axes[0, 0]
         image = ax.imshow(share, vmin=0, vmax=1, cmap="viridis")
+        ax.grid(False)
         short = [shortened(n, STYLE["font.size"]) for n in names]
         ax.set_xticks(range(len(names)), short, rotation=45, ha="right")
         ax.set_yticks(range(len(names)), short)
@@ -148,19 +151,25 @@ def plot_cooccurrence(
 
 def plot_loss_curves(histories: Mapping[str, list[dict[str, np.ndarray]]], path: Path) -> Path:
     """Validation (solid) and training (dashed) loss per epoch, mean over each variant's
-    seeds (the epochs every seed ran)."""
+    seeds (the epochs every seed ran); the legend beside the axes, a colour per variant."""
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
+
     colours = colours_for(list(histories))
-    with figure_file(path, 7.0, 4.2) as (fig, axes):
+    with figure_file(path, 8.5, 4.2) as (fig, axes):
         ax = axes[0, 0]
         for v, runs in histories.items():
             n = min(len(h["epoch"]) for h in runs)
             epochs = runs[0]["epoch"][:n]
             for key, style in (("val_loss", "-"), ("train_loss", "--")):
                 mean = np.mean([h[key][:n] for h in runs], axis=0)
-                label = f"{v} ({'validation' if key == 'val_loss' else 'training'})"
-                ax.plot(epochs, mean, style, color=colours[v], label=label)
+                ax.plot(epochs, mean, style, color=colours[v])
+        handles = [Line2D([], [], color=colours[v]) for v in histories]
+        handles += [Line2D([], [], color="0.3", ls=ls) for ls in ("-", "--")]
+        names = [shortened(v, "small") for v in histories] + ["validation", "training"]
+        fig.legend(handles, names, loc="outside right upper", fontsize="small")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("Epoch")
         ax.set_ylabel("Masked binary cross-entropy")
-        ax.legend(loc="best", fontsize="small")
         fit_titles(fig, [(ax, "Loss per epoch (mean over seeds)")])
     return path
