@@ -45,6 +45,8 @@ ARRAYS = {
     "selection_outcome",
     "selection_rank",
     "first_layer_weights",
+    "explained",
+    "selection_label",
 }
 
 
@@ -88,7 +90,7 @@ def test_read_maps_names_the_file_and_the_fix(written, tmp_path):
     m = read_maps(maps["cnn"])
     m.format = "biomedclf-maps/0"
     write_maps(tmp_path / "old.npz", m)
-    with pytest.raises(ValueError, match=r"old\.npz: not a biomedclf-maps/1 file.*rerun"):
+    with pytest.raises(ValueError, match=r"old\.npz: not a biomedclf-maps/2 file.*rerun"):
         read_maps(tmp_path / "old.npz")
     m = read_maps(maps["cnn"])
     m.maps = m.maps[:-1]

@@ -108,12 +108,13 @@ def test_maps_lacking_the_baselines_images_are_refused(figures, tmp_path):
         "maps",
         "randomised_maps",
         "spearman",
+        "explained",
     ):
         setattr(m, key, getattr(m, key)[keep])
     m.cascade_spearman = m.cascade_spearman[:, keep]
     m.selection_baseline = m.selection_baseline[:0]
     m.selection_image, m.selection_outcome = m.selection_image[:0], m.selection_outcome[:0]
-    m.selection_rank = m.selection_rank[:0]
+    m.selection_rank, m.selection_label = m.selection_rank[:0], m.selection_label[:0]
     swapped[comp["variants"][0]] = write_maps(tmp_path / "less.npz", m)
     with pytest.raises(ValueError, match=f"comparisons.{name}: the maps of .* rerun its explain"):
         explain_plots.plot_explanations(name, comp, swapped, tmp_path / "x.png")

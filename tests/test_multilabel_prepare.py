@@ -281,7 +281,6 @@ def test_identical_pixels_with_other_findings_are_rejected(tmp_path: Path) -> No
         ({"source": "folder", "path": "x"}, {}, "data.source: folder holds one class"),
         ({"positive_class": "a"}, {}, "data.positive_class: single-label only"),
         ({"ordinal": True}, {}, "data.ordinal: single-label only"),
-        ({"split": {"folds": 3}}, {}, "data.split.folds: cross-validation of a multi-label"),
         ({}, {"label_smoothing": 0.1}, "training.label_smoothing (variant"),
     ],
 )

@@ -20,6 +20,7 @@ from biomedclf.data.classes import source_classes
 from biomedclf.data.decode_settings import decode_settings
 from biomedclf.data.folds import check_planned_folds
 from biomedclf.data.shards import shard_settings
+from biomedclf.explain.multilabel import check_label
 from biomedclf.provenance import script_digest
 from biomedclf.tracking.jobs import start_study
 from biomedclf.tracking.settings import ENV_VAR, check_installed, study_settings
@@ -38,6 +39,12 @@ try:
     CLASS_NAMES = source_classes(config["data"])
     # More folds than a class can fill stops here when the file counts show it already.
     check_planned_folds(config["data"], CLASS_NAMES)
+    # explain.label: one of the labels, and for multi-label studies only
+    check_label(
+        config["explain"]["label"],
+        CLASS_NAMES,
+        config["data"]["task"] == "multilabel",
+    )
     # Each sweep's points, named and checked against the variant settings (README, "Sweeps").
     SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
     SWEEPS = expand_sweeps(config, load_schema(SCHEMA))
@@ -545,6 +552,21 @@ def explain_figure_keys():
     return [[c, kind] for c in COMPARISONS for kind in ("saliency", "errors")]
 
 
+def explain_links():
+    """The maps.npz of every explained run (variant -> seed -> path) and each comparison's
+    saliency figure and error gallery: what a multi-label summary.md links."""
+    return {
+        "maps": {
+            v: {s: explain_files(v, s)["maps"] for s in explain_seeds()}
+            for v in VARIANTS
+        },
+        "comparisons": {
+            c: {kind: figure_output(kind, c) for kind in ("saliency", "errors")}
+            for c in COMPARISONS
+        },
+    }
+
+
 def summary_links():
     """Every file summary.md links to, by kind and name: written where the rules write it."""
     links = {
@@ -606,6 +628,8 @@ def final_outputs():
             [str(layout.summary_file(STUDY)), ml["stats"]]
             + [str(p) for files in tables for p in files.values()]
             + list(ml["figures"].values())
+            + explain_outputs()
+            + [figure_output(kind, c) for c, kind in explain_figure_keys()]
         )
     tables = [layout.table_files(STUDY, t) for t in layout.STUDY_TABLES] + [
         layout.table_files(STUDY, t, c)

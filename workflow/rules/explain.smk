@@ -30,6 +30,8 @@ rule explain:
         baselines=explain_baselines,
         seeds=SEEDS,
         n_images=config["explain"]["n_images"],
+        # multi-label studies: the label each map explains (null: the most probable positive)
+        label=config["explain"]["label"],
         code=code("explain.py"),
     script:
         "../scripts/explain.py"

@@ -241,6 +241,7 @@ if MULTILABEL:
             stats=stats_path("multilabel"),
             data_summary=data_outputs()["summary"],
             manifest=data_outputs()["manifest"],
+            sanity=explain_sanity_files(),
         output:
             summary=study_report(str(layout.summary_file(STUDY)), "document", "summary"),
             tables=[
@@ -269,6 +270,8 @@ if MULTILABEL:
             name=NAME,
             runs=run_keys(),
             outputs={k: v for k, v in multilabel_outputs().items() if k != "stats"},
+            explained=explained_runs(),
+            saliency_links=explain_links(),
             code=code("multilabel_report.py"),
         script:
             "../scripts/multilabel_report.py"

@@ -46,6 +46,8 @@ if MULTILABEL:
             runs=run_keys(),
             comparisons=config["comparisons"],
             statistics=config["statistics"],
+            # with folds the runs' predictions are out-of-fold, not of the test split
+            evaluated_on="out-of-fold" if FOLDS else "test",
             code=code("multilabel_stats.py"),
         script:
             "../scripts/multilabel_stats.py"

@@ -14,4 +14,5 @@ with log_to(snakemake.log[0]):
         n_images=p.n_images,
         outputs=dict(snakemake.output.items()),
         threads=snakemake.threads,
+        label=p.label,
     )

@@ -13,4 +13,6 @@ with log_to(snakemake.log[0]):
         i.manifest,
         RunFiles.zip(p.runs, i.history, i.train_json, i.metrics, i.predictions),
         p.name,
+        sanity={(v, s): f for (v, s), f in zip(p.explained, i.sanity, strict=True)},
+        saliency_links=p.saliency_links,
     )

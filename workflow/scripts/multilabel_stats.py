@@ -11,4 +11,5 @@ with log_to(snakemake.log[0]):
         RunFiles.zip(p.runs, i.history, i.train_json, i.metrics, i.predictions),
         p.comparisons,
         p.statistics,
+        p.evaluated_on,
     )

@@ -183,11 +183,6 @@ def check_task(config: dict[str, Any]) -> None:
     ):
         if bad:
             raise ConfigError(f"data.{key}: single-label only, but {where}; {fix}")
-    if data["split"]["folds"]:
-        raise ConfigError(
-            f"data.split.folds: cross-validation of a multi-label study is not built yet "
-            f"({where}); remove data.split.folds to use one train/val/test split"
-        )
     if config["sweeps"]:
         raise ConfigError(
             f"sweeps: choosing a sweep's point for a multi-label study is not built yet "

@@ -15,6 +15,9 @@ torch (formats in ``workflow/CONTRACTS.md``):
 - ``test_predictions.csv``: the fold ensemble's test predictions;
 - ``history.csv`` and ``train.json`` of the run: the folds' mean per epoch and their combined
   training record (seconds summed over folds).
+
+A multi-label run (train.json ``task: multilabel``) writes the same files in the multi-label
+formats: :mod:`biomedclf.crossval.multilabel`.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from biomedclf.crossval.multilabel import combine_multilabel
 from biomedclf.evaluate.evaluation import class_names_of, evaluation_metrics, write_predictions
 from biomedclf.evaluate.multiclass import multiclass_metrics
 from biomedclf.io import read_json, write_json
@@ -43,11 +47,12 @@ FOLD_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "macro_auroc", "kap
 
 
 def concatenate(parts: list[SplitScores]) -> SplitScores:
-    """One split made of ``parts`` in order."""
+    """One split made of ``parts`` in order (multi-label: their masks too)."""
     return SplitScores(
         paths=[p for part in parts for p in part.paths],
         labels=np.concatenate([part.labels for part in parts]),
         probabilities=np.concatenate([part.probabilities for part in parts]),
+        mask=None if parts[0].mask is None else np.concatenate([part.mask for part in parts]),
     )
 
 
@@ -61,7 +66,7 @@ def fold_ensemble(tests: list[SplitScores], where: list[Path]) -> SplitScores:
                 "trained on different caches; rerun them"
             )
     probabilities = np.mean(np.stack([t.probabilities for t in tests]), axis=0)
-    return SplitScores(list(tests[0].paths), tests[0].labels, probabilities)
+    return SplitScores(list(tests[0].paths), tests[0].labels, probabilities, tests[0].mask)
 
 
 def out_of_fold(heldout: list[SplitScores], where: list[Path]) -> SplitScores:
@@ -229,11 +234,32 @@ def run_crossval(
     files = _fold_files(scores, infos, histories)
     folds = [_read_fold(f, *paths) for f, paths in enumerate(files)]
     where = [s for s, _, _ in files]
-    class_names = class_names_of(folds[0][0], files[0][1])
     oof = out_of_fold([s["heldout"] for _, s, _ in folds], where)
-    inner = concatenate([s["val"] for _, s, _ in folds])
     ensemble = fold_ensemble([s["test"] for _, s, _ in folds], where)
     record = combined_record([info for info, _, _ in folds], len(oof.paths))
+    read = [i for _, i, _ in files]  # the folds' train.json, named in errors
+    if record.get("task") == "multilabel":  # several findings per image
+        summary = combine_multilabel(folds, read, (oof, ensemble), record, outputs)
+    else:
+        summary = _single_label(folds, read[0], (oof, ensemble), record, outputs, ordinal)
+    write_history(Path(outputs["history"]), combined_history([h for _, _, h in folds]))
+    write_json(Path(outputs["info"]), record)
+    return summary
+
+
+def _single_label(
+    folds: list[tuple[dict[str, Any], dict[str, SplitScores], Any]],
+    info: Path,
+    scores: tuple[SplitScores, SplitScores],
+    record: dict[str, Any],
+    outputs: Mapping[str, Path | str],
+    ordinal: bool,
+) -> dict[str, Any]:
+    """predictions.csv, test_predictions.csv, crossval.json and metrics.json of a
+    single-label run (fold 0's train.json ``info``); returns the crossval.json dict."""
+    oof, ensemble = scores
+    class_names = class_names_of(folds[0][0], info)
+    inner = concatenate([s["val"] for _, s, _ in folds])
     metrics = evaluation_metrics(record, class_names, inner, oof, ordinal)
     metrics["evaluated_on"] = "out-of-fold"
     per_fold = _per_fold(folds, class_names, ordinal)
@@ -241,14 +267,13 @@ def run_crossval(
     summary = {
         "variant": record.get("variant"),
         "seed": record.get("seed"),
-        "k": len(files),
+        "k": len(folds),
         "folds": per_fold,
         "cv_mean": cv_mean,
         "cv_sd": cv_sd,
         "out_of_fold": {key: metrics["multiclass"][key] for key in FOLD_METRICS},
         "ensemble_test": evaluation_metrics(record, class_names, inner, ensemble, ordinal),
     }
-    write_history(Path(outputs["history"]), combined_history([h for _, _, h in folds]))
     write_predictions(
         Path(outputs["predictions"]), oof.paths, oof.labels, oof.probabilities, class_names
     )
@@ -261,6 +286,5 @@ def run_crossval(
     )
     write_json(Path(outputs["crossval"]), summary)
     write_json(Path(outputs["metrics"]), metrics)
-    write_json(Path(outputs["info"]), record)
     _log_summary(summary, len(oof.paths))
     return summary

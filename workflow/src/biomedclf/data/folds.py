@@ -219,9 +219,11 @@ def planned_counts(data_cfg: dict[str, Any], class_names: Sequence[str]) -> dict
 
 def check_planned_folds(data_cfg: dict[str, Any], class_names: Sequence[str]) -> None:
     """Before any job: raise :class:`SplitError` when ``data.split.folds`` exceeds what a
-    class can fill by :func:`planned_counts` (prepare checks the exact pool, groups included)."""
+    class can fill by :func:`planned_counts` (prepare checks the exact pool, groups included;
+    a multi-label study's positives per label are known only there)."""
     k = data_cfg["split"]["folds"]
-    counts = planned_counts(data_cfg, class_names) if k else None
+    multilabel = data_cfg.get("task") == "multilabel"
+    counts = planned_counts(data_cfg, class_names) if k and not multilabel else None
     if not counts:
         return
     name = min(counts, key=lambda c: counts[c])

@@ -60,6 +60,7 @@ from .decode_step import DecodedImages, DecodeStep, decode_step
 from .dedupe import Duplicates, Kept, drop_cross_split_copies, find_duplicates
 from .folds import POOL, Folds, fold_summary, pool_folds, write_folds
 from .layout import Layout, arrange
+from .multilabel_folds import multilabel_fold_summary, pool_label_parts, pool_multilabel_folds
 from .outputs import MANIFEST_HEADER, REJECTED_HEADER, manifest_rows, write_csv, write_splits
 from .prepare_multilabel import LabelPlan, label_plan, label_summary, manifest_header
 from .prepare_multilabel import manifest_rows as multilabel_rows
@@ -219,20 +220,30 @@ def folds_step(
     summary: dict[str, Any],
 ) -> Folds | None:
     """With ``data.split.folds``: the folds of the pool (the train block, in cache order); the
-    manifest rows (in place) get split ``cv`` and their fold, summary.json its ``folds``."""
+    manifest rows (in place) get split ``cv`` and their fold, summary.json its ``folds``
+    (multi-label: :mod:`biomedclf.data.multilabel_folds`, stratified on the label sets)."""
     if not cfg["split"]["folds"]:
         return None
     pool = layout.rows["train"]  # candidate indices in cv.pt order
     position = {int(c): j for j, c in enumerate(kept.rows.tolist())}
     group_ids = assignment.group_ids[[position[int(c)] for c in pool.tolist()]]
-    labels = indexed.labels[pool]
-    folds = pool_folds(labels, group_ids, cfg["split"], indexed.class_names)
+    names, found = indexed.class_names, indexed.findings
+    if found is None:
+        labels = indexed.labels[pool]
+        folds = pool_folds(labels, group_ids, cfg["split"], names)
+        summary["folds"] = fold_summary(folds, labels, names)
+        at = MANIFEST_HEADER.index("split")
+    else:  # multi-label: stratified on the label sets; per fold each label's positives
+        y = (found.targets[pool], found.mask[pool])
+        folds = pool_multilabel_folds(*y, group_ids, cfg["split"], names)
+        summary["folds"] = multilabel_fold_summary(folds, *y, names)
+        pool_label_parts(summary)
+        at = manifest_header(names).index("split")
     for i, row in enumerate(rows):  # manifest rows: the pool first, in cv.pt order
         cv = i < len(pool)
-        row[3] = POOL if cv else row[3]
+        row[at] = POOL if cv else row[at]
         row.append(int(folds.fold[i]) if cv else "")
     summary["counts"] = {POOL: summary["counts"]["train"], "test": summary["counts"]["test"]}
-    summary["folds"] = fold_summary(folds, labels, indexed.class_names)
     return folds
 
 

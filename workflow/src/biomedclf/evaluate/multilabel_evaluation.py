@@ -63,8 +63,11 @@ def prediction_columns(names: list[str]) -> list[str]:
 def write_multilabel_predictions(
     path: Path, test: SplitScores, names: list[str], thresholds: np.ndarray
 ) -> None:
-    """``predictions.csv`` of a multi-label run (:func:`prediction_columns`), cache order."""
-    calls = (test.probabilities >= thresholds[None, :]).astype(np.int64)
+    """``predictions.csv`` of a multi-label run (:func:`prediction_columns`), cache order;
+    ``thresholds`` per label (L,), or per image and label (n, L): the out-of-fold predictions
+    of a cross-validation call each image at its own fold model's thresholds."""
+    thr = np.broadcast_to(np.asarray(thresholds, dtype=np.float64), test.probabilities.shape)
+    calls = (test.probabilities >= thr).astype(np.int64)
     with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(prediction_columns(names))

@@ -25,7 +25,8 @@ from biomedclf.explain.sanity import SANITY_FORMAT
 from biomedclf.io import atomic_path, read_json, write_json
 
 #: ``format`` of maps.npz and errors.npz; change an array's meaning only with a new version.
-MAPS_FORMAT = "biomedclf-maps/1"
+#: maps.npz version 2 added ``explained`` and ``selection_label`` (multi-label studies).
+MAPS_FORMAT = "biomedclf-maps/2"
 ERRORS_FORMAT = "biomedclf-errors/1"
 
 #: The methods of maps.npz's ``method``, by display name.
@@ -36,7 +37,12 @@ _STAMP = (1980, 1, 1, 0, 0, 0)
 
 @dataclass
 class SaliencyMaps:
-    """The content of one ``maps.npz`` (n selected images, K classes, C x H x W images)."""
+    """The content of one ``maps.npz`` (n selected images, K classes, C x H x W images).
+
+    A multi-label study's (K labels): ``labels`` is n x K (1, 0, or -1 where the entry is
+    ignored), ``probabilities`` each label's sigmoid, ``explained`` the label each map explains
+    (``explain.label``). ``explained`` and ``selection_label`` default to the true class of a
+    single-label study's rows."""
 
     format: str
     variant: str
@@ -46,7 +52,7 @@ class SaliencyMaps:
     target: str  # which class each map explains
     class_names: np.ndarray  # (K,) str
     paths: np.ndarray  # (n,) str: manifest paths
-    labels: np.ndarray  # (n,) int64
+    labels: np.ndarray  # (n,) int64; multi-label (n, K): 1, 0, -1 where ignored
     probabilities: np.ndarray  # (n, K) float32, the trained model's
     images: np.ndarray  # (n, C, H, W) uint8, as in the data cache
     maps: np.ndarray  # (n, H, W) float32, trained model
@@ -59,6 +65,30 @@ class SaliencyMaps:
     selection_outcome: np.ndarray  # (m,) str: "correct" | "wrong" (the baseline's call)
     selection_rank: np.ndarray  # (m,) int64: 0 = most confident of its class and outcome
     first_layer_weights: np.ndarray  # (U, C, H, W) float32; U = 0 unless the model is linear
+    explained: np.ndarray | None = None  # (n,) int64: the class or label each map explains
+    selection_label: np.ndarray | None = None  # (m,) int64: the class or label it was chosen for
+
+    def __post_init__(self) -> None:
+        if self.labels.ndim == 1:  # single-label: every map explains the true class
+            if self.explained is None:
+                self.explained = self.labels.astype(np.int64)
+            if self.selection_label is None:
+                self.selection_label = self.labels[self.selection_image].astype(np.int64)
+        if self.explained is None or self.selection_label is None:
+            raise ValueError("multi-label maps need explained and selection_label")
+
+    @property
+    def multilabel(self) -> bool:
+        """Whether the maps are of a multi-label study (several findings per image)."""
+        return self.labels.ndim == 2
+
+    def label_for(self, baseline: str) -> dict[int, int]:
+        """Row -> the class or label ``baseline``'s selection chose it for."""
+        return {
+            int(i): int(k)
+            for b, i, k in zip(self.selection_baseline, self.selection_image, self.selection_label)
+            if b == baseline
+        }
 
     def rows_for(self, baseline: str) -> list[int]:
         """Rows (into ``paths``) of ``baseline``'s selection, in display order."""
@@ -134,7 +164,9 @@ def _check_shapes(path: Path, m: SaliencyMaps) -> None:
     """ValueError naming the file when the arrays do not fit together."""
     n, k = m.paths.shape[0], m.class_names.shape[0]
     expected = {
-        "labels": (n,),
+        "labels": (n, k) if m.multilabel else (n,),
+        "explained": (n,),
+        "selection_label": m.selection_image.shape,
         "probabilities": (n, k),
         "spearman": (n,),
         "cascade_spearman": (m.cascade_layers.shape[0], n),
@@ -144,6 +176,12 @@ def _check_shapes(path: Path, m: SaliencyMaps) -> None:
     wrong = [k for k, shape in expected.items() if getattr(m, k).shape != shape]
     if m.images.ndim != 4 or m.images.shape[0] != n:
         wrong.append("images")
+    if (
+        "explained" not in wrong
+        and m.explained.size
+        and not 0 <= m.explained.min() <= m.explained.max() < k
+    ):
+        wrong.append("explained")
     if wrong or (m.selection_image.size and m.selection_image.max() >= n):
         raise ValueError(
             f"{path}: arrays {wrong or ['selection_image']} do not match {n} images; "
@@ -162,7 +200,12 @@ def read_maps(path: Path | str) -> SaliencyMaps:
 class ErrorImages:
     """The content of one ``errors.npz``: the test images a variant's seed ensemble gets
     wrong, the most confident ``e`` of its ``n_errors`` (at most
-    :data:`biomedclf.explain.selection.GALLERY_MAX`)."""
+    :data:`biomedclf.explain.selection.GALLERY_MAX`).
+
+    A multi-label study's (:func:`biomedclf.explain.multilabel.multilabel_errors`, K labels):
+    ``labels``, ``predicted`` (the ensemble's calls) and ``confidence`` (its probabilities)
+    are e x K, ``labels`` -1 where ignored; ``confusions`` rows are (label, target, count) of
+    the wrong entries (target 1: a finding missed, 0: one called that is absent)."""
 
     format: str
     variant: str
@@ -171,11 +214,16 @@ class ErrorImages:
     n_errors: int  # all errors of the ensemble
     class_names: np.ndarray  # (K,) str
     paths: np.ndarray  # (e,) str, most confident error first
-    labels: np.ndarray  # (e,) int64: the true class
-    predicted: np.ndarray  # (e,) int64: the class it was mistaken for
-    confidence: np.ndarray  # (e,) float64: the ensemble's probability of that class
+    labels: np.ndarray  # (e,) int64: the true class (multi-label: e x K targets)
+    predicted: np.ndarray  # (e,) int64: the class it was mistaken for (e x K calls)
+    confidence: np.ndarray  # (e,) float64: the ensemble's probability of that class (e x K)
     images: np.ndarray  # (e, C, H, W) uint8, as in the data cache
     confusions: np.ndarray  # (r, 3) int64: true, predicted, count of every error, most first
+
+    @property
+    def multilabel(self) -> bool:
+        """Whether the errors are of a multi-label study (several findings per image)."""
+        return self.labels.ndim == 2
 
 
 def write_errors(path: Path | str, errors: ErrorImages) -> Path:

@@ -4,14 +4,17 @@ What the explain job computes for a run (a variant with a seed), on the selected
 (:mod:`biomedclf.explain.selection`):
 
 * the *map* of each image, at image resolution, explaining the image's true class (so that
-  the baseline and the variants of a comparison explain the same decision). Models with
+  the baseline and the variants of a comparison explain the same decision); in a multi-label
+  study, the logit of the label ``explain.label`` chooses (by default each image's most
+  probable positive label for the explained model: :mod:`biomedclf.explain.multilabel`). Models with
   convolutions: captum's ``LayerGradCam`` on the last ``Conv2d`` (ReLU applied, as in
   Grad-CAM), upsampled to the image with ``LayerAttribution.interpolate`` (bilinear). The
   fully connected ``linear`` model: captum's ``IntegratedGradients`` from a zero input (the
   training mean, after normalisation), summed over channels, its positive part (the evidence
   for the class, as Grad-CAM's ReLU); its first layer's weights are kept as images too.
   Two-class models have one logit: class 1 is attributed through the logit, class 0 through
-  its negative (:class:`ClassScores`); K-class models through the class's logit;
+  its negative (:class:`ClassScores`); K-class models through the class's logit, multi-label
+  models through the label's;
 * the *sanity check* (Adebayo et al. 2018): the same maps after re-initialising the model's
   layers one after the other from the output layer down (:func:`cascade_groups`; a batch
   norm goes with the convolution before it), each layer with its own default initialisation
@@ -39,29 +42,23 @@ import torch
 from torch import nn
 
 from biomedclf.data.cache import CachedSplit, load_split
-from biomedclf.evaluate.run_results import load_predictions
+from biomedclf.explain.choice import error_images, selections
 from biomedclf.explain.files import (
-    ERRORS_FORMAT,
     MAPS_FORMAT,
-    ErrorImages,
     SaliencyMaps,
     write_errors,
     write_maps,
     write_sanity,
 )
+from biomedclf.explain.multilabel import IGNORED, check_label, explained_labels, target_text
 from biomedclf.explain.sanity import map_correlations, sanity_record
-from biomedclf.explain.selection import (
-    GALLERY_MAX,
-    Pick,
-    ensemble_errors,
-    select_images,
-    selection_union,
-)
+from biomedclf.explain.selection import Pick, selection_union
 from biomedclf.layout import EXPLAIN_FILES
 from biomedclf.train.augment import normalisation_tensors, to_model_input
 from biomedclf.train.inference import flat_logits
 from biomedclf.train.losses import probabilities
 from biomedclf.train.models import load_model
+from biomedclf.train.multilabel import label_probabilities
 
 log = logging.getLogger(__name__)
 
@@ -81,15 +78,17 @@ TARGET = "true class"
 
 class ClassScores(nn.Module):
     """One score per class: ``[-z, z]`` for a one-logit (two-class) model, so that target 0
-    attributes the logit's negative and target 1 the logit; K logits are passed through."""
+    attributes the logit's negative and target 1 the logit; K logits are passed through, and
+    so are a multi-label model's logits (one per label, even a single one)."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, multilabel: bool = False) -> None:
         super().__init__()
         self.model = model
+        self.multilabel = multilabel
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.model(x)
-        return torch.cat([-out, out], dim=1) if out.shape[1] == 1 else out
+        return torch.cat([-out, out], dim=1) if out.shape[1] == 1 and not self.multilabel else out
 
 
 @dataclass(frozen=True)
@@ -109,13 +108,18 @@ def method_for(model: nn.Module) -> Method:
 
 
 def attribution_maps(
-    model: nn.Module, method: Method, x: torch.Tensor, targets: torch.Tensor
+    model: nn.Module,
+    method: Method,
+    x: torch.Tensor,
+    targets: torch.Tensor,
+    multilabel: bool = False,
 ) -> np.ndarray:
     """Maps (n x H x W, float32, >= 0) of ``model`` for the normalised batch ``x``, each
-    explaining its image's class in ``targets``; computed :data:`BATCH` images at a time."""
+    explaining its image's class (``multilabel``: label) in ``targets``; computed
+    :data:`BATCH` images at a time."""
     from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam
 
-    scores = ClassScores(model).eval()
+    scores = ClassScores(model, multilabel).eval()
     out = []
     with torch.enable_grad():
         for start in range(0, x.shape[0], BATCH):
@@ -163,10 +167,15 @@ def _reinitialise(model: nn.Module, name: str) -> None:
 
 
 def randomisation_cascade(
-    model: nn.Module, method: Method, x: torch.Tensor, targets: torch.Tensor, seed: int
+    model: nn.Module,
+    method: Method,
+    x: torch.Tensor,
+    targets: torch.Tensor,
+    seed: int,
+    multilabel: bool = False,
 ) -> tuple[list[list[str]], list[np.ndarray]]:
     """The cascade's groups and the maps after each step (a copy of ``model`` is changed;
-    the global random state is left as it was)."""
+    the global random state is left as it was); ``targets`` as :func:`attribution_maps`."""
     groups = cascade_groups(model)
     random = copy.deepcopy(model).eval()
     steps = []
@@ -175,7 +184,7 @@ def randomisation_cascade(
         for group in groups:
             for name in group:
                 _reinitialise(random, name)
-            steps.append(attribution_maps(random, method, x, targets))
+            steps.append(attribution_maps(random, method, x, targets, multilabel))
     return groups, steps
 
 
@@ -191,30 +200,6 @@ def first_layer_weights(model: nn.Module, shape: tuple[int, int, int]) -> np.nda
     return np.zeros((0, *shape), dtype=np.float32)
 
 
-def _selections(
-    baselines: Mapping[str, Path | str],
-    n_images: int,
-    test_paths: list[str],
-    test_labels: np.ndarray,
-) -> dict[str, list[Pick]]:
-    """Each baseline's selection from its predictions.csv (``baselines``: name -> path),
-    checked against the test split."""
-    index = {p: i for i, p in enumerate(test_paths)}
-    out = {}
-    for name, predictions in sorted(baselines.items()):
-        pred = load_predictions(predictions)
-        picks = select_images(pred, n_images)
-        for pick in picks:
-            if pick.path not in index or int(test_labels[index[pick.path]]) != pick.label:
-                raise ValueError(
-                    f"{pred.source}: image {pick.path!r} is not in the test split of the data "
-                    "cache with this label; rerun the training and evaluation of "
-                    f"{name} on the current cache"
-                )
-        out[name] = picks
-    return out
-
-
 def _selection_table(selections: dict[str, list[Pick]], paths: list[str]) -> dict[str, Any]:
     """The ``selection_*`` arrays of maps.npz."""
     row = {p: i for i, p in enumerate(paths)}
@@ -224,6 +209,7 @@ def _selection_table(selections: dict[str, list[Pick]], paths: list[str]) -> dic
         "selection_image": np.array([row[p.path] for _, p in picks], dtype=np.int64),
         "selection_outcome": np.array([p.outcome for _, p in picks], dtype=str),
         "selection_rank": np.array([p.rank for _, p in picks], dtype=np.int64),
+        "selection_label": np.array([p.label for _, p in picks], dtype=np.int64),
     }
 
 
@@ -233,50 +219,28 @@ def _inputs(saved: dict[str, Any], images: torch.Tensor) -> torch.Tensor:
     return to_model_input(images, mean, std)
 
 
-def _check_model(
-    model_path: Path, saved: dict[str, Any], test_images: torch.Tensor, class_names: list[str]
-) -> None:
+def _check_model(model_path: Path, saved: dict[str, Any], test: CachedSplit) -> None:
     """ValueError naming the model file when it was trained on another cache."""
     shape = (int(saved["channels"]), int(saved["image_size"]), int(saved["image_size"]))
+    class_names, test_images = list(test.class_names), test.images
     trained = list(saved.get("class_names") or class_names)
-    if tuple(test_images.shape[1:]) != shape or trained != list(class_names):
+    multilabel = saved.get("task") == "multilabel"
+    if multilabel != test.multilabel:
+        kinds = {True: "multi-label", False: "single-label"}
+        raise ValueError(
+            f"{model_path}: a {kinds[multilabel]} model, but the test split is "
+            f"{kinds[test.multilabel]}; retrain the variant on the current data cache"
+        )
+    if multilabel and "thresholds" not in saved:
+        raise ValueError(
+            f"{model_path}: a multi-label model without its per-label thresholds; retrain it"
+        )
+    if tuple(test_images.shape[1:]) != shape or trained != class_names:
         raise ValueError(
             f"{model_path}: trained on {shape} images of classes {trained}, but the test "
             f"split holds {tuple(test_images.shape[1:])} images of {class_names}; retrain "
             "the variant on the current data cache"
         )
-
-
-def error_images(
-    ensemble: Mapping[int, Path | str], variant: str, images: torch.Tensor, paths: list[str]
-) -> ErrorImages:
-    """The errors of ``variant``'s seed ensemble (``ensemble``: seed -> its predictions.csv),
-    the first :data:`~biomedclf.explain.selection.GALLERY_MAX` with their images from the test
-    split."""
-    err = ensemble_errors(ensemble, variant)
-    index = {p: i for i, p in enumerate(paths)}
-    shown = err.paths[:GALLERY_MAX]
-    missing = [p for p in shown if p not in index]
-    if missing:
-        raise ValueError(
-            f"test images {missing[:3]} of the predictions of {variant} are not in the data "
-            "cache; rerun its training and evaluation on the current cache"
-        )
-    rows = torch.tensor([index[p] for p in shown], dtype=torch.int64)
-    return ErrorImages(
-        format=ERRORS_FORMAT,
-        variant=variant,
-        seeds=np.array(err.seeds, np.int64),
-        n_test=err.n_test,
-        n_errors=len(err.paths),
-        class_names=np.array(err.class_names, str),
-        paths=np.array(shown, dtype=str),
-        labels=err.labels[: len(shown)].astype(np.int64),
-        predicted=err.predicted[: len(shown)].astype(np.int64),
-        confidence=err.confidence[: len(shown)].astype(np.float64),
-        images=images[rows].numpy(),
-        confusions=np.array(err.confusions(), dtype=np.int64).reshape(-1, 3),
-    )
 
 
 def _check_arguments(ensemble: Any, outputs: Mapping[str, Path | str]) -> None:
@@ -292,23 +256,52 @@ def _check_arguments(ensemble: Any, outputs: Mapping[str, Path | str]) -> None:
         raise ValueError(f"explain outputs: no path for {missing}; name one per role")
 
 
+def _targets(
+    model: nn.Module,
+    saved: dict[str, Any],
+    x: torch.Tensor,
+    test: CachedSplit,
+    rows: torch.Tensor,
+    label: str | None,
+) -> dict[str, Any]:
+    """The fields of maps.npz on what each map explains: ``target``, ``labels``,
+    ``probabilities`` and ``explained`` (the true class, or the label ``explain.label``
+    chooses from the model's own probabilities and thresholds)."""
+    with torch.no_grad():
+        logits = flat_logits(model(x))
+    if not test.multilabel:
+        labels = test.labels[rows].numpy().astype(np.int64)
+        probs = probabilities(logits).numpy()
+        return {"target": TARGET, "labels": labels, "probabilities": probs, "explained": labels}
+    names = list(test.class_names)
+    probs = label_probabilities(logits, len(names)).numpy()
+    labels = np.where(test.mask[rows].numpy(), test.labels[rows].numpy(), IGNORED)
+    return {
+        "target": target_text(label),
+        "labels": labels.astype(np.int64),
+        "probabilities": probs,
+        "explained": explained_labels(probs, saved["thresholds"], names, label),
+    }
+
+
 def _saliency_maps(
     model: nn.Module,
     saved: dict[str, Any],
     test: CachedSplit,
     selections: dict[str, list[Pick]],
+    label: str | None,
 ) -> tuple[SaliencyMaps, dict[str, Any]]:
     """The maps of the selected images and the sanity record of their cascade."""
     paths = selection_union(selections)
     index = {p: i for i, p in enumerate(test.paths)}
     rows = torch.tensor([index[p] for p in paths], dtype=torch.int64)
-    images, labels = test.images[rows], test.labels[rows]
+    images = test.images[rows]
     x = _inputs(saved, images)
     method = method_for(model)
-    with torch.no_grad():
-        probs = probabilities(flat_logits(model(x))).numpy()
-    maps = attribution_maps(model, method, x, labels)
-    groups, steps = randomisation_cascade(model, method, x, labels, int(saved["seed"]))
+    explained = _targets(model, saved, x, test, rows, label)
+    chosen, ml = torch.from_numpy(explained["explained"]), test.multilabel
+    maps = attribution_maps(model, method, x, chosen, ml)
+    groups, steps = randomisation_cascade(model, method, x, chosen, int(saved["seed"]), ml)
     correlations = [map_correlations(maps, s) for s in steps]
     head = {
         "variant": str(saved["spec"]["name"]),
@@ -319,11 +312,11 @@ def _saliency_maps(
     result = SaliencyMaps(
         format=MAPS_FORMAT,
         **head,
-        target=TARGET,
+        target=explained["target"],
         class_names=np.array(test.class_names, dtype=str),
         paths=np.array(paths, dtype=str),
-        labels=labels.numpy().astype(np.int64),
-        probabilities=probs.astype(np.float32),
+        labels=explained["labels"],
+        probabilities=explained["probabilities"].astype(np.float32),
         images=images.numpy(),
         maps=maps,
         randomised_maps=steps[-1],
@@ -332,6 +325,7 @@ def _saliency_maps(
         cascade_spearman=np.stack(correlations),
         **_selection_table(selections, paths),
         first_layer_weights=first_layer_weights(model, tuple(images.shape[1:])),
+        explained=explained["explained"],
     )
     return result, sanity_record({**head, "n_images": len(paths)}, groups, correlations)
 
@@ -344,6 +338,7 @@ def explain_run(
     n_images: int,
     outputs: Mapping[str, Path | str],
     threads: int = 1,
+    label: str | None = None,
 ) -> dict[str, Path]:
     """Write one run's ``maps.npz``, ``sanity.json`` and ``errors.npz`` to ``outputs`` (by
     role: ``maps``, ``sanity``, ``errors``, as :func:`biomedclf.layout.explain_files`).
@@ -353,15 +348,20 @@ def explain_run(
     itself when it is in none) to its predictions.csv with the same seed: the maps cover the
     union of their selections of ``n_images`` (``explain.n_images``;
     :func:`biomedclf.explain.selection.selection_union`). ``ensemble`` maps each seed of the
-    variant to its predictions.csv (errors.npz). Returns the written paths by role.
+    variant to its predictions.csv (errors.npz). ``label`` (``explain.label``, multi-label
+    studies only) names the label every map explains; ``None``: the true class, or in a
+    multi-label study each image's most probable positive label
+    (:func:`biomedclf.explain.multilabel.explained_labels`). Returns the written paths by role.
     """
     _check_arguments(ensemble, outputs)
     torch.set_num_threads(max(1, int(threads)))
     net, saved = load_model(model)
     split = load_split(Path(test), mmap=True)  # a few images of a large split
-    _check_model(Path(model), saved, split.images, split.class_names)
-    selections = _selections(baselines, n_images, split.paths, split.labels.numpy())
-    result, record = _saliency_maps(net, saved, split, selections)
+    _check_model(Path(model), saved, split)
+    check_label(label, split.class_names, split.multilabel)
+    result, record = _saliency_maps(
+        net, saved, split, selections(baselines, n_images, split), label
+    )
     log.info(
         "%s seed %s: %d images, %s on %s; %s",
         result.variant,
@@ -371,7 +371,7 @@ def explain_run(
         result.layer,
         record["verdict"],
     )
-    errors = error_images(ensemble, result.variant, split.images, split.paths)
+    errors = error_images(ensemble, result.variant, split)
     return {
         "maps": write_maps(outputs["maps"], result),
         "sanity": write_sanity(outputs["sanity"], record),

@@ -25,6 +25,7 @@ from biomedclf.io import read_json
 from biomedclf.layout import RunFiles
 from biomedclf.report import multilabel_tables as tables
 from biomedclf.report.figures import multilabel as figures
+from biomedclf.report.multilabel_saliency import multilabel_saliency_section
 from biomedclf.report.rendering import fmt_p, fmt_value, markdown_table, write_text
 from biomedclf.train.history import read_history
 
@@ -101,14 +102,19 @@ def _verdicts(stats: Mapping[str, Any]) -> str:
 
 
 def summary_text(
-    name: str, stats: Mapping[str, Any], data: Mapping[str, Any], links: Sequence[str]
+    name: str,
+    stats: Mapping[str, Any],
+    data: Mapping[str, Any],
+    links: Sequence[str],
+    saliency: str = "",
 ) -> str:
-    """``summary.md`` of a multi-label study."""
+    """``summary.md`` of a multi-label study; ``saliency``: its saliency section
+    (:func:`biomedclf.report.multilabel_saliency.multilabel_saliency_section`)."""
     prevalence = data.get("prevalence", {})
-    rows = [
-        [n, *(fmt_value(prevalence.get(s, {}).get(n)) for s in ("train", "val", "test"))]
-        for n in stats["labels"]
-    ]
+    # the splits prepare wrote: train, val, test, or with folds the pool (cv) and test
+    parts = [s for s in prevalence if s != "all"] or ["train", "val", "test"]
+    rows = [[n, *(fmt_value(prevalence.get(s, {}).get(n)) for s in parts)] for n in stats["labels"]]
+    crossval = stats.get("evaluated_on") == "out-of-fold"
     policies = data.get("multilabel", {})
     counts = ", ".join(f"{s} {c['images']}" for s, c in data.get("counts", {}).items())
     return "\n".join(
@@ -118,18 +124,28 @@ def summary_text(
             f"({counts}); "
             f"uncertain entries: {policies.get('uncertain')}, blank entries: "
             f"{policies.get('blank')}. The headline is the mean AUROC over the labels on the "
-            "test split.\n",
+            + (
+                "out-of-fold predictions of the cross-validation (every image outside the test "
+                "split, scored by the fold model that did not train on it).\n"
+                if crossval
+                else "test split.\n"
+            ),
             "## Results\n",
             _headline(stats) + "\n",
             "## Comparisons\n",
             _verdicts(stats),
             "## Labels\n",
-            markdown_table(["label", "train", "val", "test"], rows, ["l", "r", "r", "r"]),
+            markdown_table(["label", *parts], rows, ["l", *("r" for _ in parts)]),
             counts_markdown(data.get("label_counts", {})) if data.get("label_counts") else "",
+            saliency,
             "## Files\n",
             "\n".join(f"- {link}" for link in links) + "\n",
-            "Not produced for multi-label studies yet: saliency maps and error galleries, "
-            "cross-validation.\n",
+            (
+                "Not produced for multi-label studies yet: the statistics across folds "
+                "(crossval_stats) and their tables and figures.\n"
+                if crossval
+                else ""
+            ),
         ]
     )
 
@@ -141,14 +157,21 @@ def write_multilabel_report(
     manifest: Path | str,
     runs: Sequence[RunFiles],
     name: str,
+    sanity: Mapping[tuple[str, int], Path | str] | None = None,
+    saliency_links: Mapping[str, Any] | None = None,
 ) -> None:
     """Write every table, figure and ``summary.md`` named in ``outputs``: ``tables`` (name ->
     {"csv", "md"}), ``comparison_tables`` (comparison -> {"csv", "md"}), ``figures`` (name ->
-    path) and ``summary``."""
+    path) and ``summary``. ``sanity`` ((variant, seed) -> sanity.json of every explained run)
+    and ``saliency_links`` (maps.npz and explain figures) make the saliency section."""
     stats, data = read_json(stats_path), read_json(data_summary)
     made = {
         "label_metrics": tables.metrics_table(stats),
-        "label_auroc": tables.auroc_table(stats, data.get("prevalence", {})),
+        "label_auroc": tables.auroc_table(
+            stats,
+            data.get("prevalence", {}),
+            "cv" if stats.get("evaluated_on") == "out-of-fold" else "test",
+        ),
         "label_counts": tables.counts_table(data.get("label_counts", {})),
     }
     for t, files in outputs["tables"].items():
@@ -167,4 +190,6 @@ def write_multilabel_report(
     files = [*figs.values()] + [
         Path(f["md"]) for group in ("tables", "comparison_tables") for f in outputs[group].values()
     ]
-    write_text(summary, summary_text(name, stats, data, [_link(f, summary) for f in files]))
+    saliency = multilabel_saliency_section(sanity or {}, saliency_links or {}, summary)
+    links = [_link(f, summary) for f in files]
+    write_text(summary, summary_text(name, stats, data, links, saliency))

@@ -58,15 +58,19 @@ METRICS_MD = ["variant", "seeds", "mean AUROC (over seeds)", "mean AUROC, ensemb
 METRICS_MD += ["macro AP", "macro F1", "micro AUROC"]
 
 
-def auroc_table(stats: Mapping[str, Any], prevalence: Mapping[str, Any]) -> Table:
-    """``label_auroc``: one row per label, each variant's ensemble AUROC and interval."""
+def auroc_table(
+    stats: Mapping[str, Any], prevalence: Mapping[str, Any], split: str = "test"
+) -> Table:
+    """``label_auroc``: one row per label, its prevalence in ``split`` (the images the AUROC
+    is of: ``test``, or ``cv`` for out-of-fold predictions) and each variant's ensemble AUROC
+    and interval."""
     variants = list(stats["variants"])
-    header = ["label", "test_prevalence"]
+    header = ["label", f"{split}_prevalence"]
     header += [f"{v}_{k}" for v in variants for k in ("auroc", "low", "high")]
     rows, shown = [], []
     for j, label in enumerate(stats["labels"]):
         cells = [stats["variants"][v]["ensemble"]["per_label"][j] for v in variants]
-        prev = prevalence.get("test", {}).get(label)
+        prev = prevalence.get(split, {}).get(label)
         rows.append([label, prev] + [c[k] for c in cells for k in ("auroc", "low", "high")])
         shown.append(
             [label, fmt_value(prev)] + [f"{fmt_value(c['auroc'])} {_ci(c)}" for c in cells]
@@ -124,7 +128,10 @@ def md_header(name: str, stats: Mapping[str, Any]) -> list[str]:
     if name == "label_metrics":
         return METRICS_MD
     if name == "label_auroc":
-        return AUROC_MD_HEAD + [f"{v} AUROC [CI]" for v in stats["variants"]]
+        head = AUROC_MD_HEAD
+        if stats.get("evaluated_on") == "out-of-fold":  # of the pool's images (cv)
+            head = ["label", "cv prevalence"]
+        return head + [f"{v} AUROC [CI]" for v in stats["variants"]]
     if name == "label_counts":
         return ["label", "split", *COUNT_KEYS_ALL]
     return COMPARISON_MD

@@ -179,8 +179,11 @@ def multilabel_statistics(
     runs: Sequence[RunFiles],
     comparisons: Mapping[str, dict[str, Any]],
     statistics: Mapping[str, Any],
+    evaluated_on: str = "test",
 ) -> dict[str, Any]:
-    """The statistics of a multi-label study's ``runs`` (see the module doc)."""
+    """The statistics of a multi-label study's ``runs`` (see the module doc); ``evaluated_on``
+    names what the predictions score: ``test``, or ``out-of-fold`` with cross-validation
+    (the pool's images, each scored by the fold model that did not train on it)."""
     settings = StatisticsSettings.from_config(statistics)
     by_variant = _load(runs)
     names = next(iter(by_variant.values()))[0][1].names
@@ -209,6 +212,7 @@ def multilabel_statistics(
         }
     return {
         "task": "multilabel",
+        "evaluated_on": evaluated_on,
         "labels": names,
         "settings": {**asdict(settings), "headline": HEADLINE},
         "variants": variants,
@@ -221,9 +225,10 @@ def write_multilabel_statistics(
     runs: Sequence[RunFiles],
     comparisons: Mapping[str, dict[str, Any]],
     statistics: Mapping[str, Any],
+    evaluated_on: str = "test",
 ) -> None:
     """Write :func:`multilabel_statistics` to ``path`` (JSON) and log the verdicts."""
-    result = multilabel_statistics(runs, comparisons, statistics)
+    result = multilabel_statistics(runs, comparisons, statistics, evaluated_on)
     for comp in result["comparisons"].values():
         for res in comp["results"].values():
             log.info("%s", res["verdict"]["text"])

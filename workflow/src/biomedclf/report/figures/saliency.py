@@ -8,6 +8,12 @@ chose. Row labels carry the method and the sanity check (mean rank correlation w
 randomised model's maps; ⚠ when the maps survive randomisation). A ``linear`` model's
 first-layer weights follow as images (at most :data:`COLUMNS` units).
 
+A multi-label study's figure (:mod:`biomedclf.explain.multilabel`): each image under the
+label it was chosen for (and its other findings; green frame: the baseline detected it, red:
+missed it), and above each map the label it explains with the model's probability of it,
+``effusion (p 0.91)`` (``absent`` below when the image does not have that finding,
+``unlabelled`` when its entry is ignored).
+
 Panels wrap at :data:`COLUMNS` images per band of rows, more when that keeps the figure's
 longer side shorter (64 images of 5 models: 3 bands of 22, not 8 of 8; :func:`band_shape`);
 panel titles are cut to the width of a panel column, so 2 to 12 classes and long class names
@@ -122,8 +128,31 @@ def overlay_rgb(image: np.ndarray, saliency: np.ndarray) -> tuple[np.ndarray, bo
     return (1 - ALPHA) * image_rgb(image, PANEL) + ALPHA * coloured(scaled, CMAP, 0, 1), peak > 0
 
 
+def _label_title(m: SaliencyMaps, row: int) -> str:
+    """``effusion (p 0.91)``: the label a multi-label map explains and the model's probability
+    of it, ``absent`` or ``unlabelled`` below when the image's target is not positive."""
+    k = int(m.explained[row])
+    text = title_line(str(m.class_names[k]), "", f" (p {m.probabilities[row, k]:.2f})")
+    target = int(m.labels[row, k])
+    return text + ("" if target == 1 else "\n" + ("absent" if target == 0 else "unlabelled"))
+
+
+def _image_title(m: SaliencyMaps, row: int, chosen: int | None) -> str:
+    """Above an image: its true class, or the label it was chosen for and, in a second line,
+    its other findings (multi-label)."""
+    if not m.multilabel:
+        return title_line(str(m.class_names[int(m.labels[row])]))
+    names = [str(n) for n in m.class_names]
+    head = names[chosen] if chosen is not None else ""
+    others = [short(names[k], 9) for k in np.flatnonzero(m.labels[row] == 1) if k != chosen]
+    return title_line(head) + ("\n+ " + ", ".join(others) if others else "")
+
+
 def _map_title(m: SaliencyMaps, row: int) -> str:
-    """``p 0.93`` or ``p 0.12 → viral``: probability of the true class, and a wrong call."""
+    """``p 0.93`` or ``p 0.12 → viral``: probability of the true class, and a wrong call;
+    multi-label: :func:`_label_title`."""
+    if m.multilabel:
+        return _label_title(m, row)
     probs = m.probabilities[row]
     label = int(m.labels[row])
     called = int(predict_classes(probs[None])[0])
@@ -172,7 +201,7 @@ def _draw_band(
 ) -> float:
     """One band: the images, then each model's maps below them; returns the band's bottom."""
     base = maps[baseline]
-    outcomes = base.outcome_for(baseline)
+    outcomes, chosen = base.outcome_for(baseline), base.label_for(baseline)
     step = PANEL + TITLE
     for j, r in enumerate(rows[baseline]):
         x = column_x(left, j)
@@ -181,14 +210,14 @@ def _draw_band(
             image_rgb(base.images[r], PANEL),
             x,
             top,
-            title_line(str(base.class_names[int(base.labels[r])])),
+            _image_title(base, r, chosen.get(r)),
             RIGHT if outcomes.get(r) == "correct" else WRONG,
         )
         for i, (v, m) in enumerate(maps.items(), start=1):
             rgb, filled = overlay_rgb(m.images[rows[v][j]], m.maps[rows[v][j]])
             title = _map_title(m, rows[v][j]) + ("" if filled else " (empty)")
             panel(sketch, rgb, x, top + i * step, title)
-    _row_text(sketch, top, "true class", left)
+    _row_text(sketch, top, "finding\nchosen for" if base.multilabel else "true class", left)
     for i, (v, m) in enumerate(maps.items(), start=1):
         role = "baseline" if v == baseline else "variant"
         _row_text(sketch, top + i * step, _row_label(v, role, m), left)
@@ -210,17 +239,24 @@ def _draw_weights(sketch: Sketch, top: float, left: float, v: str, weights: np.n
     _row_text(sketch, top, f"{v}\nfirst-layer\nweights\n(red +, blue −)", left)
 
 
-def _heading(
-    sketch: Sketch, comp_name: str, baseline: str, seed: int, n: int, right: float
-) -> float:
+def _heading(sketch: Sketch, comp_name: str, base: SaliencyMaps, n: int, right: float) -> float:
     """The figure's heading, centred over [0, ``right``] and wrapped to that width; returns
     its bottom."""
     text = (
-        f"Comparison {comp_name}: saliency maps (seed {seed}) on {n} test "
-        f"images chosen from {baseline}'s predictions:\nper class its most confident correct "
-        "(green frame) and wrong (red) calls. Above each map: the model's probability of "
-        "the true class (→ its call when wrong)"
+        f"Comparison {comp_name}: saliency maps (seed {base.seed}) on {n} test "
+        f"images chosen from {base.variant}'s predictions:\n"
     )
+    if base.multilabel:
+        text += (
+            "per label its most confident detected (green frame) and missed (red) findings. "
+            f"Each map explains one label ({base.target}): above it the label and the "
+            "model's probability of it"
+        )
+    else:
+        text += (
+            "per class its most confident correct (green frame) and wrong (red) calls. Above "
+            "each map: the model's probability of the true class (→ its call when wrong)"
+        )
     box = sketch.text(right / 2, 0.12, wrapped(text, right, 8), ha="center", va="top", fontsize=8)
     return box.bottom
 
@@ -238,9 +274,7 @@ def saliency_mosaic(comp_name: str, members: list[str], maps: dict[str, Saliency
     bands, columns = band_shape(n, 1 + len(members), len(linear) * step, weights)
     widest = max(columns, weights)
     sketch = Sketch()
-    bottom = _heading(
-        sketch, comp_name, baseline, maps[baseline].seed, n, column_x(left, widest) + 0.9
-    )
+    bottom = _heading(sketch, comp_name, maps[baseline], n, column_x(left, widest) + 0.9)
     top = first = max(0.7, bottom + 0.3)
     for b in range(bands):
         band = {v: r[b * columns : (b + 1) * columns] for v, r in rows.items()}
