@@ -89,3 +89,42 @@ def test_known_answer_visible_findings_found_and_noise_at_chance(study: Path) ->
     assert noise["p_holm"] >= noise["p_value"]
     summary = (_study_dir(study) / "summary.md").read_text()
     assert "mean AUROC" in summary and compared["verdict"]["text"] in summary
+
+
+def test_a_chestmnist_file_runs_as_a_medmnist_source(tmp_path: Path) -> None:
+    """A ChestMNIST-format .npz (14 columns of 0/1 per split) through the whole workflow: its
+    own splits, the set's label names, one output per label."""
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    arrays = {}
+    for split, n in (("train", 120), ("val", 40), ("test", 60)):
+        labels = (rng.random((n, 14)) < 0.4).astype(np.uint8)
+        images = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
+        images[:, 4:12, 4:12] += (200 * labels[:, :1, None]).astype(np.uint8)  # atelectasis
+        arrays[f"{split}_images"], arrays[f"{split}_labels"] = images, labels
+    np.savez(tmp_path / "chestmnist.npz", **arrays)
+    repo = copy_repo(tmp_path / "repo")
+    config = {
+        "name": "chestmnist",
+        "replace_defaults": ["variants", "comparisons"],
+        "data": {
+            "source": "medmnist",
+            "path": str(tmp_path / "chestmnist.npz"),
+            "task": "multilabel",
+            "image_size": 28,
+            "split": {"min_val": 20},
+        },
+        "training": {"epochs": 2, "seeds": [0], "device": "cpu"},
+        "variants": {"cnn": {"model": "conv"}},
+        "statistics": {"n_bootstrap": 100},
+    }
+    (repo / "chestmnist.yaml").write_text(yaml.safe_dump(config))
+    snakemake(repo, "--cores", "2", "--configfile", "chestmnist.yaml")
+    out = repo / "results" / "chestmnist"
+    data = json.loads((out / "data" / "summary.json").read_text())
+    assert data["split"]["given"] and data["counts"]["test"]["images"] == 60
+    metrics = json.loads((out / "eval" / "cnn" / "seed0" / "metrics.json").read_text())
+    rows = metrics["multilabel"]["per_label"]
+    assert [r["label"] for r in rows][:2] == ["atelectasis", "cardiomegaly"] and len(rows) == 14
+    assert (out / "summary.md").read_text().startswith("# chestmnist: multi-label study")
