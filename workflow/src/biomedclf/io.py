@@ -31,6 +31,25 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+@contextmanager
+def atomic_folder(path: Path | str) -> Iterator[Path]:
+    """Yield a new temporary folder beside ``path``; on success it replaces ``path`` (an
+    existing folder there is removed first), else it is removed."""
+    import shutil
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

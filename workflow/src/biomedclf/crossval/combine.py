@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from biomedclf.crossval.multilabel import combine_multilabel
+from biomedclf.crossval.multilabel import combine_multilabel, fold_record
 from biomedclf.evaluate.evaluation import class_names_of, evaluation_metrics, write_predictions
 from biomedclf.evaluate.multiclass import multiclass_metrics
 from biomedclf.io import read_json, write_json
@@ -182,12 +182,7 @@ def _per_fold(
     """crossval.json's ``folds``: each fold's sizes, training record and metrics."""
     return [
         {
-            "fold": f,
-            "n_train": info["n_train"],
-            "n_val": info["n_val"],
-            "n_heldout": len(s["heldout"].paths),
-            "best_epoch": info["best_epoch"],
-            "train_seconds": info["train_seconds"],
+            **fold_record(f, info, s),
             "heldout": _fold_metrics(s["heldout"], class_names, ordinal),
             "test": _fold_metrics(s["test"], class_names, ordinal),
         }

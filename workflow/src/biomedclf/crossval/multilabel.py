@@ -103,16 +103,24 @@ def _fold_numbers(scores: SplitScores, thresholds: np.ndarray, names: list[str])
     return {key: block[key] for key in FOLD_METRICS}
 
 
+def fold_record(fold: int, info: Mapping[str, Any], scores: Mapping[str, SplitScores]) -> dict:
+    """The sizes and training record of one fold in crossval.json's ``folds`` (train.json
+    ``info``, the fold's scores by part), for either kind of study."""
+    return {
+        "fold": fold,
+        "n_train": info["n_train"],
+        "n_val": info["n_val"],
+        "n_heldout": len(scores["heldout"].paths),
+        "best_epoch": info["best_epoch"],
+        "train_seconds": info["train_seconds"],
+    }
+
+
 def _per_fold(folds: Sequence[Fold], thresholds: np.ndarray, names: list[str]) -> list[dict]:
     """crossval.json's ``folds``: each fold's sizes, training record, thresholds and metrics."""
     return [
         {
-            "fold": f,
-            "n_train": info["n_train"],
-            "n_val": info["n_val"],
-            "n_heldout": len(s["heldout"].paths),
-            "best_epoch": info["best_epoch"],
-            "train_seconds": info["train_seconds"],
+            **fold_record(f, info, s),
             "thresholds": thresholds[f].tolist(),
             "heldout": _fold_numbers(s["heldout"], thresholds[f], names),
             "test": _fold_numbers(s["test"], thresholds[f], names),

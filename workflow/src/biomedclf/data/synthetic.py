@@ -34,15 +34,13 @@ logistic regression on per-image mean and std is at chance.
 from __future__ import annotations
 
 import logging
-import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..io import atomic_folder
 from .synthetic_lesions import SYNTHETIC_CLASSES, draw_lesions, lesion_field, synthetic_class_names
 
 log = logging.getLogger(__name__)
@@ -354,9 +352,7 @@ def generate_synthetic(
     pid = rng.permutation(n_pat) + 1
     width = max(4, len(str(n_pat)))
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_folder(out_dir) as tmp:
         for name in names:
             (tmp / name).mkdir()
         shot = np.zeros(n_pat, dtype=np.int64)
@@ -365,12 +361,6 @@ def generate_synthetic(
             shot[p] += 1
             fname = f"patient{int(pid[p]):0{width}d}_image{k}.png"
             Image.fromarray(img).save(tmp / names[cls] / fname)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     log.info(
         "synthetic set: %d images (%d classes, %d per class, %d patients), %d px, difficulty "
         "%.2f, seed %d -> %s",

@@ -27,14 +27,13 @@ drawn into the image, so no model can predict it (its AUROC is 0.5 in expectatio
 from __future__ import annotations
 
 import csv
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ..io import atomic_folder
 
 #: The drawn findings, in label order; ``n_findings`` takes the first ones.
 FINDINGS = ("nodule", "effusion", "cardiomegaly", "streak", "cavity")
@@ -199,9 +198,7 @@ def write_multilabel_set(
         difficulty=difficulty,
         seed=seed,
     )
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_folder(out_dir) as tmp:
         (tmp / IMAGES_DIR).mkdir()
         shot: dict[str, int] = {}
         with (tmp / MANIFEST).open("w", newline="", encoding="utf-8") as fh:
@@ -212,12 +209,6 @@ def write_multilabel_set(
                 rel = f"{IMAGES_DIR}/{patient}_image{k}.png"
                 Image.fromarray(img).save(tmp / rel)
                 writer.writerow([rel, patient, *row.tolist()])
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
 
 
 def synthesize(out_dir: Path, task: str, **spec: Any) -> None:
