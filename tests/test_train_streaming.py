@@ -202,3 +202,27 @@ def test_model_input_is_the_normalised_batch_without_touching_the_images() -> No
     assert torch.equal(x, (images.float() / 255 - mean) / std)
     assert x.is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(images, before)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_model_input_written_into_a_reused_buffer_is_the_same_batch(channels_last: bool) -> None:
+    """Batches written into one reused buffer (evaluation's) equal the batches built on their
+    own bit for bit, in the same memory format, a short last batch included; the buffer's
+    rows are the returned batch (no new batch-sized block)."""
+    from biomedclf.train.augment import input_buffer, normalisation_tensors, to_model_input
+
+    g = torch.Generator().manual_seed(1)
+    images = torch.randint(0, 256, (11, 3, 16, 16), dtype=torch.uint8, generator=g)
+    mean, std = normalisation_tensors([0.3, 0.4, 0.5], [0.2, 0.25, 0.3], torch.device("cpu"))
+    buffer = input_buffer(images, 4, channels_last=channels_last)
+    assert buffer.shape == (4, 3, 16, 16)
+    for start in range(0, 11, 4):
+        batch = images[start : start + 4]
+        x = to_model_input(batch, mean, std, channels_last=channels_last, out=buffer)
+        alone = to_model_input(batch, mean, std, channels_last=channels_last)
+        assert torch.equal(x, alone) and x.data_ptr() == buffer.data_ptr()
+        assert x.is_contiguous(memory_format=alone_format(channels_last))
+
+
+def alone_format(channels_last: bool) -> torch.memory_format:
+    return torch.channels_last if channels_last else torch.contiguous_format

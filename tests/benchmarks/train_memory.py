@@ -22,10 +22,10 @@ too, includes them). The base is the median over ``--base-runs`` runs of the sam
 peak own memory on a cache of 2,560 images (:data:`BASE_SPLITS`: several training and
 evaluation batches): Python, torch, the model, the largest batches and their activations,
 and the heap they leave behind. The target: used stays within 1.2x one cache plus the base.
-The own memory varies by some 100-300 MB from run to run here (the jobs keep freed heap,
-biomedclf.train.speedups.keep_freed_memory, and how far the evaluation's temporaries spread
-it varies): at 5,000 images that is about the bound's 0.2x margin, at 20,000 and 50,000 a
-fraction of it. ``--also-read`` measures the same with the splits read into each process
+The jobs keep freed heap (biomedclf.train.speedups.keep_freed_memory); evaluation writes
+its batches into one reused buffer, so the own memory no longer grows with the number of
+evaluation batches (before, batch-sized blocks fragmented: about 50 MB more per job with each
+few thousand images scored). ``--also-read`` measures the same with the splits read into each process
 (``load_split(mmap=False)``, what training did before it mapped them): two private copies.
 
 Prints a Markdown table. ``run.py --parts train_memory`` runs it as part of the suite

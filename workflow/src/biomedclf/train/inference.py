@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from biomedclf.train.augment import normalisation_tensors, to_model_input
+from biomedclf.train.augment import input_buffer, normalisation_tensors, to_model_input
 from biomedclf.train.losses import probabilities
 from biomedclf.train.models import load_model, uses_convolutions
 from biomedclf.train.multilabel import TASK, label_probabilities
@@ -49,9 +49,14 @@ def predict_logits(
     shape ``N`` for a one-logit (two-class) model, else ``N x K``."""
     model.eval()
     out = []
+    buffer = input_buffer(images, batch_size, channels_last=channels_last)
     for start in range(0, images.shape[0], batch_size):
         x = to_model_input(
-            images[start : start + batch_size], mean, std, channels_last=channels_last
+            images[start : start + batch_size],
+            mean,
+            std,
+            channels_last=channels_last,
+            out=buffer,
         )
         with autocast(images.device, amp):
             out.append(flat_logits(model(x)))
