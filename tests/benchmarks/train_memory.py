@@ -25,8 +25,9 @@ and the heap they leave behind. The target: used stays within 1.2x one cache plu
 The jobs keep freed heap (biomedclf.train.speedups.keep_freed_memory); evaluation writes
 its batches into one reused buffer, so the own memory no longer grows with the number of
 evaluation batches (before, batch-sized blocks fragmented: about 50 MB more per job with each
-few thousand images scored). ``--also-read`` measures the same with the splits read into each process
-(``load_split(mmap=False)``, what training did before it mapped them): two private copies.
+few thousand images scored). ``--also-read`` measures the same with the splits read into
+each process (``load_split(mmap=False)``, what training did before it mapped them): two
+private copies.
 
 Prints a Markdown table. ``run.py --parts train_memory`` runs it as part of the suite
 (``--quick``: 5,000 images only).

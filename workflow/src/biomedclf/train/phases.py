@@ -8,11 +8,11 @@ clock (the library used alone) the first two phases are null. This module import
 heavy, so that the adapter can import it before torch.
 
 The adapter's clock also keeps Python's cyclic garbage collector off the job's modules: it is
-paused while they are imported (the imports, and the set-up, where torch imports its compiler
-modules), then told to leave every object that exists at that point out of its passes
-(``gc.freeze``). Torch, and the compiler modules that torch.optim imports, are
-hundreds of thousands of objects that live as long as the process; sweeping them cost about
-1 s of CPU at the process's exit alone here. No number a job computes changes.
+paused while they are imported (the imports and the set-up), then told to leave every object
+that exists at that point out of its passes (``gc.freeze``). Torch's modules are hundreds of
+thousands of objects that live as long as the process; sweeping them (with torch's compiler
+package, which CPU jobs no longer import: :mod:`biomedclf.train.optimizers`) cost about 1 s
+of CPU at the process's exit alone here. No number a job computes changes.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import time
 PHASES = (
     "start_up_s",  # process start -> the train adapter's first line
     "imports_s",  # -> run_training's entry (torch and the package)
-    "set_up_s",  # -> threads, device, deterministic mode chosen
+    "set_up_s",  # -> threads, device and its settings chosen
     "load_s",  # -> the cache mapped, checked and placed for the device
     "build_s",  # -> model and optimiser built (or resumed), objective, callbacks started
     "loop_s",  # -> the last epoch done (training, validation, checkpoints, callbacks)

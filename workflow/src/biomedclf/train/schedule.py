@@ -7,8 +7,9 @@ The training settings (``workflow/schemas/config.schema.yaml``, workflow/CONTRAC
   rate times :func:`lr_factor`: ``(e + 1) / (warmup_epochs + 1)`` during the warm-up, then
   1 (``constant``), ``(1 + cos(pi * t / (epochs - warmup_epochs))) / 2`` (``cosine``, ``t`` the
   epochs since the warm-up; it would reach 0 after the last epoch) or
-  ``step_gamma ** (t // step_size)`` (``step``). A ``torch.optim.lr_scheduler.LambdaLR``
-  applies it, stepped once after every epoch; its state is part of the checkpoint.
+  ``step_gamma ** (t // step_size)`` (``step``). :class:`biomedclf.train.optimizers.EpochLr`
+  applies it as ``torch.optim.lr_scheduler.LambdaLR`` would, stepped once after every epoch;
+  its state is part of the checkpoint.
 - ``freeze_epochs``: the epochs ``e < freeze_epochs`` train the head only: every other
   parameter has ``requires_grad`` off (no gradient, so the optimiser leaves it and its
   weight decay alone, and keeps no state for it until it trains), and the BatchNorm layers
@@ -33,10 +34,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import torch
 from torch import nn
-from torch.optim.lr_scheduler import LambdaLR
 
+from biomedclf.train.optimizers import EpochLr, Optimizer, make_optimizer
 from biomedclf.train.settings import TrainingSettings
 
 log = logging.getLogger(__name__)
@@ -89,11 +89,11 @@ def head_parameter_names(
     return names
 
 
-def _optimizer(
-    model: nn.Module, s: TrainingSettings, head: frozenset[str]
-) -> torch.optim.Optimizer:
-    """The settings' optimiser: one parameter group, or with ``backbone_lr_factor`` the
-    head's (``lr``) and then the other parameters' (``lr`` times the factor)."""
+def _optimizer(model: nn.Module, s: TrainingSettings, head: frozenset[str]) -> Optimizer:
+    """The settings' optimiser (:func:`biomedclf.train.optimizers.make_optimizer`: torch.optim's
+    update without its compiler import on the CPU): one parameter group, or with
+    ``backbone_lr_factor`` the head's (``lr``) and then the other parameters' (``lr`` times
+    the factor)."""
     params: object = model.parameters()
     if s.backbone_lr_factor is not None:
         named = list(model.named_parameters())
@@ -101,15 +101,8 @@ def _optimizer(
             {"params": [p for n, p in named if n in head], "lr": s.lr},
             {"params": [p for n, p in named if n not in head], "lr": s.lr * s.backbone_lr_factor},
         ]
-    if s.optimizer == "adam":
-        return torch.optim.Adam(params, lr=s.lr, weight_decay=s.weight_decay)  # type: ignore[arg-type]
-    if s.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)  # type: ignore[arg-type]
-    return torch.optim.SGD(
-        params,  # type: ignore[arg-type]
-        lr=s.lr,
-        momentum=s.momentum,
-        weight_decay=s.weight_decay,
+    return make_optimizer(
+        s.optimizer, params, lr=s.lr, weight_decay=s.weight_decay, momentum=s.momentum
     )
 
 
@@ -117,7 +110,7 @@ def _optimizer(
 class FineTuning:
     """The learning-rate scheduler and the freezing plan of one run."""
 
-    scheduler: LambdaLR
+    scheduler: EpochLr
     freeze_epochs: int
     head: frozenset[str]  # parameter names of the head (empty when nothing asks for it)
 
@@ -151,7 +144,7 @@ class FineTuning:
 
 def fine_tuning(
     model: nn.Module, spec: dict, s: TrainingSettings, channels: int, outputs: int
-) -> tuple[torch.optim.Optimizer, FineTuning]:
+) -> tuple[Optimizer, FineTuning]:
     """The optimiser and the fine-tuning plan of a freshly built ``model`` of the resolved
     variant ``spec``, before its first epoch (the first epoch's learning rates are set)."""
     head: frozenset[str] = frozenset()
@@ -172,6 +165,4 @@ def fine_tuning(
                 s.freeze_epochs,
             )
     optimizer = _optimizer(model, s, head)
-    factor = lr_factor(s)
-    scheduler = LambdaLR(optimizer, [factor] * len(optimizer.param_groups))
-    return optimizer, FineTuning(scheduler, s.freeze_epochs, head)
+    return optimizer, FineTuning(EpochLr(optimizer, lr_factor(s)), s.freeze_epochs, head)

@@ -7,14 +7,15 @@ memory in the heap (the documented ``mallopt`` settings ``M_MMAP_MAX=0`` and no 
 ``conv`` training at 256 px about 2x faster here; it changes no number a job computes. The
 process holds on to its peak memory until it ends, which suits a job.
 
-:func:`skip_uninitialized_fill`: with deterministic algorithms on (as CPU training runs), torch
+:func:`skip_uninitialized_fill`: with deterministic algorithms on (as CPU training runs did
+until they were found to change no output there; a caller may still turn them on), torch
 by default also fills the memory of every tensor an op allocates uninitialised with NaN
 before the op writes it (``torch.utils.deterministic.fill_uninitialized_memory``), a guard
 against ops that would read memory they never wrote. The convolutions' outputs and gradients
 (hundreds of MB per step at 256 px) were each written twice; turning the fill off made
 ``conv`` training at 256 px about 1.05-1.1x faster per CPU-second on a busy 2-core machine
 (``tests/benchmarks/peak_fraction.py``) and leaves every result bit-identical
-(``tests/test_speedups.py``); deterministic algorithms stay on.
+(``tests/test_speedups.py``).
 
 :func:`compile_model` (``training.compile: true``, opt-in): ``torch.compile`` of the model in
 place (``nn.Module.compile``: the state dict keeps its keys, so model files and checkpoints are

@@ -23,6 +23,7 @@ from torch import nn
 
 from biomedclf.data.cache import CachedSplit
 from biomedclf.io import atomic_path
+from biomedclf.train.optimizers import Optimizer
 from biomedclf.train.schedule import FineTuning
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ class TrainState:
     """Model, optimiser, learning-rate schedule, generators and progress of one run."""
 
     model: nn.Module
-    optimizer: torch.optim.Optimizer
+    optimizer: Optimizer  # biomedclf.train.optimizers' on the CPU, torch.optim's elsewhere
     perm_gen: torch.Generator
     aug_gen: torch.Generator | None
     tuning: FineTuning  # learning-rate scheduler and freezing plan
