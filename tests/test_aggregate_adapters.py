@@ -64,6 +64,11 @@ def _keys(runs) -> list[list]:
     return [[r.variant, r.seed] for r in runs]
 
 
+def _metrics(runs) -> list[Path]:
+    """What an aggregate rule names of each run: its metrics.json alone."""
+    return [r.metrics for r in runs]
+
+
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     root = tmp_path_factory.mktemp("results") / "fake"
@@ -80,7 +85,7 @@ def study(tmp_path_factory):
             ),
             evaluated_on="test",
         ),
-        input=Named(**layout.run_inputs(runs)),
+        input=Named(metrics=_metrics(runs)),
         output=Named(stats=stats),
     )
     return root, runs, study, stats
@@ -97,7 +102,7 @@ def test_stats_adapter_writes_versioned_stats(study):
 def test_table_and_figure_adapters_write_the_files_they_are_handed(study):
     root, runs, spec, stats = study
     log = root / "logs" / "job.log"
-    inputs = Named(**layout.run_inputs(runs), stats=stats)
+    inputs = Named(metrics=_metrics(runs), stats=stats)
     tables = ("test_metrics", "training_time", "per_class", "ranking")
     _run(
         "study_tables.py",
@@ -117,7 +122,7 @@ def test_table_and_figure_adapters_write_the_files_they_are_handed(study):
     members = [r for r in runs if r.variant in (dropout["baseline"], *dropout["variants"])]
     comp = dict(
         params=Named(comparison=dropout, runs=_keys(members)),
-        input=Named(**layout.run_inputs(members), stats=stats),
+        input=Named(metrics=_metrics(members), stats=stats),
         wildcards=SimpleNamespace(comparison="dropout"),
     )
     _run(
@@ -288,7 +293,7 @@ def test_summary_adapter(study, folds):
             sweeps=[],  # the sweeps' names (tests/test_sweeps_report.py draws a section)
         ),
         input=Named(
-            **layout.run_inputs(runs),
+            metrics=_metrics(runs),
             stats=stats,
             data_summary=data,
             sanity=[layout.explain_files(root, v, s)["sanity"] for v, s in explained],

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 from repo_copy import copy_repo
-from workflow_helpers import edited, planned_jobs, snakemake
+from workflow_helpers import edited, job_inputs, planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -48,18 +48,6 @@ ALLOWED = {"scores.csv", "history.csv", "train.json"}
 
 def _write(repo: Path, config: dict) -> None:
     (repo / CONFIG).write_text(yaml.safe_dump(config, sort_keys=False))
-
-
-def job_inputs(output: str, rule: str) -> list[list[str]]:
-    """The input files of every job of ``rule`` in a dry run's listing."""
-    jobs, current = [], None
-    for line in output.splitlines():
-        m = re.match(r"^(?:local)?rule (\w+):", line.strip())
-        if m:
-            current = m.group(1)
-        elif current == rule and line.strip().startswith("input: "):
-            jobs.append(line.strip()[len("input: ") :].split(", "))
-    return jobs
 
 
 @pytest.fixture(scope="module")

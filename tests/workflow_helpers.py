@@ -56,6 +56,18 @@ def jobs_of(output: str) -> Counter:
     return +jobs
 
 
+def job_inputs(output: str, rule: str) -> list[list[str]]:
+    """The input files of every job of ``rule`` in a dry run's listing."""
+    jobs, current = [], None
+    for line in output.splitlines():
+        m = re.match(r"^(?:local)?rule (\w+):", line.strip())
+        if m:
+            current = m.group(1)
+        elif current == rule and line.strip().startswith("input: "):
+            jobs.append(line.strip()[len("input: ") :].split(", "))
+    return jobs
+
+
 def planned_jobs(repo: Path, configfile: str = SMOKE) -> Counter:
     """(rule, wildcards) of every job a dry run would run."""
     proc = snakemake(repo, "--dry-run", "--cores", "2", "--configfile", configfile)

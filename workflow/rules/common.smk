@@ -302,26 +302,56 @@ def run_keys(variants=None):
     return [[v, s] for v in variants or VARIANTS for s in SEEDS]
 
 
-def run_inputs(variants=None):
-    """The files of those runs the aggregates read, by role, in :func:`run_keys` order."""
-    files = _run_inputs(tuple(variants or VARIANTS))
-    return {role: list(paths) for role, paths in files.items()}
+# An aggregate job (stats, tables, figures, summary) names ONE input file per run: its
+# metrics.json (run_metrics), written by the run's last job (evaluate; crossval with folds;
+# for a sweep's {sweep}.selected runs the same rules). It also reads the run's history.csv,
+# train.json and predictions.csv (layout.RunFiles.from_metrics finds them): outputs of that
+# job or of the training job before it, so they exist whenever metrics.json does, and when
+# their job reruns (new code, params or inputs) the run's chain reruns down to the
+# aggregates. Naming all four made planning slow: each input file costs Snakemake a lookup of
+# its producing job and a line in the dry run's listing (24,000 of 30,000 files for 1,000
+# runs; issue 24). What Snakemake no longer sees is one of the three deleted by hand (it
+# checks only the outputs a later job names): check_run_files says which job to rerun. (Naming
+# the missing ones as inputs instead would rerun the aggregates once more after the repair:
+# their recorded set of input files would change back.)
+
+
+def run_metrics(variants=None):
+    """metrics.json of every run of ``variants`` (default: all), in :func:`run_keys` order:
+    an aggregate's one input file per run."""
+    return list(_run_metrics(tuple(variants or VARIANTS)))
 
 
 @functools.cache
-def _run_inputs(variants):
-    """:func:`run_inputs`, computed once per set of variants (several aggregate rules and
+def _run_metrics(variants):
+    """:func:`run_metrics`, computed once per set of variants (several aggregate rules and
     every comparison ask for the same thousands of paths)."""
-    keys = run_keys(list(variants))
-    return layout.run_inputs([layout.RunFiles.of(STUDY, v, s) for v, s in keys])
+    return tuple(run_eval_files(v, s)["metrics"] for v, s in run_keys(list(variants)))
+
+
+def check_run_files():
+    """Warn of a finished run's file that the aggregates read but no rule names (see above)
+    and is missing, with the command that writes it again."""
+    # the finished runs first: a fresh study costs one look per run
+    done = [(k, m) for k, m in zip(run_keys(), run_metrics()) if os.path.exists(m)]
+    runs = layout.RunFiles.from_metrics([k for k, _ in done], [m for _, m in done])
+    for path in layout.missing_run_files(runs):
+        logger.warning(
+            f"{path} is missing, and the study's statistics and report read it: write it "
+            f"again with `snakemake --forcerun {path}` (its job and what follows rerun)"
+        )
+
+
+if workflow.is_main_process:
+    check_run_files()
 
 
 def comparison_keys(wildcards):
     return run_keys(comparison_variants(config, wildcards.comparison))
 
 
-def comparison_inputs(wildcards):
-    return run_inputs(comparison_variants(config, wildcards.comparison))
+def comparison_metrics(wildcards):
+    return run_metrics(comparison_variants(config, wildcards.comparison))
 
 
 def comparison_sets():

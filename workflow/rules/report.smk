@@ -15,7 +15,7 @@ localrules:
 
 rule study_tables:
     input:
-        **run_inputs(),
+        metrics=run_metrics(),
         stats=stats_path(),
     output:
         **{
@@ -36,7 +36,7 @@ rule study_tables:
 
 rule comparison_tables:
     input:
-        unpack(comparison_inputs),
+        metrics=comparison_metrics,
         stats=stats_path(),
     output:
         **{
@@ -74,7 +74,7 @@ rule architecture:
 
 rule study_figures:
     input:
-        **run_inputs(),
+        metrics=run_metrics(),
         stats=stats_path(),
     output:
         **{f: study_report(figure_output(f), "figure", f) for f in layout.STUDY_FIGURES},
@@ -91,7 +91,7 @@ rule study_figures:
 
 rule comparison_figures:
     input:
-        unpack(comparison_inputs),
+        metrics=comparison_metrics,
         stats=stats_path(),
     output:
         **{
@@ -199,7 +199,7 @@ if SWEEPS:
 
 rule summary:
     input:
-        **run_inputs(),
+        metrics=run_metrics(),
         stats=stats_path(),
         data_summary=data_outputs()["summary"],
         sanity=explain_sanity_files(),
@@ -237,7 +237,7 @@ if MULTILABEL:
     # A multi-label study's tables, figures and summary.md in one job (biomedclf.report.multilabel).
     rule multilabel_report:
         input:
-            **run_inputs(),
+            metrics=run_metrics(),
             stats=stats_path("multilabel"),
             data_summary=data_outputs()["summary"],
             manifest=data_outputs()["manifest"],

@@ -8,7 +8,7 @@ localrules:
 
 rule stats:
     input:
-        **run_inputs(),
+        metrics=run_metrics(),
     output:
         stats=stats_path(),
     log:
@@ -35,7 +35,7 @@ if MULTILABEL:
     # Holm's adjustment: stats/multilabel.json (biomedclf.stats.multilabel).
     rule multilabel_stats:
         input:
-            **run_inputs(),
+            metrics=run_metrics(),
         output:
             stats=stats_path("multilabel"),
         log:

@@ -9,7 +9,7 @@ with log_to(snakemake.log[0]):
     write_comparison_tables(
         snakemake.wildcards.comparison,
         p.comparison,
-        RunFiles.zip(p.runs, i.history, i.train_json, i.metrics, i.predictions),
+        RunFiles.from_metrics(p.runs, i.metrics),
         i.stats,
         dict(snakemake.output.items()),
     )

@@ -11,7 +11,7 @@ with log_to(snakemake.log[0]):
         i.stats,
         i.data_summary,
         i.manifest,
-        RunFiles.zip(p.runs, i.history, i.train_json, i.metrics, i.predictions),
+        RunFiles.from_metrics(p.runs, i.metrics),
         p.name,
         sanity={(v, s): f for (v, s), f in zip(p.explained, i.sanity, strict=True)},
         saliency_links=p.saliency_links,

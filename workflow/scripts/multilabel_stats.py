@@ -8,7 +8,7 @@ with log_to(snakemake.log[0]):
     p, i = snakemake.params, snakemake.input
     write_multilabel_statistics(
         snakemake.output.stats,
-        RunFiles.zip(p.runs, i.history, i.train_json, i.metrics, i.predictions),
+        RunFiles.from_metrics(p.runs, i.metrics),
         p.comparisons,
         p.statistics,
         p.evaluated_on,

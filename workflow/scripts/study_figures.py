@@ -8,7 +8,7 @@ from biomedclf.tracking.jobs import attach_to_study
 with log_to(snakemake.log[0]):
     p, i = snakemake.params, snakemake.input
     plot_study(
-        RunFiles.zip(p.runs, i.history, i.train_json, i.metrics, i.predictions),
+        RunFiles.from_metrics(p.runs, i.metrics),
         i.stats,
         dict(snakemake.output.items()),
     )

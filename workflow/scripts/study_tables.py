@@ -7,7 +7,7 @@ from biomedclf.report.tables.write import write_study_tables
 with log_to(snakemake.log[0]):
     p, i = snakemake.params, snakemake.input
     write_study_tables(
-        RunFiles.zip(p.runs, i.history, i.train_json, i.metrics, i.predictions),
+        RunFiles.from_metrics(p.runs, i.metrics),
         i.stats,
         dict(snakemake.output.items()),
     )

@@ -14,7 +14,7 @@ with log_to(snakemake.log[0]):
             "comparisons": p.comparisons,
             "folds": p.folds,
         },
-        RunFiles.zip(p.runs, i.history, i.train_json, i.metrics, i.predictions),
+        RunFiles.from_metrics(p.runs, i.metrics),
         stats=i.stats,
         data_summary=i.data_summary,
         sanity={(v, s): f for (v, s), f in zip(p.explained, i.sanity, strict=True)},

@@ -294,26 +294,41 @@ class RunFiles:
         )
 
     @classmethod
-    def zip(
-        cls,
-        keys: Sequence[Sequence],
-        history: Sequence[str | Path],
-        train_json: Sequence[str | Path],
-        metrics: Sequence[str | Path],
-        predictions: Sequence[str | Path],
+    def from_metrics(
+        cls, keys: Sequence[Sequence], metrics: Sequence[str | Path]
     ) -> list[RunFiles]:
-        """Runs from parallel lists: ``keys`` of ``(variant, seed)`` and each run's files in
-        the same order (as a rule lists its inputs, :func:`run_inputs`)."""
-        files = (history, train_json, metrics, predictions)
-        if any(len(f) != len(keys) for f in files):
-            raise ValueError(
-                f"{len(keys)} runs but {[len(f) for f in files]} files per role; "
-                "list one file of each role per run"
-            )
-        return [
-            cls(str(v), int(s), Path(h), Path(t), Path(m), Path(p))
-            for (v, s), h, t, m, p in zip(keys, *files, strict=True)
-        ]
+        """Runs from ``keys`` of ``(variant, seed)`` and each run's ``metrics.json`` in the
+        same order, as an aggregate rule names them (one input file per run; the run's other
+        files are its upstream jobs' outputs, found here beside it in the study folder).
+        The study folder is the one each ``metrics.json`` path is in: a path that is not
+        ``{study}/eval/{variant}/seed{seed}/metrics.json`` of its key is an error."""
+        if len(metrics) != len(keys):
+            raise ValueError(f"{len(keys)} runs but {len(metrics)} metrics files; list one per run")
+        runs = []
+        for (variant, seed), path in zip(keys, metrics, strict=True):
+            tail = eval_files(".", variant, seed)["metrics"].parts
+            path = Path(path)
+            if path.parts[-len(tail) :] != tail:
+                raise ValueError(
+                    f"{path} is not the metrics file of run {variant} seed {seed} "
+                    f"(expected a path ending in {Path(*tail)})"
+                )
+            runs.append(cls.of(path.parents[len(tail) - 1], variant, seed))
+        return runs
+
+
+def missing_run_files(runs: Sequence[RunFiles]) -> list[Path]:
+    """The files of the runs that have a ``metrics.json`` (a finished run, as an aggregate rule
+    names it) but lack their ``history.csv``, ``train.json`` or ``predictions.csv``: deleted
+    by hand. Snakemake checks only the outputs a later job names, so it reruns nothing for
+    them; the aggregates, which read them, would fail."""
+    return [
+        path
+        for run in runs
+        if run.metrics.exists()
+        for path in (run.history, run.train_json, run.predictions)
+        if not path.exists()
+    ]
 
 
 def study_runs(
@@ -321,10 +336,3 @@ def study_runs(
 ) -> list[RunFiles]:
     """All runs of a study, variant-major, in config order (``crossval``: see RunFiles.of)."""
     return [RunFiles.of(study_dir, v, s, crossval) for v in variants for s in seeds]
-
-
-def run_inputs(runs: Sequence[RunFiles]) -> dict[str, list[str]]:
-    """The files of ``runs`` by role, as a rule's named inputs (the inverse of
-    :meth:`RunFiles.zip`)."""
-    roles = ("history", "train_json", "metrics", "predictions")
-    return {role: [str(getattr(r, role)) for r in runs] for role in roles}
