@@ -18,6 +18,7 @@ from test_train import (
     cache_decoding,
     make_spec,
     read_history,
+    same_weights,
     train,
     train_run,
     without_seconds,
@@ -219,9 +220,19 @@ def _raise_after(epoch: int) -> Callable[..., Any]:
     return Stop
 
 
-@pytest.mark.parametrize("stop_after", [1, 3])  # in warm-up and head only; just unfrozen
+@pytest.mark.parametrize(
+    ("stop_after", "optimizer"),
+    [
+        (1, {}),  # in warm-up and head only
+        (3, {}),  # just unfrozen
+        # the CPU's own optimisers (biomedclf.train.optimizers), their state in the checkpoint
+        (3, {"optimizer": "sgd", "momentum": 0.9, "weight_decay": 1e-3}),
+        (3, {"optimizer": "adamw", "weight_decay": 0.05}),
+    ],
+    ids=["adam_1", "adam_3", "sgd_momentum_3", "adamw_3"],
+)
 def test_resumed_cosine_warmup_freeze_run_equals_uninterrupted_run(
-    data: Path, tmp_path: Path, stop_after: int
+    data: Path, tmp_path: Path, stop_after: int, optimizer: dict
 ) -> None:
     from biomedclf.train.loop import run_training
 
@@ -235,6 +246,7 @@ def test_resumed_cosine_warmup_freeze_run_equals_uninterrupted_run(
         warmup_epochs=2,
         freeze_epochs=3,
         backbone_lr_factor=0.5,
+        **optimizer,
     )
     out, ckpt = tmp_path / "stopped", tmp_path / "ckpt" / "checkpoint.pt"
     with pytest.raises(Stopped):
@@ -259,9 +271,7 @@ def test_resumed_cosine_warmup_freeze_run_equals_uninterrupted_run(
         torch_lrs(0.001, 5, "cosine", 2), rel=1e-12
     )
     assert resumed["best_epoch"] == ref_info["best_epoch"]
-    a = torch.load(out / "model.pt", weights_only=True)["state_dict"]
-    b = torch.load(ref / "model.pt", weights_only=True)["state_dict"]
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert same_weights(out / "model.pt", ref / "model.pt")
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """The CPU optimisers and the learning rate per epoch (biomedclf.train.optimizers): bit-identical
 to torch.optim's SGD, Adam and AdamW and to LambdaLR, their states interchangeable with
-torch.optim's, a resumed run identical to an uninterrupted one, and a CPU training run that
-never imports torch's compiler package."""
+torch.optim's, and a CPU training run that never imports torch's compiler package (a resumed
+run with each optimiser: tests/test_finetuning.py)."""
 
 from __future__ import annotations
 
@@ -16,17 +16,7 @@ from typing import Any
 
 import pytest
 import torch
-from config_helpers import cache_files, train_files
-from test_finetuning import Stopped, _raise_after
-from test_train import (
-    cache_decoding,
-    make_spec,
-    read_history,
-    train,
-    train_run,
-    without_seconds,
-    write_cache,
-)
+from test_train import make_spec, read_history, same_weights, train, without_seconds, write_cache
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
@@ -100,13 +90,20 @@ def saved(state: dict) -> dict:
     return torch.load(buffer, weights_only=True)
 
 
+def trained_pair(kind: str, options: dict, steps: int) -> tuple[nn.Module, nn.Module, Any, Any]:
+    """Two equal models, one with our optimiser and one with torch.optim's, after ``steps``
+    steps: (ours, torch's, our optimiser, torch's optimiser)."""
+    mine, ref = small_model(), small_model()
+    opt, ref_opt = build(kind, options, mine, True), build(kind, options, ref, False)
+    train_steps(mine, opt, 0, steps)
+    train_steps(ref, ref_opt, 0, steps)
+    return mine, ref, opt, ref_opt
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_updates_and_states_are_torch_optims_bit_for_bit(case: str) -> None:
     kind, options = CASES[case]
-    mine, ref = small_model(), small_model()
-    opt, ref_opt = build(kind, options, mine, True), build(kind, options, ref, False)
-    train_steps(mine, opt, 0, 6)
-    train_steps(ref, ref_opt, 0, 6)
+    mine, ref, opt, ref_opt = trained_pair(kind, options, 6)
     assert_same(mine, ref, opt, ref_opt)
     moved = next(iter(mine.parameters()))
     assert not torch.equal(moved, next(iter(small_model().parameters())))  # it did train
@@ -116,10 +113,7 @@ def test_updates_and_states_are_torch_optims_bit_for_bit(case: str) -> None:
 def test_states_load_into_torch_optim_and_back(case: str) -> None:
     """Ours -> torch.optim and torch.optim -> ours mid-run; both go on as one would have."""
     kind, options = CASES[case]
-    mine, ref = small_model(), small_model()
-    opt, ref_opt = build(kind, options, mine, True), build(kind, options, ref, False)
-    train_steps(mine, opt, 0, 3)
-    train_steps(ref, ref_opt, 0, 3)
+    mine, ref, opt, ref_opt = trained_pair(kind, options, 3)
     # swap: each model continues with a fresh optimiser of the other kind, given its state
     to_torch, to_mine = build(kind, options, mine, False), build(kind, options, ref, True)
     to_torch.load_state_dict(saved(opt.state_dict()))
@@ -188,45 +182,6 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_cache(tmp_path_factory.mktemp("cache"), sizes=(40, 16, 16), image_size=12)
 
 
-@pytest.mark.parametrize(
-    "training",
-    [
-        {"optimizer": "sgd", "momentum": 0.9, "weight_decay": 1e-3},
-        {"optimizer": "adamw", "weight_decay": 0.05, "backbone_lr_factor": 0.5},
-    ],
-    ids=["sgd_momentum", "adamw_two_groups"],
-)
-def test_resumed_run_equals_uninterrupted_run(data: Path, tmp_path: Path, training: dict) -> None:
-    spec = make_spec("conv", {"width": 4}, name="r", epochs=4, scheduler="cosine", **training)
-    out, ckpt = tmp_path / "stopped", tmp_path / "ckpt" / "checkpoint.pt"
-    with pytest.raises(Stopped):
-        train_run_with(spec, data, out, ckpt, [_raise_after(2)()])
-    assert torch.load(ckpt, weights_only=True)["progress"]["epoch"] == 2
-    train_run(copy.deepcopy(spec), 3, data, out, ckpt)
-    _, ref = train(spec, 3, data, tmp_path, "uninterrupted")
-    assert without_seconds(read_history(out / "history.csv")) == without_seconds(
-        read_history(ref / "history.csv")
-    )
-    a = torch.load(out / "model.pt", weights_only=True)["state_dict"]
-    b = torch.load(ref / "model.pt", weights_only=True)["state_dict"]
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-
-
-def train_run_with(spec: dict, data: Path, out: Path, ckpt: Path, callbacks: list) -> None:
-    from biomedclf.train.loop import run_training
-
-    run_training(
-        copy.deepcopy(spec),
-        3,
-        cache_files(data),
-        train_files(out),
-        ckpt,
-        1,
-        decoding=cache_decoding(data),
-        callbacks=callbacks,
-    )
-
-
 def test_a_cpu_training_run_does_not_import_torchs_compiler(data: Path, tmp_path: Path) -> None:
     """In a fresh process (this one's imports do not count): train on the CPU with each
     optimiser, then look for torch._dynamo among the loaded modules."""
@@ -281,9 +236,7 @@ def test_deterministic_algorithms_change_no_cpu_output(
         read_history(b / "history.csv")
     )
     assert (a / "scores.csv").read_bytes() == (b / "scores.csv").read_bytes()
-    sa = torch.load(a / "model.pt", weights_only=True)["state_dict"]
-    sb = torch.load(b / "model.pt", weights_only=True)["state_dict"]
-    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert same_weights(a / "model.pt", b / "model.pt")
 
 
 def test_other_devices_get_torch_optim_and_the_same_schedule() -> None:

@@ -121,6 +121,13 @@ def train_run(
     )
 
 
+def same_weights(a: Path, b: Path) -> bool:
+    """Whether two model files hold the same parameters and buffers, bit for bit."""
+    sa = torch.load(a, weights_only=True)["state_dict"]
+    sb = torch.load(b, weights_only=True)["state_dict"]
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
 def read_history(path: Path) -> list[dict[str, str]]:
     with path.open() as f:
         return list(csv.DictReader(f))
